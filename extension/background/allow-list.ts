@@ -1,0 +1,84 @@
+/**
+ * Which origins get `window.yzt`. Defaults: the tax-hall domains and the local demo; the user can add or
+ * remove further sites from the popup. Defaults are injected by the manifest's static content scripts;
+ * user sites by a dynamically registered content script, after the browser granted host permission.
+ */
+import browser from "webextension-polyfill";
+import { originSchema } from "../../native-host/protocol.js";
+
+const STORAGE_KEY = "userSites";
+const USER_SCRIPT_ID = "yzt-user-sites";
+export const DEFAULT_SITE_PATTERNS = ["*://*.chinatax.gov.cn/*", "*://*.beijing.gov.cn/*", "http://127.0.0.1/*"];
+
+/** Does `origin` match a manifest-style pattern `scheme://host/*` (host may start with `*.`)? Ports are ignored, as browsers do. */
+export function originMatchesPattern(origin: string, pattern: string): boolean {
+  const match = /^(\*|https?):\/\/([^/]+)\/\*$/.exec(pattern);
+  if (!match) return false;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  const [, scheme, host] = match as unknown as [string, string, string];
+  const protocol = url.protocol.slice(0, -1);
+  if (scheme === "*" ? protocol !== "http" && protocol !== "https" : protocol !== scheme) return false;
+  if (host.startsWith("*.")) {
+    const suffix = host.slice(2);
+    return url.hostname === suffix || url.hostname.endsWith(`.${suffix}`);
+  }
+  return url.hostname === host;
+}
+
+export function normaliseOrigin(input: string): string {
+  const url = new URL(input.includes("://") ? input : `https://${input}`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("only http(s) sites can be allowed");
+  return originSchema.parse(url.origin, "origin");
+}
+
+export async function userSites(): Promise<string[]> {
+  const stored = (await browser.storage.local.get(STORAGE_KEY))[STORAGE_KEY];
+  return Array.isArray(stored) ? stored.filter((s): s is string => typeof s === "string") : [];
+}
+
+export async function isAllowed(origin: string): Promise<boolean> {
+  if (DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
+  return (await userSites()).includes(origin);
+}
+
+/** Keeps the dynamic content scripts in line with the stored user sites. */
+export async function syncUserScripts(): Promise<void> {
+  const sites = await userSites();
+  const registered = await browser.scripting.getRegisteredContentScripts({ ids: [USER_SCRIPT_ID, `${USER_SCRIPT_ID}-main`] });
+  if (registered.length > 0) await browser.scripting.unregisterContentScripts({ ids: registered.map((s) => s.id) });
+  if (sites.length === 0) return;
+  const matches = sites.map((origin) => `${origin}/*`);
+  const manifest = browser.runtime.getManifest() as { content_scripts?: { js?: string[]; world?: string }[] };
+  const mainJs = manifest.content_scripts?.find((s) => s.world === "MAIN")?.js ?? [];
+  const relayJs = manifest.content_scripts?.find((s) => s.world !== "MAIN")?.js ?? [];
+  await browser.scripting.registerContentScripts([
+    { id: `${USER_SCRIPT_ID}-main`, matches, js: mainJs, runAt: "document_start", allFrames: false, world: "MAIN" } as never,
+    { id: USER_SCRIPT_ID, matches, js: relayJs, runAt: "document_start", allFrames: false },
+  ]);
+}
+
+export async function addUserSite(origin: string): Promise<string[]> {
+  const normalised = normaliseOrigin(origin);
+  const sites = await userSites();
+  if (!sites.includes(normalised)) sites.push(normalised);
+  await browser.storage.local.set({ [STORAGE_KEY]: sites });
+  await syncUserScripts();
+  return sites;
+}
+
+export async function removeUserSite(origin: string): Promise<string[]> {
+  const sites = (await userSites()).filter((site) => site !== origin);
+  await browser.storage.local.set({ [STORAGE_KEY]: sites });
+  await syncUserScripts();
+  try {
+    await browser.permissions.remove({ origins: [`${origin}/*`] });
+  } catch {
+    // Permission may have been revoked already by the user in the browser settings.
+  }
+  return sites;
+}

@@ -1,0 +1,127 @@
+/**
+ * Background (Chrome service worker / Firefox event page): wires page ports, dialogs, the popup and the
+ * native host together. Every page call is checked here: top frame of an allowed origin, known method,
+ * valid parameters; the origin handed to the host is the one the browser reports for the port.
+ */
+import browser from "webextension-polyfill";
+import type { Runtime } from "webextension-polyfill";
+import { YztError } from "../../native-host/errors.js";
+import type { HostEvent } from "../../native-host/protocol.js";
+import { isPageMethod, pageMethodParams, type ContentToBackground } from "../shared/page-protocol.js";
+import { isAllowed, syncUserScripts } from "./allow-list.js";
+import { badgeStateFor, showBadge } from "./badge.js";
+import { NativeHostClient } from "./native-host-client.js";
+import { createPageHandlers, type Caller } from "./page-calls.js";
+import { handlePopupMessage } from "./popup-api.js";
+import { cancelPromptsForToken, handlePromptMessage } from "./prompts.js";
+import { TabRegistry, type PageTab } from "./tabs.js";
+
+const host = new NativeHostClient();
+const tabs = new TabRegistry();
+const handlers = createPageHandlers(host);
+
+function senderOrigin(sender: Runtime.MessageSender | undefined): string | null {
+  const reported = (sender as { origin?: string } | undefined)?.origin;
+  if (reported && reported !== "null") return reported;
+  try {
+    return sender?.url ? new URL(sender.url).origin : null;
+  } catch {
+    return null;
+  }
+}
+
+async function refreshBadge(): Promise<void> {
+  try {
+    const [tokens, certificates] = await Promise.all([host.request("listTokens", {}), host.request("listCertificates", {})]);
+    await showBadge(badgeStateFor(tokens, certificates, true));
+  } catch {
+    await showBadge("warning").catch(() => undefined);
+  }
+}
+
+function onHostEvent(event: HostEvent): void {
+  const tokenSerial = event.data.tokenSerial;
+  if (event.event === "tokenremoved") {
+    if (tokenSerial) cancelPromptsForToken(tokenSerial);
+    const interrupted = tabs.interruptSubmissions(tokenSerial);
+    if (interrupted.length > 0) {
+      void browser.notifications
+        .create(`yzt-removed-${Date.now()}`, {
+          type: "basic",
+          iconUrl: browser.runtime.getURL("icons/icon-128.png"),
+          title: browser.i18n.getMessage("notificationRemovedTitle") || "证书已拔出",
+          message: browser.i18n.getMessage("notificationRemovedMessage") || "证书已拔出，请重新插入证书后再提交",
+          priority: 2,
+        })
+        .catch(() => undefined);
+    }
+  }
+  if (event.event === "tokeninserted") tabs.broadcast({ type: "warning", show: false });
+  tabs.broadcast({ type: "event", event: event.event, data: tokenSerial ? { tokenSerial } : {} });
+  if (event.event !== "sessionended") void refreshBadge();
+}
+
+async function onPageCall(tab: PageTab, message: ContentToBackground): Promise<void> {
+  const { id, method } = message;
+  tab.pendingCalls.add(id);
+  try {
+    if (!isPageMethod(method)) throw new YztError("BAD_REQUEST", `unknown method "${String(method)}"`);
+    const params = pageMethodParams[method].parse(message.params ?? {}, "params");
+    if (method === "submissionBegin") {
+      const { submissionId, label } = params as { submissionId: number; label: string };
+      tab.submissions.set(submissionId, label);
+    } else if (method === "submissionEnd") {
+      tab.submissions.delete((params as { submissionId: number }).submissionId);
+    }
+    const caller: Caller = { origin: tab.origin, tabId: tab.tabId };
+    const result = await (handlers[method] as (p: unknown, c: Caller) => Promise<unknown>)(params, caller);
+    tabs.reply(tab, id, { result: result ?? null });
+  } catch (error) {
+    tabs.reply(tab, id, { error: YztError.from(error).toJSON() });
+  }
+}
+
+browser.runtime.onConnect.addListener((port) => {
+  if (port.name !== "yzt-page") return;
+  const origin = senderOrigin(port.sender);
+  const tabId = port.sender?.tab?.id;
+  // Only the top frame of a tab, and only the extension's own content script, may use the API.
+  const trusted = port.sender?.id === browser.runtime.id && tabId !== undefined && (port.sender?.frameId ?? 0) === 0 && origin !== null;
+  const ready = trusted ? isAllowed(origin) : Promise.resolve(false);
+  const queued: ContentToBackground[] = [];
+  let tab: PageTab | null = null;
+  let refused = false;
+  port.onMessage.addListener((raw: unknown) => {
+    const message = raw as ContentToBackground;
+    if (typeof message !== "object" || message === null || message.type !== "call" || typeof message.id !== "number") return;
+    if (refused) {
+      port.postMessage({ type: "error", id: message.id, error: { code: "NOT_ALLOWED", message: "this site is not allowed to use the certificate API" } });
+    } else if (tab) void onPageCall(tab, message);
+    else queued.push(message);
+  });
+  void ready.then((allowed) => {
+    if (!allowed) {
+      refused = true;
+      for (const message of queued) port.postMessage({ type: "error", id: message.id, error: { code: "NOT_ALLOWED", message: "this site is not allowed to use the certificate API" } });
+      return;
+    }
+    tab = { port, origin: origin!, tabId: tabId!, pendingCalls: new Set(), submissions: new Map() };
+    tabs.add(tab);
+    for (const message of queued.splice(0)) void onPageCall(tab, message);
+  });
+});
+
+browser.runtime.onMessage.addListener((raw: unknown, sender: Runtime.MessageSender) => {
+  // Dialogs and the popup are extension pages; content scripts have the same id but a web page URL.
+  if (sender.id !== browser.runtime.id || !sender.url?.startsWith(browser.runtime.getURL(""))) return undefined;
+  const message = (raw ?? {}) as { type?: unknown };
+  if (typeof message.type !== "string") return undefined;
+  if (message.type.startsWith("prompt:")) return handlePromptMessage(message as Parameters<typeof handlePromptMessage>[0]);
+  if (message.type.startsWith("popup:")) return handlePopupMessage(host, message as Parameters<typeof handlePopupMessage>[1]);
+  return undefined;
+});
+
+host.onEvent(onHostEvent);
+host.connect();
+void refreshBadge();
+void syncUserScripts().catch(() => undefined);

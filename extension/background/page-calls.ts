@@ -1,0 +1,192 @@
+/**
+ * What each `window.yzt` method does, for one validated call from an allowed origin. The origin comes from
+ * the browser (the caller context), never from the page's parameters. PINs are asked for in extension
+ * dialogs only when the host says this origin has no session on the token (LOGIN_REQUIRED).
+ */
+import browser from "webextension-polyfill";
+import { YztError } from "../../native-host/errors.js";
+import type { LoginToken, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import type { PageMethod, PageParams } from "../shared/page-protocol.js";
+import type { NativeHostClient } from "./native-host-client.js";
+import { openPrompt, type SubmitOutcome } from "./prompts.js";
+
+export interface Caller {
+  origin: string;
+  tabId: number;
+}
+
+export interface PinPromptContext {
+  origin: string;
+  reason: "login" | "sign";
+  tokenSerial: string;
+  tokenLabel: string;
+  holderName: string;
+  retriesLeft: number | null;
+  locked: boolean;
+  error?: { code: string; message: string };
+}
+
+type PageHandlers = { [M in PageMethod]: (params: PageParams<M>, caller: Caller) => Promise<unknown> };
+
+function tokenSerialOf(certificateId: string): string {
+  return certificateId.slice(0, certificateId.lastIndexOf(":"));
+}
+
+function issuerMatches(certificate: YztCertificate, wanted: string): boolean {
+  const needle = wanted.toLowerCase();
+  return Object.values(certificate.issuer).some((value) => value.toLowerCase().includes(needle));
+}
+
+export function createPageHandlers(host: NativeHostClient): PageHandlers {
+  async function tokenOf(serial: string): Promise<TokenInfo | undefined> {
+    return (await host.request("listTokens", {})).find((token) => token.serial === serial);
+  }
+
+  async function pinContext(certificateId: string, caller: Caller, reason: PinPromptContext["reason"]): Promise<PinPromptContext> {
+    const serial = tokenSerialOf(certificateId);
+    const [token, certificates] = await Promise.all([tokenOf(serial), host.request("listCertificates", { tokenSerial: serial })]);
+    if (!token || !token.present) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)", { tokenSerial: serial });
+    const certificate = certificates.find((cert) => cert.id === certificateId);
+    if (!certificate) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
+    return {
+      origin: caller.origin, reason, tokenSerial: serial, tokenLabel: token.label, holderName: certificate.holderName,
+      retriesLeft: token.pin.retriesLeft, locked: token.pin.locked,
+    };
+  }
+
+  /**
+   * Runs a token operation that needs this origin to be logged in: first without a PIN (an existing
+   * session), then through the PIN dialog, which stays open on a wrong PIN and shows the retries left.
+   */
+  async function withPin<T>(certificateId: string, caller: Caller, reason: PinPromptContext["reason"], operation: (pin?: string) => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!(error instanceof YztError) || error.code !== "LOGIN_REQUIRED") throw error;
+    }
+    const context = await pinContext(certificateId, caller, reason);
+    if (context.locked) throw new YztError("PIN_LOCKED", "PIN 已锁定，请到一证通服务网点解锁 (the PIN is locked)", { retriesLeft: 0 });
+    let current = context;
+    return openPrompt<T>({
+      kind: "pin",
+      context,
+      tokenSerial: context.tokenSerial,
+      async submit(value): Promise<SubmitOutcome<T>> {
+        const pin = (value as { pin?: unknown } | null)?.pin;
+        if (typeof pin !== "string" || pin.length === 0 || pin.length > 64) {
+          return { done: false, error: { code: "PIN_INVALID", message: "请输入 PIN (enter the PIN)" } };
+        }
+        try {
+          return { done: true, value: await operation(pin) };
+        } catch (error) {
+          const failure = YztError.from(error);
+          if (failure.code === "PIN_INCORRECT" || failure.code === "PIN_INVALID" || failure.code === "PIN_LOCKED") {
+            const retriesLeft = typeof failure.data?.retriesLeft === "number" ? failure.data.retriesLeft : current.retriesLeft;
+            current = { ...current, retriesLeft, locked: failure.code === "PIN_LOCKED", error: { code: failure.code, message: failure.message } };
+            return { done: false, error: failure.toJSON(), context: current, final: failure.code === "PIN_LOCKED" };
+          }
+          throw failure;
+        }
+      },
+    });
+  }
+
+  return {
+    async version() {
+      const hello = await host.request("hello", { extension: browser.runtime.getManifest().version });
+      return { extension: browser.runtime.getManifest().version, host: hello.host, protocol: hello.protocol };
+    },
+
+    async status() {
+      try {
+        await host.request("hello", {});
+        return { host: "ok", tokens: await host.request("listTokens", {}) };
+      } catch (error) {
+        const failure = YztError.from(error);
+        return { host: failure.code === "HOST_MISSING" ? "missing" : "error", tokens: [] };
+      }
+    },
+
+    listCertificates: (params) => host.request("listCertificates", params),
+
+    async selectCertificate(params, caller) {
+      const all = await host.request("listCertificates", params.purpose ? { purpose: params.purpose } : {});
+      const matching = params.issuer ? all.filter((cert) => issuerMatches(cert, params.issuer!)) : all;
+      if (matching.length === 0) {
+        const tokens = await host.request("listTokens", {});
+        if (!tokens.some((token) => token.present)) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)");
+        throw new YztError("NO_CERTIFICATE", "没有符合条件的证书 (no matching certificate)");
+      }
+      if (matching.length === 1) return matching[0];
+      return openPrompt<YztCertificate>({
+        kind: "picker",
+        context: { origin: caller.origin, certificates: matching },
+        async submit(value) {
+          const chosen = matching.find((cert) => cert.id === (value as { certificateId?: unknown } | null)?.certificateId);
+          return chosen ? { done: true, value: chosen } : { done: false, error: { code: "BAD_REQUEST", message: "请选择证书 (choose a certificate)" } };
+        },
+      });
+    },
+
+    async login(params, caller): Promise<LoginToken> {
+      const result = await withPin(params.certificateId, caller, "login", (pin) =>
+        host.request("login", { certificateId: params.certificateId, origin: caller.origin, challenge: params.challenge, ...(pin ? { pin } : {}) }),
+      );
+      if (!result.loginToken) throw new YztError("INTERNAL", "the host returned no login token");
+      return result.loginToken;
+    },
+
+    sign: (params, caller) =>
+      withPin(params.certificateId, caller, "sign", (pin) =>
+        host.request("sign", {
+          certificateId: params.certificateId, origin: caller.origin, format: params.format,
+          ...(params.data !== undefined ? { data: params.data } : {}),
+          ...(params.digest !== undefined ? { digest: params.digest } : {}),
+          ...(params.hashAlgorithm ? { hashAlgorithm: params.hashAlgorithm } : {}),
+          ...(pin ? { pin } : {}),
+        }),
+      ),
+
+    async changePin(params, caller) {
+      const token = await tokenOf(params.tokenSerial);
+      if (!token || !token.present) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)", { tokenSerial: params.tokenSerial });
+      await changePinDialog(host, token, caller.origin);
+      return undefined;
+    },
+
+    async logout(_params, caller) {
+      await host.request("logout", { origin: caller.origin });
+      return undefined;
+    },
+
+    // Submissions are tracked by the tab registry (index.ts); these only acknowledge.
+    submissionBegin: async () => undefined,
+    submissionEnd: async () => undefined,
+  };
+}
+
+/** The change-PIN dialog, shared by the page API and the popup. */
+export function changePinDialog(host: NativeHostClient, token: TokenInfo, origin: string | null): Promise<void> {
+  return openPrompt<void>({
+    kind: "change-pin",
+    context: { origin, tokenSerial: token.serial, tokenLabel: token.label, retriesLeft: token.pin.retriesLeft, locked: token.pin.locked },
+    tokenSerial: token.serial,
+    async submit(value) {
+      const { oldPin, newPin, confirmPin } = (value ?? {}) as Record<string, unknown>;
+      if (typeof oldPin !== "string" || typeof newPin !== "string" || typeof confirmPin !== "string") {
+        return { done: false, error: { code: "PIN_INVALID", message: "请填写全部字段 (fill in every field)" } };
+      }
+      if (newPin !== confirmPin) return { done: false, error: { code: "PIN_INVALID", message: "两次输入的新 PIN 不一致 (the new PINs differ)" } };
+      if (newPin === oldPin) return { done: false, error: { code: "PIN_INVALID", message: "新 PIN 不能与旧 PIN 相同 (the new PIN must differ)" } };
+      try {
+        await host.request("changePin", { tokenSerial: token.serial, oldPin, newPin });
+        return { done: true, value: undefined };
+      } catch (error) {
+        const failure = YztError.from(error);
+        if (failure.code === "PIN_INCORRECT" || failure.code === "PIN_INVALID") return { done: false, error: failure.toJSON() };
+        if (failure.code === "PIN_LOCKED") return { done: false, error: failure.toJSON(), final: true };
+        throw failure;
+      }
+    },
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * The page-facing half of the contract (API.md section 1): what `window.yzt` may ask the extension, with
+ * the schemas the background uses to validate every call. The page script itself stays tiny and trusts
+ * nothing; the background re-validates here and stamps the origin from the browser.
+ */
+import { badRequest } from "../../native-host/errors.js";
+import {
+  certificateIdSchema, challengeSchema, hashAlgorithmSchema, MAX_SIGN_DATA_BYTES, purposeFilterSchema,
+  signFormatSchema, tokenSerialSchema,
+} from "../../native-host/protocol.js";
+import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../native-host/validate.js";
+
+export { PAGE_CHANNEL } from "./channel.js";
+/** Data above this size is hashed in the extension (WebCrypto) when the format allows a digest. */
+export const HASH_IN_EXTENSION_BYTES = 256 * 1024;
+/** Largest `data` a page may pass (base64 characters); attached signatures must embed it all. */
+export const MAX_PAGE_DATA_BYTES = 32 * 1024 * 1024;
+
+const signParams = refine(
+  object({
+    certificateId: certificateIdSchema,
+    format: signFormatSchema,
+    data: optional(base64(MAX_PAGE_DATA_BYTES)),
+    digest: optional(base64(32, 32)),
+    hashAlgorithm: optional(hashAlgorithmSchema),
+  }),
+  (params, path) => {
+    if ((params.data === undefined) === (params.digest === undefined)) throw badRequest(`${path}: exactly one of data or digest is required`);
+    if (params.digest !== undefined && params.format === "pkcs7-attached") {
+      throw badRequest(`${path}.digest: allowed with "raw" and "pkcs7-detached" only`);
+    }
+    if (params.data !== undefined && params.format === "pkcs7-attached" && (params.data.length / 4) * 3 > MAX_SIGN_DATA_BYTES) {
+      throw badRequest(`${path}.data: too large to embed in an attached signature; use pkcs7-detached`);
+    }
+  },
+);
+
+export const pageMethodParams = {
+  version: object({}),
+  status: object({}),
+  listCertificates: object({ purpose: optional(purposeFilterSchema) }),
+  selectCertificate: object({ purpose: optional(purposeFilterSchema), issuer: optional(string({ min: 1, max: 256 })) }),
+  login: object({ certificateId: certificateIdSchema, challenge: challengeSchema }),
+  sign: signParams,
+  changePin: object({ tokenSerial: tokenSerialSchema }),
+  logout: object({}),
+  submissionBegin: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER), label: string({ max: 200 }) }),
+  submissionEnd: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER) }),
+} satisfies Record<string, Schema<unknown>>;
+
+export type PageMethod = keyof typeof pageMethodParams;
+export type PageParams<M extends PageMethod> = Infer<(typeof pageMethodParams)[M]>;
+
+export function isPageMethod(name: unknown): name is PageMethod {
+  return typeof name === "string" && Object.hasOwn(pageMethodParams, name);
+}
+
+/** Messages on the runtime port between content script and background. */
+export type ContentToBackground =
+  | { type: "call"; id: number; method: string; params: unknown };
+export type BackgroundToContent =
+  | { type: "result"; id: number; result: unknown }
+  | { type: "error"; id: number; error: { code: string; message: string; data?: Record<string, unknown> } }
+  | { type: "event"; event: string; data: { tokenSerial?: string } }
+  | { type: "warning"; show: boolean; tokenSerial?: string; label?: string };

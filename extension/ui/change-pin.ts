@@ -1,0 +1,45 @@
+/** Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host. */
+import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../native-host/protocol.js";
+import { cancelOnEscape, errorText, localize, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+
+interface ChangePinContext {
+  tokenSerial: string;
+  tokenLabel: string;
+  retriesLeft: number | null;
+}
+
+function localCheck(oldPin: string, newPin: string, confirmPin: string): string | null {
+  if (!oldPin || !newPin || !confirmPin) return t("error_fillAll");
+  if (newPin.length < PIN_MIN_LENGTH || newPin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(newPin)) return t("pinRules");
+  if (newPin !== confirmPin) return t("error_pinMismatch");
+  return null;
+}
+
+async function init(): Promise<void> {
+  localize();
+  cancelOnEscape();
+  const context = await promptContext<ChangePinContext>();
+  if (!context) return window.close();
+  const retries = context.retriesLeft === null ? "" : ` · ${t("retriesLeft", String(context.retriesLeft))}`;
+  document.getElementById("token")!.textContent = `${t("token")}: ${context.tokenLabel} (${context.tokenSerial})${retries}`;
+  document.querySelector("[data-action=cancel]")!.addEventListener("click", promptCancel);
+  const form = document.getElementById("change-pin-form") as HTMLFormElement;
+  const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+  const error = document.getElementById("error")!;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const problem = localCheck(value("oldPin"), value("newPin"), value("confirmPin"));
+    if (problem) {
+      error.textContent = problem;
+      return;
+    }
+    const reply = await promptSubmit({ oldPin: value("oldPin"), newPin: value("newPin"), confirmPin: value("confirmPin") });
+    if ("gone" in reply) return window.close();
+    if (reply.done) return;
+    const retriesLeft = reply.error.data?.retriesLeft;
+    error.textContent = errorText(reply.error) + (typeof retriesLeft === "number" ? ` ${t("retriesLeft", String(retriesLeft))}` : "");
+    for (const input of form.querySelectorAll("input")) input.value = "";
+  });
+}
+
+void init();

@@ -1,0 +1,106 @@
+/**
+ * "证书助手" popup: tokens with PIN retries, certificates with expiry warnings and renewal link, change PIN,
+ * environment check with "全部修复", and the allowed-sites list.
+ */
+import browser from "webextension-polyfill";
+import type { DiagnosticCheck, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import type { PopupState } from "../background/popup-api.js";
+import { element, errorText, formatDate, localize, t, type ErrorBody } from "./common.js";
+import { HELP_LINKS } from "./links.js";
+
+type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+
+async function ask<T>(message: Record<string, unknown>): Promise<T> {
+  const reply = (await browser.runtime.sendMessage(message)) as Reply<T>;
+  if (!reply.ok) throw reply.error;
+  return reply.value;
+}
+
+function showError(error: unknown): void {
+  document.getElementById("error")!.textContent = typeof error === "object" && error && "code" in error ? errorText(error as ErrorBody) : String(error);
+}
+
+function tokenRow(token: TokenInfo): HTMLElement {
+  const pin = token.pin.locked
+    ? t("pinLockedShort")
+    : token.pin.retriesLeft === null
+      ? t("pinRetriesUnknown")
+      : t("retriesLeft", String(token.pin.retriesLeft));
+  const change = element("button", { text: t("changePin"), attrs: { type: "button", "data-action": "change-pin" } });
+  change.disabled = !token.present || token.pin.locked;
+  change.addEventListener("click", () => void ask({ type: "popup:changePin", tokenSerial: token.serial }).catch(showError));
+  const row = element("div", { className: token.pin.locked ? "locked" : token.pin.countLow ? "notice" : "" },
+    element("div", { className: "holder", text: `${token.label} (${token.serial})` }),
+    element("div", { className: "muted", text: `${token.present ? t("present") : t("absent")} · PIN: ${pin}` }),
+    change);
+  if (token.pin.locked) row.append(element("a", { text: t("unlockLink"), attrs: { href: HELP_LINKS.unlock, target: "_blank", rel: "noopener" } }));
+  return row;
+}
+
+function certificateRow(cert: YztCertificate): HTMLElement {
+  const li = element("li", { attrs: { "data-certificate-id": cert.id } },
+    element("div", { className: "holder", text: cert.holderName }, element("span", { className: `badge ${cert.status}`, text: t(`status_${cert.status}`) })),
+    element("div", { className: "muted", text: `${t("creditCode")}: ${cert.creditCode ?? "-"} · ${t(`purpose_${cert.purpose}`)} · ${cert.keyAlgorithm}` }),
+    element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${t("daysLeft", String(cert.daysLeft))})` }));
+  if (cert.status === "expiring" || cert.status === "expired") {
+    li.append(element("div", { className: "notice" }, document.createTextNode(`${t(cert.status === "expired" ? "expiredWarning" : "expiringWarning", String(cert.daysLeft))} `),
+      element("a", { text: t("renewLink"), attrs: { href: HELP_LINKS.renew, target: "_blank", rel: "noopener" } })));
+  }
+  return li;
+}
+
+function siteRow(origin: string, removable: boolean): HTMLElement {
+  const li = element("li", { text: origin + " " });
+  if (removable) {
+    const remove = element("button", { text: t("removeSite"), attrs: { type: "button" } });
+    remove.addEventListener("click", () => void ask<string[]>({ type: "popup:removeSite", origin }).then(render).catch(showError));
+    li.append(remove);
+  }
+  return li;
+}
+
+function renderChecks(checks: DiagnosticCheck[]): void {
+  const box = document.getElementById("checks")!;
+  box.replaceChildren(...checks.map((check) => element("div", { className: `check ${check.status}`, text: `${t(`check_${check.id}`)}: ${check.message}`, attrs: { "data-check": check.id, "data-status": check.status } })));
+}
+
+async function render(): Promise<void> {
+  const state = await ask<PopupState>({ type: "popup:state" });
+  document.getElementById("host-status")!.textContent =
+    state.host === "ok" ? t("hostOk", state.hostVersion ?? "") : state.host === "missing" ? t("hostMissing") : `${t("hostError")} ${state.problem ?? ""}`;
+  const tokens = document.getElementById("tokens")!;
+  tokens.replaceChildren(...(state.tokens.length > 0 ? state.tokens.map(tokenRow) : [element("p", { className: "muted", text: t("noToken") })]));
+  document.getElementById("certificates")!.replaceChildren(...state.certificates.map(certificateRow));
+  document.getElementById("sites")!.replaceChildren(
+    ...state.defaultSites.map((pattern) => siteRow(pattern, false)),
+    ...state.userSites.map((origin) => siteRow(origin, true)),
+  );
+}
+
+function init(): void {
+  localize();
+  document.getElementById("run-check")!.addEventListener("click", () => void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:diagnose" }).then((r) => renderChecks(r.checks)).catch(showError));
+  document.getElementById("repair-all")!.addEventListener("click", () =>
+    void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:repair" }).then((r) => { renderChecks(r.checks); return render(); }).catch(showError));
+  document.getElementById("add-site")!.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = (event.target as HTMLFormElement).elements.namedItem("origin") as HTMLInputElement;
+    let origin: string;
+    try {
+      const url = new URL(input.value.includes("://") ? input.value : `https://${input.value}`);
+      origin = url.origin;
+    } catch {
+      showError({ code: "BAD_REQUEST", message: t("error_badSite") });
+      return;
+    }
+    // The permission prompt must come straight from the click, so it is asked here and not in the background.
+    void browser.permissions
+      .request({ origins: [`${origin}/*`] })
+      .then((granted) => (granted ? ask<string[]>({ type: "popup:addSite", origin }) : Promise.reject({ code: "USER_CANCELLED", message: t("error_USER_CANCELLED") })))
+      .then(() => { input.value = ""; return render(); })
+      .catch(showError);
+  });
+  void render().catch(showError);
+}
+
+init();

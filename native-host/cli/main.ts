@@ -1,0 +1,101 @@
+/**
+ * `yzt`: the command line of yzt-bridge, using the same token service as the native host in-process.
+ *   yzt tokens | certs | sign --cert ID --in FILE --out FILE [--format F] | change-pin --token SERIAL | doctor
+ * Common flags: --module PATH (repeatable via YZT_PKCS11_MODULE), --pin-stdin, --json.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../chain.js";
+import { diagnose } from "../diagnostics.js";
+import { YztError } from "../errors.js";
+import { signFormatSchema } from "../protocol.js";
+import { setupService, type ServiceSetup } from "../setup.js";
+import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args.js";
+import { readPins } from "./pin-input.js";
+import { printChecks, printCertificates, printTokens } from "./output.js";
+
+const CLI_ORIGIN = "yzt-cli://local";
+const USAGE = `用法 Usage:
+  yzt tokens                         列出证书介质 (USB keys) and PIN state
+  yzt certs                          列出证书 certificates: holder, credit code, days left
+  yzt sign --cert ID --in FILE --out FILE [--format pkcs7-detached|pkcs7-attached|raw]
+  yzt change-pin --token SERIAL      修改 PIN (old, new, confirm)
+  yzt doctor                         环境检测 environment check
+Options: --module PATH   PKCS#11 library (else YZT_PKCS11_MODULE, config, p11-kit, known vendors)
+         --pin-stdin     read PIN(s) from stdin lines instead of a hidden prompt
+         --json          machine-readable output`;
+
+const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help"]);
+
+async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
+  const { service } = setup;
+  const json = args.options.has("json");
+  const fromStdin = args.options.has("pin-stdin");
+  switch (args.command) {
+    case "tokens": {
+      const tokens = service.listTokens();
+      if (json) console.log(JSON.stringify(tokens, null, 2));
+      else printTokens(tokens);
+      return tokens.some((t) => t.present) ? 0 : 2;
+    }
+    case "certs": {
+      const certificates = await service.listCertificates();
+      if (json) console.log(JSON.stringify(certificates, null, 2));
+      else printCertificates(certificates);
+      return certificates.length > 0 ? 0 : 2;
+    }
+    case "sign": {
+      const certificateId = requiredOption(args, "cert");
+      const format = signFormatSchema.parse(stringOption(args, "format") ?? "pkcs7-detached", "--format");
+      const input = readFileSync(requiredOption(args, "in"));
+      const outPath = requiredOption(args, "out");
+      const [pin] = await readPins(["PIN: "], fromStdin);
+      const result = await service.sign({ certificateId, origin: CLI_ORIGIN, format, data: input.toString("base64"), pin: pin! });
+      writeFileSync(outPath, Buffer.from(result.signature, "base64"));
+      console.log(`已签名 signed ${input.length} bytes → ${outPath} (${format}, ${result.algorithm})`);
+      return 0;
+    }
+    case "change-pin": {
+      const tokenSerial = requiredOption(args, "token");
+      const [oldPin, newPin, confirm] = await readPins(["旧 PIN Old PIN: ", "新 PIN New PIN: ", "确认 Confirm: "], fromStdin);
+      if (newPin !== confirm) throw new YztError("PIN_INVALID", "the new PIN and its confirmation differ");
+      await service.changePin({ tokenSerial, oldPin: oldPin!, newPin: newPin! });
+      console.log("PIN 已修改 PIN changed");
+      return 0;
+    }
+    case "doctor": {
+      const result = await diagnose({
+        service,
+        authorities: () => loadAuthorities([...setup.caPaths, ...SYSTEM_CA_BUNDLES]),
+        ...(setup.configProblem ? { configProblem: setup.configProblem } : {}),
+      });
+      if (json) console.log(JSON.stringify(result, null, 2));
+      else printChecks(result.checks);
+      return result.checks.some((c) => c.status === "error") ? 1 : 0;
+    }
+    default:
+      console.log(USAGE);
+      return args.command === undefined || args.options.has("help") ? 0 : 64;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let setup: ServiceSetup | undefined;
+  try {
+    const args = parseArgs(argv, BOOLEAN_FLAGS);
+    if (args.command === undefined || args.options.has("help")) {
+      console.log(USAGE);
+      return 0;
+    }
+    const module = stringOption(args, "module");
+    setup = setupService({ cliModules: module ? [module] : [] });
+    setup.service.start(false);
+    return await run(args, setup);
+  } catch (error) {
+    const failure = YztError.from(error);
+    const retries = failure.data?.retriesLeft;
+    console.error(`错误 error ${failure.code}: ${failure.message}${typeof retries === "number" ? ` (还可尝试 ${retries} 次 retries left)` : ""}`);
+    return 1;
+  } finally {
+    setup?.service.close();
+  }
+}

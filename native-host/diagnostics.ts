@@ -1,0 +1,72 @@
+/**
+ * Environment check ("环境检测"): is a PKCS#11 module there and loaded, is a token inserted, is its PIN
+ * usable, are its certificates valid and do they chain to a known root. Each finding is a check with a
+ * stable id so the extension can localise it and offer the matching repair.
+ */
+import type { X509Certificate } from "node:crypto";
+import { checkChain } from "./chain.js";
+import type { DiagnoseResult, DiagnosticCheck } from "./protocol.js";
+import type { TokenService } from "./token-service.js";
+import { HOST_VERSION } from "./version.js";
+
+export interface DiagnoseContext {
+  service: TokenService;
+  /** Problem with the user config file, if any. */
+  configProblem?: string;
+  authorities: () => X509Certificate[];
+  now?: Date;
+}
+
+export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult> {
+  const { service } = context;
+  const now = context.now ?? new Date();
+  const checks: DiagnosticCheck[] = [
+    { id: "host", status: "ok", message: `yzt-bridge host ${HOST_VERSION} on Node ${process.versions.node}`, detail: { platform: process.platform } },
+  ];
+  if (context.configProblem) checks.push({ id: "config", status: "warning", message: context.configProblem });
+
+  if (service.modules.length === 0) {
+    checks.push({ id: "module", status: "error", message: "no PKCS#11 module found: install the token's driver (证书驱动)" });
+  }
+  for (const loaded of service.modules) {
+    checks.push(
+      loaded.module
+        ? { id: "module", status: "ok", message: `loaded ${loaded.candidate.path}`, detail: { path: loaded.candidate.path, source: loaded.candidate.source, manufacturer: loaded.manufacturer } }
+        : { id: "module", status: "error", message: `cannot load ${loaded.candidate.path}: ${loaded.error ?? "unknown error"}`, detail: { path: loaded.candidate.path, source: loaded.candidate.source } },
+    );
+  }
+
+  const { tokens, certificates } = await service.snapshot();
+  const present = tokens.filter((token) => token.present);
+  checks.push(
+    present.length > 0
+      ? { id: "token", status: "ok", message: `${present.length} token(s) inserted`, detail: { serials: present.map((t) => t.serial) } }
+      : { id: "token", status: "error", message: "no token inserted: insert the USB key (请插入证书)" },
+  );
+  for (const token of present) {
+    const { pin } = token;
+    const detail = { tokenSerial: token.serial, retriesLeft: pin.retriesLeft };
+    if (pin.locked) checks.push({ id: "pin", status: "error", message: `PIN of ${token.serial} is locked`, detail });
+    else if (pin.countLow || pin.finalTry) checks.push({ id: "pin", status: "warning", message: `wrong PINs were entered on ${token.serial}`, detail });
+    else checks.push({ id: "pin", status: "ok", message: `PIN of ${token.serial} is usable`, detail });
+  }
+
+  if (present.length > 0 && certificates.length === 0) {
+    checks.push({ id: "certificate", status: "error", message: "the token holds no usable certificate" });
+  }
+  const authorities = certificates.length > 0 ? context.authorities() : [];
+  for (const { der, yzt } of certificates) {
+    const detail = { certificateId: yzt.id, holderName: yzt.holderName, daysLeft: yzt.daysLeft, notAfter: yzt.notAfter };
+    const status = yzt.status === "valid" ? "ok" : yzt.status === "expiring" ? "warning" : "error";
+    checks.push({ id: "certificate", status, message: `${yzt.holderName} (${yzt.purpose}): ${yzt.status}, ${yzt.daysLeft} days left`, detail });
+    const chain = checkChain(der, authorities, now);
+    checks.push(
+      chain.status === "ok"
+        ? { id: "chain", status: "ok", message: `chain of ${yzt.id} is complete`, detail: { certificateId: yzt.id, path: chain.path } }
+        : chain.status === "incomplete"
+          ? { id: "chain", status: "warning", message: `issuer not found: ${chain.missingIssuer}`, detail: { certificateId: yzt.id, path: chain.path } }
+          : { id: "chain", status: "error", message: chain.reason, detail: { certificateId: yzt.id, path: chain.path } },
+    );
+  }
+  return { host: HOST_VERSION, checks };
+}

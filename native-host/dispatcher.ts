@@ -1,0 +1,57 @@
+/**
+ * Maps validated protocol requests to the token service. Every handler receives params already checked by
+ * protocol.ts, so this file is only wiring.
+ */
+import { X509Certificate } from "node:crypto";
+import { loadAuthorities, SYSTEM_CA_BUNDLES } from "./chain.js";
+import { diagnose } from "./diagnostics.js";
+import type { Method, ParamsOf, Request, ResultOf } from "./protocol.js";
+import { PROTOCOL_VERSION } from "./protocol.js";
+import type { ModuleCandidate } from "./modules.js";
+import type { TokenService } from "./token-service.js";
+import { HOST_VERSION } from "./version.js";
+
+export interface DispatcherContext {
+  service: TokenService;
+  /** Fresh module discovery, used by repair. */
+  discover: () => ModuleCandidate[];
+  caPaths: string[];
+  configProblem?: string;
+}
+
+type Handlers = { [M in Method]: (params: ParamsOf<M>) => Promise<ResultOf[M]> | ResultOf[M] };
+
+export function createDispatcher(context: DispatcherContext): (request: Request) => Promise<unknown> {
+  const { service } = context;
+  let authorities: X509Certificate[] | null = null;
+  const diagnoseNow = () =>
+    diagnose({
+      service,
+      authorities: () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES])),
+      ...(context.configProblem ? { configProblem: context.configProblem } : {}),
+    });
+
+  const handlers: Handlers = {
+    hello: () => ({
+      host: HOST_VERSION,
+      protocol: PROTOCOL_VERSION,
+      modules: service.modules.filter((m) => m.module).map((m) => m.candidate.path),
+    }),
+    listTokens: () => service.listTokens(),
+    listCertificates: (params) => service.listCertificates(params),
+    login: (params) => service.login(params),
+    sign: (params) => service.sign(params),
+    logout: (params) => service.logout(params),
+    changePin: (params) => service.changePin(params),
+    sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
+    diagnose: () => diagnoseNow(),
+    repair: async () => {
+      const actions = ["closed all token sessions", "reloaded PKCS#11 modules"];
+      authorities = null;
+      service.reload(context.discover());
+      return { ...(await diagnoseNow()), actions };
+    },
+  };
+
+  return async (request) => (handlers[request.method] as (params: unknown) => Promise<unknown> | unknown)(request.params);
+}

@@ -1,0 +1,68 @@
+/**
+ * Native-messaging registration: the host manifest each browser family reads, and the launcher script it
+ * points to. Browsers start the host with a minimal command line, so the launcher pins the Node binary, the
+ * host entry and the environment (module path, virtual-token home) the user chose at install time.
+ */
+import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { HOST_NAME } from "../protocol.js";
+
+export type BrowserFamily = "chromium" | "firefox";
+
+export const FIREFOX_EXTENSION_ID = "yzt-bridge@yztbridge.org";
+
+/** Chrome derives an extension id from the manifest `key`: SHA-256 of the DER key, first 16 bytes, as a-p. */
+export function chromeExtensionIdFromKey(base64Key: string): string {
+  const digest = createHash("sha256").update(Buffer.from(base64Key, "base64")).digest("hex").slice(0, 32);
+  return [...digest].map((hex) => String.fromCharCode(97 + parseInt(hex, 16))).join("");
+}
+
+/** The stable Chrome extension id, from the `{{chrome}}.key` in the repository's manifest.json. */
+export function chromeExtensionId(manifestPath: string): string {
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown>;
+  const key = manifest["{{chrome}}.key"] ?? manifest.key;
+  if (typeof key !== "string") throw new Error(`${manifestPath} has no extension key`);
+  return chromeExtensionIdFromKey(key);
+}
+
+export function hostManifest(family: BrowserFamily, launcherPath: string, chromeId: string): Record<string, unknown> {
+  const common = { name: HOST_NAME, description: "yzt-bridge native host (USB certificate tokens)", path: launcherPath, type: "stdio" };
+  return family === "firefox"
+    ? { ...common, allowed_extensions: [FIREFOX_EXTENSION_ID] }
+    : { ...common, allowed_origins: [`chrome-extension://${chromeId}/`] };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function launcherScript(options: { node: string; entry: string; env?: Record<string, string> }): string {
+  const exports = Object.entries(options.env ?? {})
+    .filter(([name]) => /^[A-Z_][A-Z0-9_]*$/.test(name))
+    .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
+    .join("");
+  return `#!/bin/sh\n# yzt-bridge native host launcher (generated; browsers run this via native messaging)\n${exports}exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"\n`;
+}
+
+export interface Registration {
+  family: BrowserFamily;
+  /** Directory the browser searches for host manifests. */
+  manifestDir: string;
+  launcherPath: string;
+  node: string;
+  entry: string;
+  env?: Record<string, string>;
+  chromeId: string;
+}
+
+/** Writes launcher + manifest; returns the manifest path. */
+export function writeRegistration(registration: Registration): string {
+  mkdirSync(dirname(registration.launcherPath), { recursive: true });
+  writeFileSync(registration.launcherPath, launcherScript(registration));
+  chmodSync(registration.launcherPath, 0o755);
+  mkdirSync(registration.manifestDir, { recursive: true });
+  const manifestPath = join(registration.manifestDir, `${HOST_NAME}.json`);
+  writeFileSync(manifestPath, JSON.stringify(hostManifest(registration.family, registration.launcherPath, registration.chromeId), null, 2) + "\n");
+  return manifestPath;
+}

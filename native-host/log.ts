@@ -1,0 +1,31 @@
+/**
+ * Host logging. stdout carries the protocol, so logs go to stderr (browsers keep it) or YZT_LOG_FILE.
+ * Callers pass method names, codes and counts only: PINs, keys and signed data are never logged.
+ */
+import { appendFileSync } from "node:fs";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: Record<string, string | number | boolean | undefined>): void;
+}
+
+export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  const threshold = ORDER[(env.YZT_LOG_LEVEL as LogLevel | undefined) ?? "info"] ?? ORDER.info;
+  const file = env.YZT_LOG_FILE;
+  return {
+    log(level, message, fields) {
+      if (ORDER[level] < threshold) return;
+      const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }) + "\n";
+      try {
+        if (file) appendFileSync(file, line);
+        else process.stderr.write(line);
+      } catch {
+        // Logging must never take the host down.
+      }
+    },
+  };
+}
+
+export const silentLogger: Logger = { log() {} };

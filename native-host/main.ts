@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * Native-messaging host entry point. Browsers start it with their own arguments (Chrome: the caller's
+ * origin; Firefox: the manifest path and extension id), which are ignored; `--module PATH` may be given by
+ * hand for testing. The host lives as long as the extension's port: stdin closing ends it.
+ */
+import { createDispatcher } from "./dispatcher.js";
+import { HostLoop } from "./host.js";
+import { createLogger } from "./log.js";
+import { setupService } from "./setup.js";
+
+function modulesFromArgv(argv: string[]): string[] {
+  const modules: string[] = [];
+  argv.forEach((arg, index) => {
+    if (arg === "--module" && argv[index + 1]) modules.push(argv[index + 1]!);
+    else if (arg.startsWith("--module=")) modules.push(arg.slice("--module=".length));
+  });
+  return modules;
+}
+
+const logger = createLogger();
+const setup = setupService({ cliModules: modulesFromArgv(process.argv.slice(2)), logger });
+const loop = new HostLoop({ write: (frame) => process.stdout.write(frame) }, createDispatcher(setup), logger);
+
+setup.service.on("event", (event) => loop.send(event));
+try {
+  setup.service.start();
+} catch (error) {
+  // Even with no usable module the host must answer, so diagnose can explain what is wrong.
+  logger.log("error", "token service failed to start", { error: error instanceof Error ? error.message : String(error) });
+}
+
+process.stdin.on("data", (chunk: Buffer) => loop.receive(chunk));
+process.stdin.on("end", () => {
+  setup.service.close();
+  process.exit(0);
+});
+process.on("uncaughtException", (error) => {
+  // One bad callback must not take every tab's session down with it.
+  logger.log("error", "uncaught exception", { error: error.message });
+});

@@ -1,0 +1,234 @@
+/**
+ * The yzt-bridge native-messaging protocol (API.md section 2), declared once: request schemas, result types
+ * and event names. The host validates every request with these schemas; the extension validates what it
+ * forwards with the same ones. Nothing here may import Node or browser APIs.
+ */
+import { badRequest, YztError, type ErrorBody } from "./errors.js";
+import { base64, integer, literal, object, optional, refine, string, type Infer, type Schema } from "./validate.js";
+
+export const PROTOCOL_VERSION = 1 as const;
+export const HOST_NAME = "org.yztbridge.host";
+/** Frames larger than this are refused with BAD_REQUEST (API.md: 8 MiB). */
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** Chrome refuses host messages of 1 MiB or more. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024 - 1;
+/** `data` to sign, once decoded; leaves room for base64 growth and the JSON envelope under 8 MiB. */
+export const MAX_SIGN_DATA_BYTES = 6 * 1024 * 1024 - 1024;
+
+// ---------- shared value types (API.md section 1) ----------
+
+export type Purpose = "sign" | "encrypt" | "both";
+export type KeyAlgorithm = "RSA" | "EC" | "SM2";
+export type CertificateStatus = "valid" | "expiring" | "expired" | "notYetValid";
+
+export interface YztCertificate {
+  id: string;
+  tokenSerial: string;
+  tokenLabel: string;
+  der: string;
+  holderName: string;
+  subject: Record<string, string>;
+  issuer: Record<string, string>;
+  creditCode?: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  daysLeft: number;
+  status: CertificateStatus;
+  keyUsage: string[];
+  purpose: Purpose;
+  keyAlgorithm: KeyAlgorithm;
+}
+
+export interface PinState {
+  retriesLeft: number | null;
+  countLow: boolean;
+  finalTry: boolean;
+  locked: boolean;
+}
+
+export interface TokenInfo {
+  serial: string;
+  label: string;
+  manufacturer: string;
+  model: string;
+  present: boolean;
+  loggedIn: boolean;
+  pin: PinState;
+}
+
+export interface LoginToken {
+  format: "yzt-login:1";
+  certificate: string;
+  algorithm: "RS256" | "ES256";
+  origin: string;
+  challenge: string;
+  signature: string;
+}
+
+export interface SignResult {
+  signature: string;
+  certificate: string;
+  algorithm: string;
+}
+
+// ---------- field schemas ----------
+
+/** `${tokenSerial}:${ckaIdHex}`: printable serial, even-length lower-case hex id. */
+export const certificateIdSchema = string({
+  min: 3, max: 200, pattern: /^[\x21-\x39\x3b-\x7e]{1,64}:(?:[0-9a-f]{2}){1,64}$/, patternName: "a certificate id (serial:hexid)",
+});
+export const tokenSerialSchema = string({ min: 1, max: 64, pattern: /^[\x20-\x7e]+$/, patternName: "a token serial" });
+/** Origins as browsers report them: scheme://host[:port], no path. */
+export const originSchema = string({
+  min: 8, max: 300, pattern: /^(?:https?:\/\/[^\s/?#]+|chrome-extension:\/\/[a-p]{32}|moz-extension:\/\/[0-9a-f-]{36})$/,
+  patternName: "an origin (scheme://host[:port])",
+});
+/** PINs travel only between extension UI and host. Length rules follow common USB keys (4..16). */
+export const PIN_MIN_LENGTH = 4;
+export const PIN_MAX_LENGTH = 16;
+export const pinSchema = string({ min: 1, max: 64 });
+export const challengeSchema = string({ min: 16, max: 256 });
+export const purposeFilterSchema = literal("sign", "encrypt");
+export const signFormatSchema = literal("pkcs7-detached", "pkcs7-attached", "raw");
+export const hashAlgorithmSchema = literal("SHA-256");
+const SHA256_BYTES = 32;
+
+/** PIN_INVALID (not BAD_REQUEST) for PINs a token would never accept, so the UI can say why. */
+export function checkPinRules(pin: string, field = "pin"): void {
+  if (pin.length < PIN_MIN_LENGTH || pin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(pin)) {
+    throw new YztError("PIN_INVALID", `${field} must be ${PIN_MIN_LENGTH}..${PIN_MAX_LENGTH} printable ASCII characters`);
+  }
+}
+
+// ---------- method parameter schemas ----------
+
+const signParams = refine(
+  object({
+    certificateId: certificateIdSchema,
+    origin: originSchema,
+    format: signFormatSchema,
+    data: optional(base64(MAX_SIGN_DATA_BYTES)),
+    digest: optional(base64(SHA256_BYTES, SHA256_BYTES)),
+    hashAlgorithm: optional(hashAlgorithmSchema),
+    pin: optional(pinSchema),
+  }),
+  (params, path) => {
+    if ((params.data === undefined) === (params.digest === undefined)) {
+      throw badRequest(`${path}: exactly one of data or digest is required`);
+    }
+    if (params.digest !== undefined && params.format === "pkcs7-attached") {
+      throw badRequest(`${path}.digest: not allowed with format pkcs7-attached (the content must be embedded)`);
+    }
+  },
+);
+
+export const methodParams = {
+  hello: object({ extension: optional(string({ max: 64 })) }),
+  listTokens: object({}),
+  listCertificates: object({ purpose: optional(purposeFilterSchema), tokenSerial: optional(tokenSerialSchema) }),
+  login: object({
+    certificateId: certificateIdSchema,
+    origin: originSchema,
+    pin: optional(pinSchema),
+    challenge: optional(challengeSchema),
+  }),
+  sign: signParams,
+  logout: object({ origin: optional(originSchema), tokenSerial: optional(tokenSerialSchema) }),
+  changePin: object({ tokenSerial: tokenSerialSchema, oldPin: pinSchema, newPin: pinSchema }),
+  sessionStatus: object({ origin: originSchema, tokenSerial: tokenSerialSchema }),
+  diagnose: object({}),
+  repair: object({}),
+} satisfies Record<string, Schema<unknown>>;
+
+export type Method = keyof typeof methodParams;
+export type ParamsOf<M extends Method> = Infer<(typeof methodParams)[M]>;
+
+export interface HelloResult {
+  host: string;
+  protocol: typeof PROTOCOL_VERSION;
+  modules: string[];
+}
+
+export interface LoginResult {
+  tokenSerial: string;
+  /** Present when a challenge was given. */
+  loginToken?: LoginToken;
+}
+
+export type CheckStatus = "ok" | "warning" | "error";
+export interface DiagnosticCheck {
+  id: string;
+  status: CheckStatus;
+  /** Short machine-stable summary; the UI localises by `id` + `status`. */
+  message: string;
+  detail?: Record<string, unknown>;
+}
+export interface DiagnoseResult {
+  host: string;
+  checks: DiagnosticCheck[];
+}
+
+export interface ResultOf {
+  hello: HelloResult;
+  listTokens: TokenInfo[];
+  listCertificates: YztCertificate[];
+  login: LoginResult;
+  sign: SignResult;
+  logout: { loggedOut: string[] };
+  changePin: { changed: true };
+  sessionStatus: { active: boolean };
+  diagnose: DiagnoseResult;
+  repair: DiagnoseResult & { actions: string[] };
+}
+
+// ---------- envelopes ----------
+
+export const EVENT_NAMES = ["tokeninserted", "tokenremoved", "sessionended", "certificateschanged"] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+export interface EventData {
+  tokenSerial?: string;
+  /** sessionended: the origins whose grant ended. */
+  origins?: string[];
+  reason?: "logout" | "removed" | "idle" | "pinChanged" | "loginFailed";
+}
+
+export interface Request<M extends Method = Method> {
+  id: number;
+  method: M;
+  params: ParamsOf<M>;
+}
+export type Response =
+  | { id: number; result: unknown }
+  | { id: number; error: ErrorBody };
+export interface HostEvent {
+  event: EventName;
+  data: EventData;
+}
+export type HostMessage = Response | HostEvent;
+
+function isMethod(name: string): name is Method {
+  return Object.hasOwn(methodParams, name);
+}
+
+/** Best-effort id of a message that failed validation, so the error can still be addressed to its caller. */
+export function requestIdOf(message: unknown): number | null {
+  if (typeof message !== "object" || message === null) return null;
+  const id = (message as Record<string, unknown>).id;
+  return typeof id === "number" && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}
+
+/** Validates a whole request; unknown methods and bad params are BAD_REQUEST naming the field. */
+export function parseRequest(message: unknown): Request {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    throw badRequest("request: expected an object");
+  }
+  const envelope = object({
+    id: integer(0, Number.MAX_SAFE_INTEGER),
+    method: string({ min: 1, max: 64 }),
+    params: optional({ parse: (value) => value }),
+  }).parse(message, "request");
+  if (!isMethod(envelope.method)) throw badRequest(`request.method: unknown method "${envelope.method}"`);
+  const params = methodParams[envelope.method].parse(envelope.params ?? {}, "params");
+  return { id: envelope.id, method: envelope.method, params } as Request;
+}

@@ -1,0 +1,42 @@
+/**
+ * Builds a TokenService from the environment, the same way for the native host and the `yzt` CLI:
+ * explicit modules (--module / YZT_PKCS11_MODULE) or discovery, the user config, and tunables.
+ */
+import { delimiter } from "node:path";
+import { loadConfig } from "./config.js";
+import type { Logger } from "./log.js";
+import { discoverModules, explicitModulesFrom, type ModuleCandidate } from "./modules.js";
+import { TokenService } from "./token-service.js";
+
+export interface ServiceSetup {
+  service: TokenService;
+  discover: () => ModuleCandidate[];
+  caPaths: string[];
+  configProblem?: string;
+}
+
+function positiveNumber(text: string | undefined): number | undefined {
+  const value = text === undefined ? NaN : Number(text);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+export function setupService(options: { cliModules?: string[]; env?: NodeJS.ProcessEnv; logger?: Logger }): ServiceSetup {
+  const env = options.env ?? process.env;
+  const { config, problem } = loadConfig(env);
+  const discover = () =>
+    discoverModules({ explicit: explicitModulesFrom(options.cliModules ?? [], env), configModules: config.modules ?? [] });
+  const idleMinutes = config.idleTimeoutMinutes;
+  const idleTimeoutMs = positiveNumber(env.YZT_IDLE_TIMEOUT_MS) ?? (idleMinutes ? idleMinutes * 60_000 : undefined);
+  const pollIntervalMs = positiveNumber(env.YZT_POLL_MS);
+  const service = new TokenService(discover(), {
+    ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
+    ...(pollIntervalMs ? { pollIntervalMs } : {}),
+    ...(config.pinMaxTries ? { pinMaxTries: config.pinMaxTries } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const caPaths = [
+    ...(config.caCertificates ?? []),
+    ...(env.YZT_CA_CERTIFICATES ?? "").split(delimiter).filter((p) => p.length > 0),
+  ];
+  return { service, discover, caPaths, ...(problem ? { configProblem: problem } : {}) };
+}

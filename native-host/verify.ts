@@ -1,0 +1,83 @@
+/**
+ * Server-side checks for tax-hall sites (exported by the package): verifyLoginToken() validates a LoginToken
+ * from `yzt.login` completely — format, origin, challenge, signature, validity dates and the chain to the
+ * site's trusted roots — and says who logged in. verifyCmsSignature() checks a detached or attached CMS.
+ */
+import { createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
+import { parseCertificate, type ParsedCertificate } from "./certificate.js";
+import { checkChain, parsePemBundle } from "./chain.js";
+import { loginMessage, LOGIN_TOKEN_FORMAT } from "./login-message.js";
+
+export type LoginTokenFailure =
+  | "format" | "origin" | "challenge" | "signature" | "expired" | "notYetValid" | "untrusted" | "algorithm";
+
+export class LoginTokenError extends Error {
+  override readonly name = "LoginTokenError";
+  constructor(readonly reason: LoginTokenFailure, message: string) {
+    super(message);
+  }
+}
+
+export interface VerifyLoginOptions {
+  /** The challenge this site issued for this login (single use: the site must not accept it twice). */
+  challenge: string;
+  /** This site's own origin, e.g. "https://etax.beijing.chinatax.gov.cn". */
+  origin: string;
+  /** Trusted CA certificates (PEM text, PEM bundle or DER). Intermediates may be given here too. */
+  trustedRoots: Array<string | Uint8Array>;
+  now?: Date;
+}
+
+export interface VerifiedLogin {
+  holderName: string;
+  creditCode?: string;
+  certificate: ParsedCertificate;
+}
+
+function toCertificates(inputs: Array<string | Uint8Array>): X509Certificate[] {
+  return inputs.flatMap((input) => (typeof input === "string" ? parsePemBundle(input) : [new X509Certificate(input)]));
+}
+
+function field(token: Record<string, unknown>, name: string): string {
+  const value = token[name];
+  if (typeof value !== "string" || value.length === 0) throw new LoginTokenError("format", `login token field ${name} is missing`);
+  return value;
+}
+
+export function verifyLoginToken(input: unknown, options: VerifyLoginOptions): VerifiedLogin {
+  if (typeof input !== "object" || input === null) throw new LoginTokenError("format", "login token must be an object");
+  const token = input as Record<string, unknown>;
+  if (token.format !== LOGIN_TOKEN_FORMAT) throw new LoginTokenError("format", `unsupported login token format ${String(token.format)}`);
+  const origin = field(token, "origin");
+  const challenge = field(token, "challenge");
+  const algorithm = field(token, "algorithm");
+  if (origin !== options.origin) throw new LoginTokenError("origin", `token was made for ${origin}, not ${options.origin}`);
+  if (challenge !== options.challenge) throw new LoginTokenError("challenge", "token answers a different challenge");
+
+  const der = Buffer.from(field(token, "certificate"), "base64");
+  let x509: X509Certificate;
+  let parsed: ParsedCertificate;
+  try {
+    x509 = new X509Certificate(der);
+    parsed = parseCertificate(der);
+  } catch {
+    throw new LoginTokenError("format", "token certificate is not a valid X.509 certificate");
+  }
+  const signature = Buffer.from(field(token, "signature"), "base64");
+  const message = loginMessage(origin, challenge);
+  const key = createPublicKey(x509.publicKey.export({ format: "pem", type: "spki" }));
+  let valid: boolean;
+  if (algorithm === "RS256" && key.asymmetricKeyType === "rsa") valid = verifySignature("sha256", message, key, signature);
+  else if (algorithm === "ES256" && key.asymmetricKeyType === "ec") valid = verifySignature("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
+  else throw new LoginTokenError("algorithm", `algorithm ${algorithm} does not match the certificate key`);
+  if (!valid) throw new LoginTokenError("signature", "login token signature is invalid");
+
+  const now = options.now ?? new Date();
+  if (now < parsed.notBefore) throw new LoginTokenError("notYetValid", "certificate is not valid yet");
+  if (now > parsed.notAfter) throw new LoginTokenError("expired", "certificate has expired");
+  const chain = checkChain(der, toCertificates(options.trustedRoots), now);
+  if (chain.status !== "ok") {
+    throw new LoginTokenError("untrusted", chain.status === "incomplete" ? `issuer not trusted: ${chain.missingIssuer}` : chain.reason);
+  }
+  return { holderName: parsed.holderName, ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}), certificate: parsed };
+}

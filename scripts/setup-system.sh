@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages yzt-bridge needs on Debian/Ubuntu: SoftHSM2 behind the virtual token,
+# OpenSC (pkcs11-tool), a C compiler and PKCS#11 headers for the virtual-token shim, OpenSSL for
+# signature checks, and the browsers used by the end-to-end tests and the demo.
+# Safe to run again: it installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(softhsm2 opensc libp11-kit-dev gcc libc6-dev make openssl ca-certificates)
+if [ "${YZT_WITH_BROWSERS:-1}" = "1" ]; then
+  packages+=(chromium firefox-esr xvfb fonts-noto-cjk)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" != "0" ]; then sudo_cmd=(sudo); fi
+echo "system packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,211 @@
+/**
+ * End to end: real headless Chromium and Firefox ESR load the built extension; the native host is
+ * registered in a throw-away profile and drives the virtual token; a loopback page uses window.yzt.
+ * PINs are typed into the extension's own dialog windows, exactly as a user would.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LoginToken, YztCertificate } from "../../native-host/protocol.js";
+import { verifyLoginToken } from "../../native-host/verify.js";
+import { launchBrowser, waitForDialog, type BrowserSession } from "../support/browsers.js";
+import { startTestSite, type TestSite } from "../support/test-site.js";
+import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
+
+const PIN = "12345678";
+const WRONG_PIN = "00000000";
+
+declare global {
+  interface Window {
+    yzt: any;
+    __calls: Record<string, Promise<unknown>>;
+    __events: string[];
+  }
+}
+
+/** Starts a yzt call in the page without awaiting it (a dialog may have to be answered first). */
+async function startCall(page: Page, name: string, expression: string): Promise<void> {
+  await page.evaluate(
+    (callName, code) => {
+      window.__calls ??= {};
+      // eslint-disable-next-line no-new-func
+      window.__calls[callName] = (new Function(`return (${code});`)() as Promise<unknown>).then(
+        (value) => ({ ok: true, value }),
+        (error: { code?: string; message?: string; data?: unknown }) => ({ ok: false, code: error.code, message: error.message, data: error.data }),
+      );
+    },
+    name,
+    expression,
+  );
+}
+
+async function callResult<T = unknown>(page: Page, name: string): Promise<{ ok: boolean; value?: T; code?: string; data?: Record<string, unknown> }> {
+  return page.evaluate((callName) => window.__calls[callName], name) as Promise<{ ok: boolean; value?: T; code?: string }>;
+}
+
+for (const family of ["chromium", "firefox"] as const) {
+  describe(`extension in ${family}`, () => {
+    let vtoken: VirtualToken;
+    let site: TestSite;
+    let session: BrowserSession;
+    let page: Page;
+    let work: string;
+    let signCert: YztCertificate;
+    let origin: string;
+
+    beforeAll(async () => {
+      vtoken = await cloneVirtualToken();
+      site = await startTestSite();
+      origin = new URL(site.allowedUrl).origin;
+      work = mkdtempSync(join(tmpdir(), "yzt-e2e-"));
+      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env });
+      page = await session.browser.newPage();
+      await page.goto(site.allowedUrl);
+      await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
+      await page.evaluate(() => {
+        window.__events = [];
+        for (const type of ["tokeninserted", "tokenremoved", "sessionended", "certificateschanged"]) {
+          window.yzt.addEventListener(type, (e: { tokenSerial?: string }) => window.__events.push(`${type}:${e.tokenSerial ?? ""}`));
+        }
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await session?.close();
+      await site?.close();
+      vtoken?.dispose();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it("injects a frozen window.yzt that reaches the native host and sees the inserted key", async () => {
+      expect(await page.evaluate(() => Object.isFrozen(window.yzt))).toBe(true);
+      const version = await page.evaluate(() => window.yzt.version());
+      expect(version).toMatchObject({ protocol: 1, extension: "0.1.0" });
+      const status = await page.evaluate(() => window.yzt.status());
+      expect(status.host).toBe("ok");
+      expect(status.tokens.filter((t: { present: boolean }) => t.present).map((t: { serial: string }) => t.serial)).toEqual(["YZT0000000000001"]);
+    });
+
+    it("resolves selectCertificate at once when exactly one certificate matches", async () => {
+      signCert = await page.evaluate(() => window.yzt.selectCertificate({ purpose: "sign" }));
+      expect(signCert).toMatchObject({ purpose: "sign", holderName: "北京演示科技有限公司", tokenSerial: "YZT0000000000001" });
+    });
+
+    it("lets the user choose a certificate in the extension's picker, and cancel it", async () => {
+      await startCall(page, "pick", "window.yzt.selectCertificate()");
+      const picker = await waitForDialog(session.browser, "picker");
+      const items = await picker.waitForSelector("[data-certificate-id]").then(() => picker.$$eval("[data-certificate-id]", (els) => els.map((e) => e.getAttribute("data-certificate-id"))));
+      expect(items).toHaveLength(2);
+      const encryptionId = items.find((id) => id !== signCert.id)!;
+      await picker.click(`[data-certificate-id="${encryptionId}"]`);
+      await picker.click("button[type=submit]");
+      const picked = await callResult<YztCertificate>(page, "pick");
+      expect(picked.value?.id).toBe(encryptionId);
+
+      await startCall(page, "pickCancel", "window.yzt.selectCertificate()");
+      const again = await waitForDialog(session.browser, "picker");
+      await again.waitForSelector("[data-action=cancel]");
+      await again.click("[data-action=cancel]");
+      expect(await callResult(page, "pickCancel")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
+    });
+
+    it("logs in with the PIN typed into the extension prompt, showing retries after a wrong PIN", async () => {
+      const challenge = `challenge-${Date.now()}-abcdef`;
+      await startCall(page, "login", `window.yzt.login({ certificateId: ${JSON.stringify(signCert.id)}, challenge: ${JSON.stringify(challenge)} })`);
+      const prompt = await waitForDialog(session.browser, "pin");
+      await prompt.waitForSelector("form input[type=password][name=pin]");
+      await prompt.type("input[name=pin]", WRONG_PIN);
+      await prompt.click("button[type=submit]");
+      await prompt.waitForFunction(() => /9/.test(document.getElementById("retries")?.textContent ?? ""), { timeout: 10_000 });
+      await prompt.type("input[name=pin]", PIN);
+      await prompt.click("button[type=submit]");
+      const login = await callResult<LoginToken>(page, "login");
+      expect(login.ok).toBe(true);
+      const token = login.value!;
+      expect(token.origin).toBe(origin);
+      const verified = verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.root, "utf8"), readFileSync(vtoken.manifest.pki.intermediate, "utf8")] });
+      expect(verified.holderName).toBe("北京演示科技有限公司");
+      expect(verified.creditCode).toBe(signCert.creditCode);
+    });
+
+    it("never lets the page see the PIN", async () => {
+      const leaked = await page.evaluate((pin) => {
+        const found: string[] = [];
+        if (document.documentElement.outerHTML.includes(pin)) found.push("DOM");
+        if (document.querySelector("input[type=password]")) found.push("password input in page");
+        for (const key of Object.getOwnPropertyNames(window)) {
+          try {
+            if (JSON.stringify((window as unknown as Record<string, unknown>)[key])?.includes(pin)) found.push(key);
+          } catch {
+            // cyclic or inaccessible values cannot hold the PIN as JSON text
+          }
+        }
+        return found;
+      }, PIN);
+      expect(leaked).toEqual([]);
+    });
+
+    it("signs within the session without another PIN prompt; OpenSSL verifies the detached CMS", async () => {
+      const data = Buffer.from("<申报表><税额>1234.56</税额></申报表>");
+      const result = await page.evaluate(
+        (id, b64) => window.yzt.sign({ certificateId: id, data: b64, format: "pkcs7-detached" }),
+        signCert.id,
+        data.toString("base64"),
+      );
+      const sig = join(work, `${family}.p7s`);
+      const content = join(work, `${family}.xml`);
+      writeFileSync(sig, Buffer.from(result.signature, "base64"));
+      writeFileSync(content, data);
+      execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+    });
+
+    it("hashes large data in the extension and still produces a verifiable detached signature", async () => {
+      const data = Buffer.alloc(2 * 1024 * 1024, "税");
+      const result = await page.evaluate(
+        (id, b64) => window.yzt.sign({ certificateId: id, data: b64, format: "pkcs7-detached" }),
+        signCert.id,
+        data.toString("base64"),
+      );
+      const sig = join(work, `${family}-large.p7s`);
+      const content = join(work, `${family}-large.bin`);
+      writeFileSync(sig, Buffer.from(result.signature, "base64"));
+      writeFileSync(content, data);
+      execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+    });
+
+    it("rejects bad arguments with BAD_REQUEST naming the field", async () => {
+      const error = await page.evaluate((id) => window.yzt.sign({ certificateId: id, format: "pkcs7-attached", digest: "AAAA" }).catch((e: { code: string; message: string }) => ({ code: e.code, message: e.message })), signCert.id);
+      expect(error.code).toBe("BAD_REQUEST");
+      expect(error.message).toMatch(/digest/);
+    });
+
+    it("pulling the key during a submission rejects TOKEN_REMOVED and shows the warning until it is back", async () => {
+      setLatency(vtoken.home, "demo", 2500);
+      await startCall(page, "submit", `window.yzt.submission("增值税申报", () => window.yzt.sign({ certificateId: ${JSON.stringify(signCert.id)}, data: "c3VibWl0", format: "pkcs7-detached" }))`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const pulledAt = Date.now();
+      removeToken(vtoken.home, "demo");
+      const outcome = await callResult(page, "submit");
+      expect(outcome).toMatchObject({ ok: false, code: "TOKEN_REMOVED" });
+      expect(Date.now() - pulledAt).toBeLessThan(1500);
+      await page.waitForSelector("[data-yzt-warning=token-removed]", { visible: true, timeout: 5000 });
+      setLatency(vtoken.home, "demo", 0);
+      insertToken(vtoken.home, "demo");
+      await page.waitForFunction(() => !document.querySelector("[data-yzt-warning=token-removed]"), { timeout: 10_000 });
+      const events = await page.evaluate(() => window.__events);
+      expect(events).toEqual(expect.arrayContaining(["tokenremoved:YZT0000000000001", "tokeninserted:YZT0000000000001"]));
+    });
+
+    it("does not give window.yzt to a site that is not allowed", async () => {
+      const other = await session.browser.newPage();
+      await other.goto(site.refusedUrl);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await other.evaluate(() => typeof (window as { yzt?: unknown }).yzt)).toBe("undefined");
+      await other.close();
+    });
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Launches real headless Chromium or Firefox ESR with the built extension and the real native host
+ * registered in a throw-away profile (Chromium: <user-data-dir>/NativeMessagingHosts; Firefox: a temporary
+ * HOME's ~/.mozilla/native-messaging-hosts). Nothing touches the user's own profiles.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import puppeteer, { type Browser, type Page, type Target } from "puppeteer-core";
+import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../../native-host/install/host-manifest.js";
+import { HOST_ENTRY, REPO_ROOT } from "./host-process.js";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const FIREFOX = "/usr/bin/firefox-esr";
+
+export interface BrowserSession {
+  family: BrowserFamily;
+  browser: Browser;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export function extensionDir(family: BrowserFamily): string {
+  return join(REPO_ROOT, "dist", family === "firefox" ? "extension-firefox" : "extension-chrome");
+}
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-dev-shm-usage",
+];
+
+export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>): Promise<BrowserSession> {
+  const dir = mkdtempSync(join(tmpdir(), `yzt-${family}-`));
+  const registration = {
+    launcherPath: join(dir, "yzt-host.sh"),
+    node: process.execPath,
+    entry: HOST_ENTRY,
+    env: { YZT_LOG_FILE: join(dir, "host.log"), YZT_LOG_LEVEL: "debug", ...hostEnv },
+    chromeId: chromeExtensionId(join(REPO_ROOT, "manifest.json")),
+  };
+  let browser: Browser;
+  if (family === "chromium") {
+    const profile = join(dir, "profile");
+    writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profile,
+      pipe: true,
+      enableExtensions: [extensionDir(family)],
+      args: CHROMIUM_ARGS,
+    });
+  } else {
+    const home = join(dir, "home");
+    writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
+    browser = await puppeteer.launch({
+      browser: "firefox",
+      executablePath: FIREFOX,
+      headless: true,
+      userDataDir: join(dir, "profile"),
+      env: { ...process.env, HOME: home } as Record<string, string>,
+      extraPrefsFirefox: {
+        "extensions.autoDisableScopes": 0,
+        "datareporting.policy.dataSubmissionEnabled": false,
+        "browser.shell.checkDefaultBrowser": false,
+        "network.captive-portal-service.enabled": false,
+        "app.update.enabled": false,
+      },
+    });
+    await browser.installExtension(extensionDir(family));
+  }
+  return {
+    family,
+    browser,
+    dir,
+    async close() {
+      await browser.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits for an extension dialog window (picker / pin / change-pin) and returns its page. */
+export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
+  const target: Target = await browser.waitForTarget((t) => t.url().includes(`/extension/ui/${name}.html`), { timeout });
+  const page = (await target.asPage()) ?? (await target.page());
+  if (!page) throw new Error(`dialog ${name} has no page`);
+  return page;
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED, pinStateFrom } from "../../native-host/pin-state.js";
+
+describe("PIN retry state from token flags", () => {
+  it("reports the maximum when no wrong PIN was typed", () => {
+    expect(pinStateFrom(0, 10, null)).toEqual({ retriesLeft: 10, countLow: false, finalTry: false, locked: false });
+  });
+  it("subtracts the failures this host observed", () => {
+    expect(pinStateFrom(CKF_USER_PIN_COUNT_LOW, 10, 3).retriesLeft).toBe(7);
+  });
+  it("says unknown when the token reports failures the host did not see", () => {
+    expect(pinStateFrom(CKF_USER_PIN_COUNT_LOW, 10, null).retriesLeft).toBeNull();
+  });
+  it("knows exactly one try is left on FINAL_TRY and none when LOCKED", () => {
+    expect(pinStateFrom(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY, 10, null)).toMatchObject({ retriesLeft: 1, finalTry: true });
+    expect(pinStateFrom(CKF_USER_PIN_LOCKED, 10, 10)).toMatchObject({ retriesLeft: 0, locked: true });
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * `npm run vtoken -- <command>`: the virtual USB key from the outside.
+ *   provision | reset        create (again) the demo CA and the four keys
+ *   status                   which keys are inserted, PIN retries, latency
+ *   insert|remove <key>      put a key in / pull it out (keys: demo, ec, expired, expiring)
+ *   latency <key> <ms>       make signing slow like a real USB key
+ *   unlock <key>             SO unlock after 10 wrong PINs (PIN back to 12345678)
+ * Home: --home DIR, else $YZT_VTOKEN_HOME, else <repo>/.vtoken.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "./build.js";
+import { provision } from "./provision.js";
+import { getLatency, getRetries, insertToken, isInserted, readManifest, removeToken, setLatency, unlockToken } from "./state.js";
+
+export function defaultHome(): string {
+  return process.env.YZT_VTOKEN_HOME || join(repoRoot(), ".vtoken");
+}
+
+function requireProvisioned(home: string): void {
+  if (!existsSync(join(home, "manifest.json"))) throw new Error(`no virtual token in ${home}: run "npm run vtoken -- provision" first`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const homeIndex = argv.indexOf("--home");
+  const home = homeIndex >= 0 ? argv.splice(homeIndex, 2)[1] ?? "" : defaultHome();
+  const [command, key, value] = argv;
+  switch (command) {
+    case "provision":
+    case "reset": {
+      const manifest = await provision(home);
+      console.log(`virtual token ready in ${home}\nmodule: ${manifest.module}\nuser PIN ${manifest.userPin}, SO PIN ${manifest.soPin}; inserted: demo`);
+      return;
+    }
+    case "status": {
+      requireProvisioned(home);
+      const manifest = readManifest(home);
+      console.log(`module: ${manifest.module}`);
+      for (const token of manifest.tokens) {
+        const state = isInserted(home, token.alias) ? "inserted" : "removed ";
+        console.log(`${token.alias.padEnd(9)} ${token.serial}  ${state}  PIN tries left ${getRetries(home, token.alias)}  latency ${getLatency(home, token.alias)} ms  ${token.company}`);
+      }
+      return;
+    }
+    case "insert":
+    case "remove":
+    case "unlock": {
+      requireProvisioned(home);
+      if (!key) throw new Error(`usage: ${command} <demo|ec|expired|expiring>`);
+      if (command === "insert") insertToken(home, key);
+      else if (command === "remove") removeToken(home, key);
+      else unlockToken(home, key);
+      console.log(`${key}: ${command === "unlock" ? "unlocked, PIN reset" : command === "insert" ? "inserted" : "removed"}`);
+      return;
+    }
+    case "latency": {
+      requireProvisioned(home);
+      const ms = Number(value);
+      if (!key || !Number.isInteger(ms)) throw new Error("usage: latency <key> <milliseconds>");
+      setLatency(home, key, ms);
+      console.log(`${key}: ${ms} ms per signature`);
+      return;
+    }
+    default:
+      console.log("usage: vtoken provision|reset|status|insert <key>|remove <key>|latency <key> <ms>|unlock <key> [--home DIR]");
+      if (command !== undefined) process.exitCode = 1;
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`vtoken: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

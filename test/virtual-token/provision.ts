@@ -1,0 +1,133 @@
+/**
+ * Creates a complete virtual-token home: the shim, a SoftHSM2 store with four keys like those a tax-hall
+ * user may own, the demo CA files and manifest.json. Only the "demo" key starts inserted; the others
+ * wait "in the drawer" until a test or the user inserts them.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildShim } from "./build.js";
+import {
+  companySubject, createDemoCa, creditCodeWithCheck, DAY, generateKeyPair, issueCertificate, privateKeyPem,
+  type DemoCa, type KeyUsageName,
+} from "./demo-pki.js";
+import type { VtokenAlias, VtokenCertificate, VtokenManifest, VtokenToken } from "./manifest.js";
+import { removeToken } from "./state.js";
+
+export const USER_PIN = "12345678";
+export const SO_PIN = "87654321";
+const DEMO_COMPANY = "北京演示科技有限公司";
+const EXPIRED_COMPANY = "北京过期示例有限公司";
+
+interface TokenPlan {
+  alias: VtokenAlias;
+  serial: string;
+  label: string;
+  company: string;
+  creditCode: string;
+  algorithm: "RSA" | "EC";
+  notBefore: number;
+  notAfter: number;
+  withEncryption: boolean;
+}
+
+function plans(now: number): TokenPlan[] {
+  const demoCode = creditCodeWithCheck("91110108MA01DEMX0");
+  return [
+    { alias: "demo", serial: "YZT0000000000001", label: "BJ-YZT DEMO", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
+    { alias: "ec", serial: "YZT0000000000002", label: "BJ-YZT EC", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "EC", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
+    { alias: "expired", serial: "YZT0000000000003", label: "BJ-YZT EXPIRED", company: EXPIRED_COMPANY, creditCode: creditCodeWithCheck("91110108MA01EXPD0"), algorithm: "RSA", notBefore: now - 400 * DAY, notAfter: now - 35 * DAY, withEncryption: false },
+    // One hour past 10 days, so daysLeft = floor(...) is exactly 10 however long the run takes.
+    { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: false },
+  ];
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): string {
+  return execFileSync(command, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** SoftHSM assigns random serials; read them back so the shim can report the planned ones. */
+function softhsmSerials(env: NodeJS.ProcessEnv): Map<string, string> {
+  const output = run("softhsm2-util", ["--show-slots"], env);
+  const serials = new Map<string, string>();
+  for (const block of output.split(/\n(?=Slot )/)) {
+    const label = /Label:\s*(.*?)\s*$/m.exec(block)?.[1];
+    const serial = /Serial number:\s*(\S+)/m.exec(block)?.[1];
+    if (label && serial) serials.set(label, serial);
+  }
+  return serials;
+}
+
+async function issueFor(plan: TokenPlan, ca: DemoCa, purpose: "sign" | "encrypt") {
+  const key = await generateKeyPair(plan.algorithm);
+  const keyUsage: KeyUsageName[] =
+    purpose === "sign" ? ["digitalSignature", "nonRepudiation"] : plan.algorithm === "EC" ? ["keyAgreement", "dataEncipherment"] : ["keyEncipherment", "dataEncipherment"];
+  const issued = await issueCertificate({
+    subject: companySubject(plan.company, plan.creditCode),
+    publicKey: key.publicKey,
+    issuer: { certificate: ca.intermediate.certificate, privateKey: ca.intermediateKey },
+    notBefore: new Date(plan.notBefore),
+    notAfter: new Date(plan.notAfter),
+    keyUsage,
+    creditCode: plan.creditCode,
+  });
+  return { key, issued };
+}
+
+export async function provision(home: string, options: { now?: Date } = {}): Promise<VtokenManifest> {
+  const now = (options.now ?? new Date()).getTime();
+  const module = buildShim(home);
+  for (const dir of ["tokens", "state", "pki"]) rmSync(join(home, dir), { recursive: true, force: true });
+  rmSync(join(home, "serial-map"), { force: true });
+  mkdirSync(join(home, "tokens"), { recursive: true });
+  mkdirSync(join(home, "pki"), { recursive: true });
+  const conf = join(home, "softhsm2.conf");
+  writeFileSync(conf, `directories.tokendir = ${join(home, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = true\n`);
+  const env = { ...process.env, SOFTHSM2_CONF: conf, YZT_VTOKEN_HOME: home };
+
+  const ca = await createDemoCa(new Date(now));
+  const pki = { root: join(home, "pki", "root.pem"), intermediate: join(home, "pki", "intermediate.pem"), chain: join(home, "pki", "chain.pem") };
+  writeFileSync(pki.root, ca.root.pem);
+  writeFileSync(pki.intermediate, ca.intermediate.pem);
+  writeFileSync(pki.chain, ca.intermediate.pem + ca.root.pem);
+
+  const tokenPlans = plans(now);
+  for (const plan of tokenPlans) {
+    run("softhsm2-util", ["--init-token", "--free", "--label", plan.label, "--pin", USER_PIN, "--so-pin", SO_PIN], env);
+  }
+  const serials = softhsmSerials(env);
+  writeFileSync(join(home, "serial-map"), tokenPlans.map((plan) => `${serials.get(plan.label)} ${plan.serial}\n`).join(""));
+
+  const scratch = mkdtempSync(join(tmpdir(), "yzt-provision-"));
+  const tokens: VtokenToken[] = [];
+  try {
+    for (const plan of tokenPlans) {
+      const certificates: VtokenCertificate[] = [];
+      const purposes: Array<"sign" | "encrypt"> = plan.withEncryption ? ["sign", "encrypt"] : ["sign"];
+      const issuedAll = await Promise.all(purposes.map((purpose) => issueFor(plan, ca, purpose)));
+      for (const [index, purpose] of purposes.entries()) {
+        const { key, issued } = issuedAll[index]!;
+        const ckaId = purpose === "sign" ? "0101" : "0202";
+        const keyFile = join(scratch, `${plan.alias}-${purpose}.key.pem`);
+        const certFile = join(scratch, `${plan.alias}-${purpose}.cer`);
+        writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
+        writeFileSync(certFile, issued.der);
+        run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
+        run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", purpose], env);
+        certificates.push({
+          purpose, ckaId, pem: issued.pem, keyAlgorithm: plan.algorithm,
+          notBefore: new Date(plan.notBefore).toISOString(), notAfter: new Date(plan.notAfter).toISOString(),
+        });
+      }
+      tokens.push({ alias: plan.alias, serial: plan.serial, label: plan.label, company: plan.company, creditCode: plan.creditCode, certificates });
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const manifest: VtokenManifest = { home, module, userPin: USER_PIN, soPin: SO_PIN, tokens, pki };
+  writeFileSync(join(home, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  for (const plan of tokenPlans) if (plan.alias !== "demo") removeToken(home, plan.alias);
+  return manifest;
+}

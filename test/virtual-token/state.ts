@@ -1,0 +1,76 @@
+/**
+ * Driving the virtual token from outside, as a user would a real key: pull it out, put it back, make it
+ * slow, read or reset its PIN retry counter. The shim reads these files on every call.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { VtokenManifest } from "./manifest.js";
+
+export function readManifest(home: string): VtokenManifest {
+  return JSON.parse(readFileSync(join(home, "manifest.json"), "utf8")) as VtokenManifest;
+}
+
+/** Accepts an alias (demo, ec, expired, expiring) or a serial. */
+export function serialOf(home: string, aliasOrSerial: string): string {
+  const token = readManifest(home).tokens.find((t) => t.alias === aliasOrSerial || t.serial === aliasOrSerial);
+  if (!token) throw new Error(`unknown virtual token "${aliasOrSerial}" (try demo, ec, expired, expiring)`);
+  return token.serial;
+}
+
+function stateDir(home: string, aliasOrSerial: string): string {
+  const dir = join(home, "state", serialOf(home, aliasOrSerial));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function removeToken(home: string, aliasOrSerial: string): void {
+  writeFileSync(join(stateDir(home, aliasOrSerial), "removed"), "");
+}
+
+export function insertToken(home: string, aliasOrSerial: string): void {
+  rmSync(join(stateDir(home, aliasOrSerial), "removed"), { force: true });
+}
+
+export function isInserted(home: string, aliasOrSerial: string): boolean {
+  return !existsSync(join(stateDir(home, aliasOrSerial), "removed"));
+}
+
+export function setLatency(home: string, aliasOrSerial: string, ms: number): void {
+  if (!Number.isInteger(ms) || ms < 0 || ms > 600_000) throw new Error("latency must be 0..600000 ms");
+  writeAtomically(join(stateDir(home, aliasOrSerial), "latency-ms"), `${ms}\n`);
+}
+
+export function getLatency(home: string, aliasOrSerial: string): number {
+  const path = join(stateDir(home, aliasOrSerial), "latency-ms");
+  return existsSync(path) ? Number.parseInt(readFileSync(path, "utf8"), 10) || 0 : 0;
+}
+
+export const MAX_PIN_TRIES = 10;
+
+export function getRetries(home: string, aliasOrSerial: string): number {
+  const path = join(stateDir(home, aliasOrSerial), "retries");
+  if (!existsSync(path)) return MAX_PIN_TRIES;
+  const value = Number.parseInt(readFileSync(path, "utf8"), 10);
+  return Number.isFinite(value) ? value : MAX_PIN_TRIES;
+}
+
+export function setRetries(home: string, aliasOrSerial: string, retries: number): void {
+  writeAtomically(join(stateDir(home, aliasOrSerial), "retries"), `${retries}\n`);
+}
+
+/** What a service point does to a locked key: SO login + C_InitPIN, setting the user PIN again. */
+export function unlockToken(home: string, aliasOrSerial: string): void {
+  const manifest = readManifest(home);
+  const token = manifest.tokens.find((t) => t.alias === aliasOrSerial || t.serial === aliasOrSerial);
+  if (!token) throw new Error(`unknown virtual token "${aliasOrSerial}"`);
+  execFileSync("pkcs11-tool", ["--module", manifest.module, "--token-label", token.label, "--login", "--login-type", "so", "--so-pin", manifest.soPin, "--init-pin", "--pin", manifest.userPin], {
+    env: { ...process.env, YZT_VTOKEN_HOME: home },
+    stdio: "ignore",
+  });
+}
