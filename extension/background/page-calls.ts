@@ -7,6 +7,7 @@ import browser from "webextension-polyfill";
 import { YztError } from "../../native-host/errors.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
+import { digestLargeData } from "./large-data.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 
@@ -136,8 +137,9 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
       return result.loginToken;
     },
 
-    sign: (params, caller) =>
-      withPin(params.certificateId, caller, "sign", (pin) =>
+    sign: async (rawParams, caller) => {
+      const params = await digestLargeData(rawParams);
+      return withPin(params.certificateId, caller, "sign", (pin) =>
         host.request("sign", {
           certificateId: params.certificateId, origin: caller.origin, format: params.format,
           ...(params.data !== undefined ? { data: params.data } : {}),
@@ -145,7 +147,8 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
           ...(params.hashAlgorithm ? { hashAlgorithm: params.hashAlgorithm } : {}),
           ...(pin ? { pin } : {}),
         }),
-      ),
+      );
+    },
 
     async changePin(params, caller) {
       const token = await tokenOf(params.tokenSerial);

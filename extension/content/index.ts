@@ -1,12 +1,11 @@
 /**
  * Content script (isolated world): relays `window.yzt` calls between the page script and the background
- * over a runtime port, hashes large data with WebCrypto before it leaves the tab, and draws the removal
- * warning. Page messages are untrusted input: only the envelope is checked here, the background validates
+ * over a runtime port and draws the removal warning. Page messages are untrusted input: only the envelope is checked here, the background validates
  * the rest and decides the origin itself.
  */
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
-import { HASH_IN_EXTENSION_BYTES, PAGE_CHANNEL, type BackgroundToContent } from "../shared/page-protocol.js";
+import { PAGE_CHANNEL, type BackgroundToContent } from "../shared/page-protocol.js";
 import { hideRemovalWarning, showRemovalWarning } from "./warning-overlay.js";
 
 let port: Runtime.Port | null = null;
@@ -52,41 +51,24 @@ function connect(): Runtime.Port {
   return opened;
 }
 
-function base64ByteLength(text: string): number {
-  return (text.length / 4) * 3 - (text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0);
-}
-
-function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-/** Large data for a detached or raw signature becomes its SHA-256 here, so megabytes never cross the native port. */
-async function shrinkSignParams(params: unknown): Promise<unknown> {
-  if (typeof params !== "object" || params === null) return params;
-  const { data, format, ...rest } = params as Record<string, unknown>;
-  if (typeof data !== "string" || format === "pkcs7-attached" || base64ByteLength(data) < HASH_IN_EXTENSION_BYTES) return params;
-  let bytes: Uint8Array<ArrayBuffer>;
+/**
+ * Page data copied into the content script's own realm. In Firefox, page objects reach content scripts
+ * behind Xray wrappers that refuse some property access; page API messages are plain JSON anyway.
+ */
+function plainCopy(value: unknown): unknown {
   try {
-    bytes = base64ToBytes(data);
+    return JSON.parse(JSON.stringify(value)) as unknown;
   } catch {
-    return params; // not base64: the background rejects it with a precise message
+    return null;
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return { ...rest, format, digest: bytesToBase64(digest) };
 }
 
 window.addEventListener("message", (event: MessageEvent) => {
-  const message = event.data as Record<string, unknown> | null;
-  if (event.source !== window || !message || message.channel !== PAGE_CHANNEL || message.direction !== "to-extension") return;
+  if (event.source !== window) return;
+  const peek = event.data as Record<string, unknown> | null;
+  if (!peek || typeof peek !== "object" || peek.channel !== PAGE_CHANNEL || peek.direction !== "to-extension") return;
+  const message = plainCopy(peek) as Record<string, unknown> | null;
+  if (!message) return;
   if (message.kind === "hello") {
     connect();
     toPage({ kind: "ready" });
@@ -95,8 +77,14 @@ window.addEventListener("message", (event: MessageEvent) => {
   if (message.kind !== "call" || typeof message.id !== "number" || typeof message.method !== "string") return;
   const { id, method } = message as { id: number; method: string };
   void (async () => {
-    const params = method === "sign" ? await shrinkSignParams(message.params) : message.params;
-    inFlight.add(id);
-    connect().postMessage({ type: "call", id, method, params });
+    try {
+      const params = message.params;
+      inFlight.add(id);
+      connect().postMessage({ type: "call", id, method, params });
+    } catch (error) {
+      // Every call gets an answer: a relay failure must not leave the page waiting forever.
+      inFlight.delete(id);
+      toPage({ kind: "error", id, error: { code: "INTERNAL", message: `the extension could not forward the call: ${String(error)}` } });
+    }
   })();
 });

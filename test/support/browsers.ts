@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page, type Target } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../../native-host/install/host-manifest.js";
 import { HOST_ENTRY, REPO_ROOT } from "./host-process.js";
 
@@ -80,10 +80,19 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
   };
 }
 
-/** Waits for an extension dialog window (picker / pin / change-pin) and returns its page. */
+/**
+ * Waits for an extension dialog window (picker / pin / change-pin) and returns its page. Pages are asked
+ * for their own location: over WebDriver BiDi, Firefox reports extension popups as about:blank.
+ */
 export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
-  const target: Target = await browser.waitForTarget((t) => t.url().includes(`/extension/ui/${name}.html`), { timeout });
-  const page = (await target.asPage()) ?? (await target.page());
-  if (!page) throw new Error(`dialog ${name} has no page`);
-  return page;
+  const wanted = `/extension/ui/${name}.html`;
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    for (const page of await browser.pages()) {
+      const href = page.url().includes(wanted) ? page.url() : await page.evaluate(() => location.href).catch(() => "");
+      if (href.includes(wanted)) return page;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${name} dialog within ${timeout} ms`);
 }
