@@ -493,6 +493,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
         this.logger.log("warn", "skipping unparsable certificate", { token: entry.serial, code: YztError.from(error).code });
       }
     }
+    // Stable order (by CKA_ID): on 一证通 keys the signing certificate comes first.
+    records.sort((a, b) => a.ckaIdHex.localeCompare(b.ckaIdHex));
     entry.certificates = records;
     return records;
   }

@@ -1,0 +1,112 @@
+/** The `yzt` command line against the virtual token, as a user with a USB key would run it. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../support/host-process.js";
+import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { insertToken, removeToken } from "../virtual-token/state.js";
+
+let vtoken: VirtualToken;
+let work: string;
+
+function yzt(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), ...args], {
+    env: { ...process.env, ...vtoken.env, YZT_PKCS11_MODULE: vtoken.module, YZT_CONFIG_DIR: work },
+    input: input ?? "",
+    encoding: "utf8",
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(async () => {
+  vtoken = await cloneVirtualToken();
+  work = mkdtempSync(join(tmpdir(), "yzt-cli-"));
+});
+
+afterAll(() => {
+  vtoken?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("yzt CLI", () => {
+  it("yzt certs prints both demo certificates with holder name, credit code and days left", () => {
+    const { code, stdout } = yzt(["certs"]);
+    expect(code).toBe(0);
+    const rows = stdout.split("\n").filter((line) => line.includes("北京演示科技有限公司"));
+    expect(rows).toHaveLength(2);
+    const creditCode = vtoken.manifest.tokens[0]!.creditCode;
+    for (const row of rows) {
+      expect(row).toContain(creditCode);
+      expect(row).toMatch(/\s7[0-9]{2}\s/);
+    }
+    expect(rows[0]).toContain("sign");
+    expect(rows[1]).toContain("encrypt");
+  });
+
+  it("yzt tokens shows the key and its PIN retries; --json is machine-readable", () => {
+    expect(yzt(["tokens"]).stdout).toMatch(/YZT0000000000001\s+BJ-YZT DEMO\s+yes\s+ok\s+10/);
+    const tokens = JSON.parse(yzt(["tokens", "--json"]).stdout) as Array<{ serial: string; present: boolean }>;
+    expect(tokens.filter((t) => t.present).map((t) => t.serial)).toEqual(["YZT0000000000001"]);
+  });
+
+  it("yzt sign writes a detached CMS that OpenSSL verifies against the demo CA", () => {
+    const input = join(work, "declaration.xml");
+    const output = join(work, "declaration.p7s");
+    writeFileSync(input, "<申报>增值税</申报>");
+    const { code, stdout } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
+    expect(code).toBe(0);
+    expect(stdout).toContain("pkcs7-detached");
+    execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-content", input, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+  });
+
+  it("yzt sign --format raw gives a PKCS#1 signature openssl dgst verifies", () => {
+    const input = join(work, "raw.txt");
+    const output = join(work, "raw.sig");
+    writeFileSync(input, "raw data");
+    expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
+    const certificate = join(work, "cert.pem");
+    writeFileSync(certificate, vtoken.manifest.tokens[0]!.certificates[0]!.pem);
+    const pub = join(work, "pub.pem");
+    writeFileSync(pub, execFileSync("openssl", ["x509", "-in", certificate, "-pubkey", "-noout"]));
+    expect(execFileSync("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", output, input], { encoding: "utf8" })).toContain("Verified OK");
+  });
+
+  it("reports a wrong PIN with the retries left and a non-zero exit", () => {
+    const input = join(work, "x.txt");
+    writeFileSync(input, "x");
+    const { code, stderr } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", join(work, "x.sig"), "--pin-stdin"], "00000000\n");
+    expect(code).toBe(1);
+    expect(stderr).toContain("PIN_INCORRECT");
+    expect(stderr).toContain("9");
+  });
+
+  it("yzt change-pin changes the PIN with old/new/confirm from stdin and rejects a mismatch", () => {
+    expect(yzt(["change-pin", "--token", "YZT0000000000001", "--pin-stdin"], "12345678\n11223344\n11223355\n").stderr).toContain("PIN_INVALID");
+    expect(yzt(["change-pin", "--token", "YZT0000000000001", "--pin-stdin"], "12345678\n11223344\n11223344\n").code).toBe(0);
+    expect(yzt(["change-pin", "--token", "YZT0000000000001", "--pin-stdin"], "11223344\n12345678\n12345678\n").code).toBe(0);
+  });
+
+  it("yzt doctor checks module, key, PIN, validity and chain", () => {
+    const { code, stdout } = yzt(["doctor"]);
+    expect(code).toBe(0);
+    for (const id of ["module", "token", "pin", "certificate", "chain"]) expect(stdout).toContain(`[${id}]`);
+    expect(stdout).not.toContain("✘");
+  });
+
+  it("yzt doctor fails clearly when no key is inserted", () => {
+    removeToken(vtoken.home, "demo");
+    const { code, stdout } = yzt(["doctor"]);
+    insertToken(vtoken.home, "demo");
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/✘ \[token\] no token inserted/);
+  });
+
+  it("refuses unknown commands and missing options", () => {
+    expect(yzt(["frobnicate"]).code).toBe(64);
+    const missing = yzt(["sign", "--in", "x"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("--cert is required");
+  });
+});

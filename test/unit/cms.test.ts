@@ -1,0 +1,81 @@
+/** CMS SignedData built with a software RSA key standing in for the token, verified by OpenSSL. */
+import { constants, generateKeyPairSync, privateEncrypt } from "node:crypto";
+import { execFileSync as run } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSignedData } from "../../native-host/cms.js";
+import { rsaSha256DigestInfo, sha256 } from "../../native-host/signature-encoding.js";
+
+let work: string;
+let certificate: Uint8Array;
+let keyPem: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "yzt-cms-"));
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  writeFileSync(join(work, "key.pem"), keyPem);
+  run("openssl", ["req", "-x509", "-utf8", "-key", join(work, "key.pem"), "-outform", "DER", "-out", join(work, "cert.der"), "-days", "30", "-subj", "/O=测试公司/CN=测试公司", "-addext", "keyUsage=digitalSignature,nonRepudiation"], { stdio: "pipe" });
+  run("openssl", ["x509", "-inform", "DER", "-in", join(work, "cert.der"), "-out", join(work, "cert.pem")]);
+  certificate = new Uint8Array(readFileSync(join(work, "cert.der")));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const hashes: Uint8Array[] = [];
+const signHash = async (hash: Uint8Array) => {
+  hashes.push(hash);
+  return new Uint8Array(privateEncrypt({ key: keyPem, padding: constants.RSA_PKCS1_PADDING }, rsaSha256DigestInfo(hash)));
+};
+
+function verify(signature: Uint8Array, content?: Buffer): boolean {
+  const sig = join(work, "sig.p7s");
+  writeFileSync(sig, signature);
+  const args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", join(work, "cert.pem"), "-purpose", "any", "-out", join(work, "out.bin")];
+  if (content) {
+    writeFileSync(join(work, "content.bin"), content);
+    args.push("-content", join(work, "content.bin"));
+  }
+  try {
+    run("openssl", args, { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("CMS SignedData", () => {
+  const content = Buffer.from("<申报表>内容</申报表>");
+  const signingTime = new Date("2026-11-24T08:00:00Z");
+
+  it("builds a detached signature that verifies only with the original content", async () => {
+    const signature = await buildSignedData({ certificate, contentDigest: sha256(content), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
+    expect(verify(signature, content)).toBe(true);
+    expect(verify(signature, Buffer.from("<申报表>篡改</申报表>"))).toBe(false);
+    const printed = run("openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", join(work, "sig.p7s")], { encoding: "utf8" });
+    expect(printed).toContain("signingTime");
+    expect(printed).toContain("Nov 24 08:00:00 2026");
+    expect(printed).toMatch(/eContent: <ABSENT>/);
+  });
+
+  it("builds an attached signature that carries the content", async () => {
+    const signature = await buildSignedData({ certificate, content, contentDigest: sha256(content), attached: true, signingTime, keyAlgorithm: "RSA", signHash });
+    expect(verify(signature)).toBe(true);
+    expect(readFileSync(join(work, "out.bin"))).toEqual(content);
+  });
+
+  it("signs a fresh hash of the signed attributes each time", async () => {
+    hashes.length = 0;
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("a")), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("b")), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
+    expect(hashes).toHaveLength(2);
+    expect(Buffer.from(hashes[0]!).equals(Buffer.from(hashes[1]!))).toBe(false);
+  });
+
+  it("refuses an attached signature without content and a digest of the wrong size", async () => {
+    await expect(buildSignedData({ certificate, contentDigest: sha256(content), attached: true, signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(buildSignedData({ certificate, contentDigest: new Uint8Array(20), attached: false, signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+});
+
