@@ -7,6 +7,8 @@ import { createPublicKey, verify as verifySignature, X509Certificate } from "nod
 import { parseCertificate, type ParsedCertificate } from "./certificate.js";
 import { checkChain, parsePemBundle } from "./chain.js";
 import { loginMessage, LOGIN_TOKEN_FORMAT } from "./login-message.js";
+import { ensurePkijsEngine } from "./crypto-engine.js";
+import * as pkijs from "pkijs";
 
 export type LoginTokenFailure =
   | "format" | "origin" | "challenge" | "signature" | "expired" | "notYetValid" | "untrusted" | "algorithm";
@@ -80,4 +82,73 @@ export function verifyLoginToken(input: unknown, options: VerifyLoginOptions): V
     throw new LoginTokenError("untrusted", chain.status === "incomplete" ? `issuer not trusted: ${chain.missingIssuer}` : chain.reason);
   }
   return { holderName: parsed.holderName, ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}), certificate: parsed };
+}
+
+export type CmsFailure = "format" | "signature" | "untrusted" | "expired" | "notYetValid";
+
+export class CmsVerificationError extends Error {
+  override readonly name = "CmsVerificationError";
+  constructor(readonly reason: CmsFailure, message: string) {
+    super(message);
+  }
+}
+
+export interface VerifiedCms {
+  holderName: string;
+  creditCode?: string;
+  certificate: ParsedCertificate;
+  signingTime?: Date;
+  /** The signed content: the embedded one for attached signatures, else the one given. */
+  content: Uint8Array;
+}
+
+/**
+ * Verifies a DER CMS SignedData from `yzt.sign` (attached, or detached with `content`): the signature over
+ * the signed attributes and content digest, the signer's validity at signing time, and the chain.
+ */
+export async function verifyCmsSignature(
+  signature: Uint8Array,
+  options: { content?: Uint8Array; trustedRoots: Array<string | Uint8Array>; now?: Date },
+): Promise<VerifiedCms> {
+  ensurePkijsEngine();
+  let signedData: pkijs.SignedData;
+  try {
+    const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(signature));
+    signedData = new pkijs.SignedData({ schema: contentInfo.content });
+  } catch {
+    throw new CmsVerificationError("format", "not a DER CMS SignedData");
+  }
+  const embedded = signedData.encapContentInfo.eContent?.getValue();
+  const content = embedded ? new Uint8Array(embedded) : options.content;
+  if (!content) throw new CmsVerificationError("format", "detached signature: the signed content is required");
+  const signerCertificate = signedData.certificates?.find((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
+  if (!signerCertificate) throw new CmsVerificationError("format", "the signature carries no signer certificate");
+  let verified = false;
+  try {
+    const outcome = await signedData.verify({ signer: 0, data: embedded ? undefined : new Uint8Array(content).buffer, checkChain: false, extendedMode: true });
+    verified = outcome.signatureVerified === true;
+  } catch {
+    verified = false;
+  }
+  if (!verified) throw new CmsVerificationError("signature", "the CMS signature does not match the content");
+
+  const der = new Uint8Array(signerCertificate.toSchema(true).toBER(false));
+  const parsed = parseCertificate(der);
+  const signingTimeAttribute = signedData.signerInfos[0]?.signedAttrs?.attributes.find((a) => a.type === "1.2.840.113549.1.9.5");
+  const timeValue = signingTimeAttribute?.values[0] as { toDate?: () => Date } | undefined;
+  const signingTime = timeValue?.toDate?.();
+  const at = signingTime ?? options.now ?? new Date();
+  if (at < parsed.notBefore) throw new CmsVerificationError("notYetValid", "the certificate was not valid yet when signing");
+  if (at > parsed.notAfter) throw new CmsVerificationError("expired", "the certificate had expired when signing");
+  const chain = checkChain(der, toCertificates(options.trustedRoots), options.now ?? new Date());
+  if (chain.status !== "ok") {
+    throw new CmsVerificationError("untrusted", chain.status === "incomplete" ? `issuer not trusted: ${chain.missingIssuer}` : chain.reason);
+  }
+  return {
+    holderName: parsed.holderName,
+    ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
+    certificate: parsed,
+    ...(signingTime ? { signingTime } : {}),
+    content,
+  };
 }

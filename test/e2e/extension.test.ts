@@ -11,7 +11,7 @@ import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginToken, YztCertificate } from "../../native-host/protocol.js";
 import { verifyLoginToken } from "../../native-host/verify.js";
-import { launchBrowser, waitForDialog, type BrowserSession } from "../support/browsers.js";
+import { launchBrowser, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../support/test-site.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";

@@ -4,12 +4,12 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { hostEntry } from "../../native-host/install/paths.js";
 import { YztError } from "../../native-host/errors.js";
 import { encodeFrame, FrameDecoder } from "../../native-host/framing.js";
 import type { HostEvent, Method, ParamsOf, ResultOf } from "../../native-host/protocol.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const HOST_ENTRY = `${REPO_ROOT}dist/native-host/main.js`;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -38,7 +38,7 @@ export class HostProcess {
   }
 
   static start(options: { module: string; env?: Record<string, string> }): HostProcess {
-    const child = spawn(process.execPath, [HOST_ENTRY, "--module", options.module], {
+    const child = spawn(process.execPath, [hostEntry(), "--module", options.module], {
       env: { ...process.env, YZT_LOG_LEVEL: "debug", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -1,21 +1,13 @@
 /** Compiles the virtual-token shim with the system C compiler (cc), once per change of shim.c. */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../../native-host/install/paths.js";
 
 export const SHIM_NAME = "libyzt-vtoken.so";
 
-/** The repository root: the nearest directory above this file with yzt-bridge's package.json. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "test", "virtual-token", "shim.c"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the yzt-bridge repository root");
-    dir = parent;
-  }
-}
+/** The repository root (the shim source lives in it). */
+export const repoRoot = packageRoot;
 
 export function buildShim(home: string): string {
   const source = join(repoRoot(), "test", "virtual-token", "shim.c");

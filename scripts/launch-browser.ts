@@ -1,14 +1,17 @@
 /**
- * Launches real headless Chromium or Firefox ESR with the built extension and the real native host
- * registered in a throw-away profile (Chromium: <user-data-dir>/NativeMessagingHosts; Firefox: a temporary
- * HOME's ~/.mozilla/native-messaging-hosts). Nothing touches the user's own profiles.
+ * Launches real Chromium or Firefox ESR with the built extension and the real native host registered in
+ * a throw-away profile (Chromium: <user-data-dir>/NativeMessagingHosts; Firefox: a temporary HOME's
+ * ~/.mozilla/native-messaging-hosts). Nothing touches the user's own profiles. Used by the demo
+ * (`npm start`), the end-to-end tests and the benchmark.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../../native-host/install/host-manifest.js";
-import { HOST_ENTRY, REPO_ROOT } from "./host-process.js";
+import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../native-host/install/host-manifest.js";
+import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+
+const REPO_ROOT = packageRoot();
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const FIREFOX = "/usr/bin/firefox-esr";
@@ -29,12 +32,22 @@ const CHROMIUM_ARGS = [
   "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-dev-shm-usage",
 ];
 
-export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>): Promise<BrowserSession> {
-  const dir = mkdtempSync(join(tmpdir(), `yzt-${family}-`));
+export interface LaunchOptions {
+  /** Show a window (needs a display); default headless. */
+  headed?: boolean;
+  /** Keep the profile here instead of a temporary directory that is deleted on close. */
+  profileDir?: string;
+}
+
+export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>, options: LaunchOptions = {}): Promise<BrowserSession> {
+  if (!existsSync(extensionDir(family))) throw new Error(`${extensionDir(family)} is missing: run "npm run build" first`);
+  const dir = options.profileDir ?? mkdtempSync(join(tmpdir(), `yzt-${family}-`));
+  mkdirSync(dir, { recursive: true });
+  const headless = !options.headed;
   const registration = {
     launcherPath: join(dir, "yzt-host.sh"),
     node: process.execPath,
-    entry: HOST_ENTRY,
+    entry: hostEntry(),
     env: { YZT_LOG_FILE: join(dir, "host.log"), YZT_LOG_LEVEL: "debug", ...hostEnv },
     chromeId: chromeExtensionId(join(REPO_ROOT, "manifest.json")),
   };
@@ -44,7 +57,8 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
     writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
-      headless: true,
+      headless,
+      defaultViewport: headless ? { width: 1200, height: 900 } : null,
       userDataDir: profile,
       pipe: true,
       enableExtensions: [extensionDir(family)],
@@ -56,7 +70,7 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
     browser = await puppeteer.launch({
       browser: "firefox",
       executablePath: FIREFOX,
-      headless: true,
+      headless,
       userDataDir: join(dir, "profile"),
       env: { ...process.env, HOME: home } as Record<string, string>,
       extraPrefsFirefox: {
@@ -75,7 +89,7 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
     dir,
     async close() {
       await browser.close().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.profileDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,158 @@
+/**
+ * Demo tax hall (网上办税服务厅 演示): a loopback site that uses `window.yzt` the way a real one would.
+ * Login: the server issues a single-use challenge, the page returns a LoginToken, the server checks it
+ * with verifyLoginToken (origin, challenge, signature, validity, chain). Declarations are signed as
+ * detached PKCS#7 inside `yzt.submission()` and checked with verifyCmsSignature.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CmsVerificationError, LoginTokenError, verifyCmsSignature, verifyLoginToken } from "../native-host/verify.js";
+
+const CHALLENGE_TTL_MS = 5 * 60_000;
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const PAGES = [fileURLToPath(new URL("./pages/", import.meta.url)), fileURLToPath(new URL("../../demo/pages/", import.meta.url))];
+const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png" };
+
+export interface DemoOptions {
+  /** Files with the CA certificates (PEM) the tax hall trusts. */
+  trustedRoots: string[];
+  port?: number;
+  host?: string;
+}
+
+export interface DemoServer {
+  url: string;
+  origin: string;
+  /** Declarations accepted so far, for tests and the console. */
+  accepted: Array<{ holderName: string; creditCode?: string; data: unknown }>;
+  close(): Promise<void>;
+}
+
+interface Session {
+  holderName: string;
+  creditCode?: string;
+  certificateId: string;
+}
+
+function pageFile(name: string): Buffer | null {
+  if (!/^[a-z0-9-]+\.(html|css|js|png)$/.test(name)) return null;
+  for (const dir of PAGES) {
+    try {
+      return readFileSync(join(dir, name));
+    } catch {
+      // try the next location (sources vs compiled output)
+    }
+  }
+  return null;
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error("request body too large");
+    chunks.push(chunk as Buffer);
+  }
+  const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+  if (typeof parsed !== "object" || parsed === null) throw new Error("expected a JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
+  response.end(JSON.stringify(body));
+}
+
+export async function startDemoServer(options: DemoOptions): Promise<DemoServer> {
+  const trustedRoots = options.trustedRoots.map((path) => readFileSync(path, "utf8"));
+  const challenges = new Map<string, number>();
+  const sessions = new Map<string, Session>();
+  const accepted: DemoServer["accepted"] = [];
+  let origin = "";
+
+  const sessionOf = (request: IncomingMessage): Session | undefined => {
+    const id = /(?:^|;\s*)yzt_demo_session=([0-9a-f]{32})/.exec(request.headers.cookie ?? "")?.[1];
+    return id ? sessions.get(id) : undefined;
+  };
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", origin);
+    if (request.method === "GET" && url.pathname === "/api/challenge") {
+      const challenge = randomBytes(24).toString("base64url");
+      challenges.set(challenge, Date.now() + CHALLENGE_TTL_MS);
+      return send(response, 200, { challenge });
+    }
+    if (request.method === "POST" && url.pathname === "/api/login") {
+      const body = await readJson(request);
+      const token = body.token as Record<string, unknown> | undefined;
+      const challenge = typeof token?.challenge === "string" ? token.challenge : "";
+      const expires = challenges.get(challenge);
+      // Single use: a replayed token finds its challenge gone.
+      challenges.delete(challenge);
+      if (!expires || expires < Date.now()) return send(response, 401, { error: "challenge", message: "登录挑战码无效或已使用 (unknown or used challenge)" });
+      try {
+        const login = verifyLoginToken(token, { challenge, origin, trustedRoots });
+        const id = randomBytes(16).toString("hex");
+        sessions.set(id, { holderName: login.holderName, ...(login.creditCode ? { creditCode: login.creditCode } : {}), certificateId: String(body.certificateId ?? "") });
+        return send(response, 200, { holderName: login.holderName, creditCode: login.creditCode ?? null }, { "set-cookie": `yzt_demo_session=${id}; HttpOnly; SameSite=Strict; Path=/` });
+      } catch (error) {
+        if (error instanceof LoginTokenError) return send(response, 401, { error: error.reason, message: error.message });
+        throw error;
+      }
+    }
+    if (request.method === "GET" && url.pathname === "/api/me") {
+      const session = sessionOf(request);
+      return session ? send(response, 200, session) : send(response, 401, { error: "login", message: "请先登录" });
+    }
+    if (request.method === "POST" && url.pathname === "/api/declare") {
+      const session = sessionOf(request);
+      if (!session) return send(response, 401, { error: "login", message: "请先登录" });
+      const body = await readJson(request);
+      if (typeof body.data !== "string" || typeof body.signature !== "string") return send(response, 400, { error: "format", message: "data and signature are required" });
+      const content = Buffer.from(body.data, "base64");
+      try {
+        const verified = await verifyCmsSignature(Buffer.from(body.signature, "base64"), { content, trustedRoots });
+        if (verified.creditCode !== session.creditCode) return send(response, 403, { error: "signer", message: "签名证书与登录企业不一致" });
+        const data = JSON.parse(content.toString("utf8")) as unknown;
+        accepted.push({ holderName: verified.holderName, ...(verified.creditCode ? { creditCode: verified.creditCode } : {}), data });
+        return send(response, 200, { accepted: true, receipt: `SB${Date.now()}`, holderName: verified.holderName });
+      } catch (error) {
+        if (error instanceof CmsVerificationError) return send(response, 400, { error: error.reason, message: error.message });
+        throw error;
+      }
+    }
+    if (request.method === "POST" && url.pathname === "/api/logout") {
+      const id = /(?:^|;\s*)yzt_demo_session=([0-9a-f]{32})/.exec(request.headers.cookie ?? "")?.[1];
+      if (id) sessions.delete(id);
+      return send(response, 200, { loggedOut: true });
+    }
+    if (request.method === "GET") {
+      const name = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+      const file = pageFile(name);
+      if (file) {
+        response.writeHead(200, { "content-type": TYPES[extname(name)] ?? "application/octet-stream", "cache-control": "no-store" });
+        response.end(file);
+        return;
+      }
+    }
+    send(response, 404, { error: "not found" });
+  }
+
+  const server: Server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => send(response, 400, { error: "bad request", message: error instanceof Error ? error.message : String(error) }));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    accepted,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * `npm start`: the whole product on one machine. Provisions the virtual USB key (unless a real PKCS#11
+ * module is configured with YZT_PKCS11_MODULE), starts the demo tax hall on loopback, registers the native
+ * host for a throw-away browser profile and opens the browser with the extension.
+ *   npm start                       Chromium (headed when a display exists)
+ *   npm start -- --browser firefox  Firefox ESR
+ *   npm start -- --headless         no window: logs in and submits by itself, saves screenshots
+ *   npm start -- --exit             stop after the headless run (for scripts)
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "puppeteer-core";
+import { startDemoServer } from "../demo/server.js";
+import { packageRoot } from "../native-host/install/paths.js";
+import { provision, USER_PIN } from "../test/virtual-token/provision.js";
+import { readManifest } from "../test/virtual-token/state.js";
+import { launchBrowser, waitForDialog } from "./launch-browser.js";
+
+interface DemoArgs {
+  browser: "chromium" | "firefox";
+  headed: boolean;
+  exit: boolean;
+  port: number;
+}
+
+function parseArgs(argv: string[]): DemoArgs {
+  const browserIndex = argv.indexOf("--browser");
+  const browser = browserIndex >= 0 ? argv[browserIndex + 1] : "chromium";
+  if (browser !== "chromium" && browser !== "firefox" && browser !== "chrome") throw new Error(`--browser must be chromium or firefox, got ${browser}`);
+  const wantsHeadless = argv.includes("--headless") || argv.includes("--exit");
+  return {
+    browser: browser === "firefox" ? "firefox" : "chromium",
+    headed: !wantsHeadless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY),
+    exit: argv.includes("--exit"),
+    port: Number(process.env.YZT_DEMO_PORT ?? 8930),
+  };
+}
+
+/** The virtual key, provisioned once into .vtoken/ and reused by later runs (its PIN state persists). */
+async function tokenEnvironment(root: string): Promise<{ env: Record<string, string>; trustedRoots: string[]; pin: string | null }> {
+  if (process.env.YZT_PKCS11_MODULE) {
+    console.log(`使用真实证书模块 real PKCS#11 module: ${process.env.YZT_PKCS11_MODULE}`);
+    const roots = (process.env.YZT_CA_CERTIFICATES ?? "").split(":").filter(Boolean);
+    return { env: { YZT_PKCS11_MODULE: process.env.YZT_PKCS11_MODULE, YZT_CA_CERTIFICATES: roots.join(":") }, trustedRoots: roots, pin: null };
+  }
+  const home = join(root, ".vtoken");
+  if (!existsSync(join(home, "manifest.json"))) {
+    console.log("正在创建虚拟一证通 provisioning the virtual token…");
+    await provision(home);
+  }
+  const manifest = readManifest(home);
+  return {
+    env: { YZT_PKCS11_MODULE: manifest.module, YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain },
+    trustedRoots: [manifest.pki.chain],
+    pin: USER_PIN,
+  };
+}
+
+/** Headless run: do what a user would, and keep screenshots as evidence. */
+async function walkThrough(page: Page, browser: Parameters<typeof waitForDialog>[0], pin: string, shots: string): Promise<void> {
+  await page.waitForSelector("#login:not([disabled])", { timeout: 15_000 });
+  await page.click("#login");
+  const dialog = await waitForDialog(browser, "pin", 15_000);
+  await dialog.waitForSelector("input[name=pin]");
+  await dialog.type("input[name=pin]", pin);
+  await dialog.click("button[type=submit]");
+  await page.waitForSelector("#result[data-logged-in=true]", { timeout: 15_000 });
+  await page.screenshot({ path: join(shots, "logged-in.png") });
+  console.log(`已登录 logged in — screenshot ${join(shots, "logged-in.png")}`);
+  await page.waitForSelector("#declaration", { timeout: 15_000 });
+  await page.waitForFunction(() => document.getElementById("who")?.textContent?.includes("纳税人"), { timeout: 15_000 });
+  await page.click("#submit");
+  await page.waitForSelector("#result.ok", { timeout: 15_000 });
+  await page.screenshot({ path: join(shots, "declared.png") });
+  console.log(`申报已签名并验证 declaration signed and verified — screenshot ${join(shots, "declared.png")}`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const root = packageRoot();
+  const token = await tokenEnvironment(root);
+  // A fixed port keeps the URL stable between runs; fall back to any free port if it is taken.
+  const server = await startDemoServer({ trustedRoots: token.trustedRoots, port: args.port }).catch(() =>
+    startDemoServer({ trustedRoots: token.trustedRoots, port: 0 }),
+  );
+  console.log(`演示网上办税服务厅 demo tax hall: ${server.url}`);
+  const profile = join(root, ".demo", args.browser);
+  const shots = join(root, ".demo");
+  mkdirSync(shots, { recursive: true });
+  const session = await launchBrowser(args.browser, token.env, { headed: args.headed, profileDir: profile });
+  const page = await session.browser.newPage();
+  await page.goto(server.url);
+  const stop = async () => {
+    await session.close();
+    await server.close();
+  };
+  if (!args.headed) {
+    if (!token.pin) throw new Error("headless demo needs the virtual token (its PIN is known); unset YZT_PKCS11_MODULE or use a display");
+    await walkThrough(page, session.browser, token.pin, shots);
+  } else {
+    console.log("请在浏览器中点击“证书登录”，PIN 为 12345678。Log in in the browser window; PIN 12345678.");
+  }
+  console.log("拔出/插入证书 pull/insert the key: npm run vtoken -- remove demo | insert demo");
+  if (args.exit) {
+    await stop();
+    return;
+  }
+  console.log("按 Ctrl-C 结束 press Ctrl-C to stop");
+  process.once("SIGINT", () => void stop().then(() => process.exit(0)));
+  session.browser.once("disconnected", () => void server.close().then(() => process.exit(0)));
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
