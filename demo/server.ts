@@ -153,6 +153,11 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     url: `${origin}/`,
     origin,
     accepted,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Browsers keep idle keep-alive connections open; they must not hold the close up.
+        server.closeAllConnections();
+      }),
   };
 }

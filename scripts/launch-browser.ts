@@ -37,6 +37,8 @@ export interface LaunchOptions {
   headed?: boolean;
   /** Keep the profile here instead of a temporary directory that is deleted on close. */
   profileDir?: string;
+  /** Register the native host (default). False simulates a machine where it was never installed. */
+  registerHost?: boolean;
 }
 
 export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>, options: LaunchOptions = {}): Promise<BrowserSession> {
@@ -54,7 +56,7 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
   let browser: Browser;
   if (family === "chromium") {
     const profile = join(dir, "profile");
-    writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
+    if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless,
@@ -66,7 +68,7 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
     });
   } else {
     const home = join(dir, "home");
-    writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
+    if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
     browser = await puppeteer.launch({
       browser: "firefox",
       executablePath: FIREFOX,
@@ -98,15 +100,20 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
  * Waits for an extension dialog window (picker / pin / change-pin) and returns its page. Pages are asked
  * for their own location: over WebDriver BiDi, Firefox reports extension popups as about:blank.
  */
-export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
-  const wanted = `/extension/ui/${name}.html`;
+export function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
+  return waitForExtensionPage(browser, `/extension/ui/${name}.html`, timeout);
+}
+
+/** Any open extension page whose location contains `wanted`. */
+export async function waitForExtensionPage(browser: Browser, wanted: string, timeout = 10_000): Promise<Page> {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
-    for (const page of await browser.pages()) {
+    // Newest first: an older dialog that is still closing must not be mistaken for the new one.
+    for (const page of (await browser.pages()).reverse()) {
       const href = page.url().includes(wanted) ? page.url() : await page.evaluate(() => location.href).catch(() => "");
       if (href.includes(wanted)) return page;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`no ${name} dialog within ${timeout} ms`);
+  throw new Error(`no page ${wanted} within ${timeout} ms`);
 }

@@ -11,10 +11,10 @@ import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginToken, YztCertificate } from "../../native-host/protocol.js";
 import { verifyLoginToken } from "../../native-host/verify.js";
-import { launchBrowser, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
+import { launchBrowser, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../support/test-site.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
-import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
+import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
 
 const PIN = "12345678";
 const WRONG_PIN = "00000000";
@@ -43,6 +43,14 @@ async function startCall(page: Page, name: string, expression: string): Promise<
   );
 }
 
+/** Replaces an input's value, as a user selecting the old text and typing over it would. */
+async function fill(page: Page, selector: string, value: string): Promise<void> {
+  await page.$eval(selector, (input) => {
+    (input as HTMLInputElement).value = "";
+  });
+  await page.type(selector, value);
+}
+
 async function callResult<T = unknown>(page: Page, name: string): Promise<{ ok: boolean; value?: T; code?: string; data?: Record<string, unknown> }> {
   return page.evaluate((callName) => window.__calls[callName], name) as Promise<{ ok: boolean; value?: T; code?: string }>;
 }
@@ -56,6 +64,7 @@ for (const family of ["chromium", "firefox"] as const) {
     let work: string;
     let signCert: YztCertificate;
     let origin: string;
+    let extensionBase = "";
 
     beforeAll(async () => {
       vtoken = await cloneVirtualToken();
@@ -118,6 +127,7 @@ for (const family of ["chromium", "firefox"] as const) {
       await startCall(page, "login", `window.yzt.login({ certificateId: ${JSON.stringify(signCert.id)}, challenge: ${JSON.stringify(challenge)} })`);
       const prompt = await waitForDialog(session.browser, "pin");
       await prompt.waitForSelector("form input[type=password][name=pin]");
+      extensionBase = (await prompt.evaluate(() => location.href)).replace(/extension\/ui\/pin\.html.*$/, "");
       await prompt.type("input[name=pin]", WRONG_PIN);
       await prompt.click("button[type=submit]");
       await prompt.waitForFunction(() => /9/.test(document.getElementById("retries")?.textContent ?? ""), { timeout: 10_000 });
@@ -203,6 +213,100 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(events).toEqual(expect.arrayContaining(["tokenremoved:YZT0000000000001", "tokeninserted:YZT0000000000001"]));
     });
 
+    it("lets the site ask for a PIN change, typed only into the extension's form", async () => {
+      await startCall(page, "changePin", `window.yzt.changePin({ tokenSerial: "YZT0000000000001" })`);
+      const form = await waitForDialog(session.browser, "change-pin");
+      await form.waitForSelector("input[name=confirmPin]");
+      const submit = async (oldPin: string, newPin: string, confirmPin: string) => {
+        await fill(form, "input[name=oldPin]", oldPin);
+        await fill(form, "input[name=newPin]", newPin);
+        await fill(form, "input[name=confirmPin]", confirmPin);
+        await form.click("button[type=submit]");
+      };
+      await submit(PIN, "24681357", "24681300");
+      await form.waitForFunction(() => (document.getElementById("error")?.textContent ?? "").length > 0);
+      await submit("00000000", "24681357", "24681357");
+      await form.waitForFunction(() => /9/.test(document.getElementById("error")?.textContent ?? ""));
+      await submit(PIN, "24681357", "24681357");
+      expect(await callResult(page, "changePin")).toMatchObject({ ok: true });
+      execFileSync("pkcs11-tool", ["--module", vtoken.module, "--token-label", "BJ-YZT DEMO", "--login", "--pin", "24681357", "--change-pin", "--new-pin", PIN], { env: { ...process.env, ...vtoken.env }, stdio: "pipe" });
+    });
+
+    it("makes a second site log in itself instead of riding on the first site's session", async () => {
+      const second = await startTestSite();
+      const other = await session.browser.newPage();
+      try {
+        await other.goto(second.allowedUrl);
+        await other.waitForFunction(() => typeof window.yzt === "object");
+        await startCall(other, "sign", `window.yzt.sign({ certificateId: ${JSON.stringify(signCert.id)}, data: "b3RoZXI=", format: "raw" })`);
+        const prompt = await waitForDialog(session.browser, "pin");
+        await prompt.waitForSelector("[data-action=cancel]");
+        expect(await prompt.evaluate(() => document.getElementById("origin")?.textContent ?? "")).toContain(`127.0.0.1:${second.port}`);
+        await prompt.click("[data-action=cancel]");
+        expect(await callResult(other, "sign")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
+      } finally {
+        await other.close();
+        await second.close();
+      }
+    });
+
+    /** A PIN dialog, obtained by asking to sign from a site without a session. */
+    async function waitForDialogFromSign(from: Page): Promise<Page> {
+      await from.evaluate(() => window.yzt.logout());
+      await startCall(from, "opener", `window.yzt.sign({ certificateId: ${JSON.stringify(signCert.id)}, data: "eA==", format: "raw" })`);
+      const dialog = await waitForDialog(session.browser, "pin");
+      await dialog.waitForSelector("[data-action=cancel]");
+      return dialog;
+    }
+
+    it("shows the 证书助手 popup with the key, certificates, PIN retries, environment check and badge", async () => {
+      // Web pages may not navigate to extension pages (Firefox refuses even automation), so an extension
+      // page opens the popup, as the toolbar button would.
+      const popup = await waitForDialogFromSign(page);
+      await popup.evaluate((url) => {
+        location.href = url;
+      }, `${extensionBase}extension/ui/popup.html`);
+      await waitForExtensionPage(session.browser, "/extension/ui/popup.html");
+      try {
+        await popup.waitForSelector("#certificates [data-certificate-id]", { timeout: 10_000 });
+        expect(await popup.$$eval("#certificates [data-certificate-id]", (items) => items.length)).toBe(2);
+        const tokens = await popup.$eval("#tokens", (el) => el.textContent ?? "");
+        expect(tokens).toContain("BJ-YZT DEMO");
+        expect(tokens).toMatch(/10/);
+        await popup.click("#run-check");
+        await popup.waitForSelector("[data-check=chain][data-status=ok]", { timeout: 10_000 });
+        expect(await popup.$$eval("[data-status=error]", (items) => items.length)).toBe(0);
+        const badge = await popup.evaluate(() => {
+          const api = (globalThis as unknown as { browser?: { action: { getBadgeText(d: object): Promise<string> } }; chrome: { action: { getBadgeText(d: object): Promise<string> } } });
+          return (api.browser ?? api.chrome).action.getBadgeText({});
+        });
+        expect(badge).toBe("✓");
+      } finally {
+        await popup.close();
+      }
+    });
+
+    it("explains a locked PIN in the prompt and rejects PIN_LOCKED", async () => {
+      insertToken(vtoken.home, "ec");
+      setRetries(vtoken.home, "ec", 1);
+      try {
+        await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000002"), { timeout: 5000 });
+        const ec = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
+        const ecId = ec.find((c) => c.tokenSerial === "YZT0000000000002")!.id;
+        await startCall(page, "locked", `window.yzt.login({ certificateId: ${JSON.stringify(ecId)}, challenge: "locked-challenge-0123456789" })`);
+        const prompt = await waitForDialog(session.browser, "pin");
+        await prompt.waitForSelector("input[name=pin]");
+        expect(await prompt.$eval("#retries", (el) => el.textContent ?? "")).toMatch(/1/);
+        await prompt.type("input[name=pin]", WRONG_PIN);
+        await prompt.click("button[type=submit]");
+        expect(await callResult(page, "locked")).toMatchObject({ ok: false, code: "PIN_LOCKED" });
+        await prompt.waitForSelector("#locked:not([hidden])", { timeout: 5000 });
+        await prompt.close();
+      } finally {
+        removeToken(vtoken.home, "ec");
+      }
+    });
+
     it("does not give window.yzt to a site that is not allowed", async () => {
       const other = await session.browser.newPage();
       await other.goto(site.refusedUrl);
@@ -210,5 +314,26 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(await other.evaluate(() => typeof (window as { yzt?: unknown }).yzt)).toBe("undefined");
       await other.close();
     });
+  });
+}
+
+for (const family of ["chromium", "firefox"] as const) {
+  describe(`extension in ${family} without the native host`, () => {
+    it("reports HOST_MISSING with install guidance", async () => {
+      const site = await startTestSite();
+      const session = await launchBrowser(family, {}, { registerHost: false });
+      try {
+        const page = await session.browser.newPage();
+        await page.goto(site.allowedUrl);
+        await page.waitForFunction(() => typeof window.yzt === "object");
+        expect(await page.evaluate(() => window.yzt.status())).toEqual({ host: "missing", tokens: [] });
+        const error = await page.evaluate(() => window.yzt.version().catch((e: { code: string; message: string }) => ({ code: e.code, message: e.message })));
+        expect(error.code).toBe("HOST_MISSING");
+        expect(error.message).toContain("yzt install");
+      } finally {
+        await session.close();
+        await site.close();
+      }
+    }, 60_000);
   });
 }

@@ -29,6 +29,11 @@ export async function startTestSite(): Promise<TestSite> {
     port,
     allowedUrl: `http://127.0.0.1:${port}/test.html`,
     refusedUrl: `http://localhost:${port}/test.html`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Browsers keep idle keep-alive connections open; they must not hold the close up.
+        server.closeAllConnections();
+      }),
   };
 }
