@@ -45,6 +45,10 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     changePin: (params) => service.changePin(params),
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
+    configure: (params) => {
+      if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
+      return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };
+    },
     repair: async () => {
       const actions = ["closed all token sessions", "reloaded PKCS#11 modules"];
       authorities = null;

@@ -139,6 +139,8 @@ export const methodParams = {
   sessionStatus: object({ origin: originSchema, tokenSerial: tokenSerialSchema }),
   diagnose: object({}),
   repair: object({}),
+  /** Addition to API.md: settings chosen in the extension (the idle timeout of signing sessions). */
+  configure: object({ idleTimeoutSeconds: optional(integer(1, 24 * 60 * 60)) }),
 } satisfies Record<string, Schema<unknown>>;
 
 export type Method = keyof typeof methodParams;
@@ -180,6 +182,7 @@ export interface ResultOf {
   sessionStatus: { active: boolean };
   diagnose: DiagnoseResult;
   repair: DiagnoseResult & { actions: string[] };
+  configure: { idleTimeoutSeconds: number };
 }
 
 // ---------- envelopes ----------

@@ -99,7 +99,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   readonly modules: LoadedModule[] = [];
   private readonly tokens = new Map<string, TokenEntry>();
   private readonly queue = new KeyedQueue();
-  private readonly idleTimeoutMs: number;
+  private idleTimeoutMs: number;
   private readonly pollIntervalMs: number;
   private readonly operationTimeoutMs: number;
   private readonly pinMaxTries: number;
@@ -126,10 +126,25 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     if (watch) {
       this.pollTimer = setInterval(() => this.scan(false), this.pollIntervalMs);
       this.pollTimer.unref();
-      const sweepEvery = Math.max(50, Math.min(this.idleTimeoutMs / 4, 30_000));
-      this.idleTimer = setInterval(() => this.expireIdleGrants(), sweepEvery);
-      this.idleTimer.unref();
+      this.startIdleSweep();
     }
+  }
+
+  get idleTimeout(): number {
+    return this.idleTimeoutMs;
+  }
+
+  /** Changes how long unused grants live; existing grants are measured against the new value. */
+  setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
+    if (this.idleTimer) this.startIdleSweep();
+  }
+
+  private startIdleSweep(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    const sweepEvery = Math.max(50, Math.min(this.idleTimeoutMs / 4, 30_000));
+    this.idleTimer = setInterval(() => this.expireIdleGrants(), sweepEvery);
+    this.idleTimer.unref();
   }
 
   /** Logs out, closes sessions and finalizes every module. */

@@ -14,7 +14,7 @@ import { startDemoServer } from "../demo/server.js";
 import { packageRoot } from "../native-host/install/paths.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
 import { readManifest } from "../test/virtual-token/state.js";
-import { launchBrowser, waitForDialog } from "./launch-browser.js";
+import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
 
 interface DemoArgs {
   browser: "chromium" | "firefox";
@@ -63,7 +63,7 @@ async function walkThrough(page: Page, browser: Parameters<typeof waitForDialog>
   const dialog = await waitForDialog(browser, "pin", 15_000);
   await dialog.waitForSelector("input[name=pin]");
   await dialog.type("input[name=pin]", pin);
-  await dialog.click("button[type=submit]");
+  await press(dialog, "button[type=submit]");
   await page.waitForSelector("#result[data-logged-in=true]", { timeout: 15_000 });
   await page.screenshot({ path: join(shots, "logged-in.png") });
   console.log(`已登录 logged in — screenshot ${join(shots, "logged-in.png")}`);

@@ -117,3 +117,15 @@ export async function waitForExtensionPage(browser: Browser, wanted: string, tim
   }
   throw new Error(`no page ${wanted} within ${timeout} ms`);
 }
+
+/**
+ * Clicks a dialog button that may close the dialog window: the window can vanish between the mouse-down
+ * and mouse-up the driver sends, which is success, not failure.
+ */
+export async function press(dialog: Page, selector: string): Promise<void> {
+  try {
+    await dialog.click(selector);
+  } catch (error) {
+    if (!/Target closed|TargetCloseError|No target with given id|Session closed|browsing context|no such frame/i.test(String(error))) throw error;
+  }
+}

@@ -13,6 +13,7 @@ import { badgeStateFor, showBadge } from "./badge.js";
 import { NativeHostClient } from "./native-host-client.js";
 import { createPageHandlers, type Caller } from "./page-calls.js";
 import { handlePopupMessage } from "./popup-api.js";
+import { applySettings, watchSettings } from "./settings.js";
 import { cancelPromptsForToken, handlePromptMessage } from "./prompts.js";
 import { TabRegistry, type PageTab } from "./tabs.js";
 
@@ -122,6 +123,8 @@ browser.runtime.onMessage.addListener((raw: unknown, sender: Runtime.MessageSend
 });
 
 host.onEvent(onHostEvent);
+host.onOpen(() => void applySettings(host));
+watchSettings(host);
 host.connect();
 void refreshBadge();
 void syncUserScripts().catch(() => undefined);

@@ -33,6 +33,7 @@ export class NativeHostClient {
   private port: Runtime.Port | null = null;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(event: HostEvent) => void>();
+  private readonly openListeners = new Set<() => void>();
   private nextId = 1;
   private heardFromHost = false;
   private backoffMs = 500;
@@ -42,6 +43,11 @@ export class NativeHostClient {
 
   onEvent(listener: (event: HostEvent) => void): void {
     this.listeners.add(listener);
+  }
+
+  /** Called each time a port to a (new) host process opens: a restarted host needs its settings again. */
+  onOpen(listener: () => void): void {
+    this.openListeners.add(listener);
   }
 
   request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf[M]> {
@@ -77,6 +83,7 @@ export class NativeHostClient {
     port.onMessage.addListener((message: unknown) => this.onMessage(message));
     port.onDisconnect.addListener((closed: Runtime.Port) => this.onDisconnect(closed));
     this.port = port;
+    for (const listener of this.openListeners) listener();
     return port;
   }
 

@@ -7,6 +7,7 @@ import type { DiagnosticCheck, TokenInfo, YztCertificate } from "../../native-ho
 import type { PopupState } from "../background/popup-api.js";
 import { element, errorText, formatDate, localize, t, type ErrorBody } from "./common.js";
 import { HELP_LINKS } from "./links.js";
+import { idleTimeoutMinutes, SETTINGS_KEY } from "../background/settings.js";
 
 type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
@@ -77,8 +78,22 @@ async function render(): Promise<void> {
   );
 }
 
+async function initSettings(): Promise<void> {
+  const form = document.getElementById("settings") as HTMLFormElement;
+  const input = form.elements.namedItem("idleTimeoutMinutes") as HTMLInputElement;
+  input.value = String(await idleTimeoutMinutes());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const minutes = Number(input.value);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) return showError({ code: "BAD_REQUEST", message: t("error_idleRange") });
+    // The background pushes the new value to the native host when storage changes.
+    void browser.storage.local.set({ [SETTINGS_KEY]: minutes });
+  });
+}
+
 function init(): void {
   localize();
+  void initSettings();
   document.getElementById("run-check")!.addEventListener("click", () => void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:diagnose" }).then((r) => renderChecks(r.checks)).catch(showError));
   document.getElementById("repair-all")!.addEventListener("click", () =>
     void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:repair" }).then((r) => { renderChecks(r.checks); return render(); }).catch(showError));

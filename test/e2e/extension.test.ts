@@ -11,7 +11,7 @@ import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginToken, YztCertificate } from "../../native-host/protocol.js";
 import { verifyLoginToken } from "../../native-host/verify.js";
-import { launchBrowser, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
+import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../support/test-site.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
@@ -110,15 +110,15 @@ for (const family of ["chromium", "firefox"] as const) {
       const items = await picker.waitForSelector("[data-certificate-id]").then(() => picker.$$eval("[data-certificate-id]", (els) => els.map((e) => e.getAttribute("data-certificate-id"))));
       expect(items).toHaveLength(2);
       const encryptionId = items.find((id) => id !== signCert.id)!;
-      await picker.click(`[data-certificate-id="${encryptionId}"]`);
-      await picker.click("button[type=submit]");
+      await press(picker, `[data-certificate-id="${encryptionId}"]`);
+      await press(picker, "button[type=submit]");
       const picked = await callResult<YztCertificate>(page, "pick");
       expect(picked.value?.id).toBe(encryptionId);
 
       await startCall(page, "pickCancel", "window.yzt.selectCertificate()");
       const again = await waitForDialog(session.browser, "picker");
       await again.waitForSelector("[data-action=cancel]");
-      await again.click("[data-action=cancel]");
+      await press(again, "[data-action=cancel]");
       expect(await callResult(page, "pickCancel")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
     });
 
@@ -129,10 +129,10 @@ for (const family of ["chromium", "firefox"] as const) {
       await prompt.waitForSelector("form input[type=password][name=pin]");
       extensionBase = (await prompt.evaluate(() => location.href)).replace(/extension\/ui\/pin\.html.*$/, "");
       await prompt.type("input[name=pin]", WRONG_PIN);
-      await prompt.click("button[type=submit]");
+      await press(prompt, "button[type=submit]");
       await prompt.waitForFunction(() => /9/.test(document.getElementById("retries")?.textContent ?? ""), { timeout: 10_000 });
       await prompt.type("input[name=pin]", PIN);
-      await prompt.click("button[type=submit]");
+      await press(prompt, "button[type=submit]");
       const login = await callResult<LoginToken>(page, "login");
       expect(login.ok).toBe(true);
       const token = login.value!;
@@ -221,7 +221,7 @@ for (const family of ["chromium", "firefox"] as const) {
         await fill(form, "input[name=oldPin]", oldPin);
         await fill(form, "input[name=newPin]", newPin);
         await fill(form, "input[name=confirmPin]", confirmPin);
-        await form.click("button[type=submit]");
+        await press(form, "button[type=submit]");
       };
       await submit(PIN, "24681357", "24681300");
       await form.waitForFunction(() => (document.getElementById("error")?.textContent ?? "").length > 0);
@@ -242,7 +242,7 @@ for (const family of ["chromium", "firefox"] as const) {
         const prompt = await waitForDialog(session.browser, "pin");
         await prompt.waitForSelector("[data-action=cancel]");
         expect(await prompt.evaluate(() => document.getElementById("origin")?.textContent ?? "")).toContain(`127.0.0.1:${second.port}`);
-        await prompt.click("[data-action=cancel]");
+        await press(prompt, "[data-action=cancel]");
         expect(await callResult(other, "sign")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
       } finally {
         await other.close();
@@ -298,7 +298,7 @@ for (const family of ["chromium", "firefox"] as const) {
         await prompt.waitForSelector("input[name=pin]");
         expect(await prompt.$eval("#retries", (el) => el.textContent ?? "")).toMatch(/1/);
         await prompt.type("input[name=pin]", WRONG_PIN);
-        await prompt.click("button[type=submit]");
+        await press(prompt, "button[type=submit]");
         expect(await callResult(page, "locked")).toMatchObject({ ok: false, code: "PIN_LOCKED" });
         await prompt.waitForSelector("#locked:not([hidden])", { timeout: 5000 });
         await prompt.close();

@@ -252,6 +252,17 @@ describe("native host against the virtual token", () => {
     expect(byId("chain").every((c) => c.status === "ok")).toBe(true);
   });
 
+  it("ends an idle session after the configured timeout and logs the token out", async () => {
+    expect(await host.request("configure", { idleTimeoutSeconds: 1 })).toEqual({ idleTimeoutSeconds: 1 });
+    await host.request("login", { certificateId: signCert.id, origin: ORIGIN, pin: PIN });
+    const started = Date.now();
+    await host.waitForEvent((e) => e.event === "sessionended" && e.data.reason === "idle" && (e.data.origins ?? []).includes(ORIGIN), 5000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: DEMO_SERIAL })).toEqual({ active: false });
+    expect((await host.request("listTokens", {})).find((t) => t.serial === DEMO_SERIAL)!.loggedIn).toBe(false);
+    await host.request("configure", { idleTimeoutSeconds: 1800 });
+  });
+
   it("answers malformed frames with BAD_REQUEST and keeps serving", async () => {
     const bad = Buffer.alloc(4 + 7);
     bad.writeUInt32LE(7, 0);
