@@ -2,7 +2,7 @@
  * User configuration of the native host: a small JSON file in the platform's config directory.
  * Every field is optional and validated; a broken file is reported by diagnose, never fatal.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { array, integer, object, optional, string, type Infer } from "./validate.js";
@@ -51,4 +51,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   } catch (error) {
     return { path, config: {}, problem: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/**
+ * Doctor --fix for the config file: a file that is not valid JSON is set aside (kept as .broken for the
+ * user) and replaced by an empty one; module paths that no longer exist are dropped. Returns what it did.
+ */
+export function repairConfig(env: NodeJS.ProcessEnv = process.env, exists: (path: string) => boolean = existsSync): string[] {
+  const { path, config, problem } = loadConfig(env);
+  const actions: string[] = [];
+  if (problem) {
+    renameSync(path, `${path}.broken`);
+    writeFileSync(path, "{}\n");
+    actions.push(`config file was invalid (${problem}); moved to ${path}.broken`);
+    return actions;
+  }
+  const modules = config.modules ?? [];
+  const kept = modules.filter((module) => exists(module));
+  if (kept.length !== modules.length) {
+    mkdirSync(configDirectory(env), { recursive: true });
+    writeFileSync(path, JSON.stringify({ ...config, modules: kept }, null, 2) + "\n");
+    actions.push(`removed missing PKCS#11 modules from the config: ${modules.filter((m) => !kept.includes(m)).join(", ")}`);
+  }
+  return actions;
 }

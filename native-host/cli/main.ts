@@ -8,7 +8,9 @@ import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../chain.js";
 import { diagnose } from "../diagnostics.js";
 import { YztError } from "../errors.js";
 import { signFormatSchema } from "../protocol.js";
+import { repairConfig } from "../config.js";
 import { setupService, type ServiceSetup } from "../setup.js";
+import { registrationChecks, runInstall, runPackage, runPolicies, runUninstall, setupContext } from "./setup-commands.js";
 import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args.js";
 import { readPins } from "./pin-input.js";
 import { printChecks, printCertificates, printTokens } from "./output.js";
@@ -19,12 +21,25 @@ const USAGE = `用法 Usage:
   yzt certs                          列出证书 certificates: holder, credit code, days left
   yzt sign --cert ID --in FILE --out FILE [--format pkcs7-detached|pkcs7-attached|raw]
   yzt change-pin --token SERIAL      修改 PIN (old, new, confirm)
-  yzt doctor                         环境检测 environment check
+  yzt doctor [--fix]                 环境检测 environment check; --fix 全部修复 repairs what it can
+  yzt install [--system] [--browser chrome,firefox|all] [--module PATH]
+                                     注册本地服务 register the native host with the browsers
+  yzt uninstall [--system]           卸载 remove the registration
+  yzt package [--out DIR]            扩展安装包 extension .zip (Chrome/Edge) and .xpi (Firefox)
+  yzt policies [--out DIR] [--update-url URL] [--xpi-url URL]
+                                     企业策略 Chrome/Edge/Firefox enterprise policy files
 Options: --module PATH   PKCS#11 library (else YZT_PKCS11_MODULE, config, p11-kit, known vendors)
          --pin-stdin     read PIN(s) from stdin lines instead of a hidden prompt
          --json          machine-readable output`;
 
-const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help"]);
+const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system"]);
+/** Commands that never touch a token, so no PKCS#11 module is loaded for them. */
+const SETUP_COMMANDS: Record<string, (args: ParsedArgs) => void> = {
+  install: (args) => runInstall(setupContext(args)),
+  uninstall: (args) => runUninstall(setupContext(args)),
+  package: runPackage,
+  policies: runPolicies,
+};
 
 async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
   const { service } = setup;
@@ -63,14 +78,23 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
       return 0;
     }
     case "doctor": {
+      const fix = args.options.has("fix");
+      const actions = fix ? repairConfig() : [];
+      if (actions.length > 0) service.reload(setupService({}).discover());
+      const registration = registrationChecks(setupContext(args), fix);
+      actions.push(...registration.actions);
       const result = await diagnose({
         service,
         authorities: () => loadAuthorities([...setup.caPaths, ...SYSTEM_CA_BUNDLES]),
-        ...(setup.configProblem ? { configProblem: setup.configProblem } : {}),
+        ...(setup.configProblem && !fix ? { configProblem: setup.configProblem } : {}),
       });
-      if (json) console.log(JSON.stringify(result, null, 2));
-      else printChecks(result.checks);
-      return result.checks.some((c) => c.status === "error") ? 1 : 0;
+      const checks = [...registration.checks, ...result.checks];
+      if (json) console.log(JSON.stringify({ ...result, checks, actions }, null, 2));
+      else {
+        for (const action of actions) console.log(`🔧 ${action}`);
+        printChecks(checks);
+      }
+      return checks.some((c) => c.status === "error") ? 1 : 0;
     }
     default:
       console.log(USAGE);
@@ -84,6 +108,11 @@ export async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv, BOOLEAN_FLAGS);
     if (args.command === undefined || args.options.has("help")) {
       console.log(USAGE);
+      return 0;
+    }
+    const setupCommand = SETUP_COMMANDS[args.command];
+    if (setupCommand) {
+      setupCommand(args);
       return 0;
     }
     const module = stringOption(args, "module");

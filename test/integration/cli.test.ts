@@ -13,7 +13,10 @@ let work: string;
 
 function yzt(args: string[], input?: string) {
   const result = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), ...args], {
-    env: { ...process.env, ...vtoken.env, YZT_PKCS11_MODULE: vtoken.module, YZT_CONFIG_DIR: work },
+    env: {
+      ...process.env, ...vtoken.env, YZT_PKCS11_MODULE: vtoken.module, YZT_CONFIG_DIR: work,
+      YZT_DATA_DIR: join(work, "data"), YZT_INSTALL_HOME: join(work, "home"),
+    },
     input: input ?? "",
     encoding: "utf8",
   });
@@ -89,6 +92,7 @@ describe("yzt CLI", () => {
   });
 
   it("yzt doctor checks module, key, PIN, validity and chain", () => {
+    expect(yzt(["install"]).code).toBe(0);
     const { code, stdout } = yzt(["doctor"]);
     expect(code).toBe(0);
     for (const id of ["module", "token", "pin", "certificate", "chain"]) expect(stdout).toContain(`[${id}]`);

@@ -1,0 +1,89 @@
+/**
+ * The CLI commands that set a machine up rather than use a key: install, uninstall, package, policies,
+ * and the registration half of doctor (with --fix, the "全部修复" of the old 证书应用环境).
+ */
+import { join } from "node:path";
+import { YztError } from "../errors.js";
+import { BROWSERS, type BrowserName, type Scope } from "../install/browsers.js";
+import { chromeExtensionId } from "../install/host-manifest.js";
+import { checkRegistration, defaultDataDir, install, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
+import { packageExtension, writePolicies } from "../install/packaging.js";
+import { hostEntry, packageRoot } from "../install/paths.js";
+import type { DiagnosticCheck } from "../protocol.js";
+import { HOST_VERSION } from "../version.js";
+import { stringOption, type ParsedArgs } from "./args.js";
+
+export interface SetupContext {
+  scope: Scope;
+  dataDir: string;
+  defaults: Omit<InstallOptions, "dataDir">;
+}
+
+function browsersOption(args: ParsedArgs): BrowserName[] | undefined {
+  const value = stringOption(args, "browser");
+  if (value === undefined || value === "detected") return undefined;
+  if (value === "all") return [...BROWSERS];
+  const names = value.split(",").map((name) => name.trim());
+  for (const name of names) {
+    if (!(BROWSERS as readonly string[]).includes(name)) throw new YztError("BAD_REQUEST", `--browser: unknown browser "${name}" (chrome, chromium, edge, brave, firefox, all)`);
+  }
+  return names as BrowserName[];
+}
+
+export function setupContext(args: ParsedArgs): SetupContext {
+  const scope: Scope = args.options.has("system") ? "system" : "user";
+  const dataDir = stringOption(args, "data-dir") ?? process.env.YZT_DATA_DIR ?? defaultDataDir(process.platform, scope);
+  const browsers = browsersOption(args);
+  const module = stringOption(args, "module");
+  return {
+    scope,
+    dataDir,
+    defaults: {
+      scope,
+      entry: hostEntry(),
+      chromeId: chromeExtensionId(join(packageRoot(), "manifest.json")),
+      ...(browsers ? { browsers } : {}),
+      ...(module ? { module } : {}),
+      ...(process.env.YZT_INSTALL_HOME ? { home: process.env.YZT_INSTALL_HOME } : {}),
+    },
+  };
+}
+
+export function runInstall(context: SetupContext): void {
+  const record = install({ ...context.defaults, dataDir: context.dataDir });
+  console.log(`已安装 installed yzt-bridge native host (${context.scope}): ${record.launcher}`);
+  for (const entry of record.browsers) console.log(`  ${entry.browser.padEnd(8)} ${entry.registryKey ?? entry.manifestPath}`);
+  if (record.windowsScripts) console.log(`  registry: ${record.windowsScripts.reg} (or ${record.windowsScripts.powershell})`);
+  console.log("重启浏览器后生效 restart the browser to use it");
+}
+
+export function runUninstall(context: SetupContext): void {
+  const removed = uninstall(context.dataDir);
+  console.log(removed.length > 0 ? `已卸载 removed:\n  ${removed.join("\n  ")}` : "nothing to remove: yzt-bridge was not installed here");
+}
+
+export function runPackage(args: ParsedArgs): void {
+  const result = packageExtension(packageRoot(), HOST_VERSION, stringOption(args, "out") ?? join(packageRoot(), "dist", "packages"));
+  console.log(`Chrome/Edge: ${result.chromeZip}\nFirefox:     ${result.firefoxXpi}`);
+}
+
+export function runPolicies(args: ParsedArgs): void {
+  const out = stringOption(args, "out") ?? join(packageRoot(), "dist", "policies");
+  const files = writePolicies(out, {
+    chromeId: chromeExtensionId(join(packageRoot(), "manifest.json")),
+    chromeUpdateUrl: stringOption(args, "update-url") ?? "https://clients2.google.com/service/update2/crx",
+    firefoxXpiUrl: stringOption(args, "xpi-url") ?? `file://${join(packageRoot(), "dist", "packages", `yzt-bridge-firefox-${HOST_VERSION}.xpi`)}`,
+  });
+  console.log(`策略文件 policy files:\n  ${files.join("\n  ")}`);
+}
+
+/** Registration checks, repaired first when `fix` is set. */
+export function registrationChecks(context: SetupContext, fix: boolean): { checks: DiagnosticCheck[]; actions: string[] } {
+  const expected = { entry: context.defaults.entry, chromeId: context.defaults.chromeId };
+  const actions: string[] = [];
+  if (fix && checkRegistration(context.dataDir, expected).fixable) {
+    const record = repairRegistration(context.dataDir, context.defaults);
+    actions.push(`re-registered the native host for ${record.browsers.map((b) => b.browser).join(", ")}`);
+  }
+  return { checks: checkRegistration(context.dataDir, expected).checks, actions };
+}
