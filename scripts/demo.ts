@@ -6,6 +6,8 @@
  *   npm start -- --browser firefox  Firefox ESR
  *   npm start -- --headless         no window: logs in and submits by itself, saves screenshots
  *   npm start -- --exit             stop after the headless run (for scripts)
+ * Environment: YZT_PKCS11_MODULE (a real key's module), YZT_VTOKEN_HOME (virtual token, default .vtoken/),
+ * YZT_DEMO_PORT (default 8930), YZT_DEMO_DIR (profiles and screenshots, default .demo/).
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -43,7 +45,7 @@ async function tokenEnvironment(root: string): Promise<{ env: Record<string, str
     const roots = (process.env.YZT_CA_CERTIFICATES ?? "").split(":").filter(Boolean);
     return { env: { YZT_PKCS11_MODULE: process.env.YZT_PKCS11_MODULE, YZT_CA_CERTIFICATES: roots.join(":") }, trustedRoots: roots, pin: null };
   }
-  const home = join(root, ".vtoken");
+  const home = process.env.YZT_VTOKEN_HOME || join(root, ".vtoken");
   if (!existsSync(join(home, "manifest.json"))) {
     console.log("正在创建虚拟一证通 provisioning the virtual token…");
     await provision(home);
@@ -84,8 +86,8 @@ async function main(): Promise<void> {
     startDemoServer({ trustedRoots: token.trustedRoots, port: 0 }),
   );
   console.log(`演示网上办税服务厅 demo tax hall: ${server.url}`);
-  const profile = join(root, ".demo", args.browser);
-  const shots = join(root, ".demo");
+  const shots = process.env.YZT_DEMO_DIR || join(root, ".demo");
+  const profile = join(shots, args.browser);
   mkdirSync(shots, { recursive: true });
   const session = await launchBrowser(args.browser, token.env, { headed: args.headed, profileDir: profile });
   const page = await session.browser.newPage();

@@ -1,0 +1,37 @@
+/** `npm start` headless, as the README promises: the demo logs in, signs a declaration and leaves screenshots. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../support/host-process.js";
+import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+
+let vtoken: VirtualToken;
+let out: string;
+
+beforeAll(async () => {
+  vtoken = await cloneVirtualToken();
+  out = mkdtempSync(join(tmpdir(), "yzt-demo-"));
+});
+afterAll(() => {
+  vtoken?.dispose();
+  rmSync(out, { recursive: true, force: true });
+});
+
+describe("npm start (headless demo)", () => {
+  for (const browser of ["chromium", "firefox"]) {
+    it(`logs in and submits a signed declaration in ${browser}`, () => {
+      const env = { ...process.env, YZT_VTOKEN_HOME: vtoken.home, YZT_DEMO_PORT: "0", YZT_DEMO_DIR: join(out, browser), DISPLAY: "" };
+      delete (env as Record<string, unknown>).YZT_PKCS11_MODULE;
+      const run = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "scripts", "demo.js"), "--browser", browser, "--exit"], { env, encoding: "utf8", timeout: 90_000 });
+      expect(run.status, run.stderr + run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/demo tax hall: http:\/\/127\.0\.0\.1:\d+\//);
+      expect(run.stdout).toContain("logged in");
+      expect(run.stdout).toContain("declaration signed and verified");
+      for (const shot of ["logged-in.png", "declared.png"]) {
+        expect(readFileSync(join(out, browser, shot)).subarray(1, 4).toString()).toBe("PNG");
+      }
+    }, 120_000);
+  }
+});
