@@ -5,30 +5,11 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { YztError } from "./errors.js";
-import type { CertificateStatus, KeyAlgorithm, Purpose, YztCertificate } from "./protocol.js";
+import type { ParsedCertificate } from "./certificate-view.js";
+import type { KeyAlgorithm, Purpose } from "./protocol.js";
 
-export interface ParsedCertificate {
-  der: Uint8Array;
-  subject: Record<string, string>;
-  issuer: Record<string, string>;
-  subjectDn: string;
-  issuerDn: string;
-  holderName: string;
-  creditCode?: string;
-  /** BJCA unique id (1.2.156.112562.2.1.1.1 or 2.16.840.1.113732.2), often "SF" + credit code. */
-  uniqueId?: string;
-  serialNumber: string;
-  notBefore: Date;
-  notAfter: Date;
-  keyUsage: string[];
-  extendedKeyUsage: string[];
-  purpose: Purpose;
-  keyAlgorithm: KeyAlgorithm;
-  ecCurve?: string;
-  isCa: boolean;
-  subjectKeyIdentifier?: string;
-  authorityKeyIdentifier?: string;
-}
+export type { ParsedCertificate } from "./certificate-view.js";
+export { certificateValidity, EXPIRING_DAYS, toYztCertificate } from "./certificate-view.js";
 
 const NAME_OIDS: Record<string, string> = {
   "2.5.4.3": "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C", "2.5.4.8": "ST", "2.5.4.7": "L",
@@ -59,8 +40,6 @@ const OID = {
   bjcaUniqueIds: ["1.2.156.112562.2.1.1.1", "2.16.840.1.113732.2"],
 } as const;
 
-export const EXPIRING_DAYS = 30;
-const DAY_MS = 86_400_000;
 
 // ---------- unified social credit code (GB 32100-2015) ----------
 
@@ -238,29 +217,3 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   };
 }
 
-export function certificateValidity(notBefore: Date, notAfter: Date, now: Date): { daysLeft: number; status: CertificateStatus } {
-  const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
-  const status: CertificateStatus =
-    now < notBefore ? "notYetValid" : now > notAfter ? "expired" : daysLeft <= EXPIRING_DAYS ? "expiring" : "valid";
-  return { daysLeft, status };
-}
-
-export function toYztCertificate(parsed: ParsedCertificate, token: { serial: string; label: string }, ckaIdHex: string, now: Date): YztCertificate {
-  return {
-    id: `${token.serial}:${ckaIdHex}`,
-    tokenSerial: token.serial,
-    tokenLabel: token.label,
-    der: Buffer.from(parsed.der).toString("base64"),
-    holderName: parsed.holderName,
-    subject: parsed.subject,
-    issuer: parsed.issuer,
-    ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
-    serialNumber: parsed.serialNumber,
-    notBefore: parsed.notBefore.toISOString(),
-    notAfter: parsed.notAfter.toISOString(),
-    ...certificateValidity(parsed.notBefore, parsed.notAfter, now),
-    keyUsage: parsed.keyUsage,
-    purpose: parsed.purpose,
-    keyAlgorithm: parsed.keyAlgorithm,
-  };
-}

@@ -8,6 +8,7 @@ import { createDispatcher } from "./dispatcher.js";
 import { HostLoop } from "./host.js";
 import { createLogger } from "./log.js";
 import { setupService } from "./setup.js";
+import { HOST_VERSION } from "./version.js";
 
 function modulesFromArgv(argv: string[]): string[] {
   const modules: string[] = [];
@@ -19,6 +20,7 @@ function modulesFromArgv(argv: string[]): string[] {
 }
 
 const logger = createLogger();
+logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
 const setup = setupService({ cliModules: modulesFromArgv(process.argv.slice(2)), logger });
 const loop = new HostLoop({ write: (frame) => process.stdout.write(frame) }, createDispatcher(setup), logger);
 

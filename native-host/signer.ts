@@ -4,7 +4,6 @@
  * - RSA: the primitive gets a DER DigestInfo and returns the PKCS#1 v1.5 signature (CKM_RSA_PKCS).
  * - EC:  the primitive gets the bare hash and returns r||s (CKM_ECDSA).
  */
-import { buildSignedData } from "./cms.js";
 import { badRequest } from "./errors.js";
 import { loginMessage, LOGIN_TOKEN_FORMAT } from "./login-message.js";
 import type { KeyAlgorithm, LoginToken, SignResult } from "./protocol.js";
@@ -46,6 +45,7 @@ export async function signForPage(key: SigningKey, input: SignInput): Promise<Si
   if (input.format === "raw") {
     signature = await signHashAsDer(key, hash);
   } else {
+    const { buildSignedData } = await import("./cms.js");
     signature = await buildSignedData({
       certificate: key.certificate,
       contentDigest: hash,

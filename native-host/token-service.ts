@@ -8,8 +8,8 @@
  * pulled key answers TOKEN_REMOVED at the next poll instead of hanging.
  */
 import { EventEmitter } from "node:events";
-import { Module, ObjectClass, SessionFlag, UserType, type Session, type Slot } from "graphene-pk11";
-import { parseCertificate, toYztCertificate, certificateValidity, type ParsedCertificate } from "./certificate.js";
+import { Module, ObjectClass, SessionFlag, UserType, type Key, type Session, type Slot } from "graphene-pk11";
+import { certificateValidity, toYztCertificate, type ParsedCertificate } from "./certificate-view.js";
 import { YztError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { silentLogger, type Logger } from "./log.js";
@@ -24,6 +24,7 @@ import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.
 
 const CKF_OS_LOCKING_OK = 0x2;
 const CKF_DONT_BLOCK = 0x1;
+const CKF_TOKEN_INITIALIZED = 0x400;
 const MECHANISM = { RSA: "RSA_PKCS", EC: "ECDSA" } as const;
 
 export interface TokenServiceOptions {
@@ -73,6 +74,8 @@ interface TokenEntry {
   /** Wrong PINs this host saw since the last good one; null when unknown (host started with COUNT_LOW set). */
   failures: number | null;
   certificates: CertificateRecord[] | null;
+  /** Private-key handles by CKA_ID; valid only while logged in, so cleared whenever the login changes. */
+  keys: Map<string, Key>;
   removal: Removal;
 }
 
@@ -188,7 +191,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     );
     const lists = await Promise.all(
       entries.map((entry) =>
-        this.onToken(entry, async () => this.certificatesOf(entry)).then(
+        this.onToken(entry, () => this.certificatesOf(entry)).then(
           (records) => records.map((record) => toYztCertificate(record.parsed, entry, record.ckaIdHex, this.now())),
           // A token pulled out while we read it simply contributes no certificates.
           (error: unknown) => (YztError.from(error).code === "TOKEN_REMOVED" ? [] : Promise.reject(error)),
@@ -212,7 +215,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     for (const entry of this.tokens.values()) {
       if (!entry.present) continue;
       try {
-        const records = await this.onToken(entry, async () => this.certificatesOf(entry));
+        const records = await this.onToken(entry, () => this.certificatesOf(entry));
         for (const record of records) {
           certificates.push({
             der: Buffer.from(record.parsed.der),
@@ -320,7 +323,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   }
 
   private async requireRecord(entry: TokenEntry, ckaIdHex: string): Promise<CertificateRecord> {
-    const record = this.certificatesOf(entry).find((candidate) => candidate.ckaIdHex === ckaIdHex);
+    const record = (await this.certificatesOf(entry)).find((candidate) => candidate.ckaIdHex === ckaIdHex);
     if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${entry.serial}:${ckaIdHex} is not on the token`);
     return record;
   }
@@ -352,6 +355,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     checkPinRules(pin);
     this.requirePinUsable(entry);
     const session = this.ensureSession(entry);
+    entry.keys.clear();
     if (entry.loggedIn) {
       // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.
       try {
@@ -410,6 +414,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
       }
     }
     entry.loggedIn = false;
+    entry.keys.clear();
   }
 
   private expireIdleGrants(): void {
@@ -435,14 +440,17 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     }
     entry.session = null;
     entry.loggedIn = false;
+    entry.keys.clear();
   }
 
   // ---------- internals: signing ----------
 
   private signingKey(entry: TokenEntry, record: CertificateRecord): SigningKey {
     const session = this.ensureSession(entry);
-    const key = this.guard(() => findPrivateKey(session, record.ckaIdHex));
+    // Looking the key up costs three PKCS#11 calls; a signing session reuses the handle.
+    const key = entry.keys.get(record.ckaIdHex) ?? this.guard(() => findPrivateKey(session, record.ckaIdHex));
     if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no private key on the token");
+    entry.keys.set(record.ckaIdHex, key);
     const algorithm = record.parsed.keyAlgorithm;
     if (algorithm === "SM2") throw new YztError("BAD_REQUEST", "SM2 certificates are not supported yet");
     // Removal and timeouts are handled by onToken(), which every caller of the primitive runs inside.
@@ -490,8 +498,10 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     }
   }
 
-  private certificatesOf(entry: TokenEntry): CertificateRecord[] {
+  private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {
     if (entry.certificates) return entry.certificates;
+    // Loaded on first use: pkijs/asn1js cost start-up time and memory a host that only says hello never needs.
+    const { parseCertificate } = await import("./certificate.js");
     const session = this.ensureSession(entry);
     const objects = this.guard(() => readCertificateObjects(session));
     const withKeys = this.guard(() => {
@@ -570,6 +580,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
         try {
           const slot = slots.items(i);
           const token = slot.getToken();
+          // An empty reader slot or a blank card is not a key the user can sign with.
+          if ((token.flags & CKF_TOKEN_INITIALIZED) === 0) continue;
           seen.set(token.serialNumber, { slot, label: token.label, manufacturer: token.manufacturerID, model: token.model });
         } catch {
           // Pulled out between C_GetSlotList and C_GetTokenInfo: it is simply not present.
@@ -620,7 +632,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     const previous = this.tokens.get(serial);
     const entry: TokenEntry = {
       serial, ...found, owner, present: true, session: null, loggedIn: false, grants: new Map(),
-      failures: previous?.failures ?? null, certificates: null, removal: previous?.removal ?? newRemoval(),
+      failures: previous?.failures ?? null, certificates: null, keys: new Map(), removal: previous?.removal ?? newRemoval(),
     };
     // Without COUNT_LOW no wrong PIN was typed since the last good one, so counting can start at zero.
     if (entry.failures === null && !this.tokenInfo(entry).pin.countLow) entry.failures = 0;

@@ -14,7 +14,11 @@ export function packageRoot(): string {
   }
 }
 
-/** The compiled native-host entry that browsers start through the launcher. */
+/**
+ * The native-host entry that browsers start through the launcher: the single-file bundle when built
+ * (it starts about twice as fast as hundreds of separate modules), else the plain compiled output.
+ */
 export function hostEntry(): string {
-  return join(packageRoot(), "dist", "native-host", "main.js");
+  const bundle = join(packageRoot(), "dist", "host", "main.js");
+  return existsSync(bundle) ? bundle : join(packageRoot(), "dist", "native-host", "main.js");
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginToken, YztCertificate } from "../../native-host/protocol.js";
 import { verifyLoginToken } from "../../native-host/verify.js";
 import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
-import { startTestSite, type TestSite } from "../support/test-site.js";
+import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginMessage } from "../../native-host/login-message.js";
 import type { YztCertificate } from "../../native-host/protocol.js";
-import { HostProcess, rejectionOf } from "../support/host-process.js";
+import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 

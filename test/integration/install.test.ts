@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder } from "../../native-host/framing.js";
 import { chromeExtensionId } from "../../native-host/install/host-manifest.js";
-import { REPO_ROOT } from "../support/host-process.js";
+import { REPO_ROOT } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 
 let work: string;

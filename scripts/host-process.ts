@@ -1,15 +1,14 @@
 /**
- * Test driver for the real native host: spawns `node dist/native-host/main.js`, speaks the real stdio
+ * Driver for the real native host: spawns `node dist/native-host/main.js`, speaks the real stdio
  * framing to it, and collects replies and events. Used by integration tests and the benchmark.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { hostEntry } from "../../native-host/install/paths.js";
-import { YztError } from "../../native-host/errors.js";
-import { encodeFrame, FrameDecoder } from "../../native-host/framing.js";
-import type { HostEvent, Method, ParamsOf, ResultOf } from "../../native-host/protocol.js";
+import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { YztError } from "../native-host/errors.js";
+import { encodeFrame, FrameDecoder } from "../native-host/framing.js";
+import type { HostEvent, Method, ParamsOf, ResultOf } from "../native-host/protocol.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const REPO_ROOT = packageRoot();
 
 interface Pending {
   resolve(value: unknown): void;

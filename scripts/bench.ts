@@ -1,0 +1,265 @@
+/**
+ * `npm run bench`: yzt-bridge against DESIGN.md's performance budget, in one run, on one virtual token
+ * (no added latency) and one key:
+ *   a) in-process graphene sign — the floor every other path pays on top of
+ *   b) the native host over stdio framing
+ *   c) a page's `yzt.sign` through headless Chromium (page → content script → background → host)
+ * plus host cold start, removal-to-page-event time, host memory idle and after 1000 signatures, and four
+ * tabs signing at once. Prints a table and writes bench/results.json.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
+import { encodeFrame, FrameDecoder } from "../native-host/framing.js";
+import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { rsaSha256DigestInfo, sha256 } from "../native-host/signature-encoding.js";
+import { provision, USER_PIN } from "../test/virtual-token/provision.js";
+import { insertToken, removeToken } from "../test/virtual-token/state.js";
+import { HostProcess } from "./host-process.js";
+import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
+import { startTestSite } from "./test-site.js";
+
+const SIGNATURES = Number(process.env.YZT_BENCH_SIGNATURES ?? 300);
+const CERT_ID = "YZT0000000000001:0101";
+const DATA = Buffer.from("<申报表>bench</申报表>");
+
+interface Stats {
+  n: number;
+  median: number;
+  p95: number;
+  mean: number;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { n: sorted.length, median: at(0.5), p95: at(0.95), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
+}
+
+const round = (value: number, digits = 3) => Number(value.toFixed(digits));
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
+}
+
+/** (a) The floor: graphene in this process, the same mechanism the host uses for a raw RSA signature. */
+function inProcessSigns(module: string, count: number): number[] {
+  const lib = Module.load(module);
+  lib.initialize({ flags: 2 });
+  try {
+    const slots = lib.getSlots(true);
+    const session = slots.items(0).open(SessionFlag.SERIAL_SESSION);
+    session.login(USER_PIN, UserType.USER);
+    const key = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
+    const input = Buffer.from(rsaSha256DigestInfo(sha256(DATA)));
+    const samples: number[] = [];
+    for (let i = 0; i < count + 20; i++) {
+      const started = performance.now();
+      session.createSign("RSA_PKCS", key).once(input);
+      if (i >= 20) samples.push(performance.now() - started); // the first ones warm caches up
+    }
+    session.logout();
+    session.close();
+    return samples;
+  } finally {
+    lib.finalize();
+  }
+}
+
+async function hostSigns(host: HostProcess, origin: string, count: number): Promise<number[]> {
+  await host.request("login", { certificateId: CERT_ID, origin, pin: USER_PIN });
+  const samples: number[] = [];
+  for (let i = 0; i < count + 20; i++) {
+    const started = performance.now();
+    await host.request("sign", { certificateId: CERT_ID, origin, format: "raw", data: DATA.toString("base64") });
+    if (i >= 20) samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+/** A Node process that answers the first frame and nothing else: what Node itself costs to start here. */
+const NODE_ECHO = `process.stdin.once("data", () => { const b = Buffer.from('{"id":1,"result":null}'); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); process.stdout.write(Buffer.concat([h, b])); });`;
+
+/** Start to first answer: a fresh process each time, as when a browser starts the host. */
+async function coldStarts(args: string[], env: Record<string, string>, runs: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "ignore"] });
+    const decoder = new FrameDecoder(1 << 20);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (decoder.push(chunk).some((d) => d.kind === "message" && (d.value as { id?: number }).id === 1)) resolve();
+      });
+      child.on("error", reject);
+      child.stdin.write(encodeFrame({ id: 1, method: "hello", params: {} }));
+    });
+    samples.push(performance.now() - started);
+    child.stdin.end();
+    await new Promise((resolve) => child.on("exit", resolve));
+  }
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const root = packageRoot();
+  const work = mkdtempSync(join(tmpdir(), "yzt-bench-"));
+  const home = join(work, "vtoken");
+  const manifest = await provision(home);
+  const env = { YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.versions.node, signatures: SIGNATURES };
+  try {
+    console.log(`yzt-bridge benchmark: ${SIGNATURES} signatures per path, RSA-2048 on the virtual token (SoftHSM2)…`);
+    const floor = stats(inProcessSigns(manifest.module, SIGNATURES));
+
+    const host = HostProcess.start({ module: manifest.module, env: { ...env, YZT_LOG_LEVEL: "warn" } });
+    await host.request("hello", {});
+    const idleRss = rssMb(host.child.pid!);
+    const viaHost = stats(await hostSigns(host, "https://bench.example.cn", SIGNATURES));
+    for (let i = 0; i < 1000 - SIGNATURES - 20; i++) {
+      await host.request("sign", { certificateId: CERT_ID, origin: "https://bench.example.cn", format: "raw", data: DATA.toString("base64") });
+    }
+    const rssAfter = rssMb(host.child.pid!);
+    await host.close();
+
+    const cold = stats(await coldStarts([hostEntry(), "--module", manifest.module], env, 15));
+    const bareNode = stats(await coldStarts(["-e", NODE_ECHO], {}, 15));
+
+    const session = await launchBrowser("chromium", { YZT_PKCS11_MODULE: manifest.module, ...env, YZT_LOG_LEVEL: "warn" });
+    const site = await startTestSite();
+    let viaPage: Stats;
+    let removal: Stats;
+    let concurrent: { tabs: number; perTab: number; ok: number; failed: number; wallMs: number; perSignatureMs: number };
+    try {
+      const page = await session.browser.newPage();
+      await page.goto(site.allowedUrl);
+      await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
+      // Log in through the real PIN dialog once; the session then serves every signature.
+      const login = page.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
+      const dialog = await waitForDialog(session.browser, "pin");
+      await dialog.waitForSelector("input[name=pin]");
+      await dialog.type("input[name=pin]", USER_PIN);
+      await press(dialog, "button[type=submit]");
+      await login;
+      const pageSamples = await page.evaluate(
+        async (id, data, count) => {
+          const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
+          const samples: number[] = [];
+          for (let i = 0; i < count + 20; i++) {
+            const started = performance.now();
+            await yzt.sign({ certificateId: id, data, format: "raw" });
+            if (i >= 20) samples.push(performance.now() - started);
+          }
+          return samples;
+        },
+        CERT_ID, DATA.toString("base64"), SIGNATURES,
+      );
+      viaPage = stats(pageSamples);
+
+      // Removal: time from pulling the key to the page's tokenremoved event.
+      const removalSamples: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await page.evaluate(() => {
+          const w = window as unknown as { yzt: { addEventListener(t: string, cb: () => void): void }; __removedAt?: number; __armed?: boolean };
+          w.__removedAt = 0;
+          if (!w.__armed) {
+            w.__armed = true;
+            w.yzt.addEventListener("tokenremoved", () => {
+              w.__removedAt = Date.now();
+            });
+          }
+        });
+        const pulledAt = Date.now();
+        removeToken(home, "demo");
+        await page.waitForFunction(() => ((window as unknown as { __removedAt?: number }).__removedAt ?? 0) > 0, { timeout: 5000 });
+        const seenAt = await page.evaluate(() => (window as unknown as { __removedAt: number }).__removedAt);
+        removalSamples.push(seenAt - pulledAt);
+        insertToken(home, "demo");
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      removal = stats(removalSamples);
+
+      // Four tabs (four origins) signing at once: every one must log in, then all sign concurrently.
+      const tabs = 4;
+      const perTab = 50;
+      const sites = await Promise.all(Array.from({ length: tabs }, () => startTestSite()));
+      const pages = await Promise.all(sites.map(async (s) => {
+        const p = await session.browser.newPage();
+        await p.goto(s.allowedUrl);
+        await p.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
+        return p;
+      }));
+      for (const p of pages) {
+        const pending = p.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
+        const d = await waitForDialog(session.browser, "pin");
+        await d.waitForSelector("input[name=pin]");
+        await d.type("input[name=pin]", USER_PIN);
+        await press(d, "button[type=submit]");
+        await pending;
+      }
+      const started = performance.now();
+      const outcomes = await Promise.all(pages.map((p) => p.evaluate(async (id, data, count) => {
+        const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
+        const settled = await Promise.allSettled(Array.from({ length: count }, () => yzt.sign({ certificateId: id, data, format: "raw" })));
+        return settled.filter((s) => s.status === "fulfilled").length;
+      }, CERT_ID, DATA.toString("base64"), perTab)));
+      const wallMs = performance.now() - started;
+      const ok = outcomes.reduce((a, b) => a + b, 0);
+      concurrent = { tabs, perTab, ok, failed: tabs * perTab - ok, wallMs: round(wallMs, 1), perSignatureMs: round(wallMs / (tabs * perTab)) };
+      await Promise.all(sites.map((s) => s.close()));
+    } finally {
+      await session.close();
+      await site.close();
+    }
+
+    Object.assign(results, {
+      inProcess: floor,
+      host: viaHost,
+      page: viaPage,
+      ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
+      overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
+      coldStartMs: cold,
+      bareNodeStartMs: bareNode,
+      removalToPageEventMs: removal,
+      hostRssMb: { idle: round(idleRss, 1), after1000Signatures: round(rssAfter, 1) },
+      concurrentTabs: concurrent,
+      budget: {
+        pageOverheadMs: { target: 3, met: viaPage.median - floor.median <= 3 },
+        coldStartMs: { target: 150, met: cold.median <= 150 },
+        removalMs: { target: 300, met: removal.median <= 300 },
+        idleRssMb: { target: 60, met: idleRss <= 60 },
+        concurrent: { target: "all succeed", met: concurrent.failed === 0 },
+      },
+    });
+    const row = (name: string, s: Stats) => `| ${name.padEnd(34)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
+    const table = [
+      "| path (ms per RSA-2048 signature)   |   median |      p95 |     n |",
+      "|------------------------------------|---------:|---------:|------:|",
+      row("a) in-process graphene (floor)", floor),
+      row("b) native host over stdio", viaHost),
+      row("c) page yzt.sign via Chromium", viaPage),
+      "",
+      `ratios b/a = ${round(viaHost.median / floor.median, 2)}, c/a = ${round(viaPage.median / floor.median, 2)}; overhead over the floor: host ${round(viaHost.median - floor.median)} ms, page ${round(viaPage.median - floor.median)} ms (budget ≤ 3 ms)`,
+      `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms (budget ≤ 150 ms); a bare Node process answering one frame: median ${bareNode.median.toFixed(1)} ms, so the host adds ${(cold.median - bareNode.median).toFixed(1)} ms`,
+      `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
+      `host RSS: idle ${idleRss.toFixed(1)} MB, after 1000 signatures ${rssAfter.toFixed(1)} MB (budget idle ≤ 60 MB)`,
+      `4 tabs × 50 concurrent signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
+    ].join("\n");
+    console.log(`\n${table}\n`);
+    const out = join(root, "bench");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 2) + "\n");
+    writeFileSync(join(out, "results.md"), `${table}\n`);
+    console.log(`written: ${join(out, "results.json")}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  process.exit(1);
+});
