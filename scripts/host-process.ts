@@ -20,6 +20,8 @@ export class HostProcess {
   /** Replies addressed to id 0: errors for frames that could not be read at all. */
   readonly unaddressed: YztError[] = [];
   readonly stderr: string[] = [];
+  /** Every reply received, addressed to a pending call or not (fuzzing counts them). */
+  responseCount = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
   private readonly waiters: Array<() => void> = [];
@@ -99,6 +101,7 @@ export class HostProcess {
         continue;
       }
       const id = message.id as number;
+      this.responseCount++;
       if ("error" in message) {
         const error = YztError.fromBody(message.error);
         const pending = this.pending.get(id);

@@ -100,8 +100,11 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
  * Waits for an extension dialog window (picker / pin / change-pin) and returns its page. Pages are asked
  * for their own location: over WebDriver BiDi, Firefox reports extension popups as about:blank.
  */
-export function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
-  return waitForExtensionPage(browser, `/extension/ui/${name}.html`, timeout);
+export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
+  const page = await waitForExtensionPage(browser, `/extension/ui/${name}.html`, timeout);
+  // Typing before the dialog's script is ready would go nowhere: wait for its form to say so.
+  await page.waitForSelector("form[data-ready=true]", { timeout });
+  return page;
 }
 
 /** Any open extension page whose location contains `wanted`. */

@@ -1,6 +1,6 @@
 /** Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host. */
 import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../native-host/protocol.js";
-import { cancelOnEscape, errorText, localize, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 interface ChangePinContext {
   tokenSerial: string;
@@ -40,6 +40,7 @@ async function init(): Promise<void> {
     error.textContent = errorText(reply.error) + (typeof retriesLeft === "number" ? ` ${t("retriesLeft", String(retriesLeft))}` : "");
     for (const input of form.querySelectorAll("input")) input.value = "";
   });
+  markReady(form);
 }
 
 void init();

@@ -64,3 +64,12 @@ export function cancelOnEscape(): void {
     if (event.key === "Escape") promptCancel();
   });
 }
+
+/**
+ * Dialog forms start with their submit button disabled (and method="dialog", so nothing can ever be sent
+ * as a URL): a PIN typed before the script is ready must not go anywhere. This turns them on.
+ */
+export function markReady(form: HTMLFormElement, enable = true): void {
+  for (const button of form.querySelectorAll<HTMLButtonElement>("button[type=submit]")) button.disabled = !enable;
+  form.dataset.ready = "true";
+}

@@ -1,6 +1,6 @@
 /** Certificate picker dialog: one `[data-certificate-id]` item per certificate (API.md section 3). */
 import type { YztCertificate } from "../../native-host/protocol.js";
-import { cancelOnEscape, element, errorText, formatDate, localize, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { cancelOnEscape, element, errorText, formatDate, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 interface PickerContext {
   origin: string;
@@ -41,12 +41,14 @@ async function init(): Promise<void> {
   list.append(...context.certificates.map(item));
   if (context.certificates.length > 0) (list.firstElementChild as HTMLElement).click();
   document.querySelector("[data-action=cancel]")!.addEventListener("click", promptCancel);
-  document.getElementById("picker")!.addEventListener("submit", async (event) => {
+  const form = document.getElementById("picker") as HTMLFormElement;
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!selected) return;
     const reply = await promptSubmit({ certificateId: selected });
     if ("error" in reply) document.getElementById("error")!.textContent = errorText(reply.error);
   });
+  markReady(form);
 }
 
 void init();

@@ -3,7 +3,7 @@
  * keeps the dialog open on a wrong PIN, and explains how to unlock when the PIN is locked.
  */
 import type { PinPromptContext } from "../background/page-calls.js";
-import { cancelOnEscape, errorText, localize, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 import { HELP_LINKS } from "./links.js";
 
 function render(context: PinPromptContext): void {
@@ -44,6 +44,7 @@ async function init(): Promise<void> {
     else document.getElementById("error")!.textContent = errorText(reply.error);
     input.focus();
   });
+  markReady(form, !context.locked);
 }
 
 void init();

@@ -229,7 +229,14 @@ for (const family of ["chromium", "firefox"] as const) {
       await form.waitForFunction(() => /9/.test(document.getElementById("error")?.textContent ?? ""));
       await submit(PIN, "24681357", "24681357");
       expect(await callResult(page, "changePin")).toMatchObject({ ok: true });
-      execFileSync("pkcs11-tool", ["--module", vtoken.module, "--token-label", "BJ-YZT DEMO", "--login", "--pin", "24681357", "--change-pin", "--new-pin", PIN], { env: { ...process.env, ...vtoken.env }, stdio: "pipe" });
+      // Back to the usual PIN, the same way (another process changing it would not be seen by the host's SoftHSM).
+      await startCall(page, "changeBack", `window.yzt.changePin({ tokenSerial: "YZT0000000000001" })`);
+      const back = await waitForDialog(session.browser, "change-pin");
+      await back.type("input[name=oldPin]", "24681357");
+      await back.type("input[name=newPin]", PIN);
+      await back.type("input[name=confirmPin]", PIN);
+      await press(back, "button[type=submit]");
+      expect(await callResult(page, "changeBack")).toMatchObject({ ok: true });
     });
 
     it("makes a second site log in itself instead of riding on the first site's session", async () => {
@@ -281,6 +288,11 @@ for (const family of ["chromium", "firefox"] as const) {
           return (api.browser ?? api.chrome).action.getBadgeText({});
         });
         expect(badge).toBe("✓");
+        const stored = await popup.evaluate(async () => {
+          const api = (globalThis as unknown as { browser?: { storage: { local: { get(k: null): Promise<unknown> } } }; chrome: { storage: { local: { get(k: null): Promise<unknown> } } } });
+          return JSON.stringify(await (api.browser ?? api.chrome).storage.local.get(null));
+        });
+        for (const pin of [PIN, WRONG_PIN, "24681357"]) expect(stored).not.toContain(pin);
       } finally {
         await popup.close();
       }
@@ -305,6 +317,30 @@ for (const family of ["chromium", "firefox"] as const) {
       } finally {
         removeToken(vtoken.home, "ec");
       }
+    });
+
+    it("rejects a pending call with HOST_ERROR when the host dies, then reconnects to a new host", async () => {
+      const challenge = `kill-test-challenge-${Date.now()}`;
+      await startCall(page, "relogin", `window.yzt.login({ certificateId: ${JSON.stringify(signCert.id)}, challenge: ${JSON.stringify(challenge)} })`);
+      const prompt = await waitForDialog(session.browser, "pin");
+      await prompt.waitForSelector("input[name=pin]");
+      await prompt.type("input[name=pin]", PIN);
+      await press(prompt, "button[type=submit]");
+      expect(await callResult(page, "relogin")).toMatchObject({ ok: true });
+      const starts = readFileSync(join(session.dir, "host.log"), "utf8").split("\n").filter((line) => line.includes('"host started"'));
+      const pid = (JSON.parse(starts.at(-1)!) as { pid: number }).pid;
+      setLatency(vtoken.home, "demo", 3000);
+      await startCall(page, "doomed", `window.yzt.sign({ certificateId: ${JSON.stringify(signCert.id)}, data: "ZG9vbWVk", format: "raw" })`);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      process.kill(pid, "SIGKILL");
+      const started = Date.now();
+      expect(await callResult(page, "doomed")).toMatchObject({ ok: false, code: "HOST_ERROR" });
+      expect(Date.now() - started).toBeLessThan(1500);
+      setLatency(vtoken.home, "demo", 0);
+      await page.waitForFunction(() => window.yzt.status().then((s: { host: string }) => s.host === "ok"), { timeout: 10_000, polling: 500 });
+      const restarted = readFileSync(join(session.dir, "host.log"), "utf8").split("\n").filter((line) => line.includes('"host started"'));
+      expect(restarted.length).toBeGreaterThan(starts.length);
+      expect(await page.evaluate(() => window.yzt.listCertificates().then((c: unknown[]) => c.length))).toBe(2);
     });
 
     it("does not give window.yzt to a site that is not allowed", async () => {
