@@ -10,7 +10,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCertificate } from "../native-host/certificate.js";
+import { checkChain, parsePemBundle } from "../native-host/chain.js";
 import { CmsVerificationError, LoginTokenError, verifyCmsSignature, verifyLoginToken } from "../native-host/verify.js";
+import { verifyRawSignature } from "../native-host/verify-raw.js";
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -104,6 +107,29 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
         if (error instanceof LoginTokenError) return send(response, 401, { error: error.reason, message: error.message });
         throw error;
       }
+    }
+    if (request.method === "GET" && url.pathname === "/api/legacy/random") {
+      // The classic BJCA flow: the server sends a random, the page signs it with SOF_SignData.
+      const random = randomBytes(24).toString("base64url");
+      challenges.set(random, Date.now() + CHALLENGE_TTL_MS);
+      return send(response, 200, { random });
+    }
+    if (request.method === "POST" && url.pathname === "/api/legacy/login") {
+      const body = await readJson(request);
+      const random = typeof body.random === "string" ? body.random : "";
+      const expires = challenges.get(random);
+      challenges.delete(random);
+      if (!expires || expires < Date.now()) return send(response, 401, { error: "challenge", message: "随机数无效或已使用" });
+      if (typeof body.certificate !== "string" || typeof body.signature !== "string") return send(response, 400, { error: "format", message: "certificate and signature are required" });
+      const der = Buffer.from(body.certificate, "base64");
+      if (!verifyRawSignature(der, Buffer.from(random, "utf8"), Buffer.from(body.signature, "base64"))) {
+        return send(response, 401, { error: "signature", message: "签名验证失败" });
+      }
+      const parsed = parseCertificate(der);
+      const chain = checkChain(der, trustedRoots.flatMap((pem) => parsePemBundle(pem)), new Date());
+      if (chain.status !== "ok") return send(response, 401, { error: "untrusted", message: "证书不受信任" });
+      if (parsed.notAfter < new Date()) return send(response, 401, { error: "expired", message: "证书已过期" });
+      return send(response, 200, { holderName: parsed.holderName, creditCode: parsed.creditCode ?? null });
     }
     if (request.method === "GET" && url.pathname === "/api/me") {
       const session = sessionOf(request);

@@ -217,3 +217,35 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   };
 }
 
+
+const SIGNATURE_ALGORITHM_NAMES: Record<string, string> = {
+  "1.2.840.113549.1.1.5": "sha1RSA",
+  "1.2.840.113549.1.1.11": "sha256RSA",
+  "1.2.840.113549.1.1.12": "sha384RSA",
+  "1.2.840.113549.1.1.13": "sha512RSA",
+  "1.2.840.10045.4.3.2": "sha256ECDSA",
+  "1.2.840.10045.4.3.3": "sha384ECDSA",
+  [OID.sm2WithSm3]: "SM3withSM2",
+};
+
+export interface CertificateDetails {
+  /** X.509 version as written on certificates (3 for v3). */
+  version: number;
+  signatureAlgorithm: string;
+  signatureAlgorithmOid: string;
+  /** Text of every extension whose value is (or wraps) an ASN.1 string, by OID. */
+  extensionTexts: Record<string, string>;
+}
+
+/** The less common fields legacy APIs (BJCA SOF_GetCertInfo / SOF_GetCertInfoByOid) expose. */
+export function certificateDetails(der: Uint8Array): CertificateDetails {
+  parseCertificate(der); // same validation and error as everywhere else
+  const certificate = new pkijs.Certificate({ schema: asn1js.fromBER(der).result });
+  const extensionTexts: Record<string, string> = {};
+  for (const extension of certificate.extensions ?? []) {
+    const text = extensionText(extension);
+    if (text !== undefined) extensionTexts[extension.extnID] = text;
+  }
+  const oid = certificate.signatureAlgorithm.algorithmId;
+  return { version: certificate.version + 1, signatureAlgorithm: SIGNATURE_ALGORITHM_NAMES[oid] ?? oid, signatureAlgorithmOid: oid, extensionTexts };
+}

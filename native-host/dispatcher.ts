@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { loadAuthorities, SYSTEM_CA_BUNDLES } from "./chain.js";
 import { diagnose } from "./diagnostics.js";
+import { verifyRawSignature } from "./verify-raw.js";
 import type { Method, ParamsOf, Request, ResultOf } from "./protocol.js";
 import { PROTOCOL_VERSION } from "./protocol.js";
 import type { ModuleCandidate } from "./modules.js";
@@ -45,6 +46,23 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     changePin: (params) => service.changePin(params),
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
+    certificateInfo: async (params) => {
+      const { certificateDetails, parseCertificate } = await import("./certificate.js");
+      const der = Buffer.from(params.certificate, "base64");
+      const parsed = parseCertificate(der);
+      const details = certificateDetails(der);
+      return {
+        version: details.version, serialNumber: parsed.serialNumber, signatureAlgorithm: details.signatureAlgorithm,
+        notBefore: parsed.notBefore.toISOString(), notAfter: parsed.notAfter.toISOString(),
+        subject: parsed.subject, issuer: parsed.issuer, subjectDn: parsed.subjectDn, issuerDn: parsed.issuerDn,
+        holderName: parsed.holderName, keyAlgorithm: parsed.keyAlgorithm, extensionTexts: details.extensionTexts,
+        ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
+        ...(parsed.uniqueId ? { uniqueId: parsed.uniqueId } : {}),
+      };
+    },
+    verifyRaw: (params) => ({
+      valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
+    }),
     configure: (params) => {
       if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };

@@ -139,6 +139,9 @@ export const methodParams = {
   sessionStatus: object({ origin: originSchema, tokenSerial: tokenSerialSchema }),
   diagnose: object({}),
   repair: object({}),
+  /** Additions to API.md for the XTXApp (BJCA SOF_*) compatibility layer: certificate fields and raw-signature checks. */
+  certificateInfo: object({ certificate: base64(64 * 1024, 16) }),
+  verifyRaw: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_SIGN_DATA_BYTES), signature: base64(1024, 8) }),
   /** Addition to API.md: settings chosen in the extension (the idle timeout of signing sessions). */
   configure: object({ idleTimeoutSeconds: optional(integer(1, 24 * 60 * 60)) }),
 } satisfies Record<string, Schema<unknown>>;
@@ -183,6 +186,25 @@ export interface ResultOf {
   diagnose: DiagnoseResult;
   repair: DiagnoseResult & { actions: string[] };
   configure: { idleTimeoutSeconds: number };
+  certificateInfo: CertificateInfo;
+  verifyRaw: { valid: boolean };
+}
+
+export interface CertificateInfo {
+  version: number;
+  serialNumber: string;
+  signatureAlgorithm: string;
+  notBefore: string;
+  notAfter: string;
+  subject: Record<string, string>;
+  issuer: Record<string, string>;
+  subjectDn: string;
+  issuerDn: string;
+  holderName: string;
+  creditCode?: string;
+  uniqueId?: string;
+  keyAlgorithm: KeyAlgorithm;
+  extensionTexts: Record<string, string>;
 }
 
 // ---------- envelopes ----------

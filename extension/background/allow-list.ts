@@ -7,6 +7,8 @@ import browser from "webextension-polyfill";
 import { originSchema } from "../../native-host/protocol.js";
 
 const STORAGE_KEY = "userSites";
+/** User sites with XTXApp (BJCA SOF_*) compatibility switched on; default sites have it on. */
+const XTX_STORAGE_KEY = "xtxSites";
 const USER_SCRIPT_ID = "yzt-user-sites";
 export const DEFAULT_SITE_PATTERNS = ["*://*.chinatax.gov.cn/*", "*://*.beijing.gov.cn/*", "http://127.0.0.1/*"];
 
@@ -80,5 +82,23 @@ export async function removeUserSite(origin: string): Promise<string[]> {
   } catch {
     // Permission may have been revoked already by the user in the browser settings.
   }
+  return sites;
+}
+
+export async function xtxSites(): Promise<string[]> {
+  const stored = (await browser.storage.local.get(XTX_STORAGE_KEY))[XTX_STORAGE_KEY];
+  return Array.isArray(stored) ? stored.filter((s): s is string => typeof s === "string") : [];
+}
+
+/** XTXApp compatibility: on by default for the tax-hall domains and the demo, opt-in for added sites. */
+export async function xtxEnabled(origin: string): Promise<boolean> {
+  if (DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
+  return (await xtxSites()).includes(origin);
+}
+
+export async function setXtxSite(origin: string, enabled: boolean): Promise<string[]> {
+  const sites = (await xtxSites()).filter((site) => site !== origin);
+  if (enabled) sites.push(origin);
+  await browser.storage.local.set({ [XTX_STORAGE_KEY]: sites });
   return sites;
 }

@@ -7,6 +7,7 @@ import browser from "webextension-polyfill";
 import { YztError } from "../../native-host/errors.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
+import { xtxEnabled } from "./allow-list.js";
 import { digestLargeData } from "./large-data.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
@@ -36,6 +37,11 @@ function tokenSerialOf(certificateId: string): string {
 function issuerMatches(certificate: YztCertificate, wanted: string): boolean {
   const needle = wanted.toLowerCase();
   return Object.values(certificate.issuer).some((value) => value.toLowerCase().includes(needle));
+}
+
+/** The legacy calls take PINs from the page, so they exist only where the user allows XTXApp compatibility. */
+async function requireXtx(caller: Caller): Promise<void> {
+  if (!(await xtxEnabled(caller.origin))) throw new YztError("NOT_ALLOWED", "XTXApp compatibility is not enabled for this site");
 }
 
 export function createPageHandlers(host: NativeHostClient): PageHandlers {
@@ -165,6 +171,28 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     // Submissions are tracked by the tab registry (index.ts); these only acknowledge.
     submissionBegin: async () => undefined,
     submissionEnd: async () => undefined,
+
+    xtxEnabled: (_params, caller) => xtxEnabled(caller.origin),
+    xtxLogin: async (params, caller) => {
+      await requireXtx(caller);
+      return host.request("login", { certificateId: params.certificateId, origin: caller.origin, pin: params.pin });
+    },
+    xtxChangePin: async (params, caller) => {
+      await requireXtx(caller);
+      return host.request("changePin", params);
+    },
+    xtxCertInfo: async (params, caller) => {
+      await requireXtx(caller);
+      return host.request("certificateInfo", params);
+    },
+    xtxVerify: async (params, caller) => {
+      await requireXtx(caller);
+      return host.request("verifyRaw", params);
+    },
+    xtxIsLogin: async (params, caller) => {
+      await requireXtx(caller);
+      return host.request("sessionStatus", { origin: caller.origin, tokenSerial: params.tokenSerial });
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { YztError } from "../../native-host/errors.js";
 import type { TokenInfo, YztCertificate } from "../../native-host/protocol.js";
-import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, userSites } from "./allow-list.js";
+import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, setXtxSite, userSites, xtxSites } from "./allow-list.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { changePinDialog } from "./page-calls.js";
 
@@ -16,10 +16,12 @@ export interface PopupState {
   certificates: YztCertificate[];
   defaultSites: string[];
   userSites: string[];
+  /** User sites with XTXApp compatibility on (default sites always have it). */
+  xtxSites: string[];
 }
 
 async function state(host: NativeHostClient): Promise<PopupState> {
-  const sites = { defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites() };
+  const sites = { defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites(), xtxSites: await xtxSites() };
   try {
     const hello = await host.request("hello", {});
     const [tokens, certificates] = await Promise.all([host.request("listTokens", {}), host.request("listCertificates", {})]);
@@ -30,7 +32,7 @@ async function state(host: NativeHostClient): Promise<PopupState> {
   }
 }
 
-export async function handlePopupMessage(host: NativeHostClient, message: { type?: unknown; tokenSerial?: unknown; origin?: unknown }): Promise<unknown> {
+export async function handlePopupMessage(host: NativeHostClient, message: { type?: unknown; tokenSerial?: unknown; origin?: unknown; enabled?: unknown }): Promise<unknown> {
   try {
     switch (message.type) {
       case "popup:state":
@@ -49,6 +51,9 @@ export async function handlePopupMessage(host: NativeHostClient, message: { type
       case "popup:addSite":
         if (typeof message.origin !== "string") throw new YztError("BAD_REQUEST", "origin: expected a string");
         return { ok: true, value: await addUserSite(message.origin) };
+      case "popup:setXtx":
+        if (typeof message.origin !== "string" || typeof message.enabled !== "boolean") throw new YztError("BAD_REQUEST", "origin and enabled are required");
+        return { ok: true, value: await setXtxSite(message.origin, message.enabled) };
       case "popup:removeSite":
         if (typeof message.origin !== "string") throw new YztError("BAD_REQUEST", "origin: expected a string");
         return { ok: true, value: await removeUserSite(message.origin) };

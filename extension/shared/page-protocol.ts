@@ -5,7 +5,7 @@
  */
 import { badRequest } from "../../native-host/errors.js";
 import {
-  certificateIdSchema, challengeSchema, hashAlgorithmSchema, MAX_SIGN_DATA_BYTES, purposeFilterSchema,
+  certificateIdSchema, challengeSchema, hashAlgorithmSchema, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
   signFormatSchema, tokenSerialSchema,
 } from "../../native-host/protocol.js";
 import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../native-host/validate.js";
@@ -46,6 +46,13 @@ export const pageMethodParams = {
   logout: object({}),
   submissionBegin: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER), label: string({ max: 200 }) }),
   submissionEnd: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER) }),
+  // Internal to the XTXApp compatibility layer (not on window.yzt); refused unless enabled for the site.
+  xtxEnabled: object({}),
+  xtxLogin: object({ certificateId: certificateIdSchema, pin: pinSchema }),
+  xtxChangePin: object({ tokenSerial: tokenSerialSchema, oldPin: pinSchema, newPin: pinSchema }),
+  xtxCertInfo: object({ certificate: base64(64 * 1024, 16) }),
+  xtxVerify: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_SIGN_DATA_BYTES), signature: base64(1024, 8) }),
+  xtxIsLogin: object({ tokenSerial: tokenSerialSchema }),
 } satisfies Record<string, Schema<unknown>>;
 
 export type PageMethod = keyof typeof pageMethodParams;

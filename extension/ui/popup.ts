@@ -50,8 +50,14 @@ function certificateRow(cert: YztCertificate): HTMLElement {
   return li;
 }
 
-function siteRow(origin: string, removable: boolean): HTMLElement {
+function siteRow(origin: string, removable: boolean, xtxOn: boolean): HTMLElement {
   const li = element("li", { text: origin + " " });
+  const xtx = element("input", { attrs: { type: "checkbox", "data-xtx": origin, title: t("xtxCompatibility") } });
+  xtx.checked = xtxOn;
+  // Default sites always have compatibility; only added sites can switch it.
+  xtx.disabled = !removable;
+  xtx.addEventListener("change", () => void ask<string[]>({ type: "popup:setXtx", origin, enabled: xtx.checked }).catch(showError));
+  li.append(element("label", { text: ` ${t("xtxShort")} ` }, xtx));
   if (removable) {
     const remove = element("button", { text: t("removeSite"), attrs: { type: "button" } });
     remove.addEventListener("click", () => void ask<string[]>({ type: "popup:removeSite", origin }).then(render).catch(showError));
@@ -73,8 +79,8 @@ async function render(): Promise<void> {
   tokens.replaceChildren(...(state.tokens.length > 0 ? state.tokens.map(tokenRow) : [element("p", { className: "muted", text: t("noToken") })]));
   document.getElementById("certificates")!.replaceChildren(...state.certificates.map(certificateRow));
   document.getElementById("sites")!.replaceChildren(
-    ...state.defaultSites.map((pattern) => siteRow(pattern, false)),
-    ...state.userSites.map((origin) => siteRow(origin, true)),
+    ...state.defaultSites.map((pattern) => siteRow(pattern, false, true)),
+    ...state.userSites.map((origin) => siteRow(origin, true, state.xtxSites.includes(origin))),
   );
 }
 
