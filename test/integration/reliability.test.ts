@@ -127,6 +127,8 @@ describe("argument validation over the wire", () => {
     diagnose: {},
     repair: {},
     configure: { idleTimeoutSeconds: 1800 },
+    certificateInfo: { certificate: Buffer.alloc(32, 0x30).toString("base64") },
+    verifyRaw: { certificate: Buffer.alloc(32, 0x30).toString("base64"), data: "aGk=", signature: Buffer.alloc(16, 1).toString("base64") },
   };
 
   it("has a valid example for every method of the protocol", () => {
