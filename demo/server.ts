@@ -78,6 +78,19 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   const accepted: DemoServer["accepted"] = [];
   let origin = "";
 
+  /** Single use: whatever happens next, a challenge can be presented only once. */
+  const takeChallenge = (value: unknown): boolean => {
+    const key = typeof value === "string" ? value : "";
+    const expires = challenges.get(key);
+    challenges.delete(key);
+    return expires !== undefined && expires >= Date.now();
+  };
+  const issueChallenge = (): string => {
+    const challenge = randomBytes(24).toString("base64url");
+    challenges.set(challenge, Date.now() + CHALLENGE_TTL_MS);
+    return challenge;
+  };
+
   const sessionOf = (request: IncomingMessage): Session | undefined => {
     const id = /(?:^|;\s*)yzt_demo_session=([0-9a-f]{32})/.exec(request.headers.cookie ?? "")?.[1];
     return id ? sessions.get(id) : undefined;
@@ -85,19 +98,13 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", origin);
-    if (request.method === "GET" && url.pathname === "/api/challenge") {
-      const challenge = randomBytes(24).toString("base64url");
-      challenges.set(challenge, Date.now() + CHALLENGE_TTL_MS);
-      return send(response, 200, { challenge });
-    }
+    if (request.method === "GET" && url.pathname === "/api/challenge") return send(response, 200, { challenge: issueChallenge() });
     if (request.method === "POST" && url.pathname === "/api/login") {
       const body = await readJson(request);
       const token = body.token as Record<string, unknown> | undefined;
       const challenge = typeof token?.challenge === "string" ? token.challenge : "";
-      const expires = challenges.get(challenge);
-      // Single use: a replayed token finds its challenge gone.
-      challenges.delete(challenge);
-      if (!expires || expires < Date.now()) return send(response, 401, { error: "challenge", message: "登录挑战码无效或已使用 (unknown or used challenge)" });
+      // A replayed token finds its challenge gone.
+      if (!takeChallenge(challenge)) return send(response, 401, { error: "challenge", message: "登录挑战码无效或已使用 (unknown or used challenge)" });
       try {
         const login = verifyLoginToken(token, { challenge, origin, trustedRoots });
         const id = randomBytes(16).toString("hex");
@@ -108,18 +115,12 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
         throw error;
       }
     }
-    if (request.method === "GET" && url.pathname === "/api/legacy/random") {
-      // The classic BJCA flow: the server sends a random, the page signs it with SOF_SignData.
-      const random = randomBytes(24).toString("base64url");
-      challenges.set(random, Date.now() + CHALLENGE_TTL_MS);
-      return send(response, 200, { random });
-    }
+    // The classic BJCA flow: the server sends a random, the page signs it with SOF_SignData.
+    if (request.method === "GET" && url.pathname === "/api/legacy/random") return send(response, 200, { random: issueChallenge() });
     if (request.method === "POST" && url.pathname === "/api/legacy/login") {
       const body = await readJson(request);
       const random = typeof body.random === "string" ? body.random : "";
-      const expires = challenges.get(random);
-      challenges.delete(random);
-      if (!expires || expires < Date.now()) return send(response, 401, { error: "challenge", message: "随机数无效或已使用" });
+      if (!takeChallenge(random)) return send(response, 401, { error: "challenge", message: "随机数无效或已使用" });
       if (typeof body.certificate !== "string" || typeof body.signature !== "string") return send(response, 400, { error: "format", message: "certificate and signature are required" });
       const der = Buffer.from(body.certificate, "base64");
       if (!verifyRawSignature(der, Buffer.from(random, "utf8"), Buffer.from(body.signature, "base64"))) {

@@ -190,22 +190,15 @@ export interface ResultOf {
   verifyRaw: { valid: boolean };
 }
 
-export interface CertificateInfo {
+/** certificateInfo: the API's certificate fields plus what legacy (BJCA SOF_GetCertInfo) pages ask for. */
+export type CertificateInfo = Pick<YztCertificate, "serialNumber" | "notBefore" | "notAfter" | "subject" | "issuer" | "holderName" | "creditCode" | "keyAlgorithm"> & {
   version: number;
-  serialNumber: string;
   signatureAlgorithm: string;
-  notBefore: string;
-  notAfter: string;
-  subject: Record<string, string>;
-  issuer: Record<string, string>;
   subjectDn: string;
   issuerDn: string;
-  holderName: string;
-  creditCode?: string;
   uniqueId?: string;
-  keyAlgorithm: KeyAlgorithm;
   extensionTexts: Record<string, string>;
-}
+};
 
 // ---------- envelopes ----------
 

@@ -13,11 +13,15 @@ import * as pkijs from "pkijs";
 export type LoginTokenFailure =
   | "format" | "origin" | "challenge" | "signature" | "expired" | "notYetValid" | "untrusted" | "algorithm";
 
-export class LoginTokenError extends Error {
-  override readonly name = "LoginTokenError";
-  constructor(readonly reason: LoginTokenFailure, message: string) {
+/** A verification failure with a machine-readable reason a site can act on. */
+export class VerificationError<Reason extends string> extends Error {
+  constructor(readonly reason: Reason, message: string) {
     super(message);
   }
+}
+
+export class LoginTokenError extends VerificationError<LoginTokenFailure> {
+  override readonly name = "LoginTokenError";
 }
 
 export interface VerifyLoginOptions {
@@ -86,11 +90,8 @@ export function verifyLoginToken(input: unknown, options: VerifyLoginOptions): V
 
 export type CmsFailure = "format" | "signature" | "untrusted" | "expired" | "notYetValid";
 
-export class CmsVerificationError extends Error {
+export class CmsVerificationError extends VerificationError<CmsFailure> {
   override readonly name = "CmsVerificationError";
-  constructor(readonly reason: CmsFailure, message: string) {
-    super(message);
-  }
 }
 
 export interface VerifiedCms {

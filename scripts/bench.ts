@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
+import type { Page } from "puppeteer-core";
 import { encodeFrame, FrameDecoder } from "../native-host/framing.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
 import { rsaSha256DigestInfo, sha256 } from "../native-host/signature-encoding.js";
@@ -138,12 +139,14 @@ async function main(): Promise<void> {
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
       // Log in through the real PIN dialog once; the session then serves every signature.
-      const login = page.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
-      const dialog = await waitForDialog(session.browser, "pin");
-      await dialog.waitForSelector("input[name=pin]");
-      await dialog.type("input[name=pin]", USER_PIN);
-      await press(dialog, "button[type=submit]");
-      await login;
+      const loginThroughDialog = async (tab: Page) => {
+        const login = tab.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
+        const dialog = await waitForDialog(session.browser, "pin");
+        await dialog.type("input[name=pin]", USER_PIN);
+        await press(dialog, "button[type=submit]");
+        await login;
+      };
+      await loginThroughDialog(page);
       const pageSamples = await page.evaluate(
         async (id, data, count) => {
           const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
@@ -192,14 +195,7 @@ async function main(): Promise<void> {
         await p.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
         return p;
       }));
-      for (const p of pages) {
-        const pending = p.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
-        const d = await waitForDialog(session.browser, "pin");
-        await d.waitForSelector("input[name=pin]");
-        await d.type("input[name=pin]", USER_PIN);
-        await press(d, "button[type=submit]");
-        await pending;
-      }
+      for (const p of pages) await loginThroughDialog(p);
       const started = performance.now();
       const outcomes = await Promise.all(pages.map((p) => p.evaluate(async (id, data, count) => {
         const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;

@@ -38,9 +38,14 @@ export function normaliseOrigin(input: string): string {
   return originSchema.parse(url.origin, "origin");
 }
 
-export async function userSites(): Promise<string[]> {
-  const stored = (await browser.storage.local.get(STORAGE_KEY))[STORAGE_KEY];
+/** A list of origins kept in extension storage; anything malformed there reads as empty. */
+async function storedOrigins(key: string): Promise<string[]> {
+  const stored = (await browser.storage.local.get(key))[key];
   return Array.isArray(stored) ? stored.filter((s): s is string => typeof s === "string") : [];
+}
+
+export function userSites(): Promise<string[]> {
+  return storedOrigins(STORAGE_KEY);
 }
 
 export async function isAllowed(origin: string): Promise<boolean> {
@@ -85,9 +90,8 @@ export async function removeUserSite(origin: string): Promise<string[]> {
   return sites;
 }
 
-export async function xtxSites(): Promise<string[]> {
-  const stored = (await browser.storage.local.get(XTX_STORAGE_KEY))[XTX_STORAGE_KEY];
-  return Array.isArray(stored) ? stored.filter((s): s is string => typeof s === "string") : [];
+export function xtxSites(): Promise<string[]> {
+  return storedOrigins(XTX_STORAGE_KEY);
 }
 
 /** XTXApp compatibility: on by default for the tax-hall domains and the demo, opt-in for added sites. */

@@ -9,6 +9,7 @@
  * the page, because that is how these pages work. New pages should use window.yzt, where the PIN is only
  * ever typed into the extension's own dialog.
  */
+import type { CertificateInfo, TokenInfo, YztCertificate as Certificate } from "../../native-host/protocol.js";
 import type { PageBridge } from "./bridge.js";
 import { YztError } from "./bridge.js";
 
@@ -30,29 +31,6 @@ const SOF_ERRORS: Record<string, number> = {
   BAD_REQUEST: 0x0b000002,
 };
 const SOF_UNKNOWN_ERROR = 0x0b000001;
-
-interface Certificate {
-  id: string;
-  tokenSerial: string;
-  der: string;
-  holderName: string;
-  subject: Record<string, string>;
-  purpose: string;
-  keyAlgorithm: string;
-}
-
-interface CertificateInfo {
-  version: number;
-  serialNumber: string;
-  signatureAlgorithm: string;
-  notBefore: string;
-  notAfter: string;
-  subject: Record<string, string>;
-  subjectDn: string;
-  issuerDn: string;
-  uniqueId?: string;
-  extensionTexts: Record<string, string>;
-}
 
 function utf8Base64(text: string): string {
   let binary = "";
@@ -130,7 +108,7 @@ class XtxService {
       return true;
     };
     const retryCount = async (id: unknown) => {
-      const status = await this.bridge.call<{ tokens: Array<{ serial: string; pin: { retriesLeft: number | null } }> }>("status");
+      const status = await this.bridge.call<{ tokens: TokenInfo[] }>("status");
       return status.tokens.find((t) => t.serial === tokenSerialOf(String(id)))?.pin.retriesLeft ?? -1;
     };
     const certInfo = async (certificate: unknown, type: unknown) => {

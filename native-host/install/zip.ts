@@ -24,6 +24,17 @@ function listFiles(root: string, dir = root): string[] {
     });
 }
 
+/** The fields local and central headers share, in the same order, starting at `at`. */
+function writeEntryFields(header: Buffer, at: number, entry: Entry): void {
+  header.writeUInt16LE(entry.method, at);
+  header.writeUInt16LE(DOS_TIME, at + 2);
+  header.writeUInt16LE(DOS_DATE, at + 4);
+  header.writeUInt32LE(entry.crc, at + 6);
+  header.writeUInt32LE(entry.compressed.length, at + 10);
+  header.writeUInt32LE(entry.size, at + 14);
+  header.writeUInt16LE(entry.name.length, at + 18);
+}
+
 /** Fixed timestamp (1 Jan 2026) so the same input gives byte-identical archives. */
 const DOS_TIME = 0;
 const DOS_DATE = ((2026 - 1980) << 9) | (1 << 5) | 1;
@@ -42,14 +53,7 @@ export function zipDirectory(root: string, output: string): number {
     header.writeUInt32LE(0x04034b50, 0);
     header.writeUInt16LE(20, 4);
     header.writeUInt16LE(0x0800, 6); // UTF-8 names
-    header.writeUInt16LE(entry.method, 8);
-    header.writeUInt16LE(DOS_TIME, 10);
-    header.writeUInt16LE(DOS_DATE, 12);
-    header.writeUInt32LE(entry.crc, 14);
-    header.writeUInt32LE(entry.compressed.length, 18);
-    header.writeUInt32LE(entry.size, 22);
-    header.writeUInt16LE(name.length, 26);
-    header.writeUInt16LE(0, 28);
+    writeEntryFields(header, 8, entry);
     parts.push(header, name, entry.compressed);
     offset += header.length + name.length + entry.compressed.length;
     entries.push(entry);
@@ -61,13 +65,7 @@ export function zipDirectory(root: string, output: string): number {
     header.writeUInt16LE(20, 4);
     header.writeUInt16LE(20, 6);
     header.writeUInt16LE(0x0800, 8);
-    header.writeUInt16LE(entry.method, 10);
-    header.writeUInt16LE(DOS_TIME, 12);
-    header.writeUInt16LE(DOS_DATE, 14);
-    header.writeUInt32LE(entry.crc, 16);
-    header.writeUInt32LE(entry.compressed.length, 20);
-    header.writeUInt32LE(entry.size, 24);
-    header.writeUInt16LE(entry.name.length, 28);
+    writeEntryFields(header, 10, entry);
     header.writeUInt32LE(entry.offset, 42);
     parts.push(header, entry.name);
     offset += header.length + entry.name.length;
