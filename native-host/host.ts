@@ -14,7 +14,6 @@ export interface HostIo {
 
 export class HostLoop {
   private readonly decoder = new FrameDecoder(MAX_REQUEST_BYTES);
-  private inFlight = 0;
 
   constructor(
     private readonly io: HostIo,
@@ -42,10 +41,6 @@ export class HostLoop {
     this.io.write(frame);
   }
 
-  get pending(): number {
-    return this.inFlight;
-  }
-
   private async handle(message: unknown): Promise<void> {
     let request: Request;
     try {
@@ -54,7 +49,6 @@ export class HostLoop {
       this.send({ id: requestIdOf(message) ?? 0, error: YztError.from(error, "BAD_REQUEST").toJSON() });
       return;
     }
-    this.inFlight++;
     const started = performance.now();
     try {
       const result = await this.dispatch(request);
@@ -64,8 +58,6 @@ export class HostLoop {
       const failure = YztError.from(error);
       this.logger.log(failure.code === "INTERNAL" ? "error" : "info", "request failed", { method: request.method, code: failure.code, detail: failure.code === "INTERNAL" ? failure.message : undefined });
       this.send({ id: request.id, error: failure.toJSON() });
-    } finally {
-      this.inFlight--;
     }
   }
 }

@@ -23,10 +23,6 @@ export class TabRegistry {
     tab.port.onDisconnect.addListener(() => this.tabs.delete(tab));
   }
 
-  all(): PageTab[] {
-    return [...this.tabs];
-  }
-
   post(tab: PageTab, message: BackgroundToContent): void {
     try {
       tab.port.postMessage(message);
