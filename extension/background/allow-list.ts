@@ -5,32 +5,13 @@
  */
 import browser from "webextension-polyfill";
 import { originSchema } from "../../native-host/protocol.js";
+import { originMatchesPattern } from "../shared/origin-match.js";
 
 const STORAGE_KEY = "userSites";
 /** User sites with XTXApp (BJCA SOF_*) compatibility switched on; default sites have it on. */
 const XTX_STORAGE_KEY = "xtxSites";
 const USER_SCRIPT_ID = "yzt-user-sites";
 export const DEFAULT_SITE_PATTERNS = ["*://*.chinatax.gov.cn/*", "*://*.beijing.gov.cn/*", "http://127.0.0.1/*"];
-
-/** Does `origin` match a manifest-style pattern `scheme://host/*` (host may start with `*.`)? Ports are ignored, as browsers do. */
-export function originMatchesPattern(origin: string, pattern: string): boolean {
-  const match = /^(\*|https?):\/\/([^/]+)\/\*$/.exec(pattern);
-  if (!match) return false;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  const [, scheme, host] = match as unknown as [string, string, string];
-  const protocol = url.protocol.slice(0, -1);
-  if (scheme === "*" ? protocol !== "http" && protocol !== "https" : protocol !== scheme) return false;
-  if (host.startsWith("*.")) {
-    const suffix = host.slice(2);
-    return url.hostname === suffix || url.hostname.endsWith(`.${suffix}`);
-  }
-  return url.hostname === host;
-}
 
 export function normaliseOrigin(input: string): string {
   const url = new URL(input.includes("://") ? input : `https://${input}`);
