@@ -6,7 +6,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { YztError } from "./errors.js";
 import type { ParsedCertificate } from "./certificate-view.js";
-import type { KeyAlgorithm, Purpose } from "./protocol.js";
+import type { CertificateInfo, KeyAlgorithm, Purpose } from "./protocol.js";
 
 export type { ParsedCertificate } from "./certificate-view.js";
 export { certificateValidity, EXPIRING_DAYS, toYztCertificate } from "./certificate-view.js";
@@ -174,15 +174,22 @@ function findCreditCode(extensions: pkijs.Extension[], subject: Record<string, s
   return undefined;
 }
 
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
-  let certificate: pkijs.Certificate;
+/** DER → pkijs certificate; anything else is BAD_REQUEST. */
+function decodeCertificate(der: Uint8Array): pkijs.Certificate {
   try {
     const asn = asn1js.fromBER(der);
     if (asn.offset === -1) throw new Error(asn.result.error);
-    certificate = new pkijs.Certificate({ schema: asn.result });
+    return new pkijs.Certificate({ schema: asn.result });
   } catch (error) {
     throw new YztError("BAD_REQUEST", `certificate: not a DER X.509 certificate (${error instanceof Error ? error.message : String(error)})`);
   }
+}
+
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  return parsedFrom(decodeCertificate(der), der);
+}
+
+function parsedFrom(certificate: pkijs.Certificate, der: Uint8Array): ParsedCertificate {
   const extensions = certificate.extensions ?? [];
   const byOid = (oid: string) => extensions.find((e) => e.extnID === oid);
   const subject = nameRecord(certificate.subject);
@@ -228,24 +235,30 @@ const SIGNATURE_ALGORITHM_NAMES: Record<string, string> = {
   [OID.sm2WithSm3]: "SM3withSM2",
 };
 
-export interface CertificateDetails {
-  /** X.509 version as written on certificates (3 for v3). */
-  version: number;
-  signatureAlgorithm: string;
-  signatureAlgorithmOid: string;
-  /** Text of every extension whose value is (or wraps) an ASN.1 string, by OID. */
-  extensionTexts: Record<string, string>;
-}
-
-/** The less common fields legacy APIs (BJCA SOF_GetCertInfo / SOF_GetCertInfoByOid) expose. */
-export function certificateDetails(der: Uint8Array): CertificateDetails {
-  parseCertificate(der); // same validation and error as everywhere else
-  const certificate = new pkijs.Certificate({ schema: asn1js.fromBER(der).result });
+/** Everything `certificateInfo` reports, including what legacy (BJCA SOF_GetCertInfo[ByOid]) pages ask for. */
+export function certificateInfo(der: Uint8Array): CertificateInfo {
+  const certificate = decodeCertificate(der);
+  const parsed = parsedFrom(certificate, der);
   const extensionTexts: Record<string, string> = {};
   for (const extension of certificate.extensions ?? []) {
     const text = extensionText(extension);
     if (text !== undefined) extensionTexts[extension.extnID] = text;
   }
   const oid = certificate.signatureAlgorithm.algorithmId;
-  return { version: certificate.version + 1, signatureAlgorithm: SIGNATURE_ALGORITHM_NAMES[oid] ?? oid, signatureAlgorithmOid: oid, extensionTexts };
+  return {
+    version: certificate.version + 1,
+    serialNumber: parsed.serialNumber,
+    signatureAlgorithm: SIGNATURE_ALGORITHM_NAMES[oid] ?? oid,
+    notBefore: parsed.notBefore.toISOString(),
+    notAfter: parsed.notAfter.toISOString(),
+    subject: parsed.subject,
+    issuer: parsed.issuer,
+    subjectDn: parsed.subjectDn,
+    issuerDn: parsed.issuerDn,
+    holderName: parsed.holderName,
+    keyAlgorithm: parsed.keyAlgorithm,
+    extensionTexts,
+    ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
+    ...(parsed.uniqueId ? { uniqueId: parsed.uniqueId } : {}),
+  };
 }

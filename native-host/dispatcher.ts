@@ -46,20 +46,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     changePin: (params) => service.changePin(params),
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
-    certificateInfo: async (params) => {
-      const { certificateDetails, parseCertificate } = await import("./certificate.js");
-      const der = Buffer.from(params.certificate, "base64");
-      const parsed = parseCertificate(der);
-      const details = certificateDetails(der);
-      return {
-        version: details.version, serialNumber: parsed.serialNumber, signatureAlgorithm: details.signatureAlgorithm,
-        notBefore: parsed.notBefore.toISOString(), notAfter: parsed.notAfter.toISOString(),
-        subject: parsed.subject, issuer: parsed.issuer, subjectDn: parsed.subjectDn, issuerDn: parsed.issuerDn,
-        holderName: parsed.holderName, keyAlgorithm: parsed.keyAlgorithm, extensionTexts: details.extensionTexts,
-        ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
-        ...(parsed.uniqueId ? { uniqueId: parsed.uniqueId } : {}),
-      };
-    },
+    certificateInfo: async (params) => (await import("./certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
     verifyRaw: (params) => ({
       valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
     }),

@@ -23,8 +23,9 @@ function positiveNumber(text: string | undefined): number | undefined {
 export function setupService(options: { cliModules?: string[]; env?: NodeJS.ProcessEnv; logger?: Logger }): ServiceSetup {
   const env = options.env ?? process.env;
   const { config, problem } = loadConfig(env);
+  // Reads the config file again each time: repair and doctor --fix run after the user (or --fix) changed it.
   const discover = () =>
-    discoverModules({ explicit: explicitModulesFrom(options.cliModules ?? [], env), configModules: config.modules ?? [] });
+    discoverModules({ explicit: explicitModulesFrom(options.cliModules ?? [], env), configModules: loadConfig(env).config.modules ?? [] });
   const idleMinutes = config.idleTimeoutMinutes;
   const idleTimeoutMs = positiveNumber(env.YZT_IDLE_TIMEOUT_MS) ?? (idleMinutes ? idleMinutes * 60_000 : undefined);
   const pollIntervalMs = positiveNumber(env.YZT_POLL_MS);

@@ -355,7 +355,6 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     checkPinRules(pin);
     this.requirePinUsable(entry);
     const session = this.ensureSession(entry);
-    entry.keys.clear();
     if (entry.loggedIn) {
       // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.
       try {
@@ -363,7 +362,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
       } catch (error) {
         if (!isCkr(error, CKR.USER_NOT_LOGGED_IN)) throw mapPkcs11Error(error);
       }
-      entry.loggedIn = false;
+      this.markLoggedOut(entry);
     }
     try {
       session.login(pin, UserType.USER);
@@ -413,6 +412,11 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
         // Already logged out by the token (removal, another application): the state below is what counts.
       }
     }
+    this.markLoggedOut(entry);
+  }
+
+  /** Private-key handles only live as long as the login, so they go with it. */
+  private markLoggedOut(entry: TokenEntry): void {
     entry.loggedIn = false;
     entry.keys.clear();
   }
@@ -439,8 +443,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
       }
     }
     entry.session = null;
-    entry.loggedIn = false;
-    entry.keys.clear();
+    this.markLoggedOut(entry);
   }
 
   // ---------- internals: signing ----------

@@ -40,8 +40,11 @@ function issuerMatches(certificate: YztCertificate, wanted: string): boolean {
 }
 
 /** The legacy calls take PINs from the page, so they exist only where the user allows XTXApp compatibility. */
-async function requireXtx(caller: Caller): Promise<void> {
-  if (!(await xtxEnabled(caller.origin))) throw new YztError("NOT_ALLOWED", "XTXApp compatibility is not enabled for this site");
+function legacy<P>(run: (params: P, caller: Caller) => Promise<unknown>): (params: P, caller: Caller) => Promise<unknown> {
+  return async (params, caller) => {
+    if (!(await xtxEnabled(caller.origin))) throw new YztError("NOT_ALLOWED", "XTXApp compatibility is not enabled for this site");
+    return run(params, caller);
+  };
 }
 
 export function createPageHandlers(host: NativeHostClient): PageHandlers {
@@ -173,26 +176,11 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     submissionEnd: async () => undefined,
 
     xtxEnabled: (_params, caller) => xtxEnabled(caller.origin),
-    xtxLogin: async (params, caller) => {
-      await requireXtx(caller);
-      return host.request("login", { certificateId: params.certificateId, origin: caller.origin, pin: params.pin });
-    },
-    xtxChangePin: async (params, caller) => {
-      await requireXtx(caller);
-      return host.request("changePin", params);
-    },
-    xtxCertInfo: async (params, caller) => {
-      await requireXtx(caller);
-      return host.request("certificateInfo", params);
-    },
-    xtxVerify: async (params, caller) => {
-      await requireXtx(caller);
-      return host.request("verifyRaw", params);
-    },
-    xtxIsLogin: async (params, caller) => {
-      await requireXtx(caller);
-      return host.request("sessionStatus", { origin: caller.origin, tokenSerial: params.tokenSerial });
-    },
+    xtxLogin: legacy((params, caller) => host.request("login", { certificateId: params.certificateId, origin: caller.origin, pin: params.pin })),
+    xtxChangePin: legacy((params) => host.request("changePin", params)),
+    xtxCertInfo: legacy((params) => host.request("certificateInfo", params)),
+    xtxVerify: legacy((params) => host.request("verifyRaw", params)),
+    xtxIsLogin: legacy((params, caller) => host.request("sessionStatus", { origin: caller.origin, tokenSerial: params.tokenSerial })),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Content script (isolated world): relays `window.yzt` calls between the page script and the background
- * over a runtime port and draws the removal warning. Page messages are untrusted input: only the envelope is checked here, the background validates
- * the rest and decides the origin itself.
+ * over a runtime port and draws the removal warning. Page messages are untrusted input: only the envelope
+ * is checked here, the background validates the rest and decides the origin itself.
  */
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
@@ -76,15 +76,12 @@ window.addEventListener("message", (event: MessageEvent) => {
   }
   if (message.kind !== "call" || typeof message.id !== "number" || typeof message.method !== "string") return;
   const { id, method } = message as { id: number; method: string };
-  void (async () => {
-    try {
-      const params = message.params;
-      inFlight.add(id);
-      connect().postMessage({ type: "call", id, method, params });
-    } catch (error) {
-      // Every call gets an answer: a relay failure must not leave the page waiting forever.
-      inFlight.delete(id);
-      toPage({ kind: "error", id, error: { code: "INTERNAL", message: `the extension could not forward the call: ${String(error)}` } });
-    }
-  })();
+  try {
+    inFlight.add(id);
+    connect().postMessage({ type: "call", id, method, params: message.params });
+  } catch (error) {
+    // Every call gets an answer: a relay failure must not leave the page waiting forever.
+    inFlight.delete(id);
+    toPage({ kind: "error", id, error: { code: "INTERNAL", message: `the extension could not forward the call: ${String(error)}` } });
+  }
 });

@@ -80,7 +80,7 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
     case "doctor": {
       const fix = args.options.has("fix");
       const actions = fix ? repairConfig() : [];
-      if (actions.length > 0) service.reload(setupService({}).discover());
+      if (actions.length > 0) service.reload(setup.discover());
       const registration = registrationChecks(setupContext(args), fix);
       actions.push(...registration.actions);
       const result = await diagnose({
