@@ -10,10 +10,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCertificate } from "../native-host/certificate.js";
-import { checkChain, parsePemBundle } from "../native-host/chain.js";
-import { CmsVerificationError, LoginTokenError, verifyCmsSignature, verifyLoginToken } from "../native-host/verify.js";
-import { verifyRawSignature } from "../native-host/verify-raw.js";
+import { parseCertificate } from "../native-host/crypto/certificate.js";
+import { checkChain, parsePemBundle } from "../native-host/crypto/chain.js";
+import { CmsVerificationError, LoginTokenError, verifyCmsSignature, verifyLoginToken } from "../native-host/crypto/verify.js";
+import { verifyRawSignature } from "../native-host/crypto/verify-raw.js";
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;

@@ -4,11 +4,11 @@
  * origin; Firefox: the manifest path and extension id), which are ignored; `--module PATH` may be given by
  * hand for testing. The host lives as long as the extension's port: stdin closing ends it.
  */
-import { createDispatcher } from "./dispatcher.js";
-import { HostLoop } from "./host.js";
-import { createLogger } from "./log.js";
-import { setupService } from "./setup.js";
-import { HOST_VERSION } from "./version.js";
+import { createDispatcher } from "./transport/dispatcher.js";
+import { HostLoop } from "./transport/host.js";
+import { createLogger } from "./support/log.js";
+import { setupService } from "./token/setup.js";
+import { HOST_VERSION } from "./support/version.js";
 
 function modulesFromArgv(argv: string[]): string[] {
   const modules: string[] = [];

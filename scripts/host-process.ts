@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
-import { YztError } from "../native-host/errors.js";
-import { encodeFrame, FrameDecoder } from "../native-host/framing.js";
-import type { HostEvent, Method, ParamsOf, ResultOf } from "../native-host/protocol.js";
+import { YztError } from "../protocol/errors.js";
+import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
+import type { HostEvent, Method, ParamsOf, ResultOf } from "../protocol/messages.js";
 
 export const REPO_ROOT = packageRoot();
 

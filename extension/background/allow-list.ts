@@ -4,8 +4,8 @@
  * user sites by a dynamically registered content script, after the browser granted host permission.
  */
 import browser from "webextension-polyfill";
-import { originSchema } from "../../native-host/protocol.js";
-import { originMatchesPattern } from "../shared/origin-match.js";
+import { originSchema } from "../../protocol/origin.js";
+import { originMatchesPattern } from "../../protocol/origin.js";
 
 const STORAGE_KEY = "userSites";
 /** User sites with XTXApp (BJCA SOF_*) compatibility switched on; default sites have it on. */

@@ -3,7 +3,7 @@
  * expiring or expired, host problem). The popup explains the warning; the badge only draws the eye.
  */
 import browser from "webextension-polyfill";
-import type { BadgeState } from "../shared/badge-state.js";
+import type { BadgeState } from "./badge-state.js";
 
 
 const LOOK: Record<BadgeState, { text: string; color: string; titleKey: string }> = {

@@ -5,11 +5,11 @@
  */
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
-import { YztError } from "../../native-host/errors.js";
-import type { HostEvent } from "../../native-host/protocol.js";
+import { YztError } from "../../protocol/errors.js";
+import type { HostEvent } from "../../protocol/messages.js";
 import { isPageMethod, pageMethodParams, type ContentToBackground } from "../shared/page-protocol.js";
 import { isAllowed, syncUserScripts } from "./allow-list.js";
-import { badgeStateFor } from "../shared/badge-state.js";
+import { badgeStateFor } from "./badge-state.js";
 import { showBadge } from "./badge.js";
 import { NativeHostClient } from "./native-host-client.js";
 import { createPageHandlers, type Caller } from "./page-calls.js";

@@ -7,10 +7,10 @@
  */
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
-import { YztError } from "../../native-host/errors.js";
+import { YztError } from "../../protocol/errors.js";
 import {
   EVENT_NAMES, HOST_NAME, methodParams, type HostEvent, type Method, type ParamsOf, type ResultOf,
-} from "../../native-host/protocol.js";
+} from "../../protocol/messages.js";
 
 interface Pending {
   resolve(value: unknown): void;

@@ -4,11 +4,11 @@
  * dialogs only when the host says this origin has no session on the token (LOGIN_REQUIRED).
  */
 import browser from "webextension-polyfill";
-import { YztError } from "../../native-host/errors.js";
-import type { LoginToken, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import { YztError } from "../../protocol/errors.js";
+import type { LoginToken, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
 import { xtxEnabled } from "./allow-list.js";
-import { digestLargeData } from "./large-data.js";
+import { prepareLargeData } from "./large-data.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 
@@ -147,8 +147,9 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     },
 
     sign: async (rawParams, caller) => {
-      const params = await digestLargeData(rawParams);
-      return withPin(params.certificateId, caller, "sign", (pin) =>
+      const prepared = await prepareLargeData(rawParams);
+      const params = prepared.request;
+      const result = await withPin(params.certificateId, caller, "sign", (pin) =>
         host.request("sign", {
           certificateId: params.certificateId, origin: caller.origin, format: params.format,
           ...(params.data !== undefined ? { data: params.data } : {}),
@@ -157,6 +158,7 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
           ...(pin ? { pin } : {}),
         }),
       );
+      return prepared.finish(result);
     },
 
     async changePin(params, caller) {

@@ -2,8 +2,8 @@
  * Requests from the "证书助手" popup: state for display, environment check and repair, change PIN,
  * and editing the allowed sites. Only extension pages can send these (checked in index.ts).
  */
-import { YztError } from "../../native-host/errors.js";
-import type { TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import { YztError } from "../../protocol/errors.js";
+import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
 import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, setXtxSite, userSites, xtxSites } from "./allow-list.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { changePinDialog } from "./page-calls.js";

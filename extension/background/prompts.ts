@@ -4,7 +4,7 @@
  * straight back here and on to the native host. A closed window counts as cancel.
  */
 import browser from "webextension-polyfill";
-import { YztError, type ErrorBody } from "../../native-host/errors.js";
+import { YztError, type ErrorBody } from "../../protocol/errors.js";
 
 export type PromptKind = "picker" | "pin" | "change-pin";
 

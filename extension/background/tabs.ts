@@ -4,7 +4,7 @@
  * rejected with TOKEN_REMOVED and the in-page warning; every tab gets the event.
  */
 import type { Runtime } from "webextension-polyfill";
-import type { ErrorBody } from "../../native-host/errors.js";
+import type { ErrorBody } from "../../protocol/errors.js";
 import type { BackgroundToContent } from "../shared/page-protocol.js";
 
 export interface PageTab {

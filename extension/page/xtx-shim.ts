@@ -9,7 +9,8 @@
  * the page, because that is how these pages work. New pages should use window.yzt, where the PIN is only
  * ever typed into the extension's own dialog.
  */
-import type { CertificateInfo, TokenInfo, YztCertificate as Certificate } from "../../native-host/protocol.js";
+import type { TokenInfo, YztCertificate as Certificate } from "../../protocol/types.js";
+import type { CertificateInfo } from "../../protocol/messages.js";
 import type { PageBridge } from "./bridge.js";
 import { YztError } from "./bridge.js";
 

@@ -3,17 +3,17 @@
  * the schemas the background uses to validate every call. The page script itself stays tiny and trusts
  * nothing; the background re-validates here and stamps the origin from the browser.
  */
-import { badRequest } from "../../native-host/errors.js";
+import { badRequest } from "../../protocol/errors.js";
 import {
   certificateIdSchema, challengeSchema, hashAlgorithmSchema, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
   signFormatSchema, tokenSerialSchema,
-} from "../../native-host/protocol.js";
-import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../native-host/validate.js";
+} from "../../protocol/messages.js";
+import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 
 export { PAGE_CHANNEL } from "./channel.js";
 /** Data above this size is hashed in the extension (WebCrypto) when the format allows a digest. */
 export const HASH_IN_EXTENSION_BYTES = 256 * 1024;
-/** Largest `data` a page may pass (base64 characters); attached signatures must embed it all. */
+/** Largest `data` a page may pass (decoded bytes, API.md); large data is hashed in the extension. */
 export const MAX_PAGE_DATA_BYTES = 32 * 1024 * 1024;
 
 const signParams = refine(
@@ -28,9 +28,6 @@ const signParams = refine(
     if ((params.data === undefined) === (params.digest === undefined)) throw badRequest(`${path}: exactly one of data or digest is required`);
     if (params.digest !== undefined && params.format === "pkcs7-attached") {
       throw badRequest(`${path}.digest: allowed with "raw" and "pkcs7-detached" only`);
-    }
-    if (params.data !== undefined && params.format === "pkcs7-attached" && (params.data.length / 4) * 3 > MAX_SIGN_DATA_BYTES) {
-      throw badRequest(`${path}.data: too large to embed in an attached signature; use pkcs7-detached`);
     }
   },
 );

@@ -1,5 +1,5 @@
 /** Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host. */
-import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../native-host/protocol.js";
+import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../protocol/messages.js";
 import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 interface ChangePinContext {

@@ -1,5 +1,5 @@
 /** Certificate picker dialog: one `[data-certificate-id]` item per certificate (API.md section 3). */
-import type { YztCertificate } from "../../native-host/protocol.js";
+import type { YztCertificate } from "../../protocol/types.js";
 import { cancelOnEscape, element, errorText, formatDate, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 interface PickerContext {

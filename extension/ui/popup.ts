@@ -3,7 +3,8 @@
  * environment check with "全部修复", and the allowed-sites list.
  */
 import browser from "webextension-polyfill";
-import type { DiagnosticCheck, TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
+import type { DiagnosticCheck } from "../../protocol/messages.js";
 import type { PopupState } from "../background/popup-api.js";
 import { element, errorText, formatDate, localize, t, type ErrorBody } from "./common.js";
 import { HELP_LINKS } from "./links.js";

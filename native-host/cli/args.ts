@@ -1,5 +1,5 @@
 /** Minimal `--flag value` / `--flag=value` / boolean flag parsing for the CLI. */
-import { YztError } from "../errors.js";
+import { YztError } from "../../protocol/errors.js";
 
 export interface ParsedArgs {
   command: string | undefined;

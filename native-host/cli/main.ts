@@ -2,16 +2,19 @@
  * `yzt`: the command line of yzt-bridge, using the same token service as the native host in-process.
  *   yzt tokens | certs | sign --cert ID --in FILE --out FILE [--format F] | change-pin --token SERIAL | doctor
  * Common flags: --module PATH (repeatable via YZT_PKCS11_MODULE), --pin-stdin, --json.
+ *
+ * Layer cli/: the `yzt` command on top of token/, crypto/ and install/; nothing imports cli/.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../chain.js";
-import { diagnose } from "../diagnostics.js";
-import { YztError } from "../errors.js";
-import { signFormatSchema } from "../protocol.js";
-import { repairConfig } from "../config.js";
-import { setupService, type ServiceSetup } from "../setup.js";
+import { statSync } from "node:fs";
+import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
+import { diagnose } from "../token/diagnostics.js";
+import { YztError } from "../../protocol/errors.js";
+import { signFormatSchema } from "../../protocol/messages.js";
+import { repairConfig } from "../support/config.js";
+import { setupService, type ServiceSetup } from "../token/setup.js";
 import { registrationChecks, runInstall, runPackage, runPolicies, runUninstall, setupContext } from "./setup-commands.js";
 import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args.js";
+import { signFile } from "./sign-file.js";
 import { readPins } from "./pin-input.js";
 import { printChecks, printCertificates, printTokens } from "./output.js";
 
@@ -61,12 +64,11 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
     case "sign": {
       const certificateId = requiredOption(args, "cert");
       const format = signFormatSchema.parse(stringOption(args, "format") ?? "pkcs7-detached", "--format");
-      const input = readFileSync(requiredOption(args, "in"));
+      const inPath = requiredOption(args, "in");
       const outPath = requiredOption(args, "out");
       const [pin] = await readPins(["PIN: "], fromStdin);
-      const result = await service.sign({ certificateId, origin: CLI_ORIGIN, format, data: input.toString("base64"), pin: pin! });
-      writeFileSync(outPath, Buffer.from(result.signature, "base64"));
-      console.log(`已签名 signed ${input.length} bytes → ${outPath} (${format}, ${result.algorithm})`);
+      const result = await signFile(service, { certificateId, format, inPath, outPath, origin: CLI_ORIGIN, pin: pin! });
+      console.log(`已签名 signed ${statSync(inPath).size} bytes → ${outPath} (${format}, ${result.algorithm})`);
       return 0;
     }
     case "change-pin": {

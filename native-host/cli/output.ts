@@ -1,5 +1,6 @@
 /** Human-readable tables for the CLI. */
-import type { DiagnosticCheck, TokenInfo, YztCertificate } from "../protocol.js";
+import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
+import type { DiagnosticCheck } from "../../protocol/messages.js";
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => displayWidth(row[column] ?? ""))));

@@ -2,7 +2,7 @@
  * PIN entry for the CLI: a no-echo prompt on the terminal, or the first line of stdin with --pin-stdin.
  * Never from argv, where other users could read it from the process list.
  */
-import { YztError } from "../errors.js";
+import { YztError } from "../../protocol/errors.js";
 
 export async function readLineFromStdin(): Promise<string> {
   let text = "";

@@ -3,14 +3,14 @@
  * and the registration half of doctor (with --fix, the "全部修复" of the old 证书应用环境).
  */
 import { join } from "node:path";
-import { YztError } from "../errors.js";
+import { YztError } from "../../protocol/errors.js";
 import { BROWSERS, type BrowserName, type Scope } from "../install/browsers.js";
 import { chromeExtensionId } from "../install/host-manifest.js";
 import { checkRegistration, defaultDataDir, install, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
 import { packageExtension, writePolicies } from "../install/packaging.js";
 import { hostEntry, packageRoot } from "../install/paths.js";
-import type { DiagnosticCheck } from "../protocol.js";
-import { HOST_VERSION } from "../version.js";
+import type { DiagnosticCheck } from "../../protocol/messages.js";
+import { HOST_VERSION } from "../support/version.js";
 import { stringOption, type ParsedArgs } from "./args.js";
 
 export interface SetupContext {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { HOST_NAME } from "../protocol.js";
+import { HOST_NAME } from "../../protocol/messages.js";
 
 export type BrowserFamily = "chromium" | "firefox";
 

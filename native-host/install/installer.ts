@@ -4,13 +4,15 @@
  * whole machine, on Linux and macOS; on Windows it writes the manifests plus a .reg file and a PowerShell
  * script with the registry entries (and imports the .reg when actually running on Windows).
  * Everything written is recorded in install.json so uninstall and doctor know exactly what to look at.
+ *
+ * Layer install/ (browser registration, packages): sits on top with cli/; it may import every layer below.
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { DiagnosticCheck } from "../protocol.js";
-import { HOST_NAME } from "../protocol.js";
+import type { DiagnosticCheck } from "../../protocol/messages.js";
+import { HOST_NAME } from "../../protocol/messages.js";
 import { BROWSERS, browserLocations, familyOf, type BrowserName, type Scope } from "./browsers.js";
 import { FIREFOX_EXTENSION_ID, hostManifest, launcherScript } from "./host-manifest.js";
 

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HOST_NAME } from "../protocol.js";
+import { HOST_NAME } from "../../protocol/messages.js";
 import { FIREFOX_EXTENSION_ID } from "./host-manifest.js";
 import { zipDirectory } from "./zip.js";
 

@@ -1,6 +1,6 @@
 /** The `yzt` command line against the virtual token, as a user with a USB key would run it. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +74,30 @@ describe("yzt CLI", () => {
     const pub = join(work, "pub.pem");
     writeFileSync(pub, execFileSync("openssl", ["x509", "-in", certificate, "-pubkey", "-noout"]));
     expect(execFileSync("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", output, input], { encoding: "utf8" })).toContain("Verified OK");
+  });
+
+  it("yzt sign streams a file over 2 GiB (more than Node can read at once) into a detached CMS OpenSSL verifies", () => {
+    const input = join(work, "huge.bin");
+    const output = join(work, "huge.p7s");
+    // Sparse: costs no disk, but every byte is hashed. readFileSync refuses files over 2 GiB, so only a stream works.
+    writeFileSync(input, "");
+    truncateSync(input, 2 ** 31 + 1);
+    const { code, stdout, stderr } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain(`signed ${2 ** 31 + 1} bytes`);
+    execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-content", input, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+    rmSync(input);
+  }, 120_000);
+
+  it("yzt sign --format pkcs7-attached embeds the file; OpenSSL verifies and extracts it", () => {
+    const input = join(work, "attached.xml");
+    const output = join(work, "attached.p7s");
+    writeFileSync(input, "<申报>附件</申报>".repeat(50_000));
+    expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "pkcs7-attached", "--pin-stdin"], "12345678\n").code).toBe(0);
+    const extracted = join(work, "extracted.xml");
+    execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", extracted], { stdio: "pipe" });
+    expect(readFileSync(extracted).equals(readFileSync(input))).toBe(true);
   });
 
   it("reports a wrong PIN with the retries left and a non-zero exit", () => {

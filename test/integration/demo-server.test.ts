@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoServer, type DemoServer } from "../../demo/server.js";
-import type { LoginToken } from "../../native-host/protocol.js";
+import type { LoginToken } from "../../protocol/types.js";
 import { HostProcess } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken } from "../virtual-token/state.js";

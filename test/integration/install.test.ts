@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeFrame, FrameDecoder } from "../../native-host/framing.js";
+import { encodeFrame, FrameDecoder } from "../../native-host/transport/framing.js";
 import { chromeExtensionId } from "../../native-host/install/host-manifest.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";

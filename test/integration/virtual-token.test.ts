@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Module, ObjectClass, SessionFlag, UserType, type Session } from "graphene-pk11";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CKR, pkcs11CodeOf } from "../../native-host/pkcs11-errors.js";
-import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED } from "../../native-host/pin-state.js";
+import { CKR, pkcs11CodeOf } from "../../native-host/token/pkcs11-errors.js";
+import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED } from "../../native-host/token/pin-state.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 

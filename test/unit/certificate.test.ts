@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { certificateValidity, creditCodeCheckChar, isCreditCode, parseCertificate, toYztCertificate } from "../../native-host/certificate.js";
-import { YztError } from "../../native-host/errors.js";
+import { certificateValidity, creditCodeCheckChar, isCreditCode, parseCertificate, toYztCertificate } from "../../native-host/crypto/certificate.js";
+import { YztError } from "../../protocol/errors.js";
 
 let work: string;
 const CODE = "91110108MA01DEMX0U";

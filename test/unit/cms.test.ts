@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSignedData } from "../../native-host/cms.js";
-import { rsaSha256DigestInfo, sha256 } from "../../native-host/signature-encoding.js";
+import { attachContent } from "../../protocol/cms-attach.js";
+import { buildSignedData } from "../../native-host/crypto/cms.js";
+import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
 
 let work: string;
 let certificate: Uint8Array;
@@ -50,7 +51,7 @@ describe("CMS SignedData", () => {
   const signingTime = new Date("2026-11-24T08:00:00Z");
 
   it("builds a detached signature that verifies only with the original content", async () => {
-    const signature = await buildSignedData({ certificate, contentDigest: sha256(content), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
+    const signature = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
     expect(verify(signature, content)).toBe(true);
     expect(verify(signature, Buffer.from("<申报表>篡改</申报表>"))).toBe(false);
     const printed = run("openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", join(work, "sig.p7s")], { encoding: "utf8" });
@@ -59,23 +60,49 @@ describe("CMS SignedData", () => {
     expect(printed).toMatch(/eContent: <ABSENT>/);
   });
 
-  it("builds an attached signature that carries the content", async () => {
-    const signature = await buildSignedData({ certificate, content, contentDigest: sha256(content), attached: true, signingTime, keyAlgorithm: "RSA", signHash });
+  it("builds an attached signature that carries the content as a DER primitive OCTET STRING", async () => {
+    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
+    const signature = attachContent(detached, content);
     expect(verify(signature)).toBe(true);
+    const parsed = run("openssl", ["asn1parse", "-inform", "DER", "-in", join(work, "sig.p7s")], { encoding: "utf8" });
+    expect(parsed).toMatch(/d=4 +hl=2 l= +\d+ cons: cont \[ 0 \]\s+\d+:d=5 +hl=2 l= +\d+ prim: OCTET STRING/);
     expect(readFileSync(join(work, "out.bin"))).toEqual(content);
   });
 
   it("signs a fresh hash of the signed attributes each time", async () => {
     hashes.length = 0;
-    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("a")), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
-    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("b")), attached: false, signingTime, keyAlgorithm: "RSA", signHash });
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("a")), signingTime, keyAlgorithm: "RSA", signHash });
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("b")), signingTime, keyAlgorithm: "RSA", signHash });
     expect(hashes).toHaveLength(2);
     expect(Buffer.from(hashes[0]!).equals(Buffer.from(hashes[1]!))).toBe(false);
   });
 
-  it("refuses an attached signature without content and a digest of the wrong size", async () => {
-    await expect(buildSignedData({ certificate, contentDigest: sha256(content), attached: true, signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(buildSignedData({ certificate, contentDigest: new Uint8Array(20), attached: false, signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  it("refuses a digest of the wrong size", async () => {
+    await expect(buildSignedData({ certificate, contentDigest: new Uint8Array(20), signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+});
+
+describe("attaching content to a detached signature (large documents)", () => {
+  const signingTime = new Date("2026-11-24T08:00:00Z");
+
+  it("embeds a 2 MB document that OpenSSL verifies and extracts, and a changed document fails", async () => {
+    const content = Buffer.alloc(2 * 1024 * 1024 + 3, 0x5a);
+    content.write("财务报表", 1000);
+    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
+    const attached = attachContent(detached, content);
+    expect(verify(attached)).toBe(true);
+    expect(readFileSync(join(work, "out.bin")).equals(content)).toBe(true);
+    const tampered = Buffer.from(attached);
+    tampered[Math.floor(tampered.length / 2)]! ^= 1; // the middle lies inside the embedded content
+    expect(verify(tampered)).toBe(false);
+  });
+
+  it("refuses a signature that already embeds content, and bytes that are not a SignedData", async () => {
+    const content = Buffer.from("x");
+    const attached = attachContent(await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash }), content);
+    expect(() => attachContent(attached, content)).toThrow(/already embeds/);
+    expect(() => attachContent(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), content)).toThrow(/CMS/);
+    expect(() => attachContent(Uint8Array.of(0x30, 0x84, 0xff, 0xff, 0xff, 0xff), content)).toThrow(/CMS/);
   });
 });
 

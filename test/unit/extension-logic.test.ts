@@ -1,8 +1,8 @@
 /** The extension's pure decisions: which origins get window.yzt, which badge to show, page call validation. */
 import { describe, expect, it } from "vitest";
-import type { TokenInfo, YztCertificate } from "../../native-host/protocol.js";
-import { badgeStateFor } from "../../extension/shared/badge-state.js";
-import { originMatchesPattern } from "../../extension/shared/origin-match.js";
+import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
+import { badgeStateFor } from "../../extension/background/badge-state.js";
+import { originMatchesPattern } from "../../protocol/origin.js";
 import { pageMethodParams } from "../../extension/shared/page-protocol.js";
 
 describe("allow-list patterns", () => {

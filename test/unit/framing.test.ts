@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeFrame, FrameDecoder, type Decoded } from "../../native-host/framing.js";
+import { encodeFrame, FrameDecoder, type Decoded } from "../../native-host/transport/framing.js";
 
 const messages = (decoded: Decoded[]) => decoded.map((d) => (d.kind === "message" ? d.value : d.error.code));
 

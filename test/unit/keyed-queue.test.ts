@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyedQueue } from "../../native-host/keyed-queue.js";
+import { KeyedQueue } from "../../native-host/token/keyed-queue.js";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

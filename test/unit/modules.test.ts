@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { discoverModules, explicitModulesFrom, type FileProbe } from "../../native-host/modules.js";
+import { discoverModules, explicitModulesFrom, type FileProbe } from "../../native-host/token/modules.js";
 
 function fakeFiles(files: Record<string, string>): FileProbe {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED, pinStateFrom } from "../../native-host/pin-state.js";
+import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED, pinStateFrom } from "../../native-host/token/pin-state.js";
 
 describe("PIN retry state from token flags", () => {
   it("reports the maximum when no wrong PIN was typed", () => {

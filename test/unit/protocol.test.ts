@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { YztError } from "../../native-host/errors.js";
-import { checkPinRules, parseRequest, requestIdOf } from "../../native-host/protocol.js";
+import { YztError } from "../../protocol/errors.js";
+import { checkPinRules, parseRequest, requestIdOf } from "../../protocol/messages.js";
 
 function rejection(message: unknown): YztError {
   try {

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginMessage } from "../../native-host/login-message.js";
-import { rsaSha256DigestInfo, sha256 } from "../../native-host/signature-encoding.js";
-import { LoginTokenError, verifyLoginToken } from "../../native-host/verify.js";
+import { loginMessage } from "../../protocol/login-token.js";
+import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
+import { LoginTokenError, verifyLoginToken } from "../../native-host/crypto/verify.js";
 
 let work: string;
 let rsa: { der: Buffer; pem: string; key: string };

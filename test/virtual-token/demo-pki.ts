@@ -7,7 +7,7 @@ import { Crypto } from "@peculiar/webcrypto";
 import * as asn1js from "asn1js";
 import { createHash, randomBytes } from "node:crypto";
 import * as pkijs from "pkijs";
-import { creditCodeCheckChar } from "../../native-host/certificate.js";
+import { creditCodeCheckChar } from "../../native-host/crypto/certificate.js";
 
 const crypto = new Crypto();
 pkijs.setEngine("yzt-demo-pki", new pkijs.CryptoEngine({ name: "yzt-demo-pki", crypto }));

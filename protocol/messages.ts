@@ -2,8 +2,13 @@
  * The yzt-bridge native-messaging protocol (API.md section 2), declared once: request schemas, result types
  * and event names. The host validates every request with these schemas; the extension validates what it
  * forwards with the same ones. Nothing here may import Node or browser APIs.
+ *
+ * The protocol/ folder is the contract both ends share (messages, value types, errors, origin rules,
+ * LoginToken format, validation). It imports nothing of ours outside itself.
  */
 import { badRequest, YztError, type ErrorBody } from "./errors.js";
+import { originSchema } from "./origin.js";
+import type { LoginToken, SignResult, TokenInfo, YztCertificate } from "./types.js";
 import { base64, integer, literal, object, optional, refine, string, type Infer, type Schema } from "./validate.js";
 
 export const PROTOCOL_VERSION = 1 as const;
@@ -15,63 +20,6 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024 - 1;
 /** `data` to sign, once decoded; leaves room for base64 growth and the JSON envelope under 8 MiB. */
 export const MAX_SIGN_DATA_BYTES = 6 * 1024 * 1024 - 1024;
 
-// ---------- shared value types (API.md section 1) ----------
-
-export type Purpose = "sign" | "encrypt" | "both";
-export type KeyAlgorithm = "RSA" | "EC" | "SM2";
-export type CertificateStatus = "valid" | "expiring" | "expired" | "notYetValid";
-
-export interface YztCertificate {
-  id: string;
-  tokenSerial: string;
-  tokenLabel: string;
-  der: string;
-  holderName: string;
-  subject: Record<string, string>;
-  issuer: Record<string, string>;
-  creditCode?: string;
-  serialNumber: string;
-  notBefore: string;
-  notAfter: string;
-  daysLeft: number;
-  status: CertificateStatus;
-  keyUsage: string[];
-  purpose: Purpose;
-  keyAlgorithm: KeyAlgorithm;
-}
-
-export interface PinState {
-  retriesLeft: number | null;
-  countLow: boolean;
-  finalTry: boolean;
-  locked: boolean;
-}
-
-export interface TokenInfo {
-  serial: string;
-  label: string;
-  manufacturer: string;
-  model: string;
-  present: boolean;
-  loggedIn: boolean;
-  pin: PinState;
-}
-
-export interface LoginToken {
-  format: "yzt-login:1";
-  certificate: string;
-  algorithm: "RS256" | "ES256";
-  origin: string;
-  challenge: string;
-  signature: string;
-}
-
-export interface SignResult {
-  signature: string;
-  certificate: string;
-  algorithm: string;
-}
-
 // ---------- field schemas ----------
 
 /** `${tokenSerial}:${ckaIdHex}`: printable serial, even-length lower-case hex id. */
@@ -79,11 +27,6 @@ export const certificateIdSchema = string({
   min: 3, max: 200, pattern: /^[\x21-\x39\x3b-\x7e]{1,64}:(?:[0-9a-f]{2}){1,64}$/, patternName: "a certificate id (serial:hexid)",
 });
 export const tokenSerialSchema = string({ min: 1, max: 64, pattern: /^[\x20-\x7e]+$/, patternName: "a token serial" });
-/** Origins as browsers report them: scheme://host[:port], no path. */
-export const originSchema = string({
-  min: 8, max: 300, pattern: /^(?:https?:\/\/[^\s/?#]+|chrome-extension:\/\/[a-p]{32}|moz-extension:\/\/[0-9a-f-]{36})$/,
-  patternName: "an origin (scheme://host[:port])",
-});
 /** PINs travel only between extension UI and host. Length rules follow common USB keys (4..16). */
 export const PIN_MIN_LENGTH = 4;
 export const PIN_MAX_LENGTH = 16;

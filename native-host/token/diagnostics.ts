@@ -4,10 +4,10 @@
  * stable id so the extension can localise it and offer the matching repair.
  */
 import type { X509Certificate } from "node:crypto";
-import { checkChain } from "./chain.js";
-import type { DiagnoseResult, DiagnosticCheck } from "./protocol.js";
+import { checkChain } from "../crypto/chain.js";
+import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
 import type { TokenService } from "./token-service.js";
-import { HOST_VERSION } from "./version.js";
+import { HOST_VERSION } from "../support/version.js";
 
 export interface DiagnoseContext {
   service: TokenService;

@@ -21,6 +21,9 @@ export const ERROR_CODES = [
   "TIMEOUT",
   "BUSY",
   "INTERNAL",
+  // The key's PKCS#11 module offers no usable mechanism for its algorithm; the message names the module and
+  // the config field (sm2Mechanisms) that can teach the host one.
+  "UNSUPPORTED_ALGORITHM",
   // Addition to API.md: the host needs a PIN before this origin may use the token. The extension answers it
   // by showing its PIN prompt, so pages normally never see it.
   "LOGIN_REQUIRED",

@@ -3,7 +3,7 @@
  * COUNT_LOW (a wrong PIN since the last good one), FINAL_TRY and LOCKED. Knowing the token's maximum and
  * counting the failures this host saw, the exact number can still be given most of the time; otherwise null.
  */
-import type { PinState } from "./protocol.js";
+import type { PinState } from "../../protocol/types.js";
 
 export const CKF_USER_PIN_COUNT_LOW = 0x10000;
 export const CKF_USER_PIN_FINAL_TRY = 0x20000;

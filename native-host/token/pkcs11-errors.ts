@@ -2,7 +2,7 @@
  * The single place where PKCS#11 return values become API.md error codes. Everything that calls into a token
  * catches with `mapPkcs11Error`; nothing else inspects CKR values or error strings.
  */
-import { YztError, type ErrorCode } from "./errors.js";
+import { YztError, type ErrorCode } from "../../protocol/errors.js";
 
 export const CKR = {
   OK: 0x00,

@@ -4,7 +4,7 @@
  * and it stays in sync after bad input: an oversize frame is skipped byte for byte and reported once,
  * invalid JSON is reported, and the next frame decodes normally.
  */
-import { badRequest, type YztError } from "./errors.js";
+import { badRequest, type YztError } from "../../protocol/errors.js";
 
 const HEADER_BYTES = 4;
 

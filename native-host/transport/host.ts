@@ -2,11 +2,14 @@
  * The native host loop: decode frames from the browser, validate, dispatch, answer, and forward token
  * events. Requests run concurrently (the token service serialises per token); a bad frame is answered
  * with BAD_REQUEST and the loop carries on.
+ *
+ * Layer transport/ (framing, host loop, dispatcher): owns the stdio wire to the browser. It may import
+ * token/ (which it drives), support/ and the protocol contract; nothing below it imports transport/.
  */
-import { YztError } from "./errors.js";
+import { YztError } from "../../protocol/errors.js";
 import { encodeFrame, FrameDecoder } from "./framing.js";
-import type { Logger } from "./log.js";
-import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, parseRequest, requestIdOf, type HostMessage, type Request } from "./protocol.js";
+import type { Logger } from "../support/log.js";
+import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, parseRequest, requestIdOf, type HostMessage, type Request } from "../../protocol/messages.js";
 
 export interface HostIo {
   write(frame: Buffer): void;

@@ -1,5 +1,5 @@
 /** Which badge the toolbar shows for a set of tokens and certificates (pure, so it is unit-tested). */
-import type { TokenInfo, YztCertificate } from "../../native-host/protocol.js";
+import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
 
 export type BadgeState = "none" | "present" | "warning";
 

@@ -3,7 +3,7 @@
  * SHA-256 of the data) against a certificate. Used by the XTXApp layer's SOF_VerifySignedData.
  */
 import { verify, X509Certificate } from "node:crypto";
-import { YztError } from "./errors.js";
+import { YztError } from "../../protocol/errors.js";
 
 export function verifyRawSignature(certificateDer: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   let certificate: X509Certificate;

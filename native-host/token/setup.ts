@@ -3,8 +3,8 @@
  * explicit modules (--module / YZT_PKCS11_MODULE) or discovery, the user config, and tunables.
  */
 import { delimiter } from "node:path";
-import { loadConfig } from "./config.js";
-import type { Logger } from "./log.js";
+import { loadConfig } from "../support/config.js";
+import type { Logger } from "../support/log.js";
 import { discoverModules, explicitModulesFrom, type ModuleCandidate } from "./modules.js";
 import { TokenService } from "./token-service.js";
 

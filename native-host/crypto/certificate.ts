@@ -4,9 +4,10 @@
  */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { YztError } from "./errors.js";
+import { YztError } from "../../protocol/errors.js";
 import type { ParsedCertificate } from "./certificate-view.js";
-import type { CertificateInfo, KeyAlgorithm, Purpose } from "./protocol.js";
+import type { KeyAlgorithm, Purpose } from "../../protocol/types.js";
+import type { CertificateInfo } from "../../protocol/messages.js";
 
 export type { ParsedCertificate } from "./certificate-view.js";
 export { certificateValidity, EXPIRING_DAYS, toYztCertificate } from "./certificate-view.js";

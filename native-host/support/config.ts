@@ -1,11 +1,13 @@
 /**
  * User configuration of the native host: a small JSON file in the platform's config directory.
  * Every field is optional and validated; a broken file is reported by diagnose, never fatal.
+ *
+ * Layer support/ (config, log, version): plumbing every layer may use. It imports only the protocol contract.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { array, integer, object, optional, string, type Infer } from "./validate.js";
+import { array, integer, object, optional, string, type Infer } from "../../protocol/validate.js";
 
 const configSchema = object({
   /** PKCS#11 module paths to load in addition to the discovered ones. */

@@ -5,7 +5,8 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { ensurePkijsEngine } from "./crypto-engine.js";
-import { badRequest } from "./errors.js";
+import { badRequest } from "../../protocol/errors.js";
+import type { KeyAlgorithm } from "../../protocol/types.js";
 import { sha256 } from "./signature-encoding.js";
 
 const OID = {
@@ -22,13 +23,10 @@ const OID = {
 export interface SignedDataOptions {
   /** Signer certificate, DER. */
   certificate: Uint8Array;
-  /** The signed content; required when attached. */
-  content?: Uint8Array;
   /** SHA-256 of the content (32 bytes). */
   contentDigest: Uint8Array;
-  attached: boolean;
   signingTime: Date;
-  keyAlgorithm: "RSA" | "EC";
+  keyAlgorithm: KeyAlgorithm;
   /** Signs the SHA-256 of the DER signed attributes on the token: PKCS#1 v1.5 bytes (RSA) or DER ECDSA-Sig-Value (EC). */
   signHash: (hashOfSignedAttributes: Uint8Array) => Promise<Uint8Array>;
 }
@@ -46,10 +44,10 @@ function canonicalAttributes(attributes: pkijs.Attribute[]): pkijs.Attribute[] {
     .map((entry) => entry.attribute);
 }
 
+/** A detached SignedData; attached signatures embed the content afterwards with attachContent(). */
 export async function buildSignedData(options: SignedDataOptions): Promise<Uint8Array> {
   ensurePkijsEngine();
   if (options.contentDigest.length !== 32) throw badRequest("content digest must be a 32-byte SHA-256");
-  if (options.attached && options.content === undefined) throw badRequest("an attached signature needs the content itself");
   const certificate = pkijs.Certificate.fromBER(new Uint8Array(options.certificate));
 
   const attributes = canonicalAttributes([
@@ -75,10 +73,8 @@ export async function buildSignedData(options: SignedDataOptions): Promise<Uint8
   const signedData = new pkijs.SignedData({
     version: 1,
     digestAlgorithms: [new pkijs.AlgorithmIdentifier({ algorithmId: OID.sha256, algorithmParams: new asn1js.Null() })],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({
-      eContentType: OID.data,
-      ...(options.attached ? { eContent: new asn1js.OctetString({ valueHex: options.content! }) } : {}),
-    }),
+    // Always detached here: attachContent (protocol/cms-attach.ts) embeds the content, as DER, in one place.
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID.data }),
     certificates: [certificate],
     signerInfos: [signerInfo],
   });

@@ -6,7 +6,7 @@
 import { createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
 import { parseCertificate, type ParsedCertificate } from "./certificate.js";
 import { checkChain, parsePemBundle } from "./chain.js";
-import { loginMessage, LOGIN_TOKEN_FORMAT } from "./login-message.js";
+import { loginMessage, LOGIN_TOKEN_FORMAT } from "../../protocol/login-token.js";
 import { ensurePkijsEngine } from "./crypto-engine.js";
 import * as pkijs from "pkijs";
 

@@ -3,14 +3,14 @@
  * protocol.ts, so this file is only wiring.
  */
 import { X509Certificate } from "node:crypto";
-import { loadAuthorities, SYSTEM_CA_BUNDLES } from "./chain.js";
-import { diagnose } from "./diagnostics.js";
-import { verifyRawSignature } from "./verify-raw.js";
-import type { Method, ParamsOf, Request, ResultOf } from "./protocol.js";
-import { PROTOCOL_VERSION } from "./protocol.js";
-import type { ModuleCandidate } from "./modules.js";
-import type { TokenService } from "./token-service.js";
-import { HOST_VERSION } from "./version.js";
+import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
+import { diagnose } from "../token/diagnostics.js";
+import { verifyRawSignature } from "../crypto/verify-raw.js";
+import type { Method, ParamsOf, Request, ResultOf } from "../../protocol/messages.js";
+import { PROTOCOL_VERSION } from "../../protocol/messages.js";
+import type { ModuleCandidate } from "../token/modules.js";
+import type { TokenService } from "../token/token-service.js";
+import { HOST_VERSION } from "../support/version.js";
 
 export interface DispatcherContext {
   service: TokenService;
@@ -46,7 +46,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     changePin: (params) => service.changePin(params),
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
-    certificateInfo: async (params) => (await import("./certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
+    certificateInfo: async (params) => (await import("../crypto/certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
     verifyRaw: (params) => ({
       valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
     }),

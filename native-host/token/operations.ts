@@ -1,0 +1,209 @@
+/**
+ * What a caller does with a token: read its certificates, log in (optionally answering a challenge), sign,
+ * change the PIN. Each operation runs in the token's queue (one at a time per token, racing removal) and
+ * checks the certificate's validity and the caller's grant before the key is touched.
+ */
+import { ObjectClass, SessionFlag } from "graphene-pk11";
+import { YztError } from "../../protocol/errors.js";
+import type { SignResult, YztCertificate } from "../../protocol/types.js";
+import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
+import type { SigningKey, TokenPrimitive } from "../crypto/algorithms.js";
+import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../crypto/certificate-view.js";
+import { signForPage, signLoginToken } from "../crypto/signer.js";
+import type { Logger } from "../support/log.js";
+import { signingMechanism } from "./mechanisms.js";
+import { mapPkcs11Error } from "./pkcs11-errors.js";
+import type { SessionTable } from "./sessions.js";
+import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
+import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
+import { guard, type TokenQueue } from "./token-queue.js";
+
+export interface SignParams {
+  certificateId: string;
+  origin: string;
+  format: "pkcs7-detached" | "pkcs7-attached" | "raw";
+  data?: string;
+  digest?: string;
+  pin?: string;
+}
+
+export interface CertificateSnapshot {
+  der: Buffer;
+  parsed: ParsedCertificate;
+  yzt: YztCertificate;
+}
+
+function parseCertificateId(certificateId: string): { serial: string; ckaIdHex: string } {
+  const split = certificateId.lastIndexOf(":");
+  return { serial: certificateId.slice(0, split), ckaIdHex: certificateId.slice(split + 1) };
+}
+
+export class TokenOperations {
+  constructor(
+    private readonly context: TokenContext,
+    private readonly sessions: SessionTable,
+    private readonly queue: TokenQueue,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Certificates of every present token; a token pulled out while being read contributes none. */
+  async listCertificates(filter: { purpose?: "sign" | "encrypt"; tokenSerial?: string }): Promise<YztCertificate[]> {
+    const entries = this.presentTokens().filter((entry) => filter.tokenSerial === undefined || entry.serial === filter.tokenSerial);
+    const lists = await Promise.all(
+      entries.map((entry) =>
+        this.queue.run(entry, () => this.certificatesOf(entry)).then(
+          (records) => records.map((record) => this.toYzt(entry, record)),
+          (error: unknown) => (YztError.from(error).code === "TOKEN_REMOVED" ? [] : Promise.reject(error)),
+        ),
+      ),
+    );
+    const all = lists.flat();
+    if (!filter.purpose) return all;
+    return all.filter((cert) => cert.purpose === filter.purpose || cert.purpose === "both");
+  }
+
+  /** Module/token/certificate facts for diagnostics, without touching any PIN. */
+  async certificateSnapshots(): Promise<CertificateSnapshot[]> {
+    const certificates: CertificateSnapshot[] = [];
+    for (const entry of this.presentTokens()) {
+      try {
+        const records = await this.queue.run(entry, () => this.certificatesOf(entry));
+        for (const record of records) {
+          certificates.push({ der: Buffer.from(record.parsed.der), parsed: record.parsed, yzt: this.toYzt(entry, record) });
+        }
+      } catch (error) {
+        this.logger.log("warn", "could not read certificates", { token: entry.serial, code: YztError.from(error).code });
+      }
+    }
+    return certificates;
+  }
+
+  async login(params: { certificateId: string; origin: string; pin?: string; challenge?: string }): Promise<LoginResult> {
+    return this.withCertificate(params.certificateId, async (entry, record) => {
+      await this.sessions.authorize(entry, params.origin, params.pin);
+      const result: LoginResult = { tokenSerial: entry.serial };
+      if (params.challenge !== undefined) {
+        result.loginToken = await signLoginToken(this.signingKey(entry, record), params.origin, params.challenge);
+      }
+      this.sessions.touch(entry, params.origin);
+      return result;
+    });
+  }
+
+  async sign(params: SignParams): Promise<SignResult> {
+    return this.withCertificate(params.certificateId, async (entry, record) => {
+      await this.sessions.authorize(entry, params.origin, params.pin);
+      const result = await signForPage(this.signingKey(entry, record), {
+        format: params.format,
+        signingTime: this.context.now(),
+        ...(params.data !== undefined ? { data: Buffer.from(params.data, "base64") } : {}),
+        ...(params.digest !== undefined ? { digest: Buffer.from(params.digest, "base64") } : {}),
+      });
+      this.sessions.touch(entry, params.origin);
+      return result;
+    });
+  }
+
+  async changePin(params: { tokenSerial: string; oldPin: string; newPin: string }): Promise<{ changed: true }> {
+    checkPinRules(params.newPin, "newPin");
+    const entry = this.context.tokens.get(params.tokenSerial);
+    if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${params.tokenSerial} is not inserted`, { tokenSerial: params.tokenSerial });
+    return this.queue.run(entry, async () => {
+      this.sessions.requirePinUsable(entry);
+      // SetPIN needs a read/write session; it shares the login state of the token's main session.
+      const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
+      try {
+        session.setPin(params.oldPin, params.newPin);
+        entry.failures = 0;
+        return { changed: true as const };
+      } catch (error) {
+        throw this.sessions.pinFailure(entry, error);
+      } finally {
+        try {
+          session.close();
+        } catch {
+          // The token may already be gone; the result above stands.
+        }
+      }
+    });
+  }
+
+  private presentTokens(): TokenEntry[] {
+    return [...this.context.tokens.values()].filter((entry) => entry.present);
+  }
+
+  private toYzt(entry: TokenEntry, record: CertificateRecord): YztCertificate {
+    return toYztCertificate(record.parsed, entry, record.ckaIdHex, this.context.now());
+  }
+
+  /** Finds the token and a currently valid certificate on it, then runs `task` in the token's queue. */
+  private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
+    const { serial, ckaIdHex } = parseCertificateId(certificateId);
+    const entry = this.context.tokens.get(serial);
+    if (!entry) throw new YztError("NO_CERTIFICATE", `no token with serial ${serial} holds certificate ${certificateId}`);
+    if (!entry.present) throw new YztError("NO_TOKEN", `token ${serial} is not inserted`, { tokenSerial: serial });
+    return this.queue.run(entry, async () => {
+      const record = (await this.certificatesOf(entry)).find((candidate) => candidate.ckaIdHex === ckaIdHex);
+      if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
+      this.requireValid(record.parsed);
+      return task(entry, record);
+    });
+  }
+
+  private requireValid(parsed: ParsedCertificate): void {
+    const { status } = certificateValidity(parsed.notBefore, parsed.notAfter, this.context.now());
+    if (status === "expired") {
+      throw new YztError("CERT_EXPIRED", `the certificate expired on ${parsed.notAfter.toISOString()}`, { notAfter: parsed.notAfter.toISOString() });
+    }
+    if (status === "notYetValid") {
+      throw new YztError("CERT_NOT_YET_VALID", `the certificate is valid from ${parsed.notBefore.toISOString()}`, { notBefore: parsed.notBefore.toISOString() });
+    }
+  }
+
+  private signingKey(entry: TokenEntry, record: CertificateRecord): SigningKey {
+    const session = this.sessions.ensureSession(entry);
+    // Looking the key up costs three PKCS#11 calls; a signing session reuses the handle.
+    const key = entry.keys.get(record.ckaIdHex) ?? guard(() => findPrivateKey(session, record.ckaIdHex));
+    if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no private key on the token");
+    entry.keys.set(record.ckaIdHex, key);
+    const algorithm = record.parsed.keyAlgorithm;
+    const mechanism = signingMechanism(algorithm, entry.owner.candidate.path);
+    // Removal and timeouts are handled by the token queue, which every caller of the primitive runs inside.
+    const primitive: TokenPrimitive = (input) =>
+      new Promise<Uint8Array>((resolve, reject) => {
+        // graphene's createSign runs C_SignInit synchronously; C_Sign itself runs on a worker thread.
+        const signer = guard(() => session.createSign(mechanism, key));
+        signer.once(Buffer.from(input), (error: Error | null, signature: Buffer) => {
+          if (error) reject(mapPkcs11Error(error));
+          else resolve(new Uint8Array(signature));
+        });
+      });
+    return { keyAlgorithm: algorithm, certificate: record.parsed.der, primitive };
+  }
+
+  private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {
+    if (entry.certificates) return entry.certificates;
+    // Loaded on first use: pkijs/asn1js cost start-up time and memory a host that only says hello never needs.
+    const { parseCertificate } = await import("../crypto/certificate.js");
+    const session = this.sessions.ensureSession(entry);
+    const objects = guard(() => readCertificateObjects(session));
+    const withKeys = guard(() => {
+      const ids = keyIds(session, ObjectClass.PUBLIC_KEY);
+      for (const id of keyIds(session, ObjectClass.PRIVATE_KEY)) ids.add(id);
+      return ids;
+    });
+    const records: CertificateRecord[] = [];
+    for (const object of objects) {
+      if (!withKeys.has(object.ckaIdHex)) continue;
+      try {
+        records.push({ ckaIdHex: object.ckaIdHex, parsed: parseCertificate(object.der) });
+      } catch (error) {
+        this.logger.log("warn", "skipping unparsable certificate", { token: entry.serial, code: YztError.from(error).code });
+      }
+    }
+    // Stable order (by CKA_ID): on 一证通 keys the signing certificate comes first.
+    records.sort((a, b) => a.ckaIdHex.localeCompare(b.ckaIdHex));
+    entry.certificates = records;
+    return records;
+  }
+}

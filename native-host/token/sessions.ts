@@ -1,0 +1,171 @@
+/**
+ * Logged-in sessions and the per-origin grants on them. A token has at most one PKCS#11 session; an origin
+ * holds a grant on it only after its own PIN was checked, so a site that never typed the PIN cannot ride on
+ * another site's login. Grants unused for the idle timeout end; a token left without grants is logged out.
+ */
+import { SessionFlag, UserType, type Session } from "graphene-pk11";
+import { YztError } from "../../protocol/errors.js";
+import { checkPinRules, type EventData } from "../../protocol/messages.js";
+import { CKR, isCkr, mapPkcs11Error } from "./pkcs11-errors.js";
+import { tokenInfo, type TokenContext, type TokenEntry } from "./token-entry.js";
+import { guard, type TokenQueue } from "./token-queue.js";
+
+export type EndReason = NonNullable<EventData["reason"]>;
+
+export class SessionTable {
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly context: TokenContext, private readonly queue: TokenQueue, private idleTimeoutMs: number) {}
+
+  get idleTimeout(): number {
+    return this.idleTimeoutMs;
+  }
+
+  /** Changes how long unused grants live; existing grants are measured against the new value. */
+  setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
+    if (this.idleTimer) this.startIdleSweep();
+  }
+
+  startIdleSweep(): void {
+    this.stopIdleSweep();
+    const sweepEveryMs = Math.max(50, Math.min(this.idleTimeoutMs / 4, 30_000));
+    this.idleTimer = setInterval(() => this.expireIdleGrants(), sweepEveryMs);
+    this.idleTimer.unref();
+  }
+
+  stopIdleSweep(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  hasGrant(origin: string, tokenSerial: string): boolean {
+    const entry = this.context.tokens.get(tokenSerial);
+    return entry !== undefined && entry.present && entry.loggedIn && entry.grants.has(origin);
+  }
+
+  requirePinUsable(entry: TokenEntry): void {
+    if (tokenInfo(entry, this.context.pinMaxTries).pin.locked) {
+      throw new YztError("PIN_LOCKED", "the PIN is locked; unlock the key at the issuer (一证通服务网点)", { retriesLeft: 0 });
+    }
+  }
+
+  /**
+   * Gives `origin` a grant on the token. Without a PIN this only succeeds for an origin that already holds a
+   * live grant. A PIN is always checked against the token, even when another origin's login is active.
+   */
+  async authorize(entry: TokenEntry, origin: string, pin: string | undefined): Promise<void> {
+    if (pin === undefined) {
+      if (entry.loggedIn && entry.grants.has(origin)) return;
+      throw new YztError("LOGIN_REQUIRED", "this site has no signing session on the token: the PIN is required", { tokenSerial: entry.serial });
+    }
+    checkPinRules(pin);
+    this.requirePinUsable(entry);
+    const session = this.ensureSession(entry);
+    if (entry.loggedIn) {
+      // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.
+      try {
+        session.logout();
+      } catch (error) {
+        if (!isCkr(error, CKR.USER_NOT_LOGGED_IN)) throw mapPkcs11Error(error);
+      }
+      this.markLoggedOut(entry);
+    }
+    try {
+      session.login(pin, UserType.USER);
+    } catch (error) {
+      if (!isCkr(error, CKR.USER_ALREADY_LOGGED_IN)) {
+        // Logging out ended every other origin's grant too; say so instead of leaving stale state behind.
+        this.endGrants(entry, [...entry.grants.keys()], "loginFailed");
+        throw this.pinFailure(entry, error);
+      }
+    }
+    entry.loggedIn = true;
+    entry.failures = 0;
+    entry.grants.set(origin, Date.now());
+  }
+
+  /** Maps a failed C_Login / C_SetPIN, adding how many tries are left. */
+  pinFailure(entry: TokenEntry, error: unknown): YztError {
+    const mapped = mapPkcs11Error(error);
+    if (mapped.code !== "PIN_INCORRECT" && mapped.code !== "PIN_LOCKED") return mapped;
+    entry.failures = entry.failures === null ? null : entry.failures + 1;
+    const pin = tokenInfo(entry, this.context.pinMaxTries).pin;
+    if (mapped.code === "PIN_LOCKED" || pin.locked) {
+      return new YztError("PIN_LOCKED", "the PIN is now locked after too many wrong tries", { retriesLeft: 0 });
+    }
+    return new YztError("PIN_INCORRECT", mapped.message, { retriesLeft: pin.retriesLeft });
+  }
+
+  ensureSession(entry: TokenEntry): Session {
+    if (!entry.session) entry.session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION));
+    return entry.session;
+  }
+
+  touch(entry: TokenEntry, origin: string): void {
+    if (entry.grants.has(origin)) entry.grants.set(origin, Date.now());
+  }
+
+  endGrants(entry: TokenEntry, origins: string[], reason: EndReason): void {
+    const ended = origins.filter((origin) => entry.grants.delete(origin));
+    if (ended.length > 0) this.context.emitEvent("sessionended", { tokenSerial: entry.serial, origins: ended, reason });
+  }
+
+  /** Ends grants of one origin (or all) on one token (or all); tokens left without grants are logged out. */
+  async logout(params: { origin?: string; tokenSerial?: string }): Promise<{ loggedOut: string[] }> {
+    const loggedOut: string[] = [];
+    for (const entry of this.context.tokens.values()) {
+      if (params.tokenSerial !== undefined && entry.serial !== params.tokenSerial) continue;
+      const origins = [...entry.grants.keys()].filter((origin) => params.origin === undefined || origin === params.origin);
+      if (origins.length === 0 && !(params.origin === undefined && entry.loggedIn)) continue;
+      await this.queue.run(entry, async () => {
+        this.endGrants(entry, origins, "logout");
+        if (entry.grants.size === 0) this.logoutToken(entry);
+      }).catch(() => undefined);
+      loggedOut.push(entry.serial);
+    }
+    return { loggedOut };
+  }
+
+  logoutToken(entry: TokenEntry): void {
+    if (entry.loggedIn && entry.session) {
+      try {
+        entry.session.logout();
+      } catch {
+        // Already logged out by the token (removal, another application): the state below is what counts.
+      }
+    }
+    this.markLoggedOut(entry);
+  }
+
+  /** Private-key handles only live as long as the login, so they go with it. */
+  markLoggedOut(entry: TokenEntry): void {
+    entry.loggedIn = false;
+    entry.keys.clear();
+  }
+
+  dropSession(entry: TokenEntry): void {
+    if (entry.session) {
+      try {
+        entry.session.close();
+      } catch {
+        // Closing a session of a removed token fails; the handle is dead either way.
+      }
+    }
+    entry.session = null;
+    this.markLoggedOut(entry);
+  }
+
+  private expireIdleGrants(): void {
+    const cutoff = Date.now() - this.idleTimeoutMs;
+    for (const entry of this.context.tokens.values()) {
+      const stale = [...entry.grants].filter(([, lastUse]) => lastUse <= cutoff).map(([origin]) => origin);
+      if (stale.length === 0) continue;
+      void this.queue.run(entry, async () => {
+        const still = stale.filter((origin) => (entry.grants.get(origin) ?? Infinity) <= cutoff);
+        this.endGrants(entry, still, "idle");
+        if (entry.grants.size === 0) this.logoutToken(entry);
+      }).catch(() => undefined);
+    }
+  }
+}
