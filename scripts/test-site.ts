@@ -11,12 +11,23 @@ export interface TestSite {
   allowedUrl: string;
   /** Not on the allow-list (localhost). */
   refusedUrl: string;
+  /** Bodies the page POSTed to /upload/<name>: large results travel this way instead of through the driver. */
+  uploads: Map<string, Buffer>;
   close(): Promise<void>;
 }
 
 export async function startTestSite(): Promise<TestSite> {
+  const uploads = new Map<string, Buffer>();
   const server: Server = createServer((request, response) => {
-    if (request.url?.startsWith("/test.html")) {
+    const upload = /^\/upload\/([\w.-]{1,64})$/.exec(request.url ?? "");
+    if (request.method === "POST" && upload) {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        uploads.set(upload[1]!, Buffer.concat(chunks));
+        response.writeHead(204).end();
+      });
+    } else if (request.url?.startsWith("/test.html")) {
       response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
       response.end(PAGE);
     } else {
@@ -29,6 +40,7 @@ export async function startTestSite(): Promise<TestSite> {
     port,
     allowedUrl: `http://127.0.0.1:${port}/test.html`,
     refusedUrl: `http://localhost:${port}/test.html`,
+    uploads,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -13,47 +13,12 @@ import type { LoginToken, YztCertificate } from "../../protocol/types.js";
 import { verifyLoginToken } from "../../native-host/crypto/verify.js";
 import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
+import { callResult, fill, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
 
 const PIN = "12345678";
 const WRONG_PIN = "00000000";
-
-declare global {
-  interface Window {
-    yzt: any;
-    __calls: Record<string, Promise<unknown>>;
-    __events: string[];
-  }
-}
-
-/** Starts a yzt call in the page without awaiting it (a dialog may have to be answered first). */
-async function startCall(page: Page, name: string, expression: string): Promise<void> {
-  await page.evaluate(
-    (callName, code) => {
-      window.__calls ??= {};
-      // eslint-disable-next-line no-new-func
-      window.__calls[callName] = (new Function(`return (${code});`)() as Promise<unknown>).then(
-        (value) => ({ ok: true, value }),
-        (error: { code?: string; message?: string; data?: unknown }) => ({ ok: false, code: error.code, message: error.message, data: error.data }),
-      );
-    },
-    name,
-    expression,
-  );
-}
-
-/** Replaces an input's value, as a user selecting the old text and typing over it would. */
-async function fill(page: Page, selector: string, value: string): Promise<void> {
-  await page.$eval(selector, (input) => {
-    (input as HTMLInputElement).value = "";
-  });
-  await page.type(selector, value);
-}
-
-async function callResult<T = unknown>(page: Page, name: string): Promise<{ ok: boolean; value?: T; code?: string; data?: Record<string, unknown> }> {
-  return page.evaluate((callName) => window.__calls[callName], name) as Promise<{ ok: boolean; value?: T; code?: string }>;
-}
 
 for (const family of ["chromium", "firefox"] as const) {
   describe(`extension in ${family}`, () => {
