@@ -40,31 +40,35 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]));
 }
 
-/** DER ECDSA-Sig-Value → r||s, each left-padded to `size` bytes (32 for P-256). */
+/** Reads one strict-DER non-negative INTEGER of at most `size` value bytes at `offset`. */
+function readDerInteger(der: Uint8Array, offset: number, size: number): { value: Uint8Array; next: number } {
+  const fail = (why: string) => badRequest(`DER signature: ${why}`);
+  if (der[offset] !== 0x02) throw fail("expected INTEGER");
+  const length = der[offset + 1];
+  if (length === undefined || length === 0 || length >= 0x80) throw fail("bad INTEGER length");
+  const next = offset + 2 + length;
+  if (next > der.length) throw fail("INTEGER runs past the end");
+  const body = der.subarray(offset + 2, next);
+  if (body[0]! & 0x80) throw fail("negative INTEGER");
+  if (body.length > 1 && body[0] === 0 && !(body[1]! & 0x80)) throw fail("non-minimal INTEGER");
+  const value = body[0] === 0 && body.length > 1 ? body.subarray(1) : body;
+  if (value.length > size) throw fail(`INTEGER longer than ${size} bytes`);
+  return { value, next };
+}
+
+/**
+ * DER ECDSA-Sig-Value / SM2 signature SEQUENCE { INTEGER r, INTEGER s } → r||s, each left-padded to `size`
+ * bytes (32 for P-256 and SM2). Strict: anything that is not exactly that encoding is refused.
+ */
 export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array {
-  const fail = () => badRequest("not a DER ECDSA signature");
-  const readLength = (at: number): [number, number] => {
-    const first = der[at];
-    if (first === undefined) throw fail();
-    if (first < 0x80) return [first, at + 1];
-    const count = first & 0x7f;
-    let length = 0;
-    for (let i = 1; i <= count; i++) length = (length << 8) | (der[at + i] ?? 0);
-    return [length, at + 1 + count];
-  };
-  if (der[0] !== 0x30) throw fail();
-  let [, at] = readLength(1);
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < 2; i++) {
-    if (der[at] !== 0x02) throw fail();
-    const [length, start] = readLength(at + 1);
-    let value = der.subarray(start, start + length);
-    while (value.length > size && value[0] === 0) value = value.subarray(1);
-    if (value.length > size) throw fail();
-    const padded = new Uint8Array(size);
-    padded.set(value, size - value.length);
-    parts.push(padded);
-    at = start + length;
-  }
-  return new Uint8Array(Buffer.concat(parts));
+  if (der.length < 2 || der[0] !== 0x30) throw badRequest("DER signature: expected SEQUENCE");
+  if (der[1]! >= 0x80) throw badRequest("DER signature: SEQUENCE length must use the short form");
+  if (der[1]! + 2 !== der.length) throw badRequest("DER signature: SEQUENCE length does not match the input (truncated or trailing bytes)");
+  const r = readDerInteger(der, 2, size);
+  const s = readDerInteger(der, r.next, size);
+  if (s.next !== der.length) throw badRequest("DER signature: trailing bytes inside SEQUENCE");
+  const out = new Uint8Array(2 * size);
+  out.set(r.value, size - r.value.length);
+  out.set(s.value, 2 * size - s.value.length);
+  return out;
 }

@@ -10,6 +10,7 @@ import {
   SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N,
   bigIntToBytes, bytesToBigInt, isOnCurve, mod, modInverse, multiplyBase, multiplyBaseAndAdd,
 } from "./sm2-curve.js";
+import { ecdsaDerToRaw, ecdsaRawToDer } from "./signature-encoding.js";
 
 export { SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P } from "./sm2-curve.js";
 
@@ -153,47 +154,13 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Minimal DER INTEGER for a non-negative value given as big-endian bytes. */
-function derInteger(unsigned: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < unsigned.length - 1 && unsigned[start] === 0) start++;
-  const digits = unsigned.subarray(start);
-  const body = digits[0]! & 0x80 ? concat(Uint8Array.of(0), digits) : digits;
-  return concat(Uint8Array.of(0x02, body.length), body);
-}
-
-/** r‖s (64 bytes) → DER SEQUENCE { INTEGER r, INTEGER s }. */
+/** r‖s (64 bytes) → DER SEQUENCE { INTEGER r, INTEGER s }, the form CMS, X.509 and BJCA's service use. */
 export function rsToDer(rs: Uint8Array): Uint8Array {
   if (rs.length !== 64) throw new Error(`SM2: r‖s signature must be 64 bytes, got ${rs.length}`);
-  const body = concat(derInteger(rs.subarray(0, 32)), derInteger(rs.subarray(32)));
-  return concat(Uint8Array.of(0x30, body.length), body);
-}
-
-/** Reads one strict-DER non-negative INTEGER of at most 32 value bytes at `offset`. */
-function readDerInteger(der: Uint8Array, offset: number): { value: Uint8Array; next: number } {
-  if (der[offset] !== 0x02) throw new Error("SM2 DER: expected INTEGER");
-  const length = der[offset + 1];
-  if (length === undefined || length === 0 || length >= 0x80) throw new Error("SM2 DER: bad INTEGER length");
-  const next = offset + 2 + length;
-  if (next > der.length) throw new Error("SM2 DER: INTEGER runs past the end");
-  const body = der.subarray(offset + 2, next);
-  if (body[0]! & 0x80) throw new Error("SM2 DER: negative INTEGER");
-  if (body.length > 1 && body[0] === 0 && !(body[1]! & 0x80)) throw new Error("SM2 DER: non-minimal INTEGER");
-  const value = body[0] === 0 && body.length > 1 ? body.subarray(1) : body;
-  if (value.length > 32) throw new Error("SM2 DER: INTEGER longer than 32 bytes");
-  return { value, next };
+  return ecdsaRawToDer(rs);
 }
 
 /** DER SEQUENCE { INTEGER r, INTEGER s } → r‖s (64 bytes); throws on anything that is not exactly that. */
 export function derToRs(der: Uint8Array): Uint8Array {
-  if (der.length < 2 || der[0] !== 0x30) throw new Error("SM2 DER: expected SEQUENCE");
-  if (der[1]! >= 0x80) throw new Error("SM2 DER: SEQUENCE length must use the short form");
-  if (der[1]! + 2 !== der.length) throw new Error("SM2 DER: SEQUENCE length does not match the input (truncated or trailing bytes)");
-  const r = readDerInteger(der, 2);
-  const s = readDerInteger(der, r.next);
-  if (s.next !== der.length) throw new Error("SM2 DER: trailing bytes inside SEQUENCE");
-  const out = new Uint8Array(64);
-  out.set(r.value, 32 - r.value.length);
-  out.set(s.value, 64 - s.value.length);
-  return out;
+  return ecdsaDerToRaw(der, 32);
 }
