@@ -15,7 +15,7 @@ export function buildShim(home: string): string {
   const cached = join(cacheDir, SHIM_NAME);
   if (!existsSync(cached) || statSync(cached).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(cacheDir, { recursive: true });
-    execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-format-truncation", "-I/usr/include/p11-kit-1", "-o", cached, source, "-ldl", "-lpthread"], {
+    execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-format-truncation", "-I/usr/include/p11-kit-1", "-o", cached, source, "-ldl", "-lpthread", "-lcrypto"], {
       stdio: ["ignore", "inherit", "inherit"],
     });
   }

@@ -7,9 +7,23 @@
  *   $HOME/state/<serial>/removed        exists => the key is pulled out
  *   $HOME/state/<serial>/retries        user-PIN tries left (absent => 10)
  *   $HOME/state/<serial>/latency-ms     extra delay for each signature
+ *   $HOME/state/<serial>/sm2-vendor-keys
+ *                                       public points (hex 04||x||y) of the SM2 keys created with the vendor
+ *                                       key type, one a line: those report CKK_VTOKEN_SM2 (see SM2 below)
  *   $HOME/serial-map                    "<SoftHSM serial> <serial to report>" lines: SoftHSM picks random
  *                                       serials, real keys have fixed printed ones
  * $HOME is $YZT_VTOKEN_HOME, else the directory holding this library.
+ *
+ * SM2 (GM/T 0003, the Chinese national elliptic-curve signature) the way Chinese vendor PKCS#11 libraries
+ * expose it: vendor key type CKK_VTOKEN_SM2, vendor mechanisms CKM_VTOKEN_SM2 (signs a precomputed
+ * e = SM3(Z||M)) and CKM_VTOKEN_SM2_SM3 (hashes Z||M itself; parameter = signer ID), signatures as r||s.
+ * SoftHSM2 has no SM2, so the shim signs with OpenSSL 3 libcrypto. SoftHSM only stores the key: as an
+ * ordinary CKK_EC key on the SM2 curve (CKA_EC_PARAMS = OID 1.2.156.10197.1.301), private keys
+ * CKA_PRIVATE=TRUE (invisible before C_Login) and internally non-sensitive and extractable so that the shim
+ * can read the scalar back. Callers never see that: the shim reports such keys as sensitive and
+ * unextractable, refuses to reveal CKA_VALUE or wrap them, and refuses ECDSA on them. Keys created with the
+ * vendor key type are reported with it; keys created as CKK_EC on the SM2 curve stay CKK_EC (real vendor
+ * libraries do both), and the SM2 mechanisms work on both.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -23,12 +37,46 @@
 #include <time.h>
 #include <unistd.h>
 #include <p11-kit/pkcs11.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
 
 #define MAX_SLOTS 32
 #define MAX_SESSIONS 1024
 #define MAX_PIN_TRIES 10
 #define MANUFACTURER "yzt-bridge virtual token"
 #define MODEL "VTOKEN-1"
+
+/*
+ * SM2 identifiers. Vendor-defined values (PKCS#11 CKK_/CKM_VENDOR_DEFINED range, 0x80000000 and up) in the
+ * style of Chinese token libraries. The host and the tests depend on these exact values: do not change them.
+ *   CKK_VTOKEN_SM2      key type of SM2 private and public keys
+ *   CKM_VTOKEN_SM2      signs a precomputed 32-byte e = SM3(Z||M); output r||s (2 x 32 bytes big-endian)
+ *   CKM_VTOKEN_SM2_SM3  signs a message: computes Z (mechanism parameter = signer ID, NULL/0 = the default
+ *                       ID "1234567812345678") and e itself; output r||s; single- and multi-part
+ */
+#define CKK_VTOKEN_SM2 0x80005300UL
+#define CKM_VTOKEN_SM2 0x80005301UL
+#define CKM_VTOKEN_SM2_SM3 0x80005302UL
+#define SM2_DEFAULT_ID "1234567812345678"
+#define SM2_SIG_LEN 64   /* r||s */
+#define SM2_POINT_LEN 65 /* 04||x||y */
+/* The SM2 curve OID 1.2.156.10197.1.301 in DER: the CKA_EC_PARAMS of every SM2 key. */
+static const CK_BYTE SM2_OID_DER[] = {0x06, 0x08, 0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x82, 0x2D};
+
+/* An SM2 signing operation the shim runs itself (SoftHSM knows nothing of it). mechanism 0 = none. */
+struct sm2_sign {
+  CK_MECHANISM_TYPE mechanism;
+  CK_OBJECT_HANDLE key;
+  EVP_MD_CTX *sm3; /* CKM_VTOKEN_SM2_SM3: SM3 over Z||M so far */
+  int updated;     /* C_SignUpdate was called: only C_SignFinal may finish */
+};
+
+/* Which SM2 keys a C_FindObjects search may return (see w_FindObjectsInit). */
+enum find_filter { FIND_ALL, FIND_VENDOR_SM2_ONLY, FIND_NOT_VENDOR_SM2 };
 
 struct slot_state {
   CK_SLOT_ID id;
@@ -43,6 +91,8 @@ struct session_state {
   CK_SLOT_ID slot;
   unsigned generation;
   int used;
+  struct sm2_sign sm2;
+  enum find_filter find_filter;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -102,9 +152,24 @@ static struct slot_state *find_slot(CK_SLOT_ID id) {
   return NULL;
 }
 
+static void sm2_sign_clear(struct sm2_sign *op) {
+  EVP_MD_CTX_free(op->sm3);
+  memset(op, 0, sizeof *op);
+}
+
+static void drop_session(struct session_state *session) {
+  sm2_sign_clear(&session->sm2);
+  session->find_filter = FIND_ALL;
+  session->used = 0;
+}
+
+static void drop_all_sessions(void) {
+  for (int i = 0; i < MAX_SESSIONS; i++) drop_session(&sessions[i]);
+}
+
 static void forget_sessions_of(CK_SLOT_ID id) {
   for (int i = 0; i < MAX_SESSIONS; i++)
-    if (sessions[i].used && sessions[i].slot == id) sessions[i].used = 0;
+    if (sessions[i].used && sessions[i].slot == id) drop_session(&sessions[i]);
 }
 
 /* Reads the removal file; on a present -> removed transition the key's sessions die, as on real hardware. */
@@ -113,6 +178,8 @@ static int refresh(struct slot_state *s) {
   if (s->present && !present) {
     s->generation++;
     real->C_CloseAllSessions(s->id);
+    for (int i = 0; i < MAX_SESSIONS; i++) /* the dead sessions stay listed (to answer "invalid") but sign nothing */
+      if (sessions[i].used && sessions[i].slot == s->id) sm2_sign_clear(&sessions[i].sm2);
   }
   s->present = present;
   return present;
@@ -133,7 +200,7 @@ static CK_RV check_session(CK_SESSION_HANDLE h, struct slot_state **slot_out) {
   if (session && s) {
     if (!refresh(s)) rv = CKR_DEVICE_REMOVED;
     else if (session->generation != s->generation) {
-      session->used = 0;
+      drop_session(session);
       rv = CKR_SESSION_HANDLE_INVALID;
     }
   }
@@ -232,6 +299,212 @@ static CK_RV load_softhsm(void) {
   return CKR_OK;
 }
 
+/* ---------- SM2: the cryptography (OpenSSL 3 libcrypto; SoftHSM2 has no SM2) ---------- */
+
+/* Q = d*G as 04||x||y. Fails unless 1 <= d < n-1, the range in which SM2 signing ((1+d)^-1) works. */
+static int sm2_public_point(const CK_BYTE d[32], CK_BYTE q[SM2_POINT_LEN]) {
+  EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_sm2);
+  BIGNUM *scalar = BN_secure_new(), *limit = BN_new();
+  EC_POINT *point = group ? EC_POINT_new(group) : NULL;
+  int ok = group && scalar && limit && point && BN_bin2bn(d, 32, scalar) && BN_copy(limit, EC_GROUP_get0_order(group)) &&
+           BN_sub_word(limit, 1) && !BN_is_zero(scalar) && BN_cmp(scalar, limit) < 0 &&
+           EC_POINT_mul(group, point, scalar, NULL, NULL, NULL) &&
+           EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, q, SM2_POINT_LEN, NULL) == SM2_POINT_LEN;
+  EC_POINT_free(point);
+  BN_free(limit);
+  BN_clear_free(scalar);
+  EC_GROUP_free(group);
+  return ok;
+}
+
+/* Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA) (GM/T 0003.2 section 5.5): binds the signer's ID and
+ * public key into what is signed. ENTL is the ID length in bits, 2 bytes big-endian. */
+static int sm2_z(const CK_BYTE *id, size_t id_len, const CK_BYTE q[SM2_POINT_LEN], CK_BYTE z[32]) {
+  EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_sm2);
+  BIGNUM *p = BN_new(), *a = BN_new(), *b = BN_new(), *gx = BN_new(), *gy = BN_new();
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  CK_BYTE entl[2] = {(CK_BYTE)((id_len * 8) >> 8), (CK_BYTE)(id_len * 8)}, field[4][32];
+  unsigned int z_len = 0;
+  int ok = group && p && a && b && gx && gy && md && id_len <= 8191 && EC_GROUP_get_curve(group, p, a, b, NULL) &&
+           EC_POINT_get_affine_coordinates(group, EC_GROUP_get0_generator(group), gx, gy, NULL) &&
+           BN_bn2binpad(a, field[0], 32) == 32 && BN_bn2binpad(b, field[1], 32) == 32 &&
+           BN_bn2binpad(gx, field[2], 32) == 32 && BN_bn2binpad(gy, field[3], 32) == 32 &&
+           EVP_DigestInit_ex(md, EVP_sm3(), NULL) && EVP_DigestUpdate(md, entl, 2) &&
+           (id_len == 0 || EVP_DigestUpdate(md, id, id_len)) && EVP_DigestUpdate(md, field, sizeof field) &&
+           EVP_DigestUpdate(md, q + 1, SM2_POINT_LEN - 1) && EVP_DigestFinal_ex(md, z, &z_len) && z_len == 32;
+  EVP_MD_CTX_free(md);
+  BN_free(p); BN_free(a); BN_free(b); BN_free(gx); BN_free(gy);
+  EC_GROUP_free(group);
+  return ok;
+}
+
+/* Signs e with SM2 (GM/T 0003.2 section 6.1) and writes r||s. OpenSSL 3's EVP_PKEY_sign on an SM2 key treats
+ * its input as e; it produces a DER ECDSA-Sig-Value, which vendor libraries turn into fixed-size r||s. */
+static CK_RV sm2_sign_e(const CK_BYTE d[32], const CK_BYTE e[32], CK_BYTE out[SM2_SIG_LEN]) {
+  CK_BYTE q[SM2_POINT_LEN], der[80];
+  size_t der_len = sizeof der;
+  if (!sm2_public_point(d, q)) return CKR_KEY_TYPE_INCONSISTENT;
+  BIGNUM *scalar = BN_secure_new();
+  OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new();
+  OSSL_PARAM *params = NULL;
+  EVP_PKEY_CTX *key_ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL), *sign_ctx = NULL;
+  EVP_PKEY *key = NULL;
+  ECDSA_SIG *sig = NULL;
+  int ok = scalar && build && key_ctx && BN_bin2bn(d, 32, scalar) &&
+           OSSL_PARAM_BLD_push_utf8_string(build, OSSL_PKEY_PARAM_GROUP_NAME, SN_sm2, 0) &&
+           OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_PRIV_KEY, scalar) &&
+           OSSL_PARAM_BLD_push_octet_string(build, OSSL_PKEY_PARAM_PUB_KEY, q, sizeof q) &&
+           (params = OSSL_PARAM_BLD_to_param(build)) && EVP_PKEY_fromdata_init(key_ctx) > 0 &&
+           EVP_PKEY_fromdata(key_ctx, &key, EVP_PKEY_KEYPAIR, params) > 0 &&
+           (sign_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) && EVP_PKEY_sign_init(sign_ctx) > 0 &&
+           EVP_PKEY_sign(sign_ctx, der, &der_len, e, 32) > 0;
+  if (ok) {
+    const unsigned char *cursor = der;
+    const BIGNUM *r, *s;
+    ok = (sig = d2i_ECDSA_SIG(NULL, &cursor, (long)der_len)) != NULL;
+    if (ok) {
+      ECDSA_SIG_get0(sig, &r, &s);
+      ok = BN_bn2binpad(r, out, 32) == 32 && BN_bn2binpad(s, out + 32, 32) == 32;
+    }
+  }
+  ECDSA_SIG_free(sig);
+  EVP_PKEY_CTX_free(sign_ctx);
+  EVP_PKEY_free(key); /* OpenSSL clears the private scalar it holds */
+  EVP_PKEY_CTX_free(key_ctx);
+  OSSL_PARAM_free(params); /* the scalar's copy sits in (secure, cleared-on-free) memory: scalar is a secure BN */
+  OSSL_PARAM_BLD_free(build);
+  BN_clear_free(scalar);
+  return ok ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+/* ---------- SM2: keys as SoftHSM stores them ---------- */
+
+enum sm2_kind { NOT_SM2, SM2_PUBLIC, SM2_PRIVATE };
+
+static int is_sm2_oid(const CK_ATTRIBUTE *a) {
+  return a->pValue && a->ulValueLen == sizeof SM2_OID_DER && memcmp(a->pValue, SM2_OID_DER, sizeof SM2_OID_DER) == 0;
+}
+
+/* Whether obj is a key on the SM2 curve (SoftHSM stores every SM2 key as CKK_EC). When SoftHSM refuses to
+ * answer (not logged in, bad handle), *rv_out gets its answer; an object without a key type is no SM2 key. */
+static enum sm2_kind sm2_kind_of(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_RV *rv_out) {
+  CK_OBJECT_CLASS cls = 0;
+  CK_KEY_TYPE type = 0;
+  CK_BYTE params[32];
+  CK_ATTRIBUTE attrs[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &type, sizeof type}};
+  CK_RV rv = real->C_GetAttributeValue(h, obj, attrs, 2);
+  if (rv_out) *rv_out = rv == CKR_ATTRIBUTE_TYPE_INVALID ? CKR_OK : rv;
+  if (rv != CKR_OK || type != CKK_EC || (cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY)) return NOT_SM2;
+  CK_ATTRIBUTE curve = {CKA_EC_PARAMS, params, sizeof params};
+  if (real->C_GetAttributeValue(h, obj, &curve, 1) != CKR_OK || !is_sm2_oid(&curve)) return NOT_SM2;
+  return cls == CKO_PRIVATE_KEY ? SM2_PRIVATE : SM2_PUBLIC;
+}
+
+/* Left-pads a big-endian scalar to 32 bytes (callers may strip leading zeros). */
+static int sm2_scalar_from(const CK_BYTE *value, CK_ULONG len, CK_BYTE d[32]) {
+  if (!value) return 0;
+  while (len > 32 && *value == 0) value++, len--;
+  if (len == 0 || len > 32) return 0;
+  memset(d, 0, 32);
+  memcpy(d + 32 - len, value, len);
+  return 1;
+}
+
+/* Reads the private scalar back from SoftHSM (possible only because the shim stored it non-sensitive).
+ * The caller must OPENSSL_cleanse d. */
+static CK_RV sm2_read_scalar(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_BYTE d[32]) {
+  CK_BYTE value[64];
+  CK_ATTRIBUTE attr = {CKA_VALUE, value, sizeof value};
+  CK_RV rv = real->C_GetAttributeValue(h, key, &attr, 1);
+  if (rv == CKR_ATTRIBUTE_SENSITIVE) rv = CKR_KEY_FUNCTION_NOT_PERMITTED; /* made sensitive behind our back */
+  else if (rv == CKR_OK && !sm2_scalar_from(value, attr.ulValueLen, d)) rv = CKR_KEY_TYPE_INCONSISTENT;
+  OPENSSL_cleanse(value, sizeof value);
+  return rv;
+}
+
+/* The uncompressed public point of a CKA_EC_POINT value: a DER OCTET STRING around it, or the raw point. */
+static int sm2_point_from(const CK_BYTE *value, CK_ULONG len, CK_BYTE q[SM2_POINT_LEN]) {
+  if (value && len == SM2_POINT_LEN + 2 && value[0] == 0x04 && value[1] == SM2_POINT_LEN) value += 2, len -= 2;
+  if (!value || len != SM2_POINT_LEN || value[0] != 0x04) return 0;
+  memcpy(q, value, SM2_POINT_LEN);
+  return 1;
+}
+
+/* The public point of an SM2 key: CKA_EC_POINT of a public key, d*G of a private one. */
+static int sm2_point_of(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, enum sm2_kind kind, CK_BYTE q[SM2_POINT_LEN]) {
+  if (kind == SM2_PRIVATE) {
+    CK_BYTE d[32];
+    int ok = sm2_read_scalar(h, obj, d) == CKR_OK && sm2_public_point(d, q);
+    OPENSSL_cleanse(d, sizeof d);
+    return ok;
+  }
+  CK_BYTE value[80];
+  CK_ATTRIBUTE attr = {CKA_EC_POINT, value, sizeof value};
+  return kind == SM2_PUBLIC && real->C_GetAttributeValue(h, obj, &attr, 1) == CKR_OK && sm2_point_from(value, attr.ulValueLen, q);
+}
+
+/*
+ * Which SM2 keys were created with the vendor key type. SoftHSM refuses unknown (vendor) attributes, so the
+ * shim keeps their public points in $HOME/state/<serial>/sm2-vendor-keys. A key pair shares one line, and a
+ * copy of a key (C_CopyObject) is recognised too, which a list of CKA_IDs would not give.
+ */
+static void point_hex(const CK_BYTE q[SM2_POINT_LEN], char out[2 * SM2_POINT_LEN + 1]) {
+  for (int i = 0; i < SM2_POINT_LEN; i++) sprintf(out + 2 * i, "%02x", q[i]);
+}
+
+static int vendor_point_listed(const struct slot_state *s, const CK_BYTE q[SM2_POINT_LEN]) {
+  char wanted[2 * SM2_POINT_LEN + 1], line[2 * SM2_POINT_LEN + 16], path[PATH_MAX];
+  point_hex(q, wanted);
+  int found = 0;
+  pthread_mutex_lock(&lock);
+  state_path(s, "sm2-vendor-keys", path, sizeof path);
+  FILE *f = fopen(path, "r");
+  while (f && !found && fgets(line, sizeof line, f)) found = strncmp(line, wanted, 2 * SM2_POINT_LEN) == 0;
+  if (f) fclose(f);
+  pthread_mutex_unlock(&lock);
+  return found;
+}
+
+static void list_vendor_point(const struct slot_state *s, const CK_BYTE q[SM2_POINT_LEN]) {
+  if (vendor_point_listed(s, q)) return;
+  char hex[2 * SM2_POINT_LEN + 1], dir[PATH_MAX], path[PATH_MAX];
+  point_hex(q, hex);
+  pthread_mutex_lock(&lock);
+  snprintf(dir, sizeof dir, "%s/state", home);
+  mkdir(dir, 0755);
+  snprintf(dir, sizeof dir, "%s/state/%s", home, s->serial);
+  mkdir(dir, 0755);
+  state_path(s, "sm2-vendor-keys", path, sizeof path);
+  FILE *f = fopen(path, "a");
+  if (f) {
+    fprintf(f, "%s\n", hex);
+    fclose(f);
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+static int sm2_is_vendor(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, enum sm2_kind kind, const struct slot_state *s) {
+  CK_BYTE q[SM2_POINT_LEN];
+  return s && kind != NOT_SM2 && sm2_point_of(h, obj, kind, q) && vendor_point_listed(s, q);
+}
+
+/* Attribute helpers for templates the shim rewrites. */
+static CK_ATTRIBUTE *find_attr(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type) {
+  for (CK_ULONG i = 0; tmpl && i < n; i++)
+    if (tmpl[i].type == type) return &tmpl[i];
+  return NULL;
+}
+
+static int ulong_attr(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_ATTRIBUTE_TYPE type, CK_ULONG *out) {
+  CK_ATTRIBUTE *a = find_attr(tmpl, n, type);
+  if (!a || !a->pValue || a->ulValueLen != sizeof(CK_ULONG)) return 0;
+  *out = *(CK_ULONG *)a->pValue;
+  return 1;
+}
+
+static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
+static const CK_KEY_TYPE ckk_ec = CKK_EC;
+
 /* ---------- general ---------- */
 
 static CK_RV w_Initialize(CK_VOID_PTR args) {
@@ -244,7 +517,7 @@ static CK_RV w_Initialize(CK_VOID_PTR args) {
   if (rv != CKR_OK) return rv;
   pthread_mutex_lock(&lock);
   slot_count = 0;
-  memset(sessions, 0, sizeof sessions);
+  drop_all_sessions();
   CK_SLOT_ID ids[MAX_SLOTS];
   CK_ULONG count = MAX_SLOTS;
   if (real->C_GetSlotList(CK_FALSE, ids, &count) == CKR_OK) {
@@ -269,7 +542,7 @@ static CK_RV w_Finalize(CK_VOID_PTR reserved) {
   initialized = 0;
   pthread_mutex_lock(&lock);
   slot_count = 0;
-  memset(sessions, 0, sizeof sessions);
+  drop_all_sessions();
   pthread_mutex_unlock(&lock);
   return real ? real->C_Finalize(reserved) : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
@@ -358,14 +631,40 @@ static CK_RV w_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR
   }
 }
 
+/* SoftHSM's mechanisms plus the two SM2 ones the shim implements itself. */
+static const CK_MECHANISM_TYPE sm2_mechanisms[] = {CKM_VTOKEN_SM2, CKM_VTOKEN_SM2_SM3};
+#define SM2_MECHANISM_COUNT (sizeof sm2_mechanisms / sizeof *sm2_mechanisms)
+
 static CK_RV w_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
   CK_RV rv = check_slot(id, NULL);
-  return rv != CKR_OK ? rv : real->C_GetMechanismList(id, list, count);
+  if (rv != CKR_OK) return rv;
+  if (!count) return CKR_ARGUMENTS_BAD;
+  CK_ULONG n = 0;
+  if ((rv = real->C_GetMechanismList(id, NULL, &n)) != CKR_OK) return rv;
+  CK_ULONG total = n + SM2_MECHANISM_COUNT;
+  if (!list) {
+    *count = total;
+    return CKR_OK;
+  }
+  if (*count < total) {
+    *count = total;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  if ((rv = real->C_GetMechanismList(id, list, &n)) != CKR_OK) return rv;
+  memcpy(list + n, sm2_mechanisms, sizeof sm2_mechanisms);
+  *count = n + SM2_MECHANISM_COUNT;
+  return CKR_OK;
 }
 
 static CK_RV w_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info) {
   CK_RV rv = check_slot(id, NULL);
-  return rv != CKR_OK ? rv : real->C_GetMechanismInfo(id, type, info);
+  if (rv != CKR_OK) return rv;
+  if (type == CKM_VTOKEN_SM2 || type == CKM_VTOKEN_SM2_SM3) {
+    if (!info) return CKR_ARGUMENTS_BAD;
+    *info = (CK_MECHANISM_INFO){256, 256, CKF_SIGN};
+    return CKR_OK;
+  }
+  return real->C_GetMechanismInfo(id, type, info);
 }
 
 static CK_RV w_InitToken(CK_SLOT_ID id, CK_UTF8CHAR_PTR pin, CK_ULONG len, CK_UTF8CHAR_PTR label) {
@@ -384,7 +683,11 @@ static CK_RV w_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR app, CK_NO
   pthread_mutex_lock(&lock);
   for (int i = 0; i < MAX_SESSIONS; i++) {
     if (!sessions[i].used) {
-      sessions[i] = (struct session_state){*handle, id, s->generation, 1};
+      drop_session(&sessions[i]);
+      sessions[i].handle = *handle;
+      sessions[i].slot = id;
+      sessions[i].generation = s->generation;
+      sessions[i].used = 1;
       break;
     }
   }
@@ -396,7 +699,7 @@ static CK_RV w_CloseSession(CK_SESSION_HANDLE h) {
   CK_RV rv = check_session(h, NULL);
   pthread_mutex_lock(&lock);
   struct session_state *session = find_session(h);
-  if (session) session->used = 0;
+  if (session) drop_session(session);
   pthread_mutex_unlock(&lock);
   if (rv != CKR_OK) return rv;
   return real->C_CloseSession(h);
@@ -462,22 +765,370 @@ static CK_RV w_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
   return rv;
 }
 
-/* ---------- signing with optional latency ---------- */
+/* ---------- signing with optional latency; SM2 signing is done by the shim itself ---------- */
+
+static int is_sm2_mechanism(CK_MECHANISM_TYPE m) { return m == CKM_VTOKEN_SM2 || m == CKM_VTOKEN_SM2_SM3; }
+
+static int is_ecdsa_mechanism(CK_MECHANISM_TYPE m) {
+  return m == CKM_ECDSA || m == CKM_ECDSA_SHA1 || m == CKM_ECDSA_SHA224 || m == CKM_ECDSA_SHA256 || m == CKM_ECDSA_SHA384 ||
+         m == CKM_ECDSA_SHA512;
+}
+
+static int sm2_operation_active(CK_SESSION_HANDLE h) {
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  int active = session && session->sm2.mechanism;
+  pthread_mutex_unlock(&lock);
+  return active;
+}
+
+/* Checks the key and mechanism parameter and records the operation in the session. For the message mechanism
+ * the hash starts with Z, which needs the public key: derived from the scalar, which is forgotten again. */
+static CK_RV sm2_sign_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  const CK_BYTE *id = (const CK_BYTE *)SM2_DEFAULT_ID;
+  size_t id_len = strlen(SM2_DEFAULT_ID);
+  if (mechanism->mechanism == CKM_VTOKEN_SM2) {
+    if (mechanism->pParameter || mechanism->ulParameterLen) return CKR_MECHANISM_PARAM_INVALID;
+  } else if (mechanism->pParameter && mechanism->ulParameterLen) {
+    if (mechanism->ulParameterLen > 8191) return CKR_MECHANISM_PARAM_INVALID; /* ENTL counts bits in 16 bits */
+    id = mechanism->pParameter;
+    id_len = mechanism->ulParameterLen;
+  } else if (mechanism->ulParameterLen) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+
+  CK_RV rv;
+  enum sm2_kind kind = sm2_kind_of(h, key, &rv);
+  if (rv != CKR_OK) return rv; /* e.g. CKR_USER_NOT_LOGGED_IN: SM2 private keys are private objects */
+  if (kind != SM2_PRIVATE) return CKR_KEY_TYPE_INCONSISTENT;
+  CK_BBOOL can_sign = CK_FALSE;
+  CK_ATTRIBUTE sign_attr = {CKA_SIGN, &can_sign, sizeof can_sign};
+  if ((rv = real->C_GetAttributeValue(h, key, &sign_attr, 1)) != CKR_OK) return rv;
+  if (!can_sign) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+
+  struct sm2_sign op = {mechanism->mechanism, key, NULL, 0};
+  if (op.mechanism == CKM_VTOKEN_SM2_SM3) {
+    CK_BYTE d[32], q[SM2_POINT_LEN], z[32];
+    rv = sm2_read_scalar(h, key, d);
+    int ok = rv == CKR_OK && sm2_public_point(d, q) && sm2_z(id, id_len, q, z);
+    OPENSSL_cleanse(d, sizeof d);
+    if (rv != CKR_OK) return rv;
+    if (!ok || !(op.sm3 = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(op.sm3, EVP_sm3(), NULL) || !EVP_DigestUpdate(op.sm3, z, sizeof z)) {
+      EVP_MD_CTX_free(op.sm3);
+      return CKR_FUNCTION_FAILED;
+    }
+  }
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  rv = !session ? CKR_SESSION_HANDLE_INVALID : session->sm2.mechanism ? CKR_OPERATION_ACTIVE : CKR_OK;
+  if (rv == CKR_OK) session->sm2 = op;
+  else sm2_sign_clear(&op);
+  pthread_mutex_unlock(&lock);
+  return rv;
+}
+
+static CK_RV w_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  if (!mechanism) return CKR_ARGUMENTS_BAD;
+  if (sm2_operation_active(h)) return CKR_OPERATION_ACTIVE;
+  if (is_sm2_mechanism(mechanism->mechanism)) return sm2_sign_init(h, mechanism, key);
+  /* SoftHSM (OpenSSL) would happily run ECDSA on the SM2 curve; an SM2 token does not. */
+  if (is_ecdsa_mechanism(mechanism->mechanism) && sm2_kind_of(h, key, NULL) != NOT_SM2) return CKR_KEY_TYPE_INCONSISTENT;
+  return real->C_SignInit(h, mechanism, key);
+}
+
+enum sm2_step { SM2_SIGN, SM2_UPDATE, SM2_FINAL };
+
+/*
+ * One C_Sign / C_SignUpdate / C_SignFinal call of the session's SM2 operation; *mine = 0 when the session has
+ * none (SoftHSM's operation then). PKCS#11 rules: a NULL signature buffer asks for the length and a too small
+ * one gets CKR_BUFFER_TOO_SMALL, both leaving the operation active; any other end of C_Sign / C_SignFinal,
+ * and any failing C_SignUpdate, ends it.
+ */
+static CK_RV sm2_sign_step(CK_SESSION_HANDLE h, struct slot_state *s, enum sm2_step step, CK_BYTE_PTR data, CK_ULONG len,
+                           CK_BYTE_PTR sig, CK_ULONG_PTR sig_len, int *mine) {
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  struct sm2_sign *op = session && session->sm2.mechanism ? &session->sm2 : NULL;
+  *mine = op != NULL;
+  CK_RV rv = CKR_OK;
+  if (!op) goto out;
+  if (step == SM2_SIGN && op->updated) {
+    rv = CKR_OPERATION_ACTIVE; /* a multi-part operation ends with C_SignFinal */
+    goto out;
+  }
+  if (step != SM2_SIGN && op->mechanism == CKM_VTOKEN_SM2) rv = CKR_FUNCTION_NOT_SUPPORTED; /* e comes in one part */
+  else if (step != SM2_FINAL && !data && len) rv = CKR_ARGUMENTS_BAD;
+  else if (step == SM2_UPDATE) rv = EVP_DigestUpdate(op->sm3, data, len) ? (op->updated = 1, CKR_OK) : CKR_FUNCTION_FAILED;
+  else if (!sig_len) rv = CKR_ARGUMENTS_BAD;
+  else if (op->mechanism == CKM_VTOKEN_SM2 && len != 32) rv = CKR_DATA_LEN_RANGE;
+  else if (!sig || *sig_len < SM2_SIG_LEN) {
+    rv = sig ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+    *sig_len = SM2_SIG_LEN;
+    goto out;
+  }
+  if (rv != CKR_OK) sm2_sign_clear(op);
+  if (rv != CKR_OK || step == SM2_UPDATE) goto out;
+  pthread_mutex_unlock(&lock);
+
+  /* A slow key is slow here too, and may be pulled out meanwhile (which ends the operation). */
+  if ((rv = simulate_latency(s)) != CKR_OK) return rv;
+
+  pthread_mutex_lock(&lock);
+  session = find_session(h);
+  op = session && session->sm2.mechanism ? &session->sm2 : NULL;
+  if (!op) {
+    rv = CKR_OPERATION_NOT_INITIALIZED; /* closed meanwhile */
+    goto out;
+  }
+  CK_BYTE e[32], d[32];
+  unsigned int e_len = 0;
+  if (op->mechanism == CKM_VTOKEN_SM2) memcpy(e, data, 32);
+  else if ((step == SM2_SIGN && !EVP_DigestUpdate(op->sm3, data, len)) || !EVP_DigestFinal_ex(op->sm3, e, &e_len)) rv = CKR_FUNCTION_FAILED;
+  if (rv == CKR_OK) rv = sm2_read_scalar(h, op->key, d); /* fails after C_Logout: the key is a private object */
+  if (rv == CKR_OK) rv = sm2_sign_e(d, e, sig);
+  OPENSSL_cleanse(d, sizeof d);
+  if (rv == CKR_OK) *sig_len = SM2_SIG_LEN;
+  sm2_sign_clear(op);
+out:
+  pthread_mutex_unlock(&lock);
+  return rv;
+}
 
 static CK_RV w_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
   struct slot_state *s;
   CK_RV rv = check_session(h, &s);
   if (rv != CKR_OK) return rv;
+  int mine;
+  rv = sm2_sign_step(h, s, SM2_SIGN, data, len, sig, sig_len, &mine);
+  if (mine) return rv;
   if (sig && (rv = simulate_latency(s)) != CKR_OK) return rv;
   return real->C_Sign(h, data, len, sig, sig_len);
+}
+
+static CK_RV w_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  int mine;
+  rv = sm2_sign_step(h, s, SM2_UPDATE, data, len, NULL, NULL, &mine);
+  return mine ? rv : real->C_SignUpdate(h, data, len);
 }
 
 static CK_RV w_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
   struct slot_state *s;
   CK_RV rv = check_session(h, &s);
   if (rv != CKR_OK) return rv;
+  int mine;
+  rv = sm2_sign_step(h, s, SM2_FINAL, NULL, 0, sig, sig_len, &mine);
+  if (mine) return rv;
   if (sig && (rv = simulate_latency(s)) != CKR_OK) return rv;
   return real->C_SignFinal(h, sig, sig_len);
+}
+
+/* ---------- SM2 keys: what callers see of the objects SoftHSM stores ---------- */
+
+/*
+ * Creating an SM2 key. CKK_VTOKEN_SM2 becomes CKK_EC on the SM2 curve (SoftHSM knows no vendor key types), and
+ * a private key is stored private (usable only after C_Login) but non-sensitive and extractable, so that the
+ * shim can read the scalar back to sign; callers are told otherwise (w_GetAttributeValue). Whatever the
+ * caller asked for, SM2 private keys are sensitive. The vendor type is remembered by public point.
+ */
+static CK_RV w_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR object) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
+  CK_KEY_TYPE type = CK_UNAVAILABLE_INFORMATION;
+  ulong_attr(tmpl, n, CKA_CLASS, &cls);
+  ulong_attr(tmpl, n, CKA_KEY_TYPE, &type);
+  CK_ATTRIBUTE *curve = find_attr(tmpl, n, CKA_EC_PARAMS);
+  int vendor = type == CKK_VTOKEN_SM2, is_key = cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY;
+  if (vendor && (!is_key || (curve && !is_sm2_oid(curve)))) return CKR_TEMPLATE_INCONSISTENT;
+  if (!vendor && !(is_key && type == CKK_EC && curve && is_sm2_oid(curve))) return real->C_CreateObject(h, tmpl, n, object);
+
+  /* The public point: checks a private scalar now, and names a vendor-typed key later. */
+  CK_BYTE q[SM2_POINT_LEN];
+  CK_ATTRIBUTE *material = find_attr(tmpl, n, cls == CKO_PRIVATE_KEY ? CKA_VALUE : CKA_EC_POINT);
+  if (!material) return CKR_TEMPLATE_INCOMPLETE;
+  if (cls == CKO_PRIVATE_KEY) {
+    CK_BYTE d[32];
+    int ok = sm2_scalar_from(material->pValue, material->ulValueLen, d) && sm2_public_point(d, q);
+    OPENSSL_cleanse(d, sizeof d);
+    if (!ok) return CKR_ATTRIBUTE_VALUE_INVALID;
+  } else if (!sm2_point_from(material->pValue, material->ulValueLen, q)) {
+    return CKR_ATTRIBUTE_VALUE_INVALID;
+  }
+
+  CK_ATTRIBUTE *copy = calloc(n + 4, sizeof *copy);
+  if (!copy) return CKR_HOST_MEMORY;
+  CK_ULONG m = 0;
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_ATTRIBUTE_TYPE t = tmpl[i].type;
+    if (cls == CKO_PRIVATE_KEY && (t == CKA_PRIVATE || t == CKA_SENSITIVE || t == CKA_EXTRACTABLE)) continue; /* set below */
+    copy[m++] = t == CKA_KEY_TYPE ? (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&ckk_ec, sizeof ckk_ec} : tmpl[i];
+  }
+  if (!curve) copy[m++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)SM2_OID_DER, sizeof SM2_OID_DER};
+  if (cls == CKO_PRIVATE_KEY) {
+    copy[m++] = (CK_ATTRIBUTE){CKA_PRIVATE, (void *)&ck_true, sizeof ck_true};
+    copy[m++] = (CK_ATTRIBUTE){CKA_SENSITIVE, (void *)&ck_false, sizeof ck_false};
+    copy[m++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, (void *)&ck_true, sizeof ck_true};
+  }
+  rv = real->C_CreateObject(h, copy, m, object);
+  free(copy);
+  if (rv == CKR_OK && vendor && s) list_vendor_point(s, q);
+  return rv;
+}
+
+/*
+ * Reading an SM2 key: vendor-typed keys report CKK_VTOKEN_SM2; private keys report themselves sensitive and
+ * never extractable and refuse CKA_VALUE, as on a real token. The caller's CKA_VALUE buffer is never handed to
+ * SoftHSM, which would copy the scalar into it.
+ */
+static CK_RV w_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  enum sm2_kind kind = tmpl ? sm2_kind_of(h, obj, NULL) : NOT_SM2;
+  if (kind == NOT_SM2) return real->C_GetAttributeValue(h, obj, tmpl, n);
+  CK_ATTRIBUTE *copy = calloc(n ? n : 1, sizeof *copy);
+  if (!copy) return CKR_HOST_MEMORY;
+  memcpy(copy, tmpl, n * sizeof *copy);
+  for (CK_ULONG i = 0; i < n; i++)
+    if (kind == SM2_PRIVATE && copy[i].type == CKA_VALUE) copy[i] = (CK_ATTRIBUTE){CKA_CLASS, NULL, 0}; /* harmless stand-in */
+  rv = real->C_GetAttributeValue(h, obj, copy, n);
+  int vendor = find_attr(tmpl, n, CKA_KEY_TYPE) && sm2_is_vendor(h, obj, kind, s);
+  int refused = 0;
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_ATTRIBUTE *a = &tmpl[i];
+    a->ulValueLen = copy[i].ulValueLen;
+    int bool_out = a->pValue && a->ulValueLen == sizeof(CK_BBOOL);
+    if (a->type == CKA_KEY_TYPE && vendor && a->pValue && a->ulValueLen == sizeof(CK_KEY_TYPE)) *(CK_KEY_TYPE *)a->pValue = CKK_VTOKEN_SM2;
+    if (kind != SM2_PRIVATE) continue;
+    if (a->type == CKA_VALUE) {
+      a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      refused = 1;
+    } else if (bool_out && (a->type == CKA_SENSITIVE || a->type == CKA_ALWAYS_SENSITIVE || a->type == CKA_NEVER_EXTRACTABLE)) {
+      *(CK_BBOOL *)a->pValue = CK_TRUE;
+    } else if (bool_out && a->type == CKA_EXTRACTABLE) {
+      *(CK_BBOOL *)a->pValue = CK_FALSE;
+    }
+  }
+  free(copy);
+  return rv == CKR_OK && refused ? CKR_ATTRIBUTE_SENSITIVE : rv;
+}
+
+/* An SM2 private key must stay non-sensitive inside SoftHSM (or the shim could not sign) and is reported
+ * sensitive and unextractable: requests for exactly that are accepted as no-ops, the opposite is read-only. */
+static CK_RV sm2_protect_template(const CK_ATTRIBUTE *in, CK_ULONG n, CK_ATTRIBUTE *out, CK_ULONG *m) {
+  *m = 0;
+  for (CK_ULONG i = 0; in && i < n; i++) {
+    if (in[i].type != CKA_SENSITIVE && in[i].type != CKA_EXTRACTABLE) {
+      out[(*m)++] = in[i];
+      continue;
+    }
+    if (!in[i].pValue || in[i].ulValueLen != sizeof(CK_BBOOL)) return CKR_ATTRIBUTE_VALUE_INVALID;
+    if ((*(CK_BBOOL *)in[i].pValue != CK_FALSE) != (in[i].type == CKA_SENSITIVE)) return CKR_ATTRIBUTE_READ_ONLY;
+  }
+  return CKR_OK;
+}
+
+static CK_RV w_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  if (!tmpl || sm2_kind_of(h, obj, NULL) != SM2_PRIVATE) return real->C_SetAttributeValue(h, obj, tmpl, n);
+  CK_ATTRIBUTE *copy = calloc(n ? n : 1, sizeof *copy);
+  if (!copy) return CKR_HOST_MEMORY;
+  CK_ULONG m;
+  rv = sm2_protect_template(tmpl, n, copy, &m);
+  if (rv == CKR_OK && m > 0) rv = real->C_SetAttributeValue(h, obj, copy, m);
+  free(copy);
+  return rv;
+}
+
+static CK_RV w_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR new_obj) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  if (!tmpl || sm2_kind_of(h, obj, NULL) != SM2_PRIVATE) return real->C_CopyObject(h, obj, tmpl, n, new_obj);
+  CK_ATTRIBUTE *copy = calloc(n ? n : 1, sizeof *copy);
+  if (!copy) return CKR_HOST_MEMORY;
+  CK_ULONG m;
+  rv = sm2_protect_template(tmpl, n, copy, &m);
+  if (rv == CKR_OK) rv = real->C_CopyObject(h, obj, copy, m, new_obj);
+  free(copy);
+  return rv;
+}
+
+/* SoftHSM would wrap an SM2 private key (it is extractable inside); a token never lets it out. */
+static CK_RV w_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  if (sm2_kind_of(h, key, NULL) == SM2_PRIVATE) return CKR_KEY_UNEXTRACTABLE;
+  return real->C_WrapKey(h, mechanism, wrapping_key, key, out, out_len);
+}
+
+/*
+ * Searching by key type: CKK_VTOKEN_SM2 becomes "CKK_EC on the SM2 curve" for SoftHSM and the results are
+ * narrowed to vendor-typed keys; a CKK_EC search leaves those out (they do not report CKK_EC).
+ */
+static CK_RV w_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  CK_KEY_TYPE type;
+  enum find_filter filter = FIND_ALL;
+  if (ulong_attr(tmpl, n, CKA_KEY_TYPE, &type)) filter = type == CKK_VTOKEN_SM2 ? FIND_VENDOR_SM2_ONLY : type == CKK_EC ? FIND_NOT_VENDOR_SM2 : FIND_ALL;
+  CK_ATTRIBUTE *copy = NULL;
+  CK_ULONG m = n;
+  if (filter == FIND_VENDOR_SM2_ONLY) {
+    if (!(copy = calloc(n + 1, sizeof *copy))) return CKR_HOST_MEMORY;
+    for (CK_ULONG i = 0; i < n; i++)
+      copy[i] = tmpl[i].type == CKA_KEY_TYPE ? (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&ckk_ec, sizeof ckk_ec} : tmpl[i];
+    if (!find_attr(tmpl, n, CKA_EC_PARAMS)) copy[m++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)SM2_OID_DER, sizeof SM2_OID_DER};
+  }
+  rv = real->C_FindObjectsInit(h, copy ? copy : tmpl, m);
+  free(copy);
+  if (rv == CKR_OK) {
+    pthread_mutex_lock(&lock);
+    struct session_state *session = find_session(h);
+    if (session) session->find_filter = filter;
+    pthread_mutex_unlock(&lock);
+  }
+  return rv;
+}
+
+static CK_RV w_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  enum find_filter filter = session ? session->find_filter : FIND_ALL;
+  pthread_mutex_unlock(&lock);
+  if (filter == FIND_ALL) return real->C_FindObjects(h, out, max, count);
+  if (!out || !count) return CKR_ARGUMENTS_BAD;
+  CK_ULONG found = 0;
+  while (found < max) {
+    CK_OBJECT_HANDLE batch[16];
+    CK_ULONG want = max - found < 16 ? max - found : 16, got = 0;
+    if ((rv = real->C_FindObjects(h, batch, want, &got)) != CKR_OK) return rv;
+    if (got == 0) break;
+    for (CK_ULONG i = 0; i < got; i++)
+      if (sm2_is_vendor(h, batch[i], sm2_kind_of(h, batch[i], NULL), s) == (filter == FIND_VENDOR_SM2_ONLY)) out[found++] = batch[i];
+  }
+  *count = found;
+  return CKR_OK;
+}
+
+static CK_RV w_FindObjectsFinal(CK_SESSION_HANDLE h) {
+  CK_RV rv = check_session(h, NULL);
+  if (rv != CKR_OK) return rv;
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  if (session) session->find_filter = FIND_ALL;
+  pthread_mutex_unlock(&lock);
+  return real->C_FindObjectsFinal(h);
 }
 
 /* ---------- every other session call: refuse once the key is gone ---------- */
@@ -490,15 +1141,7 @@ static CK_RV w_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_
 
 GUARD(GetSessionInfo, (CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR a), (hSession, a))
 GUARD(Logout, (CK_SESSION_HANDLE hSession), (hSession))
-GUARD(CreateObject, (CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR a, CK_ULONG b, CK_OBJECT_HANDLE_PTR c), (hSession, a, b, c))
 GUARD(DestroyObject, (CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE a), (hSession, a))
-GUARD(GetAttributeValue, (CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (hSession, a, b, c))
-GUARD(SetAttributeValue, (CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (hSession, a, b, c))
-GUARD(FindObjectsInit, (CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR a, CK_ULONG b), (hSession, a, b))
-GUARD(FindObjects, (CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR a, CK_ULONG b, CK_ULONG_PTR c), (hSession, a, b, c))
-GUARD(FindObjectsFinal, (CK_SESSION_HANDLE hSession), (hSession))
-GUARD(SignInit, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a, CK_OBJECT_HANDLE b), (hSession, a, b))
-GUARD(SignUpdate, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b), (hSession, a, b))
 GUARD(VerifyInit, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a, CK_OBJECT_HANDLE b), (hSession, a, b))
 GUARD(Verify, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG d), (hSession, a, b, c, d))
 GUARD(Encrypt, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d), (hSession, a, b, c, d))
@@ -546,11 +1189,11 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     USE(WaitForSlotEvent); USE(GetMechanismList); USE(GetMechanismInfo); USE(InitToken);
     USE(OpenSession); USE(CloseSession); USE(CloseAllSessions); USE(GetSessionInfo);
     USE(Login); USE(Logout); USE(SetPIN); USE(InitPIN);
-    USE(CreateObject); USE(DestroyObject); USE(GetAttributeValue); USE(SetAttributeValue);
+    USE(CreateObject); USE(CopyObject); USE(DestroyObject); USE(GetAttributeValue); USE(SetAttributeValue);
     USE(FindObjectsInit); USE(FindObjects); USE(FindObjectsFinal);
     USE(SignInit); USE(Sign); USE(SignUpdate); USE(SignFinal); USE(VerifyInit); USE(Verify);
     USE(EncryptInit); USE(Encrypt); USE(DecryptInit); USE(Decrypt); USE(DigestInit); USE(Digest);
-    USE(GenerateKeyPair); USE(GenerateRandom);
+    USE(GenerateKeyPair); USE(GenerateRandom); USE(WrapKey);
 #undef USE
     shim_ready = 1;
   }
