@@ -1,12 +1,16 @@
 /**
  * Demo tax hall (网上办税服务厅 演示): a loopback site that uses `window.yzt` the way a real one would.
+ * With `tls` it is served over https under a real tax-hall host name (the demo maps that name to the loopback
+ * address inside its throw-away browser profile, see scripts/demo.ts), the only way a browser gives it the API;
+ * without, plain http on 127.0.0.1, enough for driving the server's checks directly (integration tests).
  * Login: the server issues a single-use challenge, the page returns a LoginToken, the server checks it
  * with verifyLoginToken (origin, challenge, signature, validity, chain). Declarations are signed as
  * detached PKCS#7 inside `yzt.submission()` and checked with verifyCmsSignature.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,12 +28,18 @@ export interface DemoOptions {
   /** Files with the CA certificates (PEM) the tax hall trusts. */
   trustedRoots: string[];
   port?: number;
+  /** Address to listen on (default 127.0.0.1). */
   host?: string;
+  /** Serve https with this certificate and key (PEM files) under `hostName`. */
+  tls?: { cert: string; key: string; hostName: string };
 }
 
 export interface DemoServer {
   url: string;
   origin: string;
+  /** The address and port it listens on (the host name in `url` maps to hostIp in the demo's browser). */
+  hostIp: string;
+  port: number;
   /** Declarations accepted so far, for tests and the console. */
   accepted: Array<{ holderName: string; creditCode?: string; data: unknown }>;
   close(): Promise<void>;
@@ -170,15 +180,28 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     send(response, 404, { error: "not found" });
   }
 
-  const server: Server = createServer((request, response) => {
+  const onRequest: RequestListener = (request, response) => {
     route(request, response).catch((error: unknown) => send(response, 400, { error: "bad request", message: error instanceof Error ? error.message : String(error) }));
+  };
+  const tls = options.tls;
+  const server: Server = tls
+    ? (createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server)
+    : createServer(onRequest);
+  const hostIp = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, hostIp, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
+  origin = tls ? `https://${tls.hostName}${port === 443 ? "" : `:${port}`}` : `http://${hostIp}:${port}`;
   return {
     url: `${origin}/`,
     origin,
+    hostIp,
+    port,
     accepted,
     close: () =>
       new Promise((resolve) => {

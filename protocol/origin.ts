@@ -30,3 +30,42 @@ export function originMatchesPattern(origin: string, pattern: string): boolean {
   }
   return url.hostname === host;
 }
+
+/** API.md section 4: the sites that get the API without being added. https only. */
+export const DEFAULT_SITE_PATTERNS = ["https://*.chinatax.gov.cn/*", "https://*.beijing.gov.cn/*"];
+
+export type SiteRefusal = "notHttps" | "loopback" | "malformed";
+
+function parsedOrigin(origin: string): URL | null {
+  try {
+    return new URL(origin);
+  } catch {
+    return null;
+  }
+}
+
+/** 127.0.0.0/8, ::1 and localhost (with any subdomain): a web server any local process may have opened. */
+export function isLoopbackOrigin(origin: string): boolean {
+  const host = parsedOrigin(origin)?.hostname;
+  if (host === undefined) return false;
+  return /^127(?:\.\d{1,3}){3}$/.test(host) || host === "[::1]" || host === "localhost" || host.endsWith(".localhost");
+}
+
+/**
+ * Why an origin may not get the API (or be added by the user), or null when it may. Only https pages are
+ * secure contexts a network attacker cannot forge; loopback origins only with the developer setting on,
+ * which no web page can switch on.
+ */
+export function siteRefusal(origin: string, developerLoopback: boolean): SiteRefusal | null {
+  const url = parsedOrigin(origin);
+  if (!url || url.origin !== origin) return "malformed";
+  if (isLoopbackOrigin(origin)) return developerLoopback ? null : "loopback";
+  return url.protocol === "https:" ? null : "notHttps";
+}
+
+/** The whole allow-list rule: a default https site, or a site the user added that is still acceptable. */
+export function originAllowed(origin: string, userSites: readonly string[], developerLoopback: boolean): boolean {
+  if (siteRefusal(origin, developerLoopback) !== null) return false;
+  if (!isLoopbackOrigin(origin) && DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
+  return userSites.includes(origin);
+}

@@ -1,22 +1,30 @@
 /**
  * `npm start`: the whole product on one machine. Provisions the virtual USB key (unless a real PKCS#11
- * module is configured with YZT_PKCS11_MODULE), starts the demo tax hall on loopback, registers the native
- * host for a throw-away browser profile and opens the browser with the extension.
+ * module is configured with YZT_PKCS11_MODULE), starts the demo tax hall on loopback as
+ * https://etax.beijing.chinatax.gov.cn/ (port 443 of a loopback address of its own; 8443 when binding 443 is
+ * not allowed), registers the native host for a throw-away browser profile and opens the browser with the
+ * extension. Only that browser profile maps the name to the loopback address and trusts the demo TLS CA.
  *   npm start                       Chromium (headed when a display exists)
  *   npm start -- --browser firefox  Firefox ESR
  *   npm start -- --headless         no window: logs in and submits by itself, saves screenshots
  *   npm start -- --exit             stop after the headless run (for scripts)
  * Environment: YZT_PKCS11_MODULE (a real key's module), YZT_VTOKEN_HOME (virtual token, default .vtoken/),
- * YZT_DEMO_PORT (default 8930), YZT_DEMO_DIR (profiles and screenshots, default .demo/).
+ * YZT_DEMO_PORT (https port, default 443), YZT_DEMO_DIR (profiles and screenshots, default .demo/).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "puppeteer-core";
-import { startDemoServer } from "../demo/server.js";
+import { startDemoServer, type DemoServer } from "../demo/server.js";
 import { packageRoot } from "../native-host/install/paths.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
 import { readManifest } from "../test/virtual-token/state.js";
+import { createDemoTls, DEMO_TLS_HOSTS, demoTlsFiles, type TlsFiles } from "../test/virtual-token/tls-pki.js";
 import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
+import { loopbackAddress } from "./test-site.js";
+
+const DEMO_HOST = DEMO_TLS_HOSTS[0];
+/** Where the demo goes when the process may not bind port 443 (not root, no CAP_NET_BIND_SERVICE). */
+const UNPRIVILEGED_PORT = 8443;
 
 interface DemoArgs {
   browser: "chromium" | "firefox";
@@ -34,16 +42,18 @@ function parseArgs(argv: string[]): DemoArgs {
     browser: browser === "firefox" ? "firefox" : "chromium",
     headed: !wantsHeadless && Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY),
     exit: argv.includes("--exit"),
-    port: Number(process.env.YZT_DEMO_PORT ?? 8930),
+    port: Number(process.env.YZT_DEMO_PORT ?? 443),
   };
 }
 
 /** The virtual key, provisioned once into .vtoken/ and reused by later runs (its PIN state persists). */
-async function tokenEnvironment(root: string): Promise<{ env: Record<string, string>; trustedRoots: string[]; pin: string | null }> {
+async function tokenEnvironment(root: string, demoDir: string): Promise<{ env: Record<string, string>; trustedRoots: string[]; pin: string | null; tls: TlsFiles }> {
   if (process.env.YZT_PKCS11_MODULE) {
     console.log(`使用真实证书模块 real PKCS#11 module: ${process.env.YZT_PKCS11_MODULE}`);
     const roots = (process.env.YZT_CA_CERTIFICATES ?? "").split(":").filter(Boolean);
-    return { env: { YZT_PKCS11_MODULE: process.env.YZT_PKCS11_MODULE, YZT_CA_CERTIFICATES: roots.join(":") }, trustedRoots: roots, pin: null };
+    // No virtual token: the demo's own directory keeps the demo TLS certificate.
+    const tls = demoTlsFiles(demoDir) ?? createDemoTls(demoDir);
+    return { env: { YZT_PKCS11_MODULE: process.env.YZT_PKCS11_MODULE, YZT_CA_CERTIFICATES: roots.join(":") }, trustedRoots: roots, pin: null, tls };
   }
   const home = process.env.YZT_VTOKEN_HOME || join(root, ".vtoken");
   if (!existsSync(join(home, "manifest.json"))) {
@@ -55,11 +65,26 @@ async function tokenEnvironment(root: string): Promise<{ env: Record<string, str
     env: { YZT_PKCS11_MODULE: manifest.module, YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain },
     trustedRoots: [manifest.pki.chain],
     pin: USER_PIN,
+    // A token provisioned before the demo went https, or a certificate near its end: make a new one.
+    tls: demoTlsFiles(home) ?? createDemoTls(home),
   };
+}
+
+/**
+ * The demo tax hall on port 443 (or YZT_DEMO_PORT) of this process's loopback address; 8443 when the port
+ * is privileged and may not be bound; any free port when the wanted one is taken.
+ */
+async function startHttpsDemo(trustedRoots: string[], tls: TlsFiles, port: number): Promise<DemoServer> {
+  const start = (wanted: number) => startDemoServer({ trustedRoots, port: wanted, host: loopbackAddress(), tls: { cert: tls.cert, key: tls.key, hostName: DEMO_HOST } });
+  const code = (error: unknown) => (error as NodeJS.ErrnoException).code;
+  return start(port)
+    .catch((error: unknown) => (code(error) === "EACCES" ? start(UNPRIVILEGED_PORT) : Promise.reject(error)))
+    .catch((error: unknown) => (code(error) === "EADDRINUSE" ? start(0) : Promise.reject(error)));
 }
 
 /** Headless run: do what a user would, and keep screenshots as evidence. */
 async function walkThrough(page: Page, browser: Parameters<typeof waitForDialog>[0], pin: string, shots: string): Promise<void> {
+  if (!(await page.evaluate(() => window.isSecureContext))) throw new Error(`${page.url()} is not a secure context`);
   await page.waitForSelector("#login:not([disabled])", { timeout: 15_000 });
   await page.click("#login");
   const dialog = await waitForDialog(browser, "pin", 15_000);
@@ -80,16 +105,14 @@ async function walkThrough(page: Page, browser: Parameters<typeof waitForDialog>
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = packageRoot();
-  const token = await tokenEnvironment(root);
-  // A fixed port keeps the URL stable between runs; fall back to any free port if it is taken.
-  const server = await startDemoServer({ trustedRoots: token.trustedRoots, port: args.port }).catch(() =>
-    startDemoServer({ trustedRoots: token.trustedRoots, port: 0 }),
-  );
-  console.log(`演示网上办税服务厅 demo tax hall: ${server.url}`);
   const shots = process.env.YZT_DEMO_DIR || join(root, ".demo");
-  const profile = join(shots, args.browser);
   mkdirSync(shots, { recursive: true });
-  const session = await launchBrowser(args.browser, token.env, { headed: args.headed, profileDir: profile });
+  const token = await tokenEnvironment(root, shots);
+  const server = await startHttpsDemo(token.trustedRoots, token.tls, args.port);
+  console.log(`演示网上办税服务厅 demo tax hall: ${server.url} (${server.hostIp}:${server.port}, only in the browser the demo opens)`);
+  const profile = join(shots, args.browser);
+  const site = { hostIp: server.hostIp, caPem: readFileSync(token.tls.ca, "utf8"), hosts: token.tls.hosts };
+  const session = await launchBrowser(args.browser, token.env, { headed: args.headed, profileDir: profile, site });
   const page = await session.browser.newPage();
   await page.goto(server.url);
   const stop = async () => {

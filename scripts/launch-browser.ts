@@ -3,13 +3,21 @@
  * a throw-away profile (Chromium: <user-data-dir>/NativeMessagingHosts; Firefox: a temporary HOME's
  * ~/.mozilla/native-messaging-hosts). Nothing touches the user's own profiles. Used by the demo
  * (`npm start`), the end-to-end tests and the benchmark.
+ *
+ * With `site`, the demo tax-hall host names resolve to the site's loopback address and the demo TLS CA is
+ * trusted — in this profile only, so pages are real https secure contexts (no certificate errors ignored):
+ * Chromium gets --host-resolver-rules and a temporary HOME whose ~/.pki/nssdb trusts the CA; Firefox gets
+ * network.dns.forceResolve and the CA in the profile's cert9.db. Both databases are made with NSS certutil.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../native-host/install/host-manifest.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { DEMO_TLS_HOSTS } from "../test/virtual-token/tls-pki.js";
+import type { BrowserSiteAccess } from "./test-site.js";
 
 const REPO_ROOT = packageRoot();
 
@@ -39,6 +47,61 @@ export interface LaunchOptions {
   profileDir?: string;
   /** Register the native host (default). False simulates a machine where it was never installed. */
   registerHost?: boolean;
+  /** Map the demo host names to this loopback address and trust this CA (PEM), in this profile only. */
+  site?: BrowserSiteAccess;
+}
+
+const CA_NICKNAME = "yzt-demo-tls";
+
+/**
+ * Makes (or reuses) the NSS database in `dir` and trusts `caPem` in it as a TLS server CA ("C,,"), replacing
+ * an older demo CA of the same nickname (a kept demo profile outlives re-provisioning).
+ */
+function trustCaInNssDb(dir: string, caPem: string): void {
+  mkdirSync(dir, { recursive: true });
+  const db = `sql:${dir}`;
+  const certutil = (args: string[]) => execFileSync("certutil", ["-d", db, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    if (!existsSync(join(dir, "cert9.db"))) certutil(["-N", "--empty-password"]);
+    for (let i = 0; i < 10; i++) {
+      try {
+        certutil(["-D", "-n", CA_NICKNAME]);
+      } catch {
+        break; // no (more) older demo CA
+      }
+    }
+    const caFile = join(dir, `${CA_NICKNAME}.pem`);
+    writeFileSync(caFile, caPem);
+    certutil(["-A", "-n", CA_NICKNAME, "-t", "C,,", "-i", caFile]);
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new Error(missing ? "certutil is missing: run scripts/setup-system.sh (Debian package libnss3-tools)" : `certutil failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+  }
+}
+
+/**
+ * The browser's environment with a HOME of its own. X11 looks for the display's cookie in
+ * $HOME/.Xauthority when XAUTHORITY is unset: point it at the real one so a headed browser still opens.
+ */
+function browserEnv(home: string): Record<string, string> {
+  const env = { ...process.env, HOME: home } as Record<string, string>;
+  const xauthority = process.env.HOME ? join(process.env.HOME, ".Xauthority") : "";
+  if (!env.XAUTHORITY && xauthority && existsSync(xauthority)) env.XAUTHORITY = xauthority;
+  return env;
+}
+
+/** Chromium's --host-resolver-rules: each demo host name to the site's address; nothing else changes. */
+export function hostResolverRules(site: BrowserSiteAccess): string {
+  const hosts = site.hosts ?? DEMO_TLS_HOSTS;
+  return [...hosts.map((host) => `MAP ${host} ${site.hostIp}`), "EXCLUDE localhost"].join(", ");
+}
+
+/**
+ * Chromium flags for a site: the name mapping, and no automatic http → https upgrade (the site serves both,
+ * so Chromium would otherwise turn the site's plain-http page into the https one that tests must tell apart).
+ */
+function chromiumSiteArgs(site: BrowserSiteAccess): string[] {
+  return [`--host-resolver-rules=${hostResolverRules(site)}`, "--disable-features=HttpsUpgrades"];
 }
 
 export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>, options: LaunchOptions = {}): Promise<BrowserSession> {
@@ -54,9 +117,13 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
     chromeId: chromeExtensionId(join(REPO_ROOT, "manifest.json")),
   };
   let browser: Browser;
+  const home = join(dir, "home");
+  const site = options.site;
   if (family === "chromium") {
     const profile = join(dir, "profile");
     if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
+    // Chromium on Linux takes locally trusted CAs from $HOME/.pki/nssdb: a HOME of its own keeps that here.
+    if (site) trustCaInNssDb(join(home, ".pki", "nssdb"), site.caPem);
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless,
@@ -64,18 +131,23 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
       userDataDir: profile,
       pipe: true,
       enableExtensions: [extensionDir(family)],
-      args: CHROMIUM_ARGS,
+      args: site ? [...CHROMIUM_ARGS, ...chromiumSiteArgs(site)] : CHROMIUM_ARGS,
+      ...(site ? { env: browserEnv(home) } : {}),
     });
   } else {
-    const home = join(dir, "home");
+    const profile = join(dir, "profile");
     if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
+    if (site) trustCaInNssDb(profile, site.caPem);
     browser = await puppeteer.launch({
       browser: "firefox",
       executablePath: FIREFOX,
       headless,
-      userDataDir: join(dir, "profile"),
-      env: { ...process.env, HOME: home } as Record<string, string>,
+      userDataDir: profile,
+      env: browserEnv(home),
       extraPrefsFirefox: {
+        // Every host name resolves to the site's address (Firefox has no per-name mapping to any address).
+        // Plain http stays plain http, as in Chromium (chromiumSiteArgs).
+        ...(site ? { "network.dns.forceResolve": site.hostIp, "dom.security.https_first": false } : {}),
         "extensions.autoDisableScopes": 0,
         "datareporting.policy.dataSubmissionEnabled": false,
         "browser.shell.checkDefaultBrowser": false,

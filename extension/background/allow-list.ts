@@ -1,21 +1,32 @@
 /**
- * Which origins get `window.yzt`. Defaults: the tax-hall domains and the local demo; the user can add or
- * remove further sites from the popup. Defaults are injected by the manifest's static content scripts;
- * user sites by a dynamically registered content script, after the browser granted host permission.
+ * Which origins get `window.yzt` (API.md section 4; the rule itself is protocol/origin.ts). Defaults: the
+ * tax-hall domains over https; the user can add or remove further https sites from the popup. Defaults are
+ * injected by the manifest's static content scripts; user sites by a dynamically registered content script,
+ * after the browser granted host permission. Loopback sites only while the developer setting is on.
  */
 import browser from "webextension-polyfill";
-import { originSchema } from "../../protocol/origin.js";
-import { originMatchesPattern } from "../../protocol/origin.js";
+import { DEFAULT_SITE_PATTERNS, originAllowed, originSchema, siteRefusal } from "../../protocol/origin.js";
+import { YztError } from "../../protocol/errors.js";
+import { developerLoopbackEnabled } from "../shared/developer-setting.js";
 
 const STORAGE_KEY = "userSites";
 /** User sites with XTXApp (BJCA SOF_*) compatibility switched on; default sites have it on. */
 const XTX_STORAGE_KEY = "xtxSites";
 const USER_SCRIPT_ID = "yzt-user-sites";
-export const DEFAULT_SITE_PATTERNS = ["*://*.chinatax.gov.cn/*", "*://*.beijing.gov.cn/*", "http://127.0.0.1/*"];
+export { DEFAULT_SITE_PATTERNS };
 
-export function normaliseOrigin(input: string): string {
-  const url = new URL(input.includes("://") ? input : `https://${input}`);
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("only http(s) sites can be allowed");
+/** A site the user wants to add, as an origin; http:// and (without the developer setting) loopback refused. */
+export function normaliseOrigin(input: string, developerLoopback: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(input.includes("://") ? input : `https://${input}`);
+  } catch {
+    throw new YztError("BAD_REQUEST", "not a site address");
+  }
+  const refusal = siteRefusal(url.origin, developerLoopback);
+  if (refusal === "notHttps") throw new YztError("NOT_ALLOWED", "only https:// sites can be allowed", { reason: refusal });
+  if (refusal === "loopback") throw new YztError("NOT_ALLOWED", "local (loopback) sites need the developer setting", { reason: refusal });
+  if (refusal) throw new YztError("BAD_REQUEST", "not a site address");
   return originSchema.parse(url.origin, "origin");
 }
 
@@ -30,8 +41,7 @@ export function userSites(): Promise<string[]> {
 }
 
 export async function isAllowed(origin: string): Promise<boolean> {
-  if (DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
-  return (await userSites()).includes(origin);
+  return originAllowed(origin, await userSites(), await developerLoopbackEnabled());
 }
 
 /** Keeps the dynamic content scripts in line with the stored user sites. */
@@ -51,7 +61,7 @@ export async function syncUserScripts(): Promise<void> {
 }
 
 export async function addUserSite(origin: string): Promise<string[]> {
-  const normalised = normaliseOrigin(origin);
+  const normalised = normaliseOrigin(origin, await developerLoopbackEnabled());
   const sites = await userSites();
   if (!sites.includes(normalised)) sites.push(normalised);
   await browser.storage.local.set({ [STORAGE_KEY]: sites });
@@ -75,9 +85,10 @@ export function xtxSites(): Promise<string[]> {
   return storedOrigins(XTX_STORAGE_KEY);
 }
 
-/** XTXApp compatibility: on by default for the tax-hall domains and the demo, opt-in for added sites. */
+/** XTXApp compatibility: on by default for the tax-hall domains, opt-in for added sites; same origin rules. */
 export async function xtxEnabled(origin: string): Promise<boolean> {
-  if (DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
+  if (!(await isAllowed(origin))) return false;
+  if (originAllowed(origin, [], false)) return true;
   return (await xtxSites()).includes(origin);
 }
 

@@ -2,6 +2,8 @@
  * "证书助手" popup: tokens with PIN retries, certificates with expiry warnings and renewal link, change PIN,
  * environment check with "全部修复", and the allowed-sites list.
  */
+import { siteRefusal } from "../../protocol/origin.js";
+import { developerLoopbackEnabled } from "../shared/developer-setting.js";
 import browser from "webextension-polyfill";
 import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { DiagnosticCheck } from "../../protocol/messages.js";
@@ -98,8 +100,14 @@ async function initSettings(): Promise<void> {
   });
 }
 
+const REFUSAL_MESSAGES = { notHttps: "error_httpSite", loopback: "error_loopbackSite", malformed: "error_badSite" } as const;
+let developerLoopback = false;
+
 function init(): void {
   localize();
+  void developerLoopbackEnabled().then((on) => {
+    developerLoopback = on;
+  });
   void initSettings();
   document.getElementById("run-check")!.addEventListener("click", () => void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:diagnose" }).then((r) => renderChecks(r.checks)).catch(showError));
   document.getElementById("repair-all")!.addEventListener("click", () =>
@@ -113,6 +121,12 @@ function init(): void {
       origin = url.origin;
     } catch {
       showError({ code: "BAD_REQUEST", message: t("error_badSite") });
+      return;
+    }
+    // Refused here with the reason (the background refuses again): http pages can be forged on the way.
+    const refusal = siteRefusal(origin, developerLoopback);
+    if (refusal) {
+      showError({ code: "NOT_ALLOWED", message: t(REFUSAL_MESSAGES[refusal]) });
       return;
     }
     // The permission prompt must come straight from the click, so it is asked here and not in the background.

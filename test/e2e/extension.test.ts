@@ -1,6 +1,7 @@
 /**
  * End to end: real headless Chromium and Firefox ESR load the built extension; the native host is
- * registered in a throw-away profile and drives the virtual token; a loopback page uses window.yzt.
+ * registered in a throw-away profile and drives the virtual token; a page served over https under a
+ * tax-hall host name (mapped to a loopback address, demo CA trusted in that profile only) uses window.yzt.
  * PINs are typed into the extension's own dialog windows, exactly as a user would.
  */
 import { execFileSync } from "node:child_process";
@@ -33,10 +34,10 @@ for (const family of ["chromium", "firefox"] as const) {
 
     beforeAll(async () => {
       vtoken = await cloneVirtualToken();
-      site = await startTestSite();
+      site = await startTestSite(vtoken.manifest.tls);
       origin = new URL(site.allowedUrl).origin;
       work = mkdtempSync(join(tmpdir(), "yzt-e2e-"));
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env });
+      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
       page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
@@ -55,6 +56,11 @@ for (const family of ["chromium", "firefox"] as const) {
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
+    it("serves the page as a real secure context under the tax-hall host name (no certificate errors ignored)", async () => {
+      expect(origin).toMatch(/^https:\/\/etax\.beijing\.chinatax\.gov\.cn(:\d+)?$/);
+      expect(await page.evaluate(() => [location.origin, window.isSecureContext])).toEqual([origin, true]);
+    });
+
     it("injects a frozen window.yzt that reaches the native host and sees the inserted key", async () => {
       expect(await page.evaluate(() => Object.isFrozen(window.yzt))).toBe(true);
       const version = await page.evaluate(() => window.yzt.version());
@@ -69,22 +75,38 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(signCert).toMatchObject({ purpose: "sign", holderName: "北京演示科技有限公司", tokenSerial: "YZT0000000000001" });
     });
 
-    it("lets the user choose a certificate in the extension's picker, and cancel it", async () => {
+    it("offers only signing certificates in the extension's picker, lets the user choose one, and cancel it", async () => {
+      // A second key with a signing certificate, so there is a real choice; encryption certificates never appear.
+      insertToken(vtoken.home, "ec");
+      await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000002"), { timeout: 5000 });
       await startCall(page, "pick", "window.yzt.selectCertificate()");
       const picker = await waitForDialog(session.browser, "picker");
       const items = await picker.waitForSelector("[data-certificate-id]").then(() => picker.$$eval("[data-certificate-id]", (els) => els.map((e) => e.getAttribute("data-certificate-id"))));
-      expect(items).toHaveLength(2);
-      const encryptionId = items.find((id) => id !== signCert.id)!;
-      await press(picker, `[data-certificate-id="${encryptionId}"]`);
+      expect(items.sort()).toEqual(["YZT0000000000001:0101", "YZT0000000000002:0101"]);
+      await press(picker, `[data-certificate-id="YZT0000000000002:0101"]`);
       await press(picker, "button[type=submit]");
       const picked = await callResult<YztCertificate>(page, "pick");
-      expect(picked.value?.id).toBe(encryptionId);
+      expect(picked.value).toMatchObject({ id: "YZT0000000000002:0101", purpose: "sign", keyAlgorithm: "EC" });
 
       await startCall(page, "pickCancel", "window.yzt.selectCertificate()");
       const again = await waitForDialog(session.browser, "picker");
       await again.waitForSelector("[data-action=cancel]");
       await press(again, "[data-action=cancel]");
       expect(await callResult(page, "pickCancel")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
+      removeToken(vtoken.home, "ec");
+      await page.waitForFunction(() => window.__events.includes("tokenremoved:YZT0000000000002"), { timeout: 5000 });
+    });
+
+    it("refuses to log in or sign with the encryption certificate of a dual pair (BAD_REQUEST)", async () => {
+      const encryptionId = "YZT0000000000001:0202";
+      const refused = await page.evaluate(async (id) => {
+        const outcomes: string[] = [];
+        for (const call of [() => window.yzt.login({ certificateId: id, challenge: "challenge-0123456789" }), () => window.yzt.sign({ certificateId: id, data: "QUJD", format: "raw" })]) {
+          await call().then(() => outcomes.push("ok"), (error: { code: string; message: string }) => outcomes.push(`${error.code}: ${error.message}`));
+        }
+        return outcomes;
+      }, encryptionId);
+      for (const outcome of refused) expect(outcome).toMatch(/^BAD_REQUEST: .*encryption certificate/);
     });
 
     it("logs in with the PIN typed into the extension prompt, showing retries after a wrong PIN", async () => {
@@ -205,20 +227,18 @@ for (const family of ["chromium", "firefox"] as const) {
     });
 
     it("makes a second site log in itself instead of riding on the first site's session", async () => {
-      const second = await startTestSite();
       const other = await session.browser.newPage();
       try {
-        await other.goto(second.allowedUrl);
+        await other.goto(site.secondAllowedUrl);
         await other.waitForFunction(() => typeof window.yzt === "object");
         await startCall(other, "sign", `window.yzt.sign({ certificateId: ${JSON.stringify(signCert.id)}, data: "b3RoZXI=", format: "raw" })`);
         const prompt = await waitForDialog(session.browser, "pin");
         await prompt.waitForSelector("[data-action=cancel]");
-        expect(await prompt.evaluate(() => document.getElementById("origin")?.textContent ?? "")).toContain(`127.0.0.1:${second.port}`);
+        expect(await prompt.evaluate(() => document.getElementById("origin")?.textContent ?? "")).toContain(new URL(site.secondAllowedUrl).host);
         await press(prompt, "[data-action=cancel]");
         expect(await callResult(other, "sign")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
       } finally {
         await other.close();
-        await second.close();
       }
     });
 
@@ -264,10 +284,12 @@ for (const family of ["chromium", "firefox"] as const) {
     });
 
     it("explains a locked PIN in the prompt and rejects PIN_LOCKED", async () => {
+      // The picker test inserted this key once already: wait for this insertion's event, not that one.
+      const seen = await page.evaluate(() => window.__events.length);
       insertToken(vtoken.home, "ec");
       setRetries(vtoken.home, "ec", 1);
       try {
-        await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000002"), { timeout: 5000 });
+        await page.waitForFunction((from) => window.__events.slice(from).includes("tokeninserted:YZT0000000000002"), { timeout: 5000 }, seen);
         const ec = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
         const ecId = ec.find((c) => c.tokenSerial === "YZT0000000000002")!.id;
         await startCall(page, "locked", `window.yzt.login({ certificateId: ${JSON.stringify(ecId)}, challenge: "locked-challenge-0123456789" })`);
@@ -321,8 +343,9 @@ for (const family of ["chromium", "firefox"] as const) {
 for (const family of ["chromium", "firefox"] as const) {
   describe(`extension in ${family} without the native host`, () => {
     it("reports HOST_MISSING with install guidance", async () => {
-      const site = await startTestSite();
-      const session = await launchBrowser(family, {}, { registerHost: false });
+      const vtoken = await cloneVirtualToken();
+      const site = await startTestSite(vtoken.manifest.tls);
+      const session = await launchBrowser(family, {}, { registerHost: false, site });
       try {
         const page = await session.browser.newPage();
         await page.goto(site.allowedUrl);
@@ -334,6 +357,7 @@ for (const family of ["chromium", "firefox"] as const) {
       } finally {
         await session.close();
         await site.close();
+        vtoken.dispose();
       }
     }, 60_000);
   });

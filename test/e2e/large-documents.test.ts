@@ -61,9 +61,9 @@ for (const family of ["chromium", "firefox"] as const) {
 
     beforeAll(async () => {
       vtoken = await cloneVirtualToken();
-      site = await startTestSite();
+      site = await startTestSite(vtoken.manifest.tls);
       work = mkdtempSync(join(tmpdir(), "yzt-large-"));
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env });
+      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
       page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });

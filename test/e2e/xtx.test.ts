@@ -1,16 +1,18 @@
 /**
  * BJCA XTXApp compatibility in real browsers: the demo's legacy page, written against the
  * ws://127.0.0.1:21051/xtxapp/ JSON protocol, works with no BJCA software and no local port — answered by
- * the extension and verified by the server; every SOF_* function is checked, signatures by OpenSSL.
+ * the extension and verified by the server; every SOF_* function is checked, signatures by OpenSSL. The page
+ * is served over https under a tax-hall host name, so it opens wss://127.0.0.1:21061/xtxapp/, as such pages do.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoServer, type DemoServer } from "../../demo/server.js";
 import { launchBrowser, type BrowserSession } from "../../scripts/launch-browser.js";
+import { loopbackAddress } from "../../scripts/test-site.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";
 
@@ -31,9 +33,12 @@ for (const family of ["chromium", "firefox"] as const) {
 
     beforeAll(async () => {
       vtoken = await cloneVirtualToken();
-      demo = await startDemoServer({ trustedRoots: [vtoken.manifest.pki.chain] });
+      const tls = vtoken.manifest.tls;
+      // Port 443 on this process's own loopback address; any free port where 443 may not be bound.
+      const start = (port: number) => startDemoServer({ trustedRoots: [vtoken.manifest.pki.chain], host: loopbackAddress(), port, tls: { cert: tls.cert, key: tls.key, hostName: tls.hosts[0]! } });
+      demo = await start(443).catch(() => start(0));
       work = mkdtempSync(join(tmpdir(), "yzt-xtx-"));
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env });
+      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site: { hostIp: demo.hostIp, caPem: readFileSync(tls.ca, "utf8") } });
       page = await session.browser.newPage();
       await page.goto(`${demo.url}legacy.html`);
       await page.waitForSelector("#env[data-users='1']", { timeout: 10_000 });
@@ -44,6 +49,12 @@ for (const family of ["chromium", "firefox"] as const) {
       await demo?.close();
       vtoken?.dispose();
       if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it("runs on an https tax-hall page, whose socket is the wss one (wss://127.0.0.1:21061/xtxapp/)", async () => {
+      expect(demo.origin).toMatch(/^https:\/\/etax\.beijing\.chinatax\.gov\.cn(:\d+)?$/);
+      const seen = await page.evaluate(() => [location.origin, window.isSecureContext, (window as unknown as { ws: WebSocket }).ws.url]);
+      expect(seen).toEqual([demo.origin, true, "wss://127.0.0.1:21061/xtxapp/"]);
     });
 
     it("lists the key's certificate the BJCA way (name||certID&&&)", async () => {

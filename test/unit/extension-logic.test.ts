@@ -2,8 +2,36 @@
 import { describe, expect, it } from "vitest";
 import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
 import { badgeStateFor } from "../../extension/background/badge-state.js";
-import { originMatchesPattern } from "../../protocol/origin.js";
+import { isLoopbackOrigin, originAllowed, originMatchesPattern, siteRefusal } from "../../protocol/origin.js";
 import { pageMethodParams } from "../../extension/shared/page-protocol.js";
+
+describe("who gets the API (API.md section 4)", () => {
+  it("gives it to https tax-hall origins only, never to http ones on the same names", () => {
+    expect(originAllowed("https://etax.beijing.chinatax.gov.cn", [], false)).toBe(true);
+    expect(originAllowed("https://tpass.beijing.gov.cn:8443", [], false)).toBe(true);
+    expect(originAllowed("http://etax.beijing.chinatax.gov.cn", [], false)).toBe(false);
+    expect(originAllowed("http://etax.beijing.chinatax.gov.cn", ["http://etax.beijing.chinatax.gov.cn"], false)).toBe(false);
+    expect(originAllowed("https://etax-phish.example.com", [], false)).toBe(false);
+  });
+
+  it("gives it to https sites the user added, and to loopback ones only with the developer setting", () => {
+    expect(originAllowed("https://tax.example.cn", ["https://tax.example.cn"], false)).toBe(true);
+    for (const loopback of ["http://127.0.0.1:8930", "https://127.0.0.1", "https://localhost:8443", "http://[::1]:8080", "https://a.localhost"]) {
+      expect(isLoopbackOrigin(loopback)).toBe(true);
+      expect(originAllowed(loopback, [loopback], false)).toBe(false);
+      expect(siteRefusal(loopback, false)).toBe("loopback");
+      expect(originAllowed(loopback, [loopback], true)).toBe(true);
+      expect(originAllowed(loopback, [], true)).toBe(false); // the setting allows adding them, not every one
+    }
+  });
+
+  it("says why a site cannot be added", () => {
+    expect(siteRefusal("http://tax.example.cn", false)).toBe("notHttps");
+    expect(siteRefusal("https://tax.example.cn", false)).toBeNull();
+    expect(siteRefusal("ftp://tax.example.cn", false)).toBe("notHttps");
+    expect(siteRefusal("https://tax.example.cn/path", false)).toBe("malformed");
+  });
+});
 
 describe("allow-list patterns", () => {
   it("matches the tax-hall domains and their subdomains on any scheme and port", () => {
