@@ -6,39 +6,20 @@
  *
  * Works on DER bytes (definite lengths, as the host writes them) and checks every header it walks through.
  */
+import { concatBytes, expectTag, readTlv } from "./der.js";
 
-interface Tlv {
-  tag: number;
-  /** Offset of the first content byte. */
-  start: number;
-  /** Offset just past the content. */
-  end: number;
-}
+/** Content-type OIDs of the two CMS profiles (API.md `cmsProfile`): PKCS#7 and GM/T 0010. */
+export const CMS_CONTENT_TYPES = {
+  pkcs7: { data: "1.2.840.113549.1.7.1", signedData: "1.2.840.113549.1.7.2" },
+  gm: { data: "1.2.156.10197.6.1.4.2.1", signedData: "1.2.156.10197.6.1.4.2.2" },
+} as const;
+export type CmsProfile = keyof typeof CMS_CONTENT_TYPES;
 
-const OID_SIGNED_DATA = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-
-function readTlv(der: Uint8Array, at: number, limit: number): Tlv {
-  const tag = der[at];
-  const first = der[at + 1];
-  if (tag === undefined || first === undefined) throw new Error("CMS: truncated");
-  let length = first;
-  let start = at + 2;
-  if (first & 0x80) {
-    const count = first & 0x7f;
-    if (count === 0 || count > 4) throw new Error("CMS: unsupported length encoding");
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[start + i] ?? Number.NaN);
-    start += count;
-  }
-  const end = start + length;
-  if (!Number.isFinite(end) || end > limit) throw new Error("CMS: length runs past its container");
-  return { tag, start, end };
-}
-
-function expectTag(tlv: Tlv, tag: number, what: string): Tlv {
-  if (tlv.tag !== tag) throw new Error(`CMS: expected ${what}`);
-  return tlv;
-}
+/** The signedData OIDs above, DER-encoded (tag, length, value). */
+const SIGNED_DATA_OIDS = [
+  [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
+  [0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02],
+];
 
 function header(tag: number, length: number): Uint8Array {
   if (length < 0x80) return Uint8Array.of(tag, length);
@@ -47,23 +28,14 @@ function header(tag: number, length: number): Uint8Array {
   return Uint8Array.of(tag, 0x80 | bytes.length, ...bytes);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /** ContentInfo{signedData, [0] SignedData{..., encapContentInfo{data}, ...}} → the same with eContent = content. */
 export function attachContent(detached: Uint8Array, content: Uint8Array): Uint8Array {
   const outer = expectTag(readTlv(detached, 0, detached.length), 0x30, "ContentInfo SEQUENCE");
   if (outer.end !== detached.length) throw new Error("CMS: trailing bytes after ContentInfo");
   const oid = expectTag(readTlv(detached, outer.start, outer.end), 0x06, "contentType");
   const oidBytes = detached.subarray(outer.start, oid.end);
-  if (oidBytes.length !== OID_SIGNED_DATA.length || oidBytes.some((b, i) => b !== OID_SIGNED_DATA[i])) throw new Error("CMS: not SignedData");
+  const known = SIGNED_DATA_OIDS.some((oidDer) => oidDer.length === oidBytes.length && oidDer.every((b, i) => b === oidBytes[i]));
+  if (!known) throw new Error("CMS: not SignedData");
   const explicit = expectTag(readTlv(detached, oid.end, outer.end), 0xa0, "[0] content");
   const signedData = expectTag(readTlv(detached, explicit.start, explicit.end), 0x30, "SignedData SEQUENCE");
   const version = expectTag(readTlv(detached, signedData.start, signedData.end), 0x02, "version");
@@ -84,8 +56,8 @@ export function attachContent(detached: Uint8Array, content: Uint8Array): Uint8A
   const signedHeader = header(0x30, signedBodyLength);
   const explicitHeader = header(0xa0, signedHeader.length + signedBodyLength);
   const outerHeader = header(0x30, oidBytes.length + explicitHeader.length + signedHeader.length + signedBodyLength);
-  return concat([
+  return concatBytes(
     outerHeader, oidBytes, explicitHeader, signedHeader, before,
     encapHeader, eContentTypeTlv, eContentHeader, octetsHeader, content, after,
-  ]);
+  );
 }

@@ -34,8 +34,12 @@ export const pinSchema = string({ min: 1, max: 64 });
 export const challengeSchema = string({ min: 16, max: 256 });
 export const purposeFilterSchema = literal("sign", "encrypt");
 export const signFormatSchema = literal("pkcs7-detached", "pkcs7-attached", "raw");
-export const hashAlgorithmSchema = literal("SHA-256");
-const SHA256_BYTES = 32;
+export const hashAlgorithmSchema = literal("SHA-256", "SM3");
+/** The SM2 signer ID (API.md sm2Id): printable text, as every SM2 implementation takes it. */
+export const sm2IdSchema = string({ min: 1, max: 128, pattern: /^[\x20-\x7e]+$/, patternName: "printable ASCII" });
+export const cmsProfileSchema = literal("pkcs7", "gm");
+/** SHA-256 and SM3 digests (and SM2's e) are all 32 bytes. */
+const DIGEST_BYTES = 32;
 
 /** PIN_INVALID (not BAD_REQUEST) for PINs a token would never accept, so the UI can say why. */
 export function checkPinRules(pin: string, field = "pin"): void {
@@ -52,8 +56,10 @@ const signParams = refine(
     origin: originSchema,
     format: signFormatSchema,
     data: optional(base64(MAX_SIGN_DATA_BYTES)),
-    digest: optional(base64(SHA256_BYTES, SHA256_BYTES)),
+    digest: optional(base64(DIGEST_BYTES, DIGEST_BYTES)),
     hashAlgorithm: optional(hashAlgorithmSchema),
+    sm2Id: optional(sm2IdSchema),
+    cmsProfile: optional(cmsProfileSchema),
     pin: optional(pinSchema),
   }),
   (params, path) => {

@@ -46,7 +46,7 @@ export interface TokenInfo {
 export interface LoginToken {
   format: "yzt-login:1";
   certificate: string;
-  algorithm: "RS256" | "ES256";
+  algorithm: "RS256" | "ES256" | "SM2SM3";
   origin: string;
   challenge: string;
   signature: string;

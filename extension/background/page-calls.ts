@@ -8,7 +8,10 @@ import { YztError } from "../../protocol/errors.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
 import { xtxEnabled } from "./allow-list.js";
-import { prepareLargeData } from "./large-data.js";
+import { prepareLargeData, SHA256, type ContentHash } from "../shared/large-data.js";
+import { HASH_IN_EXTENSION_BYTES } from "../shared/limits.js";
+import { base64ByteLength } from "../../protocol/validate.js";
+import { Sm3 } from "./sm3.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 
@@ -47,7 +50,17 @@ function legacy<P>(run: (params: P, caller: Caller) => Promise<unknown>): (param
   };
 }
 
+/** SM3 for SM2 keys (no WebCrypto SM3): in the background, off every page's main thread. */
+const SM3: ContentHash = { name: "SM3", digest: async (content) => new Sm3().update(content).digest() };
+
 export function createPageHandlers(host: NativeHostClient): PageHandlers {
+  /** Which hash large data is digested with: the key's, looked up only when the data is large. */
+  const hashForKey = async (params: { certificateId: string; data?: string }): Promise<ContentHash> => {
+    if (params.data === undefined || base64ByteLength(params.data) < HASH_IN_EXTENSION_BYTES) return SHA256;
+    const certificates = await host.request("listCertificates", {});
+    return certificates.find((certificate) => certificate.id === params.certificateId)?.keyAlgorithm === "SM2" ? SM3 : SHA256;
+  };
+
   async function tokenOf(serial: string): Promise<TokenInfo | undefined> {
     return (await host.request("listTokens", {})).find((token) => token.serial === serial);
   }
@@ -120,7 +133,8 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     listCertificates: (params) => host.request("listCertificates", params),
 
     async selectCertificate(params, caller) {
-      const all = await host.request("listCertificates", params.purpose ? { purpose: params.purpose } : {});
+      // Without a purpose the choice is for login or signing: only certificates whose key may sign belong there.
+      const all = await host.request("listCertificates", { purpose: params.purpose ?? "sign" });
       const matching = params.issuer ? all.filter((cert) => issuerMatches(cert, params.issuer!)) : all;
       if (matching.length === 0) {
         const tokens = await host.request("listTokens", {});
@@ -147,7 +161,7 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     },
 
     sign: async (rawParams, caller) => {
-      const prepared = await prepareLargeData(rawParams);
+      const prepared = await prepareLargeData(rawParams, await hashForKey(rawParams));
       const params = prepared.request;
       const result = await withPin(params.certificateId, caller, "sign", (pin) =>
         host.request("sign", {
@@ -155,6 +169,8 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
           ...(params.data !== undefined ? { data: params.data } : {}),
           ...(params.digest !== undefined ? { digest: params.digest } : {}),
           ...(params.hashAlgorithm ? { hashAlgorithm: params.hashAlgorithm } : {}),
+          ...(params.sm2Id ? { sm2Id: params.sm2Id } : {}),
+          ...(params.cmsProfile ? { cmsProfile: params.cmsProfile } : {}),
           ...(pin ? { pin } : {}),
         }),
       );

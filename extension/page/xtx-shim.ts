@@ -9,6 +9,9 @@
  * the page, because that is how these pages work. New pages should use window.yzt, where the PIN is only
  * ever typed into the extension's own dialog.
  */
+import { rawSignatureToDer } from "../../protocol/der.js";
+import { base64ToBytes, bytesToBase64 } from "../shared/base64.js";
+import { signFromPage } from "./large-sign.js";
 import type { TokenInfo, YztCertificate as Certificate } from "../../protocol/types.js";
 import type { CertificateInfo } from "../../protocol/messages.js";
 import type { PageBridge } from "./bridge.js";
@@ -130,7 +133,11 @@ class XtxService {
       return byType[Number(type)] ?? "";
     };
     const sign = async (format: string, id: unknown, data: unknown) => {
-      const result = await this.bridge.call<{ signature: string }>("sign", { certificateId: String(id), data: utf8Base64(String(data)), format });
+      const result = (await signFromPage(this.bridge, { certificateId: String(id), data: utf8Base64(String(data)), format })) as { signature: string };
+      // BJCA's service answers SM2 signatures as base64 DER SEQUENCE{r, s}; window.yzt's raw format is r‖s.
+      if (format === "raw" && (await this.certificate(id, "sign"))?.keyAlgorithm === "SM2") {
+        return bytesToBase64(rawSignatureToDer(base64ToBytes(result.signature)));
+      }
       return result.signature;
     };
     return {

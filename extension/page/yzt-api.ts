@@ -5,6 +5,7 @@
  * background, which also takes the origin from the browser rather than from here.
  */
 import { createBridge, YztError, type PageBridge } from "./bridge.js";
+import { signFromPage } from "./large-sign.js";
 import { installXtxCompatibility } from "./xtx-shim.js";
 
 type Listener = (event: { tokenSerial?: string }) => void;
@@ -46,7 +47,7 @@ function install(): void {
     listCertificates: (filter?: unknown) => call("listCertificates", filter ?? {}),
     selectCertificate: (options?: unknown) => call("selectCertificate", options ?? {}),
     login: (options: unknown) => call("login", options),
-    sign: (options: unknown) => call("sign", options),
+    sign: (options: unknown) => signFromPage(bridge, options),
     changePin: (options: unknown) => call("changePin", options),
     logout: () => call("logout"),
     async submission<T>(label: string, work: () => Promise<T>): Promise<T> {

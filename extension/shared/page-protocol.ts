@@ -5,16 +5,14 @@
  */
 import { badRequest } from "../../protocol/errors.js";
 import {
-  certificateIdSchema, challengeSchema, hashAlgorithmSchema, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
+  certificateIdSchema, challengeSchema, cmsProfileSchema, hashAlgorithmSchema, sm2IdSchema, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
   signFormatSchema, tokenSerialSchema,
 } from "../../protocol/messages.js";
 import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 
 export { PAGE_CHANNEL } from "./channel.js";
-/** Data above this size is hashed in the extension (WebCrypto) when the format allows a digest. */
-export const HASH_IN_EXTENSION_BYTES = 256 * 1024;
-/** Largest `data` a page may pass (decoded bytes, API.md); large data is hashed in the extension. */
-export const MAX_PAGE_DATA_BYTES = 32 * 1024 * 1024;
+export { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "./limits.js";
+import { MAX_PAGE_DATA_BYTES } from "./limits.js";
 
 const signParams = refine(
   object({
@@ -23,6 +21,8 @@ const signParams = refine(
     data: optional(base64(MAX_PAGE_DATA_BYTES)),
     digest: optional(base64(32, 32)),
     hashAlgorithm: optional(hashAlgorithmSchema),
+    sm2Id: optional(sm2IdSchema),
+    cmsProfile: optional(cmsProfileSchema),
   }),
   (params, path) => {
     if ((params.data === undefined) === (params.digest === undefined)) throw badRequest(`${path}: exactly one of data or digest is required`);

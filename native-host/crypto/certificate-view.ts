@@ -23,6 +23,8 @@ export interface ParsedCertificate {
   purpose: Purpose;
   keyAlgorithm: KeyAlgorithm;
   ecCurve?: string;
+  /** EC and SM2: the uncompressed public point 04‖x‖y (SM2 needs it for Z). */
+  publicKeyPoint?: Uint8Array;
   isCa: boolean;
   subjectKeyIdentifier?: string;
   authorityKeyIdentifier?: string;

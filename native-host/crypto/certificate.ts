@@ -121,13 +121,15 @@ function purposeOf(keyUsage: string[]): Purpose {
   return "both";
 }
 
-function keyAlgorithmOf(certificate: pkijs.Certificate): { keyAlgorithm: KeyAlgorithm; ecCurve?: string } {
-  const algorithm = certificate.subjectPublicKeyInfo.algorithm;
+function keyAlgorithmOf(certificate: pkijs.Certificate): { keyAlgorithm: KeyAlgorithm; ecCurve?: string; publicKeyPoint?: Uint8Array } {
+  const spki = certificate.subjectPublicKeyInfo;
+  const algorithm = spki.algorithm;
   if (algorithm.algorithmId === OID.ecPublicKey) {
     const params = algorithm.algorithmParams;
     const curve = params instanceof asn1js.ObjectIdentifier ? params.valueBlock.toString() : undefined;
     const sm2 = curve === OID.sm2Curve || certificate.signatureAlgorithm.algorithmId === OID.sm2WithSm3;
-    return { keyAlgorithm: sm2 ? "SM2" : "EC", ...(curve ? { ecCurve: curve } : {}) };
+    const publicKeyPoint = new Uint8Array(spki.subjectPublicKey.valueBlock.valueHexView);
+    return { keyAlgorithm: sm2 ? "SM2" : "EC", publicKeyPoint, ...(curve ? { ecCurve: curve } : {}) };
   }
   if (algorithm.algorithmId === OID.rsa) return { keyAlgorithm: "RSA" };
   throw new YztError("BAD_REQUEST", `certificate: unsupported public key algorithm ${algorithm.algorithmId}`);

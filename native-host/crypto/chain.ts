@@ -6,6 +6,7 @@
 import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { sm2CertificateSignatureValid } from "./sm2-certificate.js";
 
 export type ChainVerdict =
   | { status: "ok"; path: string[] }
@@ -14,18 +15,24 @@ export type ChainVerdict =
 
 const MAX_DEPTH = 8;
 
+/** Did `issuer`'s key sign `certificate`? SM2-signed certificates are checked by our own SM2 code. */
+function signedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
+  const issuerSpki = issuer.publicKey.export({ type: "spki", format: "der" });
+  return sm2CertificateSignatureValid(certificate.raw, issuerSpki) ?? certificate.verify(issuer.publicKey);
+}
+
 export function checkChain(leafDer: Uint8Array, authorities: X509Certificate[], now: Date): ChainVerdict {
   let current = new X509Certificate(leafDer);
   const path = [current.subject];
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const selfSigned = current.subject === current.issuer && current.checkIssued(current) && current.verify(current.publicKey);
+    const selfSigned = current.subject === current.issuer && current.checkIssued(current) && signedBy(current, current);
     if (selfSigned) {
       const trusted = authorities.some((ca) => ca.fingerprint256 === current.fingerprint256);
       return trusted ? { status: "ok", path } : { status: "invalid", path, reason: "self-signed root is not trusted" };
     }
     const issuer = authorities.find((ca) => current.checkIssued(ca) && ca.ca);
     if (!issuer) return { status: "incomplete", path, missingIssuer: current.issuer };
-    if (!current.verify(issuer.publicKey)) return { status: "invalid", path, reason: `bad signature on ${current.subject}` };
+    if (!signedBy(current, issuer)) return { status: "invalid", path, reason: `bad signature on ${current.subject}` };
     if (new Date(issuer.validTo) < now || new Date(issuer.validFrom) > now) {
       return { status: "invalid", path, reason: `issuer ${issuer.subject} is outside its validity period` };
     }

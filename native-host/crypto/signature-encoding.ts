@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { badRequest } from "../../protocol/errors.js";
+import { rawSignatureToDer } from "../../protocol/der.js";
 
 /** DER prefix of DigestInfo { AlgorithmIdentifier sha256 NULL, OCTET STRING (32) } (RFC 8017, 9.2 note 1). */
 const SHA256_DIGEST_INFO_PREFIX = Buffer.from("3031300d060960864801650304020105000420", "hex");
@@ -17,27 +18,10 @@ export function rsaSha256DigestInfo(hash: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.concat([SHA256_DIGEST_INFO_PREFIX, hash]));
 }
 
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-/** Minimal two's-complement INTEGER for an unsigned big-endian magnitude. */
-function derUnsignedInteger(magnitude: Uint8Array): Buffer {
-  let start = 0;
-  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
-  let body = Buffer.from(magnitude.subarray(start));
-  if (body[0]! & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
-  return Buffer.concat([Buffer.from([0x02]), derLength(body.length), body]);
-}
-
+/** r||s (each half big-endian) → DER SEQUENCE { INTEGER r, INTEGER s }: ECDSA-Sig-Value and SM2 alike. */
 export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
   if (raw.length === 0 || raw.length % 2 !== 0) throw badRequest(`ECDSA signature must be r||s of even length, got ${raw.length}`);
-  const half = raw.length / 2;
-  const body = Buffer.concat([derUnsignedInteger(raw.subarray(0, half)), derUnsignedInteger(raw.subarray(half))]);
-  return new Uint8Array(Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]));
+  return rawSignatureToDer(raw);
 }
 
 /** Reads one strict-DER non-negative INTEGER of at most `size` value bytes at `offset`. */

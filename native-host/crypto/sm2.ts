@@ -10,6 +10,7 @@ import {
   SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N,
   bigIntToBytes, bytesToBigInt, isOnCurve, mod, modInverse, multiplyBase, multiplyBaseAndAdd,
 } from "./sm2-curve.js";
+import { concatBytes } from "../../protocol/der.js";
 import { ecdsaDerToRaw, ecdsaRawToDer } from "./signature-encoding.js";
 
 export { SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P } from "./sm2-curve.js";
@@ -125,7 +126,7 @@ function signWithNonce(d: bigint, inverseOnePlusD: bigint, e: bigint, k: bigint)
   if (r + k === SM2_N) return "r + k = n";
   const s = mod(inverseOnePlusD * (k - r * d), SM2_N);
   if (s === 0n) return "s = 0";
-  return concat(bigIntToBytes(r, 32), bigIntToBytes(s, 32));
+  return concatBytes(bigIntToBytes(r, 32), bigIntToBytes(s, 32));
 }
 
 /**
@@ -144,15 +145,6 @@ export function sm2Sign(d: bigint | Uint8Array, e: Uint8Array, fixedK?: bigint):
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 /** r‖s (64 bytes) → DER SEQUENCE { INTEGER r, INTEGER s }, the form CMS, X.509 and BJCA's service use. */
 export function rsToDer(rs: Uint8Array): Uint8Array {

@@ -9,6 +9,29 @@ import { checkChain, parsePemBundle } from "./chain.js";
 import { loginMessage, LOGIN_TOKEN_FORMAT } from "../../protocol/login-token.js";
 import { ensurePkijsEngine } from "./crypto-engine.js";
 import * as pkijs from "pkijs";
+import { createHash } from "node:crypto";
+import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
+
+const SM2_WITH_SM3 = "1.2.156.10197.1.501";
+const SM3 = "1.2.156.10197.1.401";
+const MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
+
+/**
+ * SM2 signer infos (GM/T 0010), which pkijs cannot verify: the messageDigest attribute must be the SM3 of the
+ * content, and the SM2 signature (Z with the default ID) must cover the DER signed attributes.
+ */
+function verifySm2SignerInfo(signerInfo: pkijs.SignerInfo, certificate: pkijs.Certificate, content: Uint8Array): boolean {
+  if (signerInfo.digestAlgorithm.algorithmId !== SM3 || !signerInfo.signedAttrs) return false;
+  const digestAttribute = signerInfo.signedAttrs.attributes.find((attribute) => attribute.type === MESSAGE_DIGEST);
+  const claimed = (digestAttribute?.values[0] as { valueBlock?: { valueHexView?: Uint8Array } } | undefined)?.valueBlock?.valueHexView;
+  const actual = createHash("sm3").update(content).digest();
+  if (!claimed || !actual.equals(claimed)) return false;
+  // What was signed is the attributes as an explicit SET OF: the stored [0] IMPLICIT bytes with tag 0x31.
+  const signedBytes = new Uint8Array(signerInfo.signedAttrs.encodedValue);
+  signedBytes[0] = 0x31;
+  const point = new Uint8Array(certificate.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
+  return sm2Verify(point, sm2Digest(point, signedBytes), derToRs(new Uint8Array(signerInfo.signature.valueBlock.valueHexView)));
+}
 
 export type LoginTokenFailure =
   | "format" | "origin" | "challenge" | "signature" | "expired" | "notYetValid" | "untrusted" | "algorithm";
@@ -73,9 +96,11 @@ export function verifyLoginToken(input: unknown, options: VerifyLoginOptions): V
   const message = loginMessage(origin, challenge);
   const key = createPublicKey(x509.publicKey.export({ format: "pem", type: "spki" }));
   let valid: boolean;
-  if (algorithm === "RS256" && key.asymmetricKeyType === "rsa") valid = verifySignature("sha256", message, key, signature);
-  else if (algorithm === "ES256" && key.asymmetricKeyType === "ec") valid = verifySignature("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
-  else throw new LoginTokenError("algorithm", `algorithm ${algorithm} does not match the certificate key`);
+  if (algorithm === "RS256" && parsed.keyAlgorithm === "RSA") valid = verifySignature("sha256", message, key, signature);
+  else if (algorithm === "ES256" && parsed.keyAlgorithm === "EC") valid = verifySignature("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
+  else if (algorithm === "SM2SM3" && parsed.keyAlgorithm === "SM2" && parsed.publicKeyPoint) {
+    valid = signature.length === 64 && sm2Verify(parsed.publicKeyPoint, sm2Digest(parsed.publicKeyPoint, message), signature);
+  } else throw new LoginTokenError("algorithm", `algorithm ${algorithm} does not match the certificate key`);
   if (!valid) throw new LoginTokenError("signature", "login token signature is invalid");
 
   const now = options.now ?? new Date();
@@ -126,8 +151,12 @@ export async function verifyCmsSignature(
   if (!signerCertificate) throw new CmsVerificationError("format", "the signature carries no signer certificate");
   let verified = false;
   try {
-    const outcome = await signedData.verify({ signer: 0, data: embedded ? undefined : new Uint8Array(content).buffer, checkChain: false, extendedMode: true });
-    verified = outcome.signatureVerified === true;
+    if (signedData.signerInfos[0]?.signatureAlgorithm.algorithmId === SM2_WITH_SM3) {
+      verified = verifySm2SignerInfo(signedData.signerInfos[0], signerCertificate, content);
+    } else {
+      const outcome = await signedData.verify({ signer: 0, data: embedded ? undefined : new Uint8Array(content).buffer, checkChain: false, extendedMode: true });
+      verified = outcome.signatureVerified === true;
+    }
   } catch {
     verified = false;
   }

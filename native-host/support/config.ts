@@ -7,7 +7,25 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { array, integer, object, optional, string, type Infer } from "../../protocol/validate.js";
+import { array, integer, literal, object, optional, string, type Infer, type Schema } from "../../protocol/validate.js";
+
+/** A PKCS#11 mechanism number: a JSON number or a hex string such as "0x80008100" (as vendors' headers write them). */
+const mechanismNumber: Schema<number> = {
+  parse(value, path = "value") {
+    const number = typeof value === "string" && /^0x[0-9a-f]{1,8}$/i.test(value) ? Number.parseInt(value, 16) : value;
+    return integer(0, 0xffffffff).parse(number, path);
+  },
+};
+
+/** One library's SM2 mechanisms (see token/mechanisms.ts); `library` / `manufacturer` say which module it is for. */
+const sm2MechanismsSchema = object({
+  library: optional(string({ min: 1, max: 1024 })),
+  manufacturer: optional(string({ min: 1, max: 64 })),
+  message: optional(mechanismNumber),
+  messageIdParameter: optional(literal("id", "none")),
+  digest: optional(mechanismNumber),
+  output: optional(literal("raw", "der", "auto")),
+});
 
 const configSchema = object({
   /** PKCS#11 module paths to load in addition to the discovered ones. */
@@ -18,6 +36,8 @@ const configSchema = object({
   caCertificates: optional(array(string({ min: 1, max: 1024 }), 64)),
   /** Wrong PINs before the token locks (Beijing 一证通: 10); lets the host report exact retries. */
   pinMaxTries: optional(integer(1, 100)),
+  /** SM2 mechanisms of vendor libraries the host does not know yet. */
+  sm2Mechanisms: optional(array(sm2MechanismsSchema, 32)),
 });
 
 export type HostConfig = Infer<typeof configSchema>;

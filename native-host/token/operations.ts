@@ -7,12 +7,11 @@ import { ObjectClass, SessionFlag } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
-import type { SigningKey, TokenPrimitive } from "../crypto/algorithms.js";
+import type { SigningKey } from "../crypto/algorithms.js";
 import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../crypto/certificate-view.js";
 import { signForPage, signLoginToken } from "../crypto/signer.js";
 import type { Logger } from "../support/log.js";
-import { signingMechanism } from "./mechanisms.js";
-import { mapPkcs11Error } from "./pkcs11-errors.js";
+import { tokenSigningKey, type Sm2Settings } from "./key-signer.js";
 import type { SessionTable } from "./sessions.js";
 import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
@@ -24,6 +23,9 @@ export interface SignParams {
   format: "pkcs7-detached" | "pkcs7-attached" | "raw";
   data?: string;
   digest?: string;
+  hashAlgorithm?: "SHA-256" | "SM3";
+  sm2Id?: string;
+  cmsProfile?: "pkcs7" | "gm";
   pin?: string;
 }
 
@@ -44,6 +46,7 @@ export class TokenOperations {
     private readonly sessions: SessionTable,
     private readonly queue: TokenQueue,
     private readonly logger: Logger,
+    private readonly sm2: Sm2Settings,
   ) {}
 
   /** Certificates of every present token; a token pulled out while being read contributes none. */
@@ -98,6 +101,9 @@ export class TokenOperations {
         signingTime: this.context.now(),
         ...(params.data !== undefined ? { data: Buffer.from(params.data, "base64") } : {}),
         ...(params.digest !== undefined ? { digest: Buffer.from(params.digest, "base64") } : {}),
+        ...(params.hashAlgorithm ? { hashAlgorithm: params.hashAlgorithm } : {}),
+        ...(params.sm2Id ? { sm2Id: params.sm2Id } : {}),
+        ...(params.cmsProfile ? { cmsProfile: params.cmsProfile } : {}),
       });
       this.sessions.touch(entry, params.origin);
       return result;
@@ -136,7 +142,7 @@ export class TokenOperations {
     return toYztCertificate(record.parsed, entry, record.ckaIdHex, this.context.now());
   }
 
-  /** Finds the token and a currently valid certificate on it, then runs `task` in the token's queue. */
+  /** Finds the token and a currently valid signing certificate on it, then runs `task` in the token's queue. */
   private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
     const { serial, ckaIdHex } = parseCertificateId(certificateId);
     const entry = this.context.tokens.get(serial);
@@ -145,6 +151,10 @@ export class TokenOperations {
     return this.queue.run(entry, async () => {
       const record = (await this.certificatesOf(entry)).find((candidate) => candidate.ckaIdHex === ckaIdHex);
       if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
+      // The encryption half of a dual pair may not sign (API.md section 3): its key usage says so.
+      if (record.parsed.purpose === "encrypt") {
+        throw new YztError("BAD_REQUEST", `certificate ${certificateId} is an encryption certificate: its key usage does not allow signatures`);
+      }
       this.requireValid(record.parsed);
       return task(entry, record);
     });
@@ -166,19 +176,7 @@ export class TokenOperations {
     const key = entry.keys.get(record.ckaIdHex) ?? guard(() => findPrivateKey(session, record.ckaIdHex));
     if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no private key on the token");
     entry.keys.set(record.ckaIdHex, key);
-    const algorithm = record.parsed.keyAlgorithm;
-    const mechanism = signingMechanism(algorithm, entry.owner.candidate.path);
-    // Removal and timeouts are handled by the token queue, which every caller of the primitive runs inside.
-    const primitive: TokenPrimitive = (input) =>
-      new Promise<Uint8Array>((resolve, reject) => {
-        // graphene's createSign runs C_SignInit synchronously; C_Sign itself runs on a worker thread.
-        const signer = guard(() => session.createSign(mechanism, key));
-        signer.once(Buffer.from(input), (error: Error | null, signature: Buffer) => {
-          if (error) reject(mapPkcs11Error(error));
-          else resolve(new Uint8Array(signature));
-        });
-      });
-    return { keyAlgorithm: algorithm, certificate: record.parsed.der, primitive };
+    return tokenSigningKey(session, key, entry, record.parsed, this.sm2);
   }
 
   private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {

@@ -5,6 +5,7 @@
 import { delimiter } from "node:path";
 import { loadConfig } from "../support/config.js";
 import type { Logger } from "../support/log.js";
+import { configuredSm2Mechanisms } from "./mechanisms.js";
 import { discoverModules, explicitModulesFrom, type ModuleCandidate } from "./modules.js";
 import { TokenService } from "./token-service.js";
 
@@ -22,7 +23,7 @@ function positiveNumber(text: string | undefined): number | undefined {
 
 export function setupService(options: { cliModules?: string[]; env?: NodeJS.ProcessEnv; logger?: Logger }): ServiceSetup {
   const env = options.env ?? process.env;
-  const { config, problem } = loadConfig(env);
+  const { config, problem, path } = loadConfig(env);
   // Reads the config file again each time: repair and doctor --fix run after the user (or --fix) changed it.
   const discover = () =>
     discoverModules({ explicit: explicitModulesFrom(options.cliModules ?? [], env), configModules: loadConfig(env).config.modules ?? [] });
@@ -34,6 +35,7 @@ export function setupService(options: { cliModules?: string[]; env?: NodeJS.Proc
     ...(pollIntervalMs ? { pollIntervalMs } : {}),
     ...(config.pinMaxTries ? { pinMaxTries: config.pinMaxTries } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    sm2: { configured: configuredSm2Mechanisms(config.sm2Mechanisms ?? []), configPath: path },
   });
   const caPaths = [
     ...(config.caCertificates ?? []),

@@ -16,6 +16,7 @@ import type { SignResult, TokenInfo, YztCertificate } from "../../protocol/types
 import type { EventData, EventName, LoginResult } from "../../protocol/messages.js";
 import { silentLogger, type Logger } from "../support/log.js";
 import type { ModuleCandidate } from "./modules.js";
+import type { Sm2Settings } from "./key-signer.js";
 import { TokenOperations, type CertificateSnapshot, type SignParams } from "./operations.js";
 import { DEFAULT_PIN_MAX_TRIES } from "./pin-state.js";
 import { SessionTable } from "./sessions.js";
@@ -35,6 +36,8 @@ export interface TokenServiceOptions {
   pinMaxTries?: number;
   now?: () => Date;
   logger?: Logger;
+  /** SM2 mechanisms of libraries named in config.json, and where that file is (for error messages). */
+  sm2?: Sm2Settings;
 }
 
 export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
@@ -59,7 +62,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     const queue = new TokenQueue(options.operationTimeoutMs ?? 120_000, () => this.watcher.scan(false));
     this.sessions = new SessionTable(this.context, queue, options.idleTimeoutMs ?? 30 * 60 * 1000);
     this.watcher = new SlotWatcher(this.context, this.sessions, logger);
-    this.operations = new TokenOperations(this.context, this.sessions, queue, logger);
+    this.operations = new TokenOperations(this.context, this.sessions, queue, logger, options.sm2 ?? { configured: [], configPath: "config.json" });
   }
 
   get modules(): LoadedModule[] {

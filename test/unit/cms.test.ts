@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachContent } from "../../protocol/cms-attach.js";
 import { buildSignedData } from "../../native-host/crypto/cms.js";
+import { signatureAlgorithm } from "../../native-host/crypto/algorithms.js";
 import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
 
 let work: string;
@@ -25,10 +26,13 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const hashes: Uint8Array[] = [];
-const signHash = async (hash: Uint8Array) => {
+/** What the token does for RSA: PKCS#1 v1.5 over the SHA-256 of the DER signed attributes. */
+const signAttributes = async (attributes: Uint8Array) => {
+  const hash = sha256(attributes);
   hashes.push(hash);
   return new Uint8Array(privateEncrypt({ key: keyPem, padding: constants.RSA_PKCS1_PADDING }, rsaSha256DigestInfo(hash)));
 };
+const algorithm = signatureAlgorithm("RSA").cms;
 
 function verify(signature: Uint8Array, content?: Buffer): boolean {
   const sig = join(work, "sig.p7s");
@@ -51,7 +55,7 @@ describe("CMS SignedData", () => {
   const signingTime = new Date("2026-11-24T08:00:00Z");
 
   it("builds a detached signature that verifies only with the original content", async () => {
-    const signature = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
+    const signature = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, algorithm, signAttributes });
     expect(verify(signature, content)).toBe(true);
     expect(verify(signature, Buffer.from("<申报表>篡改</申报表>"))).toBe(false);
     const printed = run("openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", join(work, "sig.p7s")], { encoding: "utf8" });
@@ -61,7 +65,7 @@ describe("CMS SignedData", () => {
   });
 
   it("builds an attached signature that carries the content as a DER primitive OCTET STRING", async () => {
-    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
+    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, algorithm, signAttributes });
     const signature = attachContent(detached, content);
     expect(verify(signature)).toBe(true);
     const parsed = run("openssl", ["asn1parse", "-inform", "DER", "-in", join(work, "sig.p7s")], { encoding: "utf8" });
@@ -71,14 +75,14 @@ describe("CMS SignedData", () => {
 
   it("signs a fresh hash of the signed attributes each time", async () => {
     hashes.length = 0;
-    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("a")), signingTime, keyAlgorithm: "RSA", signHash });
-    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("b")), signingTime, keyAlgorithm: "RSA", signHash });
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("a")), signingTime, algorithm, signAttributes });
+    await buildSignedData({ certificate, contentDigest: sha256(Buffer.from("b")), signingTime, algorithm, signAttributes });
     expect(hashes).toHaveLength(2);
     expect(Buffer.from(hashes[0]!).equals(Buffer.from(hashes[1]!))).toBe(false);
   });
 
   it("refuses a digest of the wrong size", async () => {
-    await expect(buildSignedData({ certificate, contentDigest: new Uint8Array(20), signingTime, keyAlgorithm: "RSA", signHash })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(buildSignedData({ certificate, contentDigest: new Uint8Array(20), signingTime, algorithm, signAttributes })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 });
 
@@ -88,7 +92,7 @@ describe("attaching content to a detached signature (large documents)", () => {
   it("embeds a 2 MB document that OpenSSL verifies and extracts, and a changed document fails", async () => {
     const content = Buffer.alloc(2 * 1024 * 1024 + 3, 0x5a);
     content.write("财务报表", 1000);
-    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash });
+    const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, algorithm, signAttributes });
     const attached = attachContent(detached, content);
     expect(verify(attached)).toBe(true);
     expect(readFileSync(join(work, "out.bin")).equals(content)).toBe(true);
@@ -99,10 +103,10 @@ describe("attaching content to a detached signature (large documents)", () => {
 
   it("refuses a signature that already embeds content, and bytes that are not a SignedData", async () => {
     const content = Buffer.from("x");
-    const attached = attachContent(await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, keyAlgorithm: "RSA", signHash }), content);
+    const attached = attachContent(await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, algorithm, signAttributes }), content);
     expect(() => attachContent(attached, content)).toThrow(/already embeds/);
-    expect(() => attachContent(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), content)).toThrow(/CMS/);
-    expect(() => attachContent(Uint8Array.of(0x30, 0x84, 0xff, 0xff, 0xff, 0xff), content)).toThrow(/CMS/);
+    expect(() => attachContent(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), content)).toThrow(/CMS|DER/);
+    expect(() => attachContent(Uint8Array.of(0x30, 0x84, 0xff, 0xff, 0xff, 0xff), content)).toThrow(/CMS|DER/);
   });
 });
 

@@ -2,12 +2,21 @@
  * The demo certificate authority and company certificates for the virtual token, made with pkijs:
  * root "YZT Demo Root CA" → "YZT Demo Sub CA" → company certificates shaped like Beijing 一证通 ones
  * (O and CN = company name, subject serialNumber and extension 1.2.156.10260.4.1.4 = credit code).
+ * Two chains: RSA (WebCrypto through pkijs) and SM2 with SM3 (GM/T 0015), signed with the project's own
+ * SM2 code because neither WebCrypto nor Node signs SM2.
  */
 import { Crypto } from "@peculiar/webcrypto";
 import * as asn1js from "asn1js";
 import { createHash, randomBytes } from "node:crypto";
 import * as pkijs from "pkijs";
 import { creditCodeCheckChar } from "../../native-host/crypto/certificate.js";
+import { rsToDer, sm2Digest, sm2Sign } from "../../native-host/crypto/sm2.js";
+import { generateSm2KeyPair, sm2KeyMaterial, type Sm2KeyMaterial } from "./sm2-import.js";
+
+/** SM2-with-SM3 (GM/T 0006): the signature algorithm of SM2 certificates. */
+const SM2_WITH_SM3 = "1.2.156.10197.1.501";
+/** SubjectPublicKeyInfo of an SM2 key up to its 65-byte point (id-ecPublicKey, SM2 curve). */
+const SM2_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a811ccf5501822d034200", "hex");
 
 const crypto = new Crypto();
 pkijs.setEngine("yzt-demo-pki", new pkijs.CryptoEngine({ name: "yzt-demo-pki", crypto }));
@@ -33,6 +42,20 @@ export interface KeyPair {
   privateKey: CryptoKey;
   publicKey: CryptoKey;
 }
+
+/** An SM2 key of the demo PKI: the scalar and point (what the token and the demo CA sign with). */
+export interface Sm2Key {
+  algorithm: "SM2";
+  material: Sm2KeyMaterial;
+}
+
+export function generateSm2Key(): Sm2Key {
+  return { algorithm: "SM2", material: sm2KeyMaterial(generateSm2KeyPair().privateKey) };
+}
+
+type PublicKey = CryptoKey | Sm2Key;
+type PrivateKey = CryptoKey | Sm2Key;
+const isSm2 = (key: PublicKey | PrivateKey): key is Sm2Key => (key as Sm2Key).algorithm === "SM2";
 
 export async function generateKeyPair(algorithm: "RSA" | "EC"): Promise<KeyPair> {
   const params =
@@ -85,23 +108,38 @@ function extension(oid: string, critical: boolean, value: asn1js.BaseBlock): pki
   return new pkijs.Extension({ extnID: oid, critical, extnValue: value.toBER(false) });
 }
 
-async function subjectKeyId(publicKey: CryptoKey): Promise<Uint8Array> {
-  const spki = pkijs.PublicKeyInfo.fromBER(await crypto.subtle.exportKey("spki", publicKey));
+async function publicKeyInfo(publicKey: PublicKey): Promise<pkijs.PublicKeyInfo> {
+  const spki = isSm2(publicKey) ? Buffer.concat([SM2_SPKI_PREFIX, publicKey.material.point]) : await crypto.subtle.exportKey("spki", publicKey);
+  return pkijs.PublicKeyInfo.fromBER(new Uint8Array(spki));
+}
+
+function subjectKeyId(spki: pkijs.PublicKeyInfo): Uint8Array {
   return createHash("sha1").update(Buffer.from(spki.subjectPublicKey.valueBlock.valueHexView)).digest();
+}
+
+/** SM2-with-SM3 over the TBSCertificate, Z computed with the default ID (as OpenSSL verifies certificates). */
+function signWithSm2(certificate: pkijs.Certificate, key: Sm2Key): void {
+  const algorithm = new pkijs.AlgorithmIdentifier({ algorithmId: SM2_WITH_SM3 });
+  certificate.signature = algorithm;
+  certificate.signatureAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: SM2_WITH_SM3 });
+  const tbs = new Uint8Array(certificate.encodeTBS().toBER(false));
+  const signature = rsToDer(sm2Sign(key.material.d, sm2Digest(key.material.point, tbs)));
+  certificate.tbsView = tbs;
+  certificate.signatureValue = new asn1js.BitString({ valueHex: signature });
 }
 
 export interface CertificateSpec {
   subject: NameField[];
-  publicKey: CryptoKey;
+  publicKey: PublicKey;
   notBefore: Date;
   notAfter: Date;
   keyUsage: KeyUsageName[];
   ca?: { pathLength?: number };
   /** The credit code goes into the GM/T 0015 extension and a BJCA-style unique id. */
   creditCode?: string;
-  issuer?: { certificate: pkijs.Certificate; privateKey: CryptoKey };
+  issuer?: { certificate: pkijs.Certificate; privateKey: PrivateKey };
   /** Key that signs a self-signed certificate. */
-  selfSignKey?: CryptoKey;
+  selfSignKey?: PrivateKey;
 }
 
 export interface IssuedCertificate {
@@ -120,9 +158,9 @@ export async function issueCertificate(spec: CertificateSpec): Promise<IssuedCer
   certificate.issuer = spec.issuer ? spec.issuer.certificate.subject : name(spec.subject);
   certificate.notBefore.value = spec.notBefore;
   certificate.notAfter.value = spec.notAfter;
-  await certificate.subjectPublicKeyInfo.importKey(spec.publicKey);
+  certificate.subjectPublicKeyInfo = await publicKeyInfo(spec.publicKey);
 
-  const ski = await subjectKeyId(spec.publicKey);
+  const ski = subjectKeyId(certificate.subjectPublicKeyInfo);
   const extensions: pkijs.Extension[] = [
     extension(OID.basicConstraints, true, new pkijs.BasicConstraints({
       cA: spec.ca !== undefined,
@@ -148,30 +186,40 @@ export async function issueCertificate(spec: CertificateSpec): Promise<IssuedCer
 
   const signingKey = spec.issuer?.privateKey ?? spec.selfSignKey;
   if (!signingKey) throw new Error("a certificate needs an issuer or a self-signing key");
-  await certificate.sign(signingKey, "SHA-256");
-  const der = new Uint8Array(certificate.toSchema(true).toBER(false));
+  if (isSm2(signingKey)) signWithSm2(certificate, signingKey);
+  else await certificate.sign(signingKey, "SHA-256");
+  const der = new Uint8Array(certificate.toSchema(false).toBER(false));
   return { certificate, der, pem: toPem("CERTIFICATE", der) };
 }
 
 export interface DemoCa {
   root: IssuedCertificate;
   intermediate: IssuedCertificate;
-  intermediateKey: CryptoKey;
+  intermediateKey: PrivateKey;
 }
 
 const DAY = 86_400_000;
 
-export async function createDemoCa(now: Date): Promise<DemoCa> {
-  const rootKey = await generateKeyPair("RSA");
+/** Root → sub CA, RSA (default) or SM2 (国密, "YZT Demo SM2 Root CA" → "YZT Demo SM2 Sub CA"). */
+export async function createDemoCa(now: Date, algorithm: "RSA" | "SM2" = "RSA"): Promise<DemoCa> {
+  const keyPair = async () => {
+    if (algorithm === "SM2") {
+      const key = generateSm2Key();
+      return { publicKey: key, privateKey: key };
+    }
+    return generateKeyPair("RSA");
+  };
+  const label = algorithm === "SM2" ? "SM2 " : "";
+  const rootKey = await keyPair();
   const root = await issueCertificate({
-    subject: [["C", "CN"], ["O", "yzt-bridge demo"], ["CN", "YZT Demo Root CA"]],
+    subject: [["C", "CN"], ["O", "yzt-bridge demo"], ["CN", `YZT Demo ${label}Root CA`]],
     publicKey: rootKey.publicKey, selfSignKey: rootKey.privateKey,
     notBefore: new Date(now.getTime() - 3 * 365 * DAY), notAfter: new Date(now.getTime() + 10 * 365 * DAY),
     keyUsage: ["keyCertSign", "cRLSign"], ca: {},
   });
-  const intermediateKey = await generateKeyPair("RSA");
+  const intermediateKey = await keyPair();
   const intermediate = await issueCertificate({
-    subject: [["C", "CN"], ["O", "yzt-bridge demo"], ["CN", "YZT Demo Sub CA"]],
+    subject: [["C", "CN"], ["O", "yzt-bridge demo"], ["CN", `YZT Demo ${label}Sub CA`]],
     publicKey: intermediateKey.publicKey, issuer: { certificate: root.certificate, privateKey: rootKey.privateKey },
     notBefore: new Date(now.getTime() - 2 * 365 * DAY), notAfter: new Date(now.getTime() + 8 * 365 * DAY),
     keyUsage: ["keyCertSign", "cRLSign"], ca: { pathLength: 0 },

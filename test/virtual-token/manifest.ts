@@ -1,11 +1,11 @@
 /** What provisioning created: written to <home>/manifest.json and read by tests, the demo and the CLI. */
-export type VtokenAlias = "demo" | "ec" | "expired" | "expiring";
+export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "sm2";
 
 export interface VtokenCertificate {
   purpose: "sign" | "encrypt";
   ckaId: string;
   pem: string;
-  keyAlgorithm: "RSA" | "EC";
+  keyAlgorithm: "RSA" | "EC" | "SM2";
   notBefore: string;
   notAfter: string;
 }
@@ -26,5 +26,8 @@ export interface VtokenManifest {
   userPin: string;
   soPin: string;
   tokens: VtokenToken[];
-  pki: { root: string; intermediate: string; chain: string };
+  /** chain.pem holds both demo chains (RSA and SM2), as a site trusting the demo CA would. */
+  pki: { root: string; intermediate: string; chain: string; sm2Root: string; sm2Intermediate: string };
+  /** The demo TLS CA and the https server certificate for the demo host names (tls-pki.ts); test-only. */
+  tls: { ca: string; cert: string; key: string; hosts: string[] };
 }

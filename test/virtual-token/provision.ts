@@ -9,11 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildShim } from "./build.js";
 import {
-  companySubject, createDemoCa, creditCodeWithCheck, DAY, generateKeyPair, issueCertificate, privateKeyPem,
+  companySubject, createDemoCa, creditCodeWithCheck, DAY, generateKeyPair, generateSm2Key, issueCertificate, privateKeyPem,
   type DemoCa, type KeyUsageName,
 } from "./demo-pki.js";
 import type { VtokenAlias, VtokenCertificate, VtokenManifest, VtokenToken } from "./manifest.js";
+import { importSm2KeyPair } from "./sm2-import.js";
 import { removeToken } from "./state.js";
+import { createDemoTls } from "./tls-pki.js";
 
 export const USER_PIN = "12345678";
 export const SO_PIN = "87654321";
@@ -26,7 +28,7 @@ interface TokenPlan {
   label: string;
   company: string;
   creditCode: string;
-  algorithm: "RSA" | "EC";
+  algorithm: "RSA" | "EC" | "SM2";
   notBefore: number;
   notAfter: number;
   withEncryption: boolean;
@@ -39,6 +41,8 @@ function plans(now: number): TokenPlan[] {
     { alias: "ec", serial: "YZT0000000000002", label: "BJ-YZT EC", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "EC", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     { alias: "expired", serial: "YZT0000000000003", label: "BJ-YZT EXPIRED", company: EXPIRED_COMPANY, creditCode: creditCodeWithCheck("91110108MA01EXPD0"), algorithm: "RSA", notBefore: now - 400 * DAY, notAfter: now - 35 * DAY, withEncryption: false },
     // One hour past 10 days, so daysLeft = floor(...) is exactly 10 however long the run takes.
+    // A current-style 一证通: SM2 signing + SM2 encryption pair under the SM2 demo CA.
+    { alias: "sm2", serial: "YZT0000000000005", label: "BJ-YZT SM2", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "SM2", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: false },
   ];
 }
@@ -59,13 +63,14 @@ function softhsmSerials(env: NodeJS.ProcessEnv): Map<string, string> {
   return serials;
 }
 
-async function issueFor(plan: TokenPlan, ca: DemoCa, purpose: "sign" | "encrypt") {
-  const key = await generateKeyPair(plan.algorithm);
+async function issueFor(plan: TokenPlan, cas: { rsa: DemoCa; sm2: DemoCa }, purpose: "sign" | "encrypt") {
+  const key = plan.algorithm === "SM2" ? generateSm2Key() : await generateKeyPair(plan.algorithm);
+  const ca = plan.algorithm === "SM2" ? cas.sm2 : cas.rsa;
   const keyUsage: KeyUsageName[] =
     purpose === "sign" ? ["digitalSignature", "nonRepudiation"] : plan.algorithm === "EC" ? ["keyAgreement", "dataEncipherment"] : ["keyEncipherment", "dataEncipherment"];
   const issued = await issueCertificate({
     subject: companySubject(plan.company, plan.creditCode),
-    publicKey: key.publicKey,
+    publicKey: key.algorithm === "SM2" ? key : key.publicKey,
     issuer: { certificate: ca.intermediate.certificate, privateKey: ca.intermediateKey },
     notBefore: new Date(plan.notBefore),
     notAfter: new Date(plan.notAfter),
@@ -86,11 +91,17 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
   writeFileSync(conf, `directories.tokendir = ${join(home, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = true\n`);
   const env = { ...process.env, SOFTHSM2_CONF: conf, YZT_VTOKEN_HOME: home };
 
-  const ca = await createDemoCa(new Date(now));
-  const pki = { root: join(home, "pki", "root.pem"), intermediate: join(home, "pki", "intermediate.pem"), chain: join(home, "pki", "chain.pem") };
-  writeFileSync(pki.root, ca.root.pem);
-  writeFileSync(pki.intermediate, ca.intermediate.pem);
-  writeFileSync(pki.chain, ca.intermediate.pem + ca.root.pem);
+  const cas = { rsa: await createDemoCa(new Date(now)), sm2: await createDemoCa(new Date(now), "SM2") };
+  const pkiFile = (name: string) => join(home, "pki", name);
+  const pki = {
+    root: pkiFile("root.pem"), intermediate: pkiFile("intermediate.pem"), chain: pkiFile("chain.pem"),
+    sm2Root: pkiFile("sm2-root.pem"), sm2Intermediate: pkiFile("sm2-intermediate.pem"),
+  };
+  writeFileSync(pki.root, cas.rsa.root.pem);
+  writeFileSync(pki.intermediate, cas.rsa.intermediate.pem);
+  writeFileSync(pki.sm2Root, cas.sm2.root.pem);
+  writeFileSync(pki.sm2Intermediate, cas.sm2.intermediate.pem);
+  writeFileSync(pki.chain, cas.rsa.intermediate.pem + cas.rsa.root.pem + cas.sm2.intermediate.pem + cas.sm2.root.pem);
 
   const tokenPlans = plans(now);
   for (const plan of tokenPlans) {
@@ -105,15 +116,20 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
     for (const plan of tokenPlans) {
       const certificates: VtokenCertificate[] = [];
       const purposes: Array<"sign" | "encrypt"> = plan.withEncryption ? ["sign", "encrypt"] : ["sign"];
-      const issuedAll = await Promise.all(purposes.map((purpose) => issueFor(plan, ca, purpose)));
+      const issuedAll = await Promise.all(purposes.map((purpose) => issueFor(plan, cas, purpose)));
       for (const [index, purpose] of purposes.entries()) {
         const { key, issued } = issuedAll[index]!;
         const ckaId = purpose === "sign" ? "0101" : "0202";
-        const keyFile = join(scratch, `${plan.alias}-${purpose}.key.pem`);
         const certFile = join(scratch, `${plan.alias}-${purpose}.cer`);
-        writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
         writeFileSync(certFile, issued.der);
-        run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
+        if (key.algorithm === "SM2") {
+          // SoftHSM has no SM2: the shim holds SM2 keys, imported through it like a vendor tool would.
+          importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true });
+        } else {
+          const keyFile = join(scratch, `${plan.alias}-${purpose}.key.pem`);
+          writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
+          run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
+        }
         run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", purpose], env);
         certificates.push({
           purpose, ckaId, pem: issued.pem, keyAlgorithm: plan.algorithm,
@@ -126,7 +142,8 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
     rmSync(scratch, { recursive: true, force: true });
   }
 
-  const manifest: VtokenManifest = { home, module, userPin: USER_PIN, soPin: SO_PIN, tokens, pki };
+  const tls = createDemoTls(home);
+  const manifest: VtokenManifest = { home, module, userPin: USER_PIN, soPin: SO_PIN, tokens, pki, tls };
   writeFileSync(join(home, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   for (const plan of tokenPlans) if (plan.alias !== "demo") removeToken(home, plan.alias);
   return manifest;
