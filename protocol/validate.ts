@@ -153,6 +153,9 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   return {
     parse(value, path = "value") {
       if (typeof value !== "object" || value === null || Array.isArray(value)) fail(path, "an object", value);
+      // Only plain data: an object whose prototype was swapped (a "__proto__" member after a copy) is refused.
+      const prototype = Object.getPrototypeOf(value) as unknown;
+      if (prototype !== Object.prototype && prototype !== null) fail(path, "a plain object", value);
       const input = value as Record<string, unknown>;
       for (const key of Object.keys(input)) {
         if (!Object.hasOwn(shape, key)) throw badRequest(`${path}.${key}: unknown field`);

@@ -6,6 +6,7 @@
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
 import { PAGE_CHANNEL, type BackgroundToContent } from "../shared/page-protocol.js";
+import { FORBIDDEN_KEYS_MESSAGE, hasForbiddenKeys } from "../shared/plain-data.js";
 import { hideRemovalWarning, showRemovalWarning } from "./warning-overlay.js";
 
 let port: Runtime.Port | null = null;
@@ -67,21 +68,30 @@ window.addEventListener("message", (event: MessageEvent) => {
   if (event.source !== window) return;
   const peek = event.data as Record<string, unknown> | null;
   if (!peek || typeof peek !== "object" || peek.channel !== PAGE_CHANNEL || peek.direction !== "to-extension") return;
-  const message = plainCopy(peek) as Record<string, unknown> | null;
-  if (!message) return;
-  if (message.kind === "hello") {
+  if (peek.kind === "hello") {
     connect();
     toPage({ kind: "ready" });
     return;
   }
-  if (message.kind !== "call" || typeof message.id !== "number" || typeof message.method !== "string") return;
-  const { id, method } = message as { id: number; method: string };
+  // From here on every call gets exactly one answer, whatever the page sent: never leave it hanging.
+  const id = peek.kind === "call" ? peek.id : undefined;
+  if (typeof id !== "number") return;
+  const refuse = (code: string, text: string) => toPage({ kind: "error", id, error: { code, message: text } });
+  const message = plainCopy(peek) as Record<string, unknown> | null;
+  // Not plain data (Firefox's Xray wrappers refuse some page objects), or changed by the copy.
+  if (!message || message.id !== id || typeof message.method !== "string") {
+    refuse("BAD_REQUEST", "the call's arguments are not plain data");
+    return;
+  }
+  if (hasForbiddenKeys(message.params)) {
+    refuse("BAD_REQUEST", FORBIDDEN_KEYS_MESSAGE);
+    return;
+  }
   try {
     inFlight.add(id);
-    connect().postMessage({ type: "call", id, method, params: message.params });
+    connect().postMessage({ type: "call", id, method: message.method, params: message.params });
   } catch (error) {
-    // Every call gets an answer: a relay failure must not leave the page waiting forever.
     inFlight.delete(id);
-    toPage({ kind: "error", id, error: { code: "INTERNAL", message: `the extension could not forward the call: ${String(error)}` } });
+    refuse("INTERNAL", `the extension could not forward the call: ${String(error)}`);
   }
 });

@@ -3,6 +3,7 @@
  * promises, and extension events fanned out to subscribers. Used by `window.yzt` and the XTXApp layer.
  */
 import { PAGE_CHANNEL } from "../shared/channel.js";
+import { FORBIDDEN_KEYS_MESSAGE, hasForbiddenKeys } from "../shared/plain-data.js";
 
 export class YztError extends Error {
   override readonly name = "YztError";
@@ -52,8 +53,18 @@ export function createBridge(): PageBridge {
     call<T>(method: string, params: unknown = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const id = nextId++;
+        if (hasForbiddenKeys(params)) {
+          reject(new YztError("BAD_REQUEST", FORBIDDEN_KEYS_MESSAGE));
+          return;
+        }
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        post({ kind: "call", id, method, params });
+        try {
+          post({ kind: "call", id, method, params });
+        } catch (error) {
+          // Functions, DOM nodes and the like cannot be posted (DataCloneError): a typed error, never a hang.
+          pending.delete(id);
+          reject(new YztError("BAD_REQUEST", `arguments must be plain data (${error instanceof Error ? error.name : "not cloneable"})`));
+        }
       });
     },
     onEvent(listener) {
