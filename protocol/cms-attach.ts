@@ -28,36 +28,70 @@ function header(tag: number, length: number): Uint8Array {
   return Uint8Array.of(tag, 0x80 | bytes.length, ...bytes);
 }
 
-/** ContentInfo{signedData, [0] SignedData{..., encapContentInfo{data}, ...}} → the same with eContent = content. */
-export function attachContent(detached: Uint8Array, content: Uint8Array): Uint8Array {
-  const outer = expectTag(readTlv(detached, 0, detached.length), 0x30, "ContentInfo SEQUENCE");
-  if (outer.end !== detached.length) throw new Error("CMS: trailing bytes after ContentInfo");
-  const oid = expectTag(readTlv(detached, outer.start, outer.end), 0x06, "contentType");
-  const oidBytes = detached.subarray(outer.start, oid.end);
+/** The pieces of a ContentInfo{SignedData} around its encapsulated content, as views into the input. */
+interface SignedDataParts {
+  oid: Uint8Array;
+  /** SignedData members before encapContentInfo (version, digestAlgorithms). */
+  before: Uint8Array;
+  eContentType: Uint8Array;
+  /** The embedded content (primitive OCTET STRING), when there is one. */
+  content: Uint8Array | null;
+  /** SignedData members after encapContentInfo (certificates, signerInfos). */
+  after: Uint8Array;
+}
+
+function splitSignedData(cms: Uint8Array): SignedDataParts {
+  const outer = expectTag(readTlv(cms, 0, cms.length), 0x30, "ContentInfo SEQUENCE");
+  if (outer.end !== cms.length) throw new Error("CMS: trailing bytes after ContentInfo");
+  const oid = expectTag(readTlv(cms, outer.start, outer.end), 0x06, "contentType");
+  const oidBytes = cms.subarray(outer.start, oid.end);
   const known = SIGNED_DATA_OIDS.some((oidDer) => oidDer.length === oidBytes.length && oidDer.every((b, i) => b === oidBytes[i]));
   if (!known) throw new Error("CMS: not SignedData");
-  const explicit = expectTag(readTlv(detached, oid.end, outer.end), 0xa0, "[0] content");
-  const signedData = expectTag(readTlv(detached, explicit.start, explicit.end), 0x30, "SignedData SEQUENCE");
-  const version = expectTag(readTlv(detached, signedData.start, signedData.end), 0x02, "version");
-  const digestAlgorithms = expectTag(readTlv(detached, version.end, signedData.end), 0x31, "digestAlgorithms SET");
-  const encap = expectTag(readTlv(detached, digestAlgorithms.end, signedData.end), 0x30, "encapContentInfo SEQUENCE");
-  const eContentType = expectTag(readTlv(detached, encap.start, encap.end), 0x06, "eContentType");
-  if (eContentType.end !== encap.end) throw new Error("CMS: the signature already embeds content");
+  const explicit = expectTag(readTlv(cms, oid.end, outer.end), 0xa0, "[0] content");
+  const signedData = expectTag(readTlv(cms, explicit.start, explicit.end), 0x30, "SignedData SEQUENCE");
+  const version = expectTag(readTlv(cms, signedData.start, signedData.end), 0x02, "version");
+  const digestAlgorithms = expectTag(readTlv(cms, version.end, signedData.end), 0x31, "digestAlgorithms SET");
+  const encap = expectTag(readTlv(cms, digestAlgorithms.end, signedData.end), 0x30, "encapContentInfo SEQUENCE");
+  const eContentType = expectTag(readTlv(cms, encap.start, encap.end), 0x06, "eContentType");
+  let content: Uint8Array | null = null;
+  if (eContentType.end !== encap.end) {
+    const eContent = expectTag(readTlv(cms, eContentType.end, encap.end), 0xa0, "[0] eContent");
+    const octets = expectTag(readTlv(cms, eContent.start, eContent.end), 0x04, "primitive OCTET STRING content");
+    if (octets.end !== encap.end) throw new Error("CMS: unexpected members in encapContentInfo");
+    content = cms.subarray(octets.start, octets.end);
+  }
+  return {
+    oid: oidBytes, before: cms.subarray(signedData.start, digestAlgorithms.end), eContentType: cms.subarray(encap.start, eContentType.end),
+    content, after: cms.subarray(encap.end, signedData.end),
+  };
+}
 
-  // Lengths first, then one output buffer: the content is copied exactly once, however large it is.
-  const octetsHeader = header(0x04, content.length);
-  const eContentHeader = header(0xa0, octetsHeader.length + content.length);
-  const eContentTypeTlv = detached.subarray(encap.start, encap.end);
-  const encapBodyLength = eContentTypeTlv.length + eContentHeader.length + octetsHeader.length + content.length;
+/** Writes the ContentInfo back with or without content; lengths first, then one buffer (content copied once). */
+function joinSignedData(parts: SignedDataParts, content: Uint8Array | null): Uint8Array {
+  const octetsHeader = content ? header(0x04, content.length) : new Uint8Array();
+  const eContentHeader = content ? header(0xa0, octetsHeader.length + content.length) : new Uint8Array();
+  const encapBodyLength = parts.eContentType.length + eContentHeader.length + octetsHeader.length + (content?.length ?? 0);
   const encapHeader = header(0x30, encapBodyLength);
-  const before = detached.subarray(signedData.start, digestAlgorithms.end);
-  const after = detached.subarray(encap.end, signedData.end);
-  const signedBodyLength = before.length + encapHeader.length + encapBodyLength + after.length;
+  const signedBodyLength = parts.before.length + encapHeader.length + encapBodyLength + parts.after.length;
   const signedHeader = header(0x30, signedBodyLength);
   const explicitHeader = header(0xa0, signedHeader.length + signedBodyLength);
-  const outerHeader = header(0x30, oidBytes.length + explicitHeader.length + signedHeader.length + signedBodyLength);
+  const outerHeader = header(0x30, parts.oid.length + explicitHeader.length + signedHeader.length + signedBodyLength);
   return concatBytes(
-    outerHeader, oidBytes, explicitHeader, signedHeader, before,
-    encapHeader, eContentTypeTlv, eContentHeader, octetsHeader, content, after,
+    outerHeader, parts.oid, explicitHeader, signedHeader, parts.before,
+    encapHeader, parts.eContentType, eContentHeader, octetsHeader, content ?? new Uint8Array(), parts.after,
   );
+}
+
+/** ContentInfo{signedData, [0] SignedData{..., encapContentInfo{data}, ...}} → the same with eContent = content. */
+export function attachContent(detached: Uint8Array, content: Uint8Array): Uint8Array {
+  const parts = splitSignedData(detached);
+  if (parts.content) throw new Error("CMS: the signature already embeds content");
+  return joinSignedData(parts, content);
+}
+
+/** The reverse: an attached SignedData as its detached form and the embedded content (a view, not a copy). */
+export function detachContent(attached: Uint8Array): { detached: Uint8Array; content: Uint8Array } {
+  const parts = splitSignedData(attached);
+  if (!parts.content) throw new Error("CMS: the signature embeds no content");
+  return { detached: joinSignedData(parts, null), content: parts.content };
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: yzt-bridge against DESIGN.md's performance budget, in one run, on one virtual token
  * (no added latency) and one key:
- *   a) in-process graphene sign — the floor every other path pays on top of
+ *   a) in-process graphene sign (bench-paths.ts) — the floor every other path pays on top of
  *   b) the native host over stdio framing
  *   c) a page's `yzt.sign` through headless Chromium (page → content script → background → host)
  * plus host cold start, removal-to-page-event time, host memory idle and after 1000 signatures, and four
@@ -11,21 +11,20 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
 import type { Page } from "puppeteer-core";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
-import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
+import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, pageSigns } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { measureLargeDocuments, type LargeDocumentStats } from "./bench-large.js";
 import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
 import { startTestSite } from "./test-site.js";
 
 const SIGNATURES = Number(process.env.YZT_BENCH_SIGNATURES ?? 300);
+/** Removal, large documents and the four-tab run use the default demo key (SM2, like a current 一证通). */
 const CERT_ID = "YZT0000000000001:0101";
-const DATA = Buffer.from("<申报表>bench</申报表>");
 
 interface Stats {
   n: number;
@@ -45,41 +44,6 @@ const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
-}
-
-/** (a) The floor: graphene in this process, the same mechanism the host uses for a raw RSA signature. */
-function inProcessSigns(module: string, count: number): number[] {
-  const lib = Module.load(module);
-  lib.initialize({ flags: 2 });
-  try {
-    const slots = lib.getSlots(true);
-    const session = slots.items(0).open(SessionFlag.SERIAL_SESSION);
-    session.login(USER_PIN, UserType.USER);
-    const key = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
-    const input = Buffer.from(rsaSha256DigestInfo(sha256(DATA)));
-    const samples: number[] = [];
-    for (let i = 0; i < count + 20; i++) {
-      const started = performance.now();
-      session.createSign("RSA_PKCS", key).once(input);
-      if (i >= 20) samples.push(performance.now() - started); // the first ones warm caches up
-    }
-    session.logout();
-    session.close();
-    return samples;
-  } finally {
-    lib.finalize();
-  }
-}
-
-async function hostSigns(host: HostProcess, origin: string, count: number): Promise<number[]> {
-  await host.request("login", { certificateId: CERT_ID, origin, pin: USER_PIN });
-  const samples: number[] = [];
-  for (let i = 0; i < count + 20; i++) {
-    const started = performance.now();
-    await host.request("sign", { certificateId: CERT_ID, origin, format: "raw", data: DATA.toString("base64") });
-    if (i >= 20) samples.push(performance.now() - started);
-  }
-  return samples;
 }
 
 /** A Node process that answers the first frame and nothing else: what Node itself costs to start here. */
@@ -114,13 +78,15 @@ async function main(): Promise<void> {
   const env = { YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain };
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.versions.node, signatures: SIGNATURES };
   try {
-    console.log(`yzt-bridge benchmark: ${SIGNATURES} signatures per path, RSA-2048 on the virtual token (SoftHSM2)…`);
-    const floor = stats(inProcessSigns(manifest.module, SIGNATURES));
+    console.log(`yzt-bridge benchmark: ${SIGNATURES} signatures per path and key (RSA-2048, SM2) on the virtual token…`);
+    insertToken(home, "rsa");
+    const floors = BENCH_KEYS.map((key) => stats(inProcessSigns(manifest.module, key, SIGNATURES)));
 
     const host = HostProcess.start({ module: manifest.module, env: { ...env, YZT_LOG_LEVEL: "warn" } });
     await host.request("hello", {});
     const idleRss = rssMb(host.child.pid!);
-    const viaHost = stats(await hostSigns(host, "https://bench.example.cn", SIGNATURES));
+    const viaHosts: Stats[] = [];
+    for (const key of BENCH_KEYS) viaHosts.push(stats(await hostSigns(host, key, "https://bench.example.cn", SIGNATURES)));
     for (let i = 0; i < 1000 - SIGNATURES - 20; i++) {
       await host.request("sign", { certificateId: CERT_ID, origin: "https://bench.example.cn", format: "raw", data: DATA.toString("base64") });
     }
@@ -132,38 +98,29 @@ async function main(): Promise<void> {
 
     const site = await startTestSite(manifest.tls);
     const session = await launchBrowser("chromium", { YZT_PKCS11_MODULE: manifest.module, ...env, YZT_LOG_LEVEL: "warn" }, { site });
-    let viaPage: Stats;
+    const viaPages: Stats[] = [];
     let removal: Stats;
-    let large: LargeDocumentStats;
+    const large: Record<string, LargeDocumentStats> = {};
     let concurrent: { tabs: number; perTab: number; ok: number; failed: number; wallMs: number; perSignatureMs: number };
     try {
       const page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
       // Log in through the real PIN dialog once; the session then serves every signature.
-      const loginThroughDialog = async (tab: Page) => {
-        const login = tab.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), CERT_ID);
+      const loginThroughDialog = async (tab: Page, certificateId = CERT_ID) => {
+        const login = tab.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), certificateId);
         const dialog = await waitForDialog(session.browser, "pin");
         await dialog.type("input[name=pin]", USER_PIN);
         await press(dialog, "button[type=submit]");
         await login;
       };
-      await loginThroughDialog(page);
-      const pageSamples = await page.evaluate(
-        async (id, data, count) => {
-          const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
-          const samples: number[] = [];
-          for (let i = 0; i < count + 20; i++) {
-            const started = performance.now();
-            await yzt.sign({ certificateId: id, data, format: "raw" });
-            if (i >= 20) samples.push(performance.now() - started);
-          }
-          return samples;
-        },
-        CERT_ID, DATA.toString("base64"), SIGNATURES,
-      );
-      viaPage = stats(pageSamples);
-      large = await measureLargeDocuments(page, CERT_ID);
+      for (const key of BENCH_KEYS) {
+        await loginThroughDialog(page, key.certificateId);
+        viaPages.push(stats(await pageSigns(page, key, SIGNATURES)));
+      }
+      // RSA documents are hashed in the page (WebCrypto); SM2 ones with SM3 in the extension's background.
+      for (const key of BENCH_KEYS) large[key.name] = await measureLargeDocuments(page, key.certificateId);
+      removeToken(home, "rsa");
 
       // Removal: time from pulling the key to the page's tokenremoved event.
       const removalSamples: number[] = [];
@@ -214,12 +171,19 @@ async function main(): Promise<void> {
       await site.close();
     }
 
+    const perKey = BENCH_KEYS.map((key, k) => {
+      const floor = floors[k]!;
+      const viaHost = viaHosts[k]!;
+      const viaPage = viaPages[k]!;
+      return {
+        key: key.name, inProcess: floor, host: viaHost, page: viaPage,
+        ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
+        overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
+      };
+    });
+    const largeOverhead = (stats: LargeDocumentStats) => Math.max(stats.overheadOverFloor.detached, stats.overheadOverFloor.attached);
     Object.assign(results, {
-      inProcess: floor,
-      host: viaHost,
-      page: viaPage,
-      ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
-      overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
+      keys: perKey,
       coldStartMs: cold,
       bareNodeStartMs: bareNode,
       removalToPageEventMs: removal,
@@ -227,28 +191,30 @@ async function main(): Promise<void> {
       concurrentTabs: concurrent,
       largeDocument20MB: large,
       budget: {
-        pageOverheadMs: { target: 3, met: viaPage.median - floor.median <= 3 },
+        pageOverheadMs: { target: 3, met: perKey.every((k) => k.overheadMs.page <= 3) },
         coldStartMs: { target: 150, met: cold.median <= 150 },
         removalMs: { target: 300, met: removal.median <= 300 },
         idleRssMb: { target: 60, met: idleRss <= 60 },
         concurrent: { target: "all succeed", met: concurrent.failed === 0 },
-        largeDocumentOverhead: { target: "≤ 2× the hashing floor", met: Math.max(large.overheadOverFloor.detached, large.overheadOverFloor.attached) <= 2 },
+        largeDocumentOverhead: { target: "≤ 2× the hashing floor", met: Object.values(large).every((l) => largeOverhead(l) <= 2) },
       },
     });
-    const row = (name: string, s: Stats) => `| ${name.padEnd(34)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
+    const row = (name: string, s: Stats) => `| ${name.padEnd(44)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
     const table = [
-      "| path (ms per RSA-2048 signature)   |   median |      p95 |     n |",
-      "|------------------------------------|---------:|---------:|------:|",
-      row("a) in-process graphene (floor)", floor),
-      row("b) native host over stdio", viaHost),
-      row("c) page yzt.sign via Chromium", viaPage),
+      "| path (ms per signature)                      |   median |      p95 |     n |",
+      "|----------------------------------------------|---------:|---------:|------:|",
+      ...perKey.flatMap((k) => [
+        row(`${k.key}: a) in-process graphene (floor)`, k.inProcess),
+        row(`${k.key}: b) native host over stdio`, k.host),
+        row(`${k.key}: c) page yzt.sign via Chromium`, k.page),
+      ]),
       "",
-      `ratios b/a = ${round(viaHost.median / floor.median, 2)}, c/a = ${round(viaPage.median / floor.median, 2)}; overhead over the floor: host ${round(viaHost.median - floor.median)} ms, page ${round(viaPage.median - floor.median)} ms (budget ≤ 3 ms)`,
+      ...perKey.map((k) => `${k.key}: ratios b/a = ${k.ratios.hostOverFloor}, c/a = ${k.ratios.pageOverFloor}; overhead over the floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
       `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms (budget ≤ 150 ms); a bare Node process answering one frame: median ${bareNode.median.toFixed(1)} ms, so the host adds ${(cold.median - bareNode.median).toFixed(1)} ms`,
       `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
       `host RSS: idle ${idleRss.toFixed(1)} MB, after 1000 signatures ${rssAfter.toFixed(1)} MB (budget idle ≤ 60 MB)`,
-      `20 MB document from the page: WebCrypto SHA-256 floor ${large.hashFloorMs} ms; yzt.sign detached ${large.detachedMs} ms (overhead ${large.overheadOverFloor.detached}× the floor), attached ${large.attachedMs} ms (${large.overheadOverFloor.attached}×) (budget ≤ 2×)`,
-      `4 tabs × 50 concurrent signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
+      ...Object.entries(large).map(([name, l]) => `20 MB document, ${name} key: WebCrypto SHA-256 floor ${l.hashFloorMs} ms; yzt.sign detached ${l.detachedMs} ms (overhead ${l.overheadOverFloor.detached}× the floor), attached ${l.attachedMs} ms (${l.overheadOverFloor.attached}×) (budget ≤ 2×)`),
+      `4 tabs × 50 concurrent SM2 signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
     ].join("\n");
     console.log(`\n${table}\n`);
     const out = join(root, "bench");

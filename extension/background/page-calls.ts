@@ -8,10 +8,9 @@ import { YztError } from "../../protocol/errors.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
 import { xtxEnabled } from "./allow-list.js";
-import { prepareLargeData, SHA256, type ContentHash } from "../shared/large-data.js";
+import { prepareLargeData, SHA256, SM3, type ContentHash } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES } from "../shared/limits.js";
 import { base64ByteLength } from "../../protocol/validate.js";
-import { Sm3 } from "./sm3.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 
@@ -49,9 +48,6 @@ function legacy<P>(run: (params: P, caller: Caller) => Promise<unknown>): (param
     return run(params, caller);
   };
 }
-
-/** SM3 for SM2 keys (no WebCrypto SM3): in the background, off every page's main thread. */
-const SM3: ContentHash = { name: "SM3", digest: async (content) => new Sm3().update(content).digest() };
 
 export function createPageHandlers(host: NativeHostClient): PageHandlers {
   /** Which hash large data is digested with: the key's, looked up only when the data is large. */

@@ -5,7 +5,7 @@
  * does not recognise as a well-formed large request goes on unchanged, and the background validates it.
  */
 import { base64ByteLength, isBase64 } from "../../protocol/validate.js";
-import { prepareLargeData } from "../shared/large-data.js";
+import { prepareLargeData, SHA256, SM3 } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "../shared/limits.js";
 import type { PageBridge } from "./bridge.js";
 
@@ -27,13 +27,25 @@ function largeRequest(options: unknown): LargeRequest | null {
   return { certificateId, data, format: format as LargeRequest["format"] };
 }
 
+/** A certificate's key algorithm never changes, so one lookup per certificate id is enough for this page. */
+const keyAlgorithms = new Map<string, string>();
+
+async function keyAlgorithmOf(bridge: PageBridge, certificateId: string): Promise<string | undefined> {
+  if (!keyAlgorithms.has(certificateId)) {
+    const certificates = await bridge.call<Array<{ id: string; keyAlgorithm: string }>>("listCertificates", {});
+    for (const certificate of certificates) keyAlgorithms.set(certificate.id, certificate.keyAlgorithm);
+  }
+  return keyAlgorithms.get(certificateId);
+}
+
 export async function signFromPage(bridge: PageBridge, options: unknown): Promise<unknown> {
   const request = largeRequest(options);
   if (!request) return bridge.call("sign", options);
-  // The digest depends on the key: SHA-256 for RSA and EC keys. Other keys go the general way.
-  const certificates = await bridge.call<Array<{ id: string; keyAlgorithm: string }>>("listCertificates", {});
-  const keyAlgorithm = certificates.find((certificate) => certificate.id === request.certificateId)?.keyAlgorithm;
-  if (keyAlgorithm !== "RSA" && keyAlgorithm !== "EC") return bridge.call("sign", options);
-  const prepared = await prepareLargeData(request);
+  // The digest depends on the key: SHA-256 (WebCrypto, off the main thread) for RSA and EC keys, SM3 for
+  // SM2 keys (in script, in slices that let the page run in between). Unknown keys go the general way.
+  const keyAlgorithm = await keyAlgorithmOf(bridge, request.certificateId);
+  const hash = keyAlgorithm === "SM2" ? SM3 : keyAlgorithm === "RSA" || keyAlgorithm === "EC" ? SHA256 : null;
+  if (!hash) return bridge.call("sign", options);
+  const prepared = await prepareLargeData(request, hash);
   return prepared.finish(await bridge.call<{ signature: string }>("sign", prepared.request));
 }

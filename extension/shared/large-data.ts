@@ -11,17 +11,33 @@ import { attachContent } from "../../protocol/cms-attach.js";
 import { base64ByteLength } from "../../protocol/validate.js";
 import { base64ToBytes, bytesToBase64 } from "./base64.js";
 import { HASH_IN_EXTENSION_BYTES } from "./limits.js";
+import { Sm3 } from "./sm3.js";
 
 // Taken when the script loads (document_start in the page world), before any page script could replace it.
 const subtleDigest = crypto.subtle.digest.bind(crypto.subtle);
 
-/** The key's hash: SHA-256 (RSA, EC) with WebCrypto, or another one (SM3 for SM2) given by the caller. */
+/** The key's hash: SHA-256 (RSA, EC) with WebCrypto, or SM3 for SM2 keys. */
 export interface ContentHash {
   name: "SHA-256" | "SM3";
   digest(content: Uint8Array<ArrayBuffer>): Promise<Uint8Array>;
 }
 
 export const SHA256: ContentHash = { name: "SHA-256", digest: async (content) => new Uint8Array(await subtleDigest("SHA-256", content)) };
+
+/** Bytes hashed between two yields: the page stays responsive while SM3 (which WebCrypto lacks) runs in script. */
+const SM3_SLICE_BYTES = 1024 * 1024;
+
+export const SM3: ContentHash = {
+  name: "SM3",
+  async digest(content) {
+    const hash = new Sm3();
+    for (let at = 0; at < content.length; at += SM3_SLICE_BYTES) {
+      hash.update(content.subarray(at, at + SM3_SLICE_BYTES));
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return hash.digest();
+  },
+};
 
 interface SignRequest {
   data?: string;
@@ -41,6 +57,8 @@ export interface PreparedSign<T extends SignRequest> {
 export async function prepareLargeData<T extends SignRequest>(params: T, hash: ContentHash = SHA256): Promise<PreparedSign<T>> {
   const unchanged: PreparedSign<T> = { request: params, finish: (result) => result };
   if (params.data === undefined || base64ByteLength(params.data) < HASH_IN_EXTENSION_BYTES) return unchanged;
+  // A raw SM2 signature is over e = SM3(Z‖M), which needs the signer's public key: the host computes that one.
+  if (hash.name === "SM3" && params.format === "raw") return unchanged;
   const content = base64ToBytes(params.data);
   const digest = bytesToBase64(await hash.digest(content));
   const { data: _data, ...rest } = params;

@@ -18,6 +18,25 @@ function bitStringBytes(der: Uint8Array, at: number, limit: number): { bytes: Ui
   return { bytes: der.subarray(bits.start + 1, bits.end), end: bits.end };
 }
 
+/** DER value bytes of the SM2 curve OID 1.2.156.10197.1.301. */
+const SM2_CURVE_OID = Uint8Array.from([0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d]);
+
+/**
+ * Is this SubjectPublicKeyInfo an SM2 key (id-ecPublicKey on the SM2 curve)? Node cannot tell: it reports
+ * such keys with no type and no curve.
+ */
+export function isSm2Spki(spki: Uint8Array): boolean {
+  try {
+    const outer = expectTag(readTlv(spki, 0), 0x30, "SubjectPublicKeyInfo");
+    const algorithm = expectTag(readTlv(spki, outer.start, outer.end), 0x30, "AlgorithmIdentifier");
+    const keyType = expectTag(readTlv(spki, algorithm.start, algorithm.end), 0x06, "algorithm");
+    const curve = expectTag(readTlv(spki, keyType.end, algorithm.end), 0x06, "curve");
+    return sameBytes(spki.subarray(curve.start, curve.end), SM2_CURVE_OID);
+  } catch {
+    return false;
+  }
+}
+
 /** The public point of a SubjectPublicKeyInfo (DER): SEQUENCE { AlgorithmIdentifier, BIT STRING point }. */
 export function publicPointOfSpki(spki: Uint8Array): Uint8Array {
   const outer = expectTag(readTlv(spki, 0), 0x30, "SubjectPublicKeyInfo");

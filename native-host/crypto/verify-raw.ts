@@ -5,11 +5,11 @@
  */
 import { verify, X509Certificate } from "node:crypto";
 import { YztError } from "../../protocol/errors.js";
-import { publicPointOfSpki } from "./sm2-certificate.js";
+import { isSm2Spki, publicPointOfSpki } from "./sm2-certificate.js";
 import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
 
-function verifySm2(certificate: X509Certificate, data: Uint8Array, signature: Uint8Array): boolean {
-  const point = publicPointOfSpki(certificate.publicKey.export({ type: "spki", format: "der" }));
+function verifySm2(spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  const point = publicPointOfSpki(spki);
   const rs = signature.length === 64 ? signature : derToRs(signature);
   return sm2Verify(point, sm2Digest(point, data), rs);
 }
@@ -22,7 +22,8 @@ export function verifyRawSignature(certificateDer: Uint8Array, data: Uint8Array,
     throw new YztError("BAD_REQUEST", "certificate: not a DER X.509 certificate");
   }
   try {
-    if (certificate.publicKey.asymmetricKeyDetails?.namedCurve === "SM2") return verifySm2(certificate, data, signature);
+    const spki = certificate.publicKey.export({ type: "spki", format: "der" });
+    if (isSm2Spki(spki)) return verifySm2(spki, data, signature);
     return verify("sha256", data, certificate.publicKey, signature);
   } catch {
     // Malformed signature bytes are simply not a valid signature.

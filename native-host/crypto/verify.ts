@@ -10,6 +10,7 @@ import { loginMessage, LOGIN_TOKEN_FORMAT } from "../../protocol/login-token.js"
 import { ensurePkijsEngine } from "./crypto-engine.js";
 import * as pkijs from "pkijs";
 import { createHash } from "node:crypto";
+import { detachContent } from "../../protocol/cms-attach.js";
 import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
 
 const SM2_WITH_SM3 = "1.2.156.10197.1.501";
@@ -137,15 +138,24 @@ export async function verifyCmsSignature(
   options: { content?: Uint8Array; trustedRoots: Array<string | Uint8Array>; now?: Date },
 ): Promise<VerifiedCms> {
   ensurePkijsEngine();
+  // Attached signatures of large documents: split the content off first, so the ASN.1 parser only ever sees
+  // the small detached form (asn1js refuses content of tens of MB). Other encodings go to pkijs as they are.
+  let detachedForm: Uint8Array = new Uint8Array(signature);
+  let embedded: Uint8Array | undefined;
+  try {
+    ({ detached: detachedForm, content: embedded } = detachContent(detachedForm));
+  } catch {
+    // Detached already, or BER from another producer.
+  }
   let signedData: pkijs.SignedData;
   try {
-    const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(signature));
+    const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(detachedForm));
     signedData = new pkijs.SignedData({ schema: contentInfo.content });
   } catch {
     throw new CmsVerificationError("format", "not a DER CMS SignedData");
   }
-  const embedded = signedData.encapContentInfo.eContent?.getValue();
-  const content = embedded ? new Uint8Array(embedded) : options.content;
+  embedded ??= signedData.encapContentInfo.eContent ? new Uint8Array(signedData.encapContentInfo.eContent.getValue()) : undefined;
+  const content = embedded ?? options.content;
   if (!content) throw new CmsVerificationError("format", "detached signature: the signed content is required");
   const signerCertificate = signedData.certificates?.find((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
   if (!signerCertificate) throw new CmsVerificationError("format", "the signature carries no signer certificate");
@@ -154,7 +164,7 @@ export async function verifyCmsSignature(
     if (signedData.signerInfos[0]?.signatureAlgorithm.algorithmId === SM2_WITH_SM3) {
       verified = verifySm2SignerInfo(signedData.signerInfos[0], signerCertificate, content);
     } else {
-      const outcome = await signedData.verify({ signer: 0, data: embedded ? undefined : new Uint8Array(content).buffer, checkChain: false, extendedMode: true });
+      const outcome = await signedData.verify({ signer: 0, data: new Uint8Array(content).buffer, checkChain: false, extendedMode: true });
       verified = outcome.signatureVerified === true;
     }
   } catch {

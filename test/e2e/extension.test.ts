@@ -4,7 +4,6 @@
  * tax-hall host name (mapped to a loopback address, demo CA trusted in that profile only) uses window.yzt.
  * PINs are typed into the extension's own dialog windows, exactly as a user would.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,9 @@ import type { LoginToken, YztCertificate } from "../../protocol/types.js";
 import { verifyLoginToken } from "../../native-host/crypto/verify.js";
 import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
+import { loginMessage } from "../../protocol/login-token.js";
+import { rsToDer } from "../../native-host/crypto/sm2.js";
+import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { callResult, fill, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
@@ -124,7 +126,10 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(login.ok).toBe(true);
       const token = login.value!;
       expect(token.origin).toBe(origin);
-      const verified = verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.root, "utf8"), readFileSync(vtoken.manifest.pki.intermediate, "utf8")] });
+      // The demo key is SM2, like a current 一证通: an SM2SM3 token, checked by OpenSSL and by the verifier.
+      expect(token.algorithm).toBe("SM2SM3");
+      expect(opensslVerifiesSm2(Buffer.from(token.certificate, "base64"), loginMessage(origin, challenge), rsToDer(Buffer.from(token.signature, "base64")))).toBe(true);
+      const verified = verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
       expect(verified.holderName).toBe("北京演示科技有限公司");
       expect(verified.creditCode).toBe(signCert.creditCode);
     });
@@ -146,18 +151,16 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(leaked).toEqual([]);
     });
 
-    it("signs within the session without another PIN prompt; OpenSSL verifies the detached CMS", async () => {
+    it("signs within the session without another PIN prompt; the detached SM2 CMS checks out independently", async () => {
       const data = Buffer.from("<申报表><税额>1234.56</税额></申报表>");
       const result = await page.evaluate(
         (id, b64) => window.yzt.sign({ certificateId: id, data: b64, format: "pkcs7-detached" }),
         signCert.id,
         data.toString("base64"),
       );
-      const sig = join(work, `${family}.p7s`);
-      const content = join(work, `${family}.xml`);
-      writeFileSync(sig, Buffer.from(result.signature, "base64"));
-      writeFileSync(content, data);
-      execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+      expect(result.algorithm).toBe("SM3withSM2");
+      expect(independentlyVerifiesCms(Buffer.from(result.signature, "base64"), data, vtoken.manifest.pki.chain)).toBe(true);
+      expect(independentlyVerifiesCms(Buffer.from(result.signature, "base64"), Buffer.from("<申报表/>"), vtoken.manifest.pki.chain)).toBe(false);
     });
 
     it("hashes large data in the extension and still produces a verifiable detached signature", async () => {
@@ -170,11 +173,7 @@ for (const family of ["chromium", "firefox"] as const) {
         for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
         return window.yzt.sign({ certificateId: id, data: btoa(binary), format: "pkcs7-detached" });
       }, signCert.id, repeat);
-      const sig = join(work, `${family}-large.p7s`);
-      const content = join(work, `${family}-large.bin`);
-      writeFileSync(sig, Buffer.from(result.signature, "base64"));
-      writeFileSync(content, data);
-      execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+      expect(independentlyVerifiesCms(Buffer.from(result.signature, "base64"), data, vtoken.manifest.pki.chain)).toBe(true);
     });
 
     it("rejects bad arguments with BAD_REQUEST naming the field", async () => {

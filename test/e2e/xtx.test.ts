@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoServer, type DemoServer } from "../../demo/server.js";
 import { launchBrowser, type BrowserSession } from "../../scripts/launch-browser.js";
 import { loopbackAddress } from "../../scripts/test-site.js";
+import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
+import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";
 
@@ -84,37 +86,37 @@ for (const family of ["chromium", "firefox"] as const) {
       const info = async (type: number) => String(await sof(page, "SOF_GetCertInfo", cert, type));
       expect(await info(1)).toBe("V3");
       expect(await info(2)).toMatch(/^[0-9A-F]{32}$/);
-      expect(await info(3)).toBe("sha256RSA");
+      expect(await info(3)).toBe("SM3withSM2"); // the demo key is SM2, like a current 一证通
       expect(await info(11)).toMatch(/^20\d{12}$/);
       expect(await info(12)).toMatch(/^20\d{12}$/);
       expect(await info(14)).toBe("北京演示科技有限公司");
       expect(await info(17)).toBe("北京演示科技有限公司");
       expect(await info(33)).toContain("O=北京演示科技有限公司");
-      expect(await info(34)).toContain("CN=YZT Demo Sub CA");
+      expect(await info(34)).toContain("CN=YZT Demo SM2 Sub CA");
       const creditCode = vtoken.manifest.tokens[0]!.creditCode;
       expect(await info(35)).toBe(`SF${creditCode}`);
       expect(await sof(page, "SOF_GetCertInfoByOid", cert, "1.2.156.10260.4.1.4")).toBe(creditCode);
     });
 
-    it("signs with SOF_SignData and SOF_SignMessage (attached and detached), verifiable by OpenSSL and SOF_VerifySignedData", async () => {
+    it("signs with SOF_SignData (SM2, base64 DER like BJCA's service) and SOF_SignMessage (attached and detached), checked independently", async () => {
+      const data = Buffer.from("申报数据");
       const raw = String(await sof(page, "SOF_SignData", certID, "申报数据"));
+      expect(opensslVerifiesSm2(Buffer.from(cert, "base64"), data, Buffer.from(raw, "base64"))).toBe(true);
       expect(await sof(page, "SOF_VerifySignedData", cert, "申报数据", raw)).toBe(true);
       expect(await sof(page, "SOF_VerifySignedData", cert, "篡改数据", raw)).toBe(false);
-      const detached = join(work, `${family}-detached.p7s`);
-      const content = join(work, `${family}.txt`);
-      writeFileSync(detached, Buffer.from(String(await sof(page, "SOF_SignMessage", 1, certID, "申报数据")), "base64"));
-      writeFileSync(content, "申报数据");
-      execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", detached, "-content", content, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
-      const attached = join(work, `${family}-attached.p7s`);
-      writeFileSync(attached, Buffer.from(String(await sof(page, "SOF_SignMessage", 0, certID, "申报数据")), "base64"));
-      const out = execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", attached, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any"], { stdio: ["ignore", "pipe", "pipe"] });
-      expect(out.toString("utf8")).toBe("申报数据");
+      const detached = Buffer.from(String(await sof(page, "SOF_SignMessage", 1, certID, "申报数据")), "base64");
+      expect(independentlyVerifiesCms(detached, data, vtoken.manifest.pki.chain)).toBe(true);
+      expect(independentlyVerifiesCms(detached, Buffer.from("篡改数据"), vtoken.manifest.pki.chain)).toBe(false);
+      const attached = Buffer.from(String(await sof(page, "SOF_SignMessage", 0, certID, "申报数据")), "base64");
+      expect(independentlyVerifiesCms(attached, data, vtoken.manifest.pki.chain)).toBe(true);
+      const verified = await verifyCmsSignature(attached, { trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
+      expect(Buffer.from(verified.content).toString("utf8")).toBe("申报数据");
     });
 
     it("reports login state, random data, sign method, errors and logout", async () => {
       expect(await sof(page, "SOF_IsLogin", certID)).toBe(true);
       expect(Buffer.from(String(await sof(page, "SOF_GenRandom", 32)), "base64")).toHaveLength(32);
-      expect(await sof(page, "SOF_GetSignMethod")).toBe(0x00010004);
+      expect(await sof(page, "SOF_GetSignMethod")).toBe(0x00020201); // SGD_SM3_SM2 for an SM2 key
       expect(await sof(page, "SOF_GetPinRetryCount", certID)).toBe(10);
       expect(await sof(page, "SOF_NoSuchFunction")).toBe("");
       expect(await sof(page, "SOF_GetLastError")).not.toBe(0);

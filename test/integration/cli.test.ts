@@ -5,6 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/host-process.js";
+import { rsToDer } from "../../native-host/crypto/sm2.js";
+import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
+import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";
 
@@ -54,50 +57,65 @@ describe("yzt CLI", () => {
     expect(tokens.filter((t) => t.present).map((t) => t.serial)).toEqual(["YZT0000000000001"]);
   });
 
-  it("yzt sign writes a detached CMS that OpenSSL verifies against the demo CA", () => {
+  it("yzt sign writes a detached SM2 CMS (SM3, SM2-with-SM3) with the demo key, checked independently", () => {
     const input = join(work, "declaration.xml");
     const output = join(work, "declaration.p7s");
     writeFileSync(input, "<申报>增值税</申报>");
     const { code, stdout } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
     expect(code).toBe(0);
-    expect(stdout).toContain("pkcs7-detached");
-    execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-content", input, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
+    expect(stdout).toContain("pkcs7-detached, SM3withSM2");
+    expect(independentlyVerifiesCms(readFileSync(output), readFileSync(input), vtoken.manifest.pki.chain)).toBe(true);
+    expect(independentlyVerifiesCms(readFileSync(output), Buffer.from("<申报>篡改</申报>"), vtoken.manifest.pki.chain)).toBe(false);
   });
 
-  it("yzt sign --format raw gives a PKCS#1 signature openssl dgst verifies", () => {
+  it("yzt sign --format raw gives an SM2 r‖s signature that OpenSSL verifies", () => {
     const input = join(work, "raw.txt");
     const output = join(work, "raw.sig");
     writeFileSync(input, "raw data");
     expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
+    const certificatePem = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.certificates[0]!.pem;
+    expect(opensslVerifiesSm2(certificatePem, readFileSync(input), rsToDer(readFileSync(output)))).toBe(true);
+    expect(opensslVerifiesSm2(certificatePem, Buffer.from("other data"), rsToDer(readFileSync(output)))).toBe(false);
+  });
+
+  it("yzt sign --format raw with an RSA key gives a PKCS#1 signature openssl dgst verifies", () => {
+    insertToken(vtoken.home, "rsa");
+    const input = join(work, "raw-rsa.txt");
+    const output = join(work, "raw-rsa.sig");
+    writeFileSync(input, "raw data");
+    expect(yzt(["sign", "--cert", "YZT0000000000005:0101", "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
     const certificate = join(work, "cert.pem");
-    writeFileSync(certificate, vtoken.manifest.tokens[0]!.certificates[0]!.pem);
+    writeFileSync(certificate, vtoken.manifest.tokens.find((t) => t.alias === "rsa")!.certificates[0]!.pem);
     const pub = join(work, "pub.pem");
     writeFileSync(pub, execFileSync("openssl", ["x509", "-in", certificate, "-pubkey", "-noout"]));
     expect(execFileSync("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", output, input], { encoding: "utf8" })).toContain("Verified OK");
+    removeToken(vtoken.home, "rsa");
   });
 
   it("yzt sign streams a file over 2 GiB (more than Node can read at once) into a detached CMS OpenSSL verifies", () => {
+    insertToken(vtoken.home, "rsa"); // RSA, so that OpenSSL itself can check the whole 2 GiB signature
     const input = join(work, "huge.bin");
     const output = join(work, "huge.p7s");
     // Sparse: costs no disk, but every byte is hashed. readFileSync refuses files over 2 GiB, so only a stream works.
     writeFileSync(input, "");
     truncateSync(input, 2 ** 31 + 1);
-    const { code, stdout, stderr } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
+    const { code, stdout, stderr } = yzt(["sign", "--cert", "YZT0000000000005:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toContain(`signed ${2 ** 31 + 1} bytes`);
     execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-content", input, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"], { stdio: "pipe" });
     rmSync(input);
+    removeToken(vtoken.home, "rsa");
   }, 120_000);
 
-  it("yzt sign --format pkcs7-attached embeds the file; OpenSSL verifies and extracts it", () => {
+  it("yzt sign --format pkcs7-attached embeds the file; the SM2 signature and the embedded content check out", async () => {
     const input = join(work, "attached.xml");
     const output = join(work, "attached.p7s");
     writeFileSync(input, "<申报>附件</申报>".repeat(50_000));
     expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "pkcs7-attached", "--pin-stdin"], "12345678\n").code).toBe(0);
-    const extracted = join(work, "extracted.xml");
-    execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", output, "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", extracted], { stdio: "pipe" });
-    expect(readFileSync(extracted).equals(readFileSync(input))).toBe(true);
+    expect(independentlyVerifiesCms(readFileSync(output), readFileSync(input), vtoken.manifest.pki.chain)).toBe(true);
+    const verified = await verifyCmsSignature(readFileSync(output), { trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
+    expect(Buffer.from(verified.content).equals(readFileSync(input))).toBe(true);
   });
 
   it("reports a wrong PIN with the retries left and a non-zero exit", () => {

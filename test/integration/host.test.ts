@@ -17,6 +17,9 @@ const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
 const OTHER_ORIGIN = "https://other.example.cn";
 const PIN = "12345678";
 const DEMO_SERIAL = "YZT0000000000001";
+/** Most of this file checks RSA signatures with OpenSSL, so it uses the RSA key instead of the SM2 demo key. */
+const KEY = "rsa";
+const KEY_SERIAL = "YZT0000000000005";
 
 let vtoken: VirtualToken;
 let host: HostProcess;
@@ -45,11 +48,13 @@ function opensslFails(args: string[]): boolean {
 
 beforeAll(async () => {
   vtoken = await cloneVirtualToken();
+  removeToken(vtoken.home, "demo");
+  insertToken(vtoken.home, KEY);
   work = mkdtempSync(join(tmpdir(), "yzt-host-test-"));
   host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
   const certificates = await host.request("listCertificates", {});
-  signCert = certificates.find((c) => c.tokenSerial === DEMO_SERIAL && c.purpose === "sign")!;
-  encCert = certificates.find((c) => c.tokenSerial === DEMO_SERIAL && c.purpose === "encrypt")!;
+  signCert = certificates.find((c) => c.tokenSerial === KEY_SERIAL && c.purpose === "sign")!;
+  encCert = certificates.find((c) => c.tokenSerial === KEY_SERIAL && c.purpose === "encrypt")!;
 }, 60_000);
 
 afterAll(async () => {
@@ -67,15 +72,15 @@ describe("native host against the virtual token", () => {
 
   it("lists the inserted demo token with full PIN retries", async () => {
     const tokens = await host.request("listTokens", {});
-    const demo = tokens.find((t) => t.serial === DEMO_SERIAL);
-    expect(demo).toMatchObject({ label: "BJ-YZT DEMO", present: true, loggedIn: false, manufacturer: "yzt-bridge virtual token" });
+    const demo = tokens.find((t) => t.serial === KEY_SERIAL);
+    expect(demo).toMatchObject({ label: "BJ-YZT RSA", present: true, loggedIn: false, manufacturer: "yzt-bridge virtual token" });
     expect(demo!.pin).toEqual({ retriesLeft: 10, countLow: false, finalTry: false, locked: false });
     expect(tokens.filter((t) => t.present)).toHaveLength(1);
   });
 
   it("lists the demo company's signing and encryption certificates with every API field", async () => {
     expect(signCert).toMatchObject({
-      id: `${DEMO_SERIAL}:0101`, tokenLabel: "BJ-YZT DEMO", holderName: "北京演示科技有限公司",
+      id: `${KEY_SERIAL}:0101`, tokenLabel: "BJ-YZT RSA", holderName: "北京演示科技有限公司",
       purpose: "sign", keyAlgorithm: "RSA", status: "valid", keyUsage: ["digitalSignature", "nonRepudiation"],
     });
     expect(signCert.creditCode).toMatch(/^91110108MA01[0-9A-Z]{6}$/);
@@ -106,7 +111,7 @@ describe("native host against the virtual token", () => {
     const otherOrigin = file("login-other.bin", loginMessage(OTHER_ORIGIN, challenge));
     expect(opensslFails(["dgst", "-sha256", "-verify", pubPath, "-signature", signature, otherOrigin])).toBe(true);
     const tokens = await host.request("listTokens", {});
-    expect(tokens.find((t) => t.serial === DEMO_SERIAL)!.loggedIn).toBe(true);
+    expect(tokens.find((t) => t.serial === KEY_SERIAL)!.loggedIn).toBe(true);
   });
 
   it("signs raw data (PKCS#1 v1.5 over SHA-256) verifiable by openssl dgst", async () => {
@@ -149,8 +154,8 @@ describe("native host against the virtual token", () => {
   });
 
   it("keeps the session per origin: another origin must log in itself", async () => {
-    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: DEMO_SERIAL })).toEqual({ active: true });
-    expect(await host.request("sessionStatus", { origin: OTHER_ORIGIN, tokenSerial: DEMO_SERIAL })).toEqual({ active: false });
+    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: KEY_SERIAL })).toEqual({ active: true });
+    expect(await host.request("sessionStatus", { origin: OTHER_ORIGIN, tokenSerial: KEY_SERIAL })).toEqual({ active: false });
     const error = await rejectionOf(host.request("sign", { certificateId: signCert.id, origin: OTHER_ORIGIN, format: "raw", data: "aGk=" }));
     expect(error.code).toBe("LOGIN_REQUIRED");
   });
@@ -166,7 +171,7 @@ describe("native host against the virtual token", () => {
   it("logout ends the origin's session and emits sessionended", async () => {
     await host.request("logout", { origin: ORIGIN });
     await host.waitForEvent((e) => e.event === "sessionended" && e.data.reason === "logout");
-    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: DEMO_SERIAL })).toEqual({ active: false });
+    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: KEY_SERIAL })).toEqual({ active: false });
   });
 
   it("refuses an expired certificate with CERT_EXPIRED", async () => {
@@ -207,19 +212,19 @@ describe("native host against the virtual token", () => {
 
   it("returns TOKEN_REMOVED within 1 s when the key is pulled during a slow sign, and works again after reinsertion", async () => {
     await host.request("login", { certificateId: signCert.id, origin: ORIGIN, pin: PIN });
-    setLatency(vtoken.home, "demo", 3000);
+    setLatency(vtoken.home, KEY, 3000);
     const started = Date.now();
     const pending = rejectionOf(host.request("sign", { certificateId: signCert.id, origin: ORIGIN, format: "raw", data: "c2xvdw==" }));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    removeToken(vtoken.home, "demo");
+    removeToken(vtoken.home, KEY);
     const error = await pending;
     expect(error.code).toBe("TOKEN_REMOVED");
     expect(Date.now() - started).toBeLessThan(300 + 1000);
-    await host.waitForEvent((e) => e.event === "tokenremoved" && e.data.tokenSerial === DEMO_SERIAL);
+    await host.waitForEvent((e) => e.event === "tokenremoved" && e.data.tokenSerial === KEY_SERIAL);
     await host.waitForEvent((e) => e.event === "sessionended" && e.data.reason === "removed");
-    setLatency(vtoken.home, "demo", 0);
-    insertToken(vtoken.home, "demo");
-    await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === DEMO_SERIAL && host.events.indexOf(e) > host.events.findIndex((x) => x.event === "tokenremoved" && x.data.tokenSerial === DEMO_SERIAL));
+    setLatency(vtoken.home, KEY, 0);
+    insertToken(vtoken.home, KEY);
+    await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === KEY_SERIAL && host.events.indexOf(e) > host.events.findIndex((x) => x.event === "tokenremoved" && x.data.tokenSerial === KEY_SERIAL));
     const stale = await rejectionOf(host.request("sign", { certificateId: signCert.id, origin: ORIGIN, format: "raw", data: "YWZ0ZXI=" }));
     expect(stale.code).toBe("LOGIN_REQUIRED");
     await host.request("login", { certificateId: signCert.id, origin: ORIGIN, pin: PIN });
@@ -228,18 +233,18 @@ describe("native host against the virtual token", () => {
 
   it("reports NO_TOKEN for a removed token and NO_CERTIFICATE for an unknown id", async () => {
     expect((await rejectionOf(host.request("login", { certificateId: "YZT0000000000003:0101", origin: ORIGIN, pin: PIN }))).code).toBe("NO_TOKEN");
-    expect((await rejectionOf(host.request("login", { certificateId: `${DEMO_SERIAL}:0909`, origin: ORIGIN, pin: PIN }))).code).toBe("NO_CERTIFICATE");
+    expect((await rejectionOf(host.request("login", { certificateId: `${KEY_SERIAL}:0909`, origin: ORIGIN, pin: PIN }))).code).toBe("NO_CERTIFICATE");
   });
 
   it("changes the PIN, rejects a wrong old PIN with retries left, and refuses too-short PINs", async () => {
-    const wrong = await rejectionOf(host.request("changePin", { tokenSerial: DEMO_SERIAL, oldPin: "00000000", newPin: "87654321" }));
+    const wrong = await rejectionOf(host.request("changePin", { tokenSerial: KEY_SERIAL, oldPin: "00000000", newPin: "87654321" }));
     expect(wrong.code).toBe("PIN_INCORRECT");
     expect(wrong.data?.retriesLeft).toBe(9);
-    expect((await rejectionOf(host.request("changePin", { tokenSerial: DEMO_SERIAL, oldPin: PIN, newPin: "12" }))).code).toBe("PIN_INVALID");
-    await host.request("changePin", { tokenSerial: DEMO_SERIAL, oldPin: PIN, newPin: "24681357" });
+    expect((await rejectionOf(host.request("changePin", { tokenSerial: KEY_SERIAL, oldPin: PIN, newPin: "12" }))).code).toBe("PIN_INVALID");
+    await host.request("changePin", { tokenSerial: KEY_SERIAL, oldPin: PIN, newPin: "24681357" });
     await host.request("login", { certificateId: signCert.id, origin: OTHER_ORIGIN, pin: "24681357" });
-    await host.request("changePin", { tokenSerial: DEMO_SERIAL, oldPin: "24681357", newPin: PIN });
-    const demo = (await host.request("listTokens", {})).find((t) => t.serial === DEMO_SERIAL)!;
+    await host.request("changePin", { tokenSerial: KEY_SERIAL, oldPin: "24681357", newPin: PIN });
+    const demo = (await host.request("listTokens", {})).find((t) => t.serial === KEY_SERIAL)!;
     expect(demo.pin.retriesLeft).toBe(10);
   });
 
@@ -258,8 +263,8 @@ describe("native host against the virtual token", () => {
     const started = Date.now();
     await host.waitForEvent((e) => e.event === "sessionended" && e.data.reason === "idle" && (e.data.origins ?? []).includes(ORIGIN), 5000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: DEMO_SERIAL })).toEqual({ active: false });
-    expect((await host.request("listTokens", {})).find((t) => t.serial === DEMO_SERIAL)!.loggedIn).toBe(false);
+    expect(await host.request("sessionStatus", { origin: ORIGIN, tokenSerial: KEY_SERIAL })).toEqual({ active: false });
+    expect((await host.request("listTokens", {})).find((t) => t.serial === KEY_SERIAL)!.loggedIn).toBe(false);
     await host.request("configure", { idleTimeoutSeconds: 1800 });
   });
 

@@ -3,13 +3,14 @@
  * (sessions die, slots empty, events fire), locks its PIN after 10 wrong tries, and can be slow.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Module, ObjectClass, SessionFlag, UserType, type Session } from "graphene-pk11";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CKR, pkcs11CodeOf } from "../../native-host/token/pkcs11-errors.js";
 import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED } from "../../native-host/token/pin-state.js";
+import { smCryptoVerifiesSm2Certificate } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 
@@ -80,11 +81,21 @@ describe("virtual token", () => {
     session.close();
   });
 
-  it("issues certificates that chain to the demo root", () => {
+  it("issues SM2 certificates (demo key) that chain to the SM2 demo root, checked by sm-crypto", () => {
+    const leaf = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.certificates[0]!.pem;
+    const intermediate = readFileSync(vtoken.manifest.pki.sm2Intermediate, "utf8");
+    const root = readFileSync(vtoken.manifest.pki.sm2Root, "utf8");
+    expect(smCryptoVerifiesSm2Certificate(leaf, intermediate)).toBe(true);
+    expect(smCryptoVerifiesSm2Certificate(intermediate, root)).toBe(true);
+    expect(smCryptoVerifiesSm2Certificate(root, root)).toBe(true);
+    expect(smCryptoVerifiesSm2Certificate(leaf, root)).toBe(false); // signed by the sub CA, not the root
+  });
+
+  it("issues RSA certificates that chain to the RSA demo root, checked by OpenSSL", () => {
     const work = mkdtempSync(join(tmpdir(), "yzt-vt-"));
     try {
       const leaf = join(work, "leaf.pem");
-      writeFileSync(leaf, vtoken.manifest.tokens[0]!.certificates[0]!.pem);
+      writeFileSync(leaf, vtoken.manifest.tokens.find((t) => t.alias === "rsa")!.certificates[0]!.pem);
       const out = execFileSync("openssl", ["verify", "-CAfile", vtoken.manifest.pki.root, "-untrusted", vtoken.manifest.pki.intermediate, leaf], { encoding: "utf8" });
       expect(out).toContain("OK");
     } finally {

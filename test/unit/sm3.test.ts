@@ -1,10 +1,10 @@
 /**
- * The extension's pure-TypeScript SM3 (extension/background/sm3.ts) against the GB/T 32905 examples and
+ * The extension's pure-TypeScript SM3 (extension/shared/sm3.ts) against the GB/T 32905 examples and
  * against Node's OpenSSL-backed createHash("sm3") for many lengths, chunkings and one large buffer.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Sm3, sm3 } from "../../extension/background/sm3.js";
+import { Sm3, sm3 } from "../../extension/shared/sm3.js";
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const nodeSm3 = (bytes: Uint8Array): string => createHash("sm3").update(bytes).digest("hex");

@@ -1,5 +1,5 @@
 /** What provisioning created: written to <home>/manifest.json and read by tests, the demo and the CLI. */
-export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "sm2";
+export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "rsa";
 
 export interface VtokenCertificate {
   purpose: "sign" | "encrypt";

@@ -37,12 +37,13 @@ interface TokenPlan {
 function plans(now: number): TokenPlan[] {
   const demoCode = creditCodeWithCheck("91110108MA01DEMX0");
   return [
-    { alias: "demo", serial: "YZT0000000000001", label: "BJ-YZT DEMO", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
+    // The default key is a current-style 一证通: SM2 signing + SM2 encryption pair under the SM2 demo CA.
+    { alias: "demo", serial: "YZT0000000000001", label: "BJ-YZT DEMO", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "SM2", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     { alias: "ec", serial: "YZT0000000000002", label: "BJ-YZT EC", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "EC", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     { alias: "expired", serial: "YZT0000000000003", label: "BJ-YZT EXPIRED", company: EXPIRED_COMPANY, creditCode: creditCodeWithCheck("91110108MA01EXPD0"), algorithm: "RSA", notBefore: now - 400 * DAY, notAfter: now - 35 * DAY, withEncryption: false },
     // One hour past 10 days, so daysLeft = floor(...) is exactly 10 however long the run takes.
-    // A current-style 一证通: SM2 signing + SM2 encryption pair under the SM2 demo CA.
-    { alias: "sm2", serial: "YZT0000000000005", label: "BJ-YZT SM2", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "SM2", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
+    // An older RSA 一证通 with an RSA signing + encryption pair.
+    { alias: "rsa", serial: "YZT0000000000005", label: "BJ-YZT RSA", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: false },
   ];
 }

@@ -1,0 +1,82 @@
+/**
+ * The three signing paths the benchmark compares, for one key: (a) graphene in this process calling the
+ * same PKCS#11 mechanism the host uses (the floor), (b) the native host over stdio, (c) a page's yzt.sign.
+ * Each path signs the same small document; the first 20 signatures warm caches up and are not counted.
+ */
+import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
+import type { Page } from "puppeteer-core";
+import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
+import { USER_PIN } from "../test/virtual-token/provision.js";
+import type { HostProcess } from "./host-process.js";
+
+export const DATA = Buffer.from("<申报表>bench</申报表>");
+const WARM_UP = 20;
+
+export interface BenchKey {
+  /** Row label, e.g. "RSA-2048". */
+  name: string;
+  serial: string;
+  certificateId: string;
+  /** The mechanism and input the host itself uses for a raw signature of DATA with this key. */
+  mechanism: string | { name: number; params: null };
+  tokenInput: Buffer;
+}
+
+export const BENCH_KEYS: BenchKey[] = [
+  { name: "RSA-2048", serial: "YZT0000000000005", certificateId: "YZT0000000000005:0101", mechanism: "RSA_PKCS", tokenInput: Buffer.from(rsaSha256DigestInfo(sha256(DATA))) },
+  // The virtual token's SM2 mechanism that hashes inside (message + default ID), which the host prefers.
+  { name: "SM2 (国密)", serial: "YZT0000000000001", certificateId: "YZT0000000000001:0101", mechanism: { name: 0x80005302, params: null }, tokenInput: DATA },
+];
+
+/** (a) The floor: graphene in this process, the same mechanism and input as the host. */
+export function inProcessSigns(module: string, key: BenchKey, count: number): number[] {
+  const lib = Module.load(module);
+  lib.initialize({ flags: 2 });
+  try {
+    const slots = lib.getSlots(true);
+    const slot = Array.from({ length: slots.length }, (_, i) => slots.items(i)).find((s) => s.getToken().serialNumber === key.serial)!;
+    const session = slot.open(SessionFlag.SERIAL_SESSION);
+    session.login(USER_PIN, UserType.USER);
+    const privateKey = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
+    const samples: number[] = [];
+    for (let i = 0; i < count + WARM_UP; i++) {
+      const started = performance.now();
+      session.createSign(key.mechanism as never, privateKey).once(key.tokenInput);
+      if (i >= WARM_UP) samples.push(performance.now() - started);
+    }
+    session.logout();
+    session.close();
+    return samples;
+  } finally {
+    lib.finalize();
+  }
+}
+
+/** (b) The native host over stdio framing, logged in once for the origin. */
+export async function hostSigns(host: HostProcess, key: BenchKey, origin: string, count: number): Promise<number[]> {
+  await host.request("login", { certificateId: key.certificateId, origin, pin: USER_PIN });
+  const samples: number[] = [];
+  for (let i = 0; i < count + WARM_UP; i++) {
+    const started = performance.now();
+    await host.request("sign", { certificateId: key.certificateId, origin, format: "raw", data: DATA.toString("base64") });
+    if (i >= WARM_UP) samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+/** (c) window.yzt.sign in a page whose origin is already logged in on the key. */
+export async function pageSigns(page: Page, key: BenchKey, count: number): Promise<number[]> {
+  return page.evaluate(
+    async (id, data, total, warmUp) => {
+      const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
+      const samples: number[] = [];
+      for (let i = 0; i < total + warmUp; i++) {
+        const started = performance.now();
+        await yzt.sign({ certificateId: id, data, format: "raw" });
+        if (i >= warmUp) samples.push(performance.now() - started);
+      }
+      return samples;
+    },
+    key.certificateId, DATA.toString("base64"), count, WARM_UP,
+  );
+}
