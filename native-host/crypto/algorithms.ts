@@ -52,9 +52,8 @@ export interface SignatureAlgorithm {
   cms: CmsAlgorithmIds;
   /** Name reported in SignResult.algorithm. */
   signatureName: string;
+  /** The LoginToken algorithm; its signature is the mechanism output as is (PKCS#1, or r‖s for ES256 and SM2SM3). */
   loginAlgorithm: LoginToken["algorithm"];
-  /** Mechanism output → the LoginToken signature (RS256 PKCS#1, ES256 and SM2SM3 r‖s). */
-  toLoginSignature(raw: Uint8Array): Uint8Array;
 }
 
 function requirePrimitive(key: SigningKey): TokenPrimitive {
@@ -90,7 +89,6 @@ const ALGORITHMS: Record<KeyAlgorithm, SignatureAlgorithm> = {
     cms: { digest: "2.16.840.1.101.3.4.2.1", signature: "1.2.840.113549.1.1.1", digestNull: true, signatureNull: true },
     signatureName: "sha256WithRSAEncryption",
     loginAlgorithm: "RS256",
-    toLoginSignature: identity,
   },
   EC: {
     ...sha256Family(identity),
@@ -99,7 +97,6 @@ const ALGORITHMS: Record<KeyAlgorithm, SignatureAlgorithm> = {
     cms: { digest: "2.16.840.1.101.3.4.2.1", signature: "1.2.840.10045.4.3.2", digestNull: true, signatureNull: false },
     signatureName: "ecdsa-with-SHA256",
     loginAlgorithm: "ES256",
-    toLoginSignature: identity,
   },
   SM2: {
     hashName: "SM3",
@@ -119,7 +116,6 @@ const ALGORITHMS: Record<KeyAlgorithm, SignatureAlgorithm> = {
     cms: { digest: "1.2.156.10197.1.401", signature: "1.2.156.10197.1.501", digestNull: false, signatureNull: false },
     signatureName: "SM3withSM2",
     loginAlgorithm: "SM2SM3",
-    toLoginSignature: identity,
   },
 };
 

@@ -60,6 +60,6 @@ export async function signLoginToken(key: SigningKey, origin: string, challenge:
     algorithm: algorithm.loginAlgorithm,
     origin,
     challenge,
-    signature: base64(algorithm.toLoginSignature(raw)),
+    signature: base64(raw),
   };
 }
