@@ -6,6 +6,7 @@
  * (OpenSSL 3.0 cannot verify SM2 CMS). The project's own verifiers must agree, and refuse tampering.
  */
 import { execFileSync } from "node:child_process";
+import { createPublicKey, verify, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { verifyCmsSignature, verifyLoginToken } from "../../native-host/crypto/v
 import { derToRs, rsToDer } from "../../native-host/crypto/sm2.js";
 import { HostProcess } from "../../scripts/host-process.js";
 import { independentlyVerifiesSm2Cms, opensslVerifiesSm2 } from "../support/independent-verify.js";
+import { insertToken, removeToken } from "../virtual-token/state.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 
 const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
@@ -135,5 +137,23 @@ describe("SM2 signing through the host", () => {
     expect(independentlyVerifiesSm2Cms(Buffer.from(result.signature, "base64"), content)).toBe(true);
     await expect(host.request("sign", { certificateId: signCert.id, origin: ORIGIN, format: "pkcs7-detached", digest: digest.toString("base64"), hashAlgorithm: "SHA-256" }))
       .rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
+  it("handles a key holding an RSA and an SM2 signing pair: each certificate signs with its own algorithm", async () => {
+    insertToken(vtoken.home, "mixed");
+    await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === "YZT0000000000006");
+    const certificates = await host.request("listCertificates", { tokenSerial: "YZT0000000000006" });
+    expect(certificates.map((c) => [c.id, c.keyAlgorithm, c.purpose])).toEqual([
+      ["YZT0000000000006:0101", "RSA", "sign"], ["YZT0000000000006:0303", "SM2", "sign"],
+    ]);
+    await host.request("login", { certificateId: "YZT0000000000006:0101", origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const data = Buffer.from("同一把钥匙上的两种证书");
+    const rsa = await host.request("sign", { certificateId: "YZT0000000000006:0101", origin: ORIGIN, format: "raw", data: data.toString("base64") });
+    const sm2 = await host.request("sign", { certificateId: "YZT0000000000006:0303", origin: ORIGIN, format: "raw", data: data.toString("base64") });
+    expect([rsa.algorithm, sm2.algorithm]).toEqual(["sha256WithRSAEncryption", "SM3withSM2"]);
+    const rsaKey = createPublicKey(new X509Certificate(Buffer.from(rsa.certificate, "base64")).publicKey.export({ type: "spki", format: "pem" }));
+    expect(verify("sha256", data, rsaKey, Buffer.from(rsa.signature, "base64"))).toBe(true);
+    expect(opensslVerifiesSm2(Buffer.from(sm2.certificate, "base64"), data, rsToDer(Buffer.from(sm2.signature, "base64")))).toBe(true);
+    removeToken(vtoken.home, "mixed");
   });
 });

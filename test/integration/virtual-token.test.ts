@@ -68,7 +68,7 @@ describe("virtual token", () => {
     expect(present.length).toBe(1);
     const token = present.items(0).getToken();
     expect(token).toMatchObject({ serialNumber: "YZT0000000000001", label: "BJ-YZT DEMO", manufacturerID: "yzt-bridge virtual token" });
-    expect(module.getSlots(false).length).toBe(5); // demo, ec, expired, expiring, sm2
+    expect(module.getSlots(false).length).toBe(6); // demo, ec, expired, rsa, mixed, expiring
   });
 
   it("holds a signing and an encryption certificate with key pairs under the same CKA_ID", () => {

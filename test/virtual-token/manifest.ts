@@ -1,5 +1,5 @@
 /** What provisioning created: written to <home>/manifest.json and read by tests, the demo and the CLI. */
-export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "rsa";
+export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "rsa" | "mixed";
 
 export interface VtokenCertificate {
   purpose: "sign" | "encrypt";

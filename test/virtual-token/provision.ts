@@ -32,6 +32,20 @@ interface TokenPlan {
   notBefore: number;
   notAfter: number;
   withEncryption: boolean;
+  /** Further key pairs on the same token (a key holding an SM2 pair beside its RSA one). */
+  extraPairs?: KeyPairPlan[];
+}
+
+interface KeyPairPlan {
+  purpose: "sign" | "encrypt";
+  algorithm: "RSA" | "EC" | "SM2";
+  ckaId: string;
+}
+
+function pairsOf(plan: TokenPlan): KeyPairPlan[] {
+  const main: KeyPairPlan[] = [{ purpose: "sign", algorithm: plan.algorithm, ckaId: "0101" }];
+  if (plan.withEncryption) main.push({ purpose: "encrypt", algorithm: plan.algorithm, ckaId: "0202" });
+  return [...main, ...(plan.extraPairs ?? [])];
 }
 
 function plans(now: number): TokenPlan[] {
@@ -44,6 +58,8 @@ function plans(now: number): TokenPlan[] {
     // One hour past 10 days, so daysLeft = floor(...) is exactly 10 however long the run takes.
     // An older RSA 一证通 with an RSA signing + encryption pair.
     { alias: "rsa", serial: "YZT0000000000005", label: "BJ-YZT RSA", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
+    // A key issued twice: an RSA signing pair and an SM2 one beside it, as some offices have during migration.
+    { alias: "mixed", serial: "YZT0000000000006", label: "BJ-YZT MIXED", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: false, extraPairs: [{ purpose: "sign", algorithm: "SM2", ckaId: "0303" }] },
     { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: false },
   ];
 }
@@ -64,11 +80,12 @@ function softhsmSerials(env: NodeJS.ProcessEnv): Map<string, string> {
   return serials;
 }
 
-async function issueFor(plan: TokenPlan, cas: { rsa: DemoCa; sm2: DemoCa }, purpose: "sign" | "encrypt") {
-  const key = plan.algorithm === "SM2" ? generateSm2Key() : await generateKeyPair(plan.algorithm);
-  const ca = plan.algorithm === "SM2" ? cas.sm2 : cas.rsa;
+async function issueFor(plan: TokenPlan, cas: { rsa: DemoCa; sm2: DemoCa }, pair: KeyPairPlan) {
+  const { purpose, algorithm } = pair;
+  const key = algorithm === "SM2" ? generateSm2Key() : await generateKeyPair(algorithm);
+  const ca = algorithm === "SM2" ? cas.sm2 : cas.rsa;
   const keyUsage: KeyUsageName[] =
-    purpose === "sign" ? ["digitalSignature", "nonRepudiation"] : plan.algorithm === "EC" ? ["keyAgreement", "dataEncipherment"] : ["keyEncipherment", "dataEncipherment"];
+    purpose === "sign" ? ["digitalSignature", "nonRepudiation"] : algorithm === "EC" ? ["keyAgreement", "dataEncipherment"] : ["keyEncipherment", "dataEncipherment"];
   const issued = await issueCertificate({
     subject: companySubject(plan.company, plan.creditCode),
     publicKey: key.algorithm === "SM2" ? key : key.publicKey,
@@ -116,24 +133,23 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
   try {
     for (const plan of tokenPlans) {
       const certificates: VtokenCertificate[] = [];
-      const purposes: Array<"sign" | "encrypt"> = plan.withEncryption ? ["sign", "encrypt"] : ["sign"];
-      const issuedAll = await Promise.all(purposes.map((purpose) => issueFor(plan, cas, purpose)));
-      for (const [index, purpose] of purposes.entries()) {
+      const pairs = pairsOf(plan);
+      const issuedAll = await Promise.all(pairs.map((pair) => issueFor(plan, cas, pair)));
+      for (const [index, { purpose, ckaId }] of pairs.entries()) {
         const { key, issued } = issuedAll[index]!;
-        const ckaId = purpose === "sign" ? "0101" : "0202";
-        const certFile = join(scratch, `${plan.alias}-${purpose}.cer`);
+        const certFile = join(scratch, `${plan.alias}-${ckaId}.cer`);
         writeFileSync(certFile, issued.der);
         if (key.algorithm === "SM2") {
           // SoftHSM has no SM2: the shim holds SM2 keys, imported through it like a vendor tool would.
           importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true });
         } else {
-          const keyFile = join(scratch, `${plan.alias}-${purpose}.key.pem`);
+          const keyFile = join(scratch, `${plan.alias}-${ckaId}.key.pem`);
           writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
           run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
         }
         run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", purpose], env);
         certificates.push({
-          purpose, ckaId, pem: issued.pem, keyAlgorithm: plan.algorithm,
+          purpose, ckaId, pem: issued.pem, keyAlgorithm: key.algorithm,
           notBefore: new Date(plan.notBefore).toISOString(), notAfter: new Date(plan.notAfter).toISOString(),
         });
       }
