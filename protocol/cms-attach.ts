@@ -6,7 +6,7 @@
  *
  * Works on DER bytes (definite lengths, as the host writes them) and checks every header it walks through.
  */
-import { concatBytes, expectTag, readTlv } from "./der.js";
+import { concatBytes, derHeader, expectTag, readTlv } from "./der.js";
 
 /** Content-type OIDs of the two CMS profiles (API.md `cmsProfile`): PKCS#7 and GM/T 0010. */
 export const CMS_CONTENT_TYPES = {
@@ -21,12 +21,6 @@ const SIGNED_DATA_OIDS = [
   [0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02],
 ];
 
-function header(tag: number, length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(tag, length);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
-  return Uint8Array.of(tag, 0x80 | bytes.length, ...bytes);
-}
 
 /** The pieces of a ContentInfo{SignedData} around its encapsulated content, as views into the input. */
 interface SignedDataParts {
@@ -68,14 +62,14 @@ function splitSignedData(cms: Uint8Array): SignedDataParts {
 
 /** Writes the ContentInfo back with or without content; lengths first, then one buffer (content copied once). */
 function joinSignedData(parts: SignedDataParts, content: Uint8Array | null): Uint8Array {
-  const octetsHeader = content ? header(0x04, content.length) : new Uint8Array();
-  const eContentHeader = content ? header(0xa0, octetsHeader.length + content.length) : new Uint8Array();
+  const octetsHeader = content ? derHeader(0x04, content.length) : new Uint8Array();
+  const eContentHeader = content ? derHeader(0xa0, octetsHeader.length + content.length) : new Uint8Array();
   const encapBodyLength = parts.eContentType.length + eContentHeader.length + octetsHeader.length + (content?.length ?? 0);
-  const encapHeader = header(0x30, encapBodyLength);
+  const encapHeader = derHeader(0x30, encapBodyLength);
   const signedBodyLength = parts.before.length + encapHeader.length + encapBodyLength + parts.after.length;
-  const signedHeader = header(0x30, signedBodyLength);
-  const explicitHeader = header(0xa0, signedHeader.length + signedBodyLength);
-  const outerHeader = header(0x30, parts.oid.length + explicitHeader.length + signedHeader.length + signedBodyLength);
+  const signedHeader = derHeader(0x30, signedBodyLength);
+  const explicitHeader = derHeader(0xa0, signedHeader.length + signedBodyLength);
+  const outerHeader = derHeader(0x30, parts.oid.length + explicitHeader.length + signedHeader.length + signedBodyLength);
   return concatBytes(
     outerHeader, parts.oid, explicitHeader, signedHeader, parts.before,
     encapHeader, parts.eContentType, eContentHeader, octetsHeader, content ?? new Uint8Array(), parts.after,

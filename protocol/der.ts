@@ -36,7 +36,8 @@ export function expectTag(tlv: Tlv, tag: number, what: string): Tlv {
   return tlv;
 }
 
-function derLength(length: number): number[] {
+/** DER length octets (short form below 128, else long form). */
+export function derLength(length: number): number[] {
   if (length < 0x80) return [length];
   const bytes: number[] = [];
   for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
@@ -68,4 +69,9 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
     at += part.length;
   }
   return out;
+}
+
+/** A TLV header: the tag and the length octets for `length` content bytes. */
+export function derHeader(tag: number, length: number): Uint8Array {
+  return Uint8Array.of(tag, ...derLength(length));
 }

@@ -6,6 +6,7 @@
  * ECDSA. Verify SM2 signatures with the OpenSSL 3 CLI (pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:ID).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { readTlv } from "../../protocol/der.js";
 import { KeyType, Module, ObjectClass, SessionFlag, UserType, type ITemplate } from "graphene-pk11";
 
 /** Vendor-defined PKCS#11 values of the virtual token (must match shim.c). */
@@ -45,21 +46,6 @@ export interface Sm2ImportResult {
 
 export function generateSm2KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync("ec", { namedCurve: "SM2" });
-}
-
-/** One DER TLV at offset (short and long length forms). */
-function readTlv(der: Buffer, offset: number): { tag: number; start: number; end: number } {
-  const tag = der[offset]!;
-  let length = der[offset + 1]!;
-  let start = offset + 2;
-  if (length & 0x80) {
-    const bytes = length & 0x7f;
-    length = 0;
-    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i]!;
-    start += bytes;
-  }
-  if (start + length > der.length) throw new Error("truncated DER");
-  return { tag, start, end: start + length };
 }
 
 /** d and the point of an SM2 private key (Node 20 cannot export SM2 keys as JWK, so read SEC1 and SPKI DER). */
