@@ -38,6 +38,17 @@ export const hashAlgorithmSchema = literal("SHA-256", "SM3");
 /** The SM2 signer ID (API.md sm2Id): printable text, as every SM2 implementation takes it. */
 export const sm2IdSchema = string({ min: 1, max: 128, pattern: /^[\x20-\x7e]+$/, patternName: "printable ASCII" });
 export const cmsProfileSchema = literal("pkcs7", "gm");
+/**
+ * Who supplied a PIN: "user" (typed into the extension's own dialog, the default) or "page" (a legacy
+ * XTXApp page's SOF_Login). Page-supplied PINs are rationed so that no page script can lock a key.
+ */
+export const pinSourceSchema = literal("user", "page");
+/** Content ciphers of envelopes (SOF_SetEncryptMethod): SM4-CBC (国密, the default) and 3DES-CBC. */
+export const envelopeCipherSchema = literal("SM4-CBC", "3DES-CBC");
+/** envelope: CMS EnvelopedData for the key's certificate; raw: PKCS#1 v1.5 with the key itself (RSA). */
+export const cipherFormatSchema = literal("envelope", "raw");
+/** Plaintexts of envelopes and key encryption, once decoded. Decrypted replies must stay under 1 MiB. */
+export const MAX_CIPHER_DATA_BYTES = 700 * 1024;
 /** SHA-256 and SM3 digests (and SM2's e) are all 32 bytes. */
 const DIGEST_BYTES = 32;
 
@@ -80,17 +91,26 @@ export const methodParams = {
     certificateId: certificateIdSchema,
     origin: originSchema,
     pin: optional(pinSchema),
+    pinSource: optional(pinSourceSchema),
     challenge: optional(challengeSchema),
   }),
   sign: signParams,
   logout: object({ origin: optional(originSchema), tokenSerial: optional(tokenSerialSchema) }),
-  changePin: object({ tokenSerial: tokenSerialSchema, oldPin: pinSchema, newPin: pinSchema }),
+  changePin: object({ tokenSerial: tokenSerialSchema, oldPin: pinSchema, newPin: pinSchema, pinSource: optional(pinSourceSchema) }),
   sessionStatus: object({ origin: originSchema, tokenSerial: tokenSerialSchema }),
   diagnose: object({}),
   repair: object({}),
   /** Additions to API.md for the XTXApp (BJCA SOF_*) compatibility layer: certificate fields and raw-signature checks. */
   certificateInfo: object({ certificate: base64(64 * 1024, 16) }),
   verifyRaw: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_SIGN_DATA_BYTES), signature: base64(1024, 8) }),
+  /** Checks a CMS SignedData (attached, or detached with `data`) and reports what it holds. */
+  verifyMessage: object({ signature: base64(MAX_SIGN_DATA_BYTES, 16), data: optional(base64(MAX_SIGN_DATA_BYTES)) }),
+  /** Validity dates and the chain to the configured CA certificates (SOF_ValidateCert). */
+  validateCertificate: object({ certificate: base64(64 * 1024, 16) }),
+  /** Encrypts for a certificate; needs no token. */
+  encrypt: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_CIPHER_DATA_BYTES), format: cipherFormatSchema, cipher: optional(envelopeCipherSchema) }),
+  /** Decrypts with the encryption key on the token that holds `certificateId` (any certificate of the key). */
+  decrypt: object({ certificateId: certificateIdSchema, origin: originSchema, data: base64(MAX_CIPHER_DATA_BYTES + 64 * 1024, 1), format: cipherFormatSchema, pin: optional(pinSchema) }),
   /** Addition to API.md: settings chosen in the extension (the idle timeout of signing sessions). */
   configure: object({ idleTimeoutSeconds: optional(integer(1, 24 * 60 * 60)) }),
 } satisfies Record<string, Schema<unknown>>;
@@ -137,7 +157,25 @@ export interface ResultOf {
   configure: { idleTimeoutSeconds: number };
   certificateInfo: CertificateInfo;
   verifyRaw: { valid: boolean };
+  verifyMessage: VerifyMessageResult;
+  validateCertificate: { status: CertificateCheck };
+  encrypt: { data: string };
+  decrypt: { data: string };
 }
+
+/** verifyMessage: whether the signature holds, and (when it parses) what the message carries. */
+export interface VerifyMessageResult {
+  valid: boolean;
+  /** Why it failed: "format" | "signature" | "untrusted" | "expired" | "notYetValid". */
+  failure?: string;
+  content?: string;
+  certificate?: string;
+  signature?: string;
+  signingTime?: string;
+}
+
+/** validateCertificate, in SOF_ValidateCert's order: trusted and in date, or the first problem found. */
+export type CertificateCheck = "valid" | "untrusted" | "expired" | "notYetValid";
 
 /** certificateInfo: the API's certificate fields plus what legacy (BJCA SOF_GetCertInfo) pages ask for. */
 export type CertificateInfo = Pick<YztCertificate, "serialNumber" | "notBefore" | "notAfter" | "subject" | "issuer" | "holderName" | "creditCode" | "keyAlgorithm"> & {
@@ -147,6 +185,8 @@ export type CertificateInfo = Pick<YztCertificate, "serialNumber" | "notBefore" 
   issuerDn: string;
   uniqueId?: string;
   extensionTexts: Record<string, string>;
+  /** base64 DER SubjectPublicKeyInfo. */
+  publicKey: string;
 };
 
 // ---------- envelopes ----------

@@ -261,6 +261,7 @@ export function certificateInfo(der: Uint8Array): CertificateInfo {
     holderName: parsed.holderName,
     keyAlgorithm: parsed.keyAlgorithm,
     extensionTexts,
+    publicKey: Buffer.from(certificate.subjectPublicKeyInfo.toSchema().toBER(false)).toString("base64"),
     ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
     ...(parsed.uniqueId ? { uniqueId: parsed.uniqueId } : {}),
   };

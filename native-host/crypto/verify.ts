@@ -129,6 +129,12 @@ export interface VerifiedCms {
   content: Uint8Array;
 }
 
+/** What a signed message holds, once its signature and the signer's dates are checked. */
+export interface OpenedCms extends VerifiedCms {
+  /** The signer's signature value as stored in the SignerInfo. */
+  signatureValue: Uint8Array;
+}
+
 /**
  * Verifies a DER CMS SignedData from `yzt.sign` (attached, or detached with `content`): the signature over
  * the signed attributes and content digest, the signer's validity at signing time, and the chain.
@@ -137,6 +143,19 @@ export async function verifyCmsSignature(
   signature: Uint8Array,
   options: { content?: Uint8Array; trustedRoots: Array<string | Uint8Array>; now?: Date },
 ): Promise<VerifiedCms> {
+  const { signatureValue: _signatureValue, ...opened } = await openCmsSignature(signature, options);
+  const chain = checkChain(opened.certificate.der, toCertificates(options.trustedRoots), options.now ?? new Date());
+  if (chain.status !== "ok") {
+    throw new CmsVerificationError("untrusted", chain.status === "incomplete" ? `issuer not trusted: ${chain.missingIssuer}` : chain.reason);
+  }
+  return opened;
+}
+
+/**
+ * Everything verifyCmsSignature checks except the chain, for callers that decide trust themselves (the
+ * XTXApp layer's SOF_VerifySignedMessage checks the signature only, as BJCA's service does).
+ */
+export async function openCmsSignature(signature: Uint8Array, options: { content?: Uint8Array; now?: Date }): Promise<OpenedCms> {
   ensurePkijsEngine();
   // Attached signatures of large documents: split the content off first, so the ASN.1 parser only ever sees
   // the small detached form (asn1js refuses content of tens of MB). Other encodings go to pkijs as they are.
@@ -180,15 +199,12 @@ export async function verifyCmsSignature(
   const at = signingTime ?? options.now ?? new Date();
   if (at < parsed.notBefore) throw new CmsVerificationError("notYetValid", "the certificate was not valid yet when signing");
   if (at > parsed.notAfter) throw new CmsVerificationError("expired", "the certificate had expired when signing");
-  const chain = checkChain(der, toCertificates(options.trustedRoots), options.now ?? new Date());
-  if (chain.status !== "ok") {
-    throw new CmsVerificationError("untrusted", chain.status === "incomplete" ? `issuer not trusted: ${chain.missingIssuer}` : chain.reason);
-  }
   return {
     holderName: parsed.holderName,
     ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
     certificate: parsed,
     ...(signingTime ? { signingTime } : {}),
     content,
+    signatureValue: new Uint8Array(signedData.signerInfos[0]!.signature.valueBlock.valueHexView),
   };
 }

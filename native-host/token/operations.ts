@@ -3,7 +3,7 @@
  * change the PIN. Each operation runs in the token's queue (one at a time per token, racing removal) and
  * checks the certificate's validity and the caller's grant before the key is touched.
  */
-import { ObjectClass, SessionFlag } from "graphene-pk11";
+import { ObjectClass, SessionFlag, type Key } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
@@ -12,7 +12,8 @@ import { certificateValidity, toYztCertificate, type ParsedCertificate } from ".
 import { signForPage, signLoginToken } from "../crypto/signer.js";
 import type { Logger } from "../support/log.js";
 import { tokenSigningKey, type Sm2Settings } from "./key-signer.js";
-import type { SessionTable } from "./sessions.js";
+import { decryptWithToken } from "./key-decrypter.js";
+import type { PinSource, SessionTable } from "./sessions.js";
 import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
 import { guard, type TokenQueue } from "./token-queue.js";
@@ -81,9 +82,9 @@ export class TokenOperations {
     return certificates;
   }
 
-  async login(params: { certificateId: string; origin: string; pin?: string; challenge?: string }): Promise<LoginResult> {
+  async login(params: { certificateId: string; origin: string; pin?: string; pinSource?: PinSource; challenge?: string }): Promise<LoginResult> {
     return this.withCertificate(params.certificateId, async (entry, record) => {
-      await this.sessions.authorize(entry, params.origin, params.pin);
+      await this.sessions.authorize(entry, params.origin, params.pin, params.pinSource);
       const result: LoginResult = { tokenSerial: entry.serial };
       if (params.challenge !== undefined) {
         result.loginToken = await signLoginToken(this.signingKey(entry, record), params.origin, params.challenge);
@@ -110,20 +111,39 @@ export class TokenOperations {
     });
   }
 
-  async changePin(params: { tokenSerial: string; oldPin: string; newPin: string }): Promise<{ changed: true }> {
+  /** Decrypts with the key's encryption certificate; needs this origin's session (or the PIN) like signing. */
+  async decrypt(params: { certificateId: string; origin: string; data: string; format: "envelope" | "raw"; pin?: string }): Promise<{ data: string }> {
+    const entry = this.entryOf(parseCertificateId(params.certificateId).serial, params.certificateId);
+    return this.queue.run(entry, async () => {
+      await this.sessions.authorize(entry, params.origin, params.pin);
+      const session = this.sessions.ensureSession(entry);
+      const plain = await decryptWithToken({
+        format: params.format,
+        data: Buffer.from(params.data, "base64"),
+        records: await this.certificatesOf(entry),
+        session,
+        privateKey: (record) => this.privateKey(entry, record),
+      });
+      this.sessions.touch(entry, params.origin);
+      return { data: Buffer.from(plain).toString("base64") };
+    });
+  }
+
+  async changePin(params: { tokenSerial: string; oldPin: string; newPin: string; pinSource?: PinSource }): Promise<{ changed: true }> {
     checkPinRules(params.newPin, "newPin");
     const entry = this.context.tokens.get(params.tokenSerial);
     if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${params.tokenSerial} is not inserted`, { tokenSerial: params.tokenSerial });
     return this.queue.run(entry, async () => {
       this.sessions.requirePinUsable(entry);
+      this.sessions.requirePagePinAllowed(entry, params.pinSource ?? "user");
       // SetPIN needs a read/write session; it shares the login state of the token's main session.
       const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
       try {
         session.setPin(params.oldPin, params.newPin);
-        entry.failures = 0;
+        this.sessions.pinAccepted(entry);
         return { changed: true as const };
       } catch (error) {
-        throw this.sessions.pinFailure(entry, error);
+        throw this.sessions.pinFailure(entry, error, params.pinSource);
       } finally {
         try {
           session.close();
@@ -143,11 +163,16 @@ export class TokenOperations {
   }
 
   /** Finds the token and a currently valid signing certificate on it, then runs `task` in the token's queue. */
-  private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
-    const { serial, ckaIdHex } = parseCertificateId(certificateId);
+  private entryOf(serial: string, certificateId: string): TokenEntry {
     const entry = this.context.tokens.get(serial);
     if (!entry) throw new YztError("NO_CERTIFICATE", `no token with serial ${serial} holds certificate ${certificateId}`);
     if (!entry.present) throw new YztError("NO_TOKEN", `token ${serial} is not inserted`, { tokenSerial: serial });
+    return entry;
+  }
+
+  private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
+    const { serial, ckaIdHex } = parseCertificateId(certificateId);
+    const entry = this.entryOf(serial, certificateId);
     return this.queue.run(entry, async () => {
       const record = (await this.certificatesOf(entry)).find((candidate) => candidate.ckaIdHex === ckaIdHex);
       if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
@@ -170,13 +195,17 @@ export class TokenOperations {
     }
   }
 
-  private signingKey(entry: TokenEntry, record: CertificateRecord): SigningKey {
+  private privateKey(entry: TokenEntry, record: CertificateRecord): Key {
     const session = this.sessions.ensureSession(entry);
     // Looking the key up costs three PKCS#11 calls; a signing session reuses the handle.
     const key = entry.keys.get(record.ckaIdHex) ?? guard(() => findPrivateKey(session, record.ckaIdHex));
     if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no private key on the token");
     entry.keys.set(record.ckaIdHex, key);
-    return tokenSigningKey(session, key, entry, record.parsed, this.sm2);
+    return key;
+  }
+
+  private signingKey(entry: TokenEntry, record: CertificateRecord): SigningKey {
+    return tokenSigningKey(this.sessions.ensureSession(entry), this.privateKey(entry, record), entry, record.parsed, this.sm2);
   }
 
   private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {

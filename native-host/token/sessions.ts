@@ -11,6 +11,10 @@ import { tokenInfo, type TokenContext, type TokenEntry } from "./token-entry.js"
 import { guard, type TokenQueue } from "./token-queue.js";
 
 export type EndReason = NonNullable<EventData["reason"]>;
+export type PinSource = "user" | "page";
+
+/** Wrong page-supplied PINs in a row a key takes before page PINs stop reaching it (10 lock a 一证通). */
+export const PAGE_PIN_ATTEMPTS = 3;
 
 export class SessionTable {
   private idleTimer: NodeJS.Timeout | null = null;
@@ -54,13 +58,14 @@ export class SessionTable {
    * Gives `origin` a grant on the token. Without a PIN this only succeeds for an origin that already holds a
    * live grant. A PIN is always checked against the token, even when another origin's login is active.
    */
-  async authorize(entry: TokenEntry, origin: string, pin: string | undefined): Promise<void> {
+  async authorize(entry: TokenEntry, origin: string, pin: string | undefined, source: PinSource = "user"): Promise<void> {
     if (pin === undefined) {
       if (entry.loggedIn && entry.grants.has(origin)) return;
       throw new YztError("LOGIN_REQUIRED", "this site has no signing session on the token: the PIN is required", { tokenSerial: entry.serial });
     }
     checkPinRules(pin);
     this.requirePinUsable(entry);
+    this.requirePagePinAllowed(entry, source);
     const session = this.ensureSession(entry);
     if (entry.loggedIn) {
       // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.
@@ -77,19 +82,38 @@ export class SessionTable {
       if (!isCkr(error, CKR.USER_ALREADY_LOGGED_IN)) {
         // Logging out ended every other origin's grant too; say so instead of leaving stale state behind.
         this.endGrants(entry, [...entry.grants.keys()], "loginFailed");
-        throw this.pinFailure(entry, error);
+        throw this.pinFailure(entry, error, source);
       }
     }
     entry.loggedIn = true;
-    entry.failures = 0;
+    this.pinAccepted(entry);
     entry.grants.set(origin, Date.now());
   }
 
+  /**
+   * Refuses a page-supplied PIN once pages got PAGE_PIN_ATTEMPTS wrong in a row: NOT_ALLOWED with
+   * data.reason "pagePinLimit", which the extension answers with its own PIN dialog.
+   */
+  requirePagePinAllowed(entry: TokenEntry, source: PinSource): void {
+    if (source === "page" && entry.pageFailures >= PAGE_PIN_ATTEMPTS) {
+      const retriesLeft = tokenInfo(entry, this.context.pinMaxTries).pin.retriesLeft;
+      throw new YztError("NOT_ALLOWED", `${PAGE_PIN_ATTEMPTS} wrong PINs came from web pages: the PIN must now be typed into the extension's own window`, {
+        reason: "pagePinLimit", tokenSerial: entry.serial, retriesLeft,
+      });
+    }
+  }
+
+  pinAccepted(entry: TokenEntry): void {
+    entry.failures = 0;
+    entry.pageFailures = 0;
+  }
+
   /** Maps a failed C_Login / C_SetPIN, adding how many tries are left. */
-  pinFailure(entry: TokenEntry, error: unknown): YztError {
+  pinFailure(entry: TokenEntry, error: unknown, source: PinSource = "user"): YztError {
     const mapped = mapPkcs11Error(error);
     if (mapped.code !== "PIN_INCORRECT" && mapped.code !== "PIN_LOCKED") return mapped;
     entry.failures = entry.failures === null ? null : entry.failures + 1;
+    if (source === "page") entry.pageFailures += 1;
     const pin = tokenInfo(entry, this.context.pinMaxTries).pin;
     if (mapped.code === "PIN_LOCKED" || pin.locked) {
       return new YztError("PIN_LOCKED", "the PIN is now locked after too many wrong tries", { retriesLeft: 0 });

@@ -157,7 +157,7 @@ export class SlotWatcher {
     const previous = this.context.tokens.get(serial);
     const entry: TokenEntry = {
       serial, ...found, owner, present: true, session: null, loggedIn: false, grants: new Map(),
-      failures: previous?.failures ?? null, certificates: null, keys: new Map(), removal: previous?.removal ?? newRemoval(),
+      failures: previous?.failures ?? null, pageFailures: previous?.pageFailures ?? 0, certificates: null, keys: new Map(), removal: previous?.removal ?? newRemoval(),
     };
     // Without COUNT_LOW no wrong PIN was typed since the last good one, so counting can start at zero.
     if (entry.failures === null && !tokenInfo(entry, this.context.pinMaxTries).pin.countLow) entry.failures = 0;

@@ -46,6 +46,11 @@ export interface TokenEntry {
   grants: Map<string, number>;
   /** Wrong PINs this host saw since the last good one; null when unknown (host started with COUNT_LOW set). */
   failures: number | null;
+  /**
+   * Wrong PINs in a row that legacy pages supplied (XTXApp SOF_Login). Past PAGE_PIN_ATTEMPTS the host stops
+   * passing page PINs to the token, so no page script can lock the key; the extension's own dialog still can.
+   */
+  pageFailures: number;
   certificates: CertificateRecord[] | null;
   /** Private-key handles by CKA_ID; valid only while logged in, so cleared whenever the login changes. */
   keys: Map<string, Key>;

@@ -124,7 +124,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     return { tokens, certificates: await this.operations.certificateSnapshots() };
   }
 
-  login(params: { certificateId: string; origin: string; pin?: string; challenge?: string }): Promise<LoginResult> {
+  login(params: Parameters<TokenOperations["login"]>[0]): Promise<LoginResult> {
     return this.operations.login(params);
   }
 
@@ -136,7 +136,11 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     return this.sessions.logout(params);
   }
 
-  changePin(params: { tokenSerial: string; oldPin: string; newPin: string }): Promise<{ changed: true }> {
+  changePin(params: Parameters<TokenOperations["changePin"]>[0]): Promise<{ changed: true }> {
     return this.operations.changePin(params);
+  }
+
+  decrypt(params: Parameters<TokenOperations["decrypt"]>[0]): Promise<{ data: string }> {
+    return this.operations.decrypt(params);
   }
 }

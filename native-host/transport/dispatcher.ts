@@ -6,6 +6,7 @@ import { X509Certificate } from "node:crypto";
 import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
 import { diagnose } from "../token/diagnostics.js";
 import { verifyRawSignature } from "../crypto/verify-raw.js";
+import { validateCertificate, verifyMessage } from "../crypto/message-checks.js";
 import type { Method, ParamsOf, Request, ResultOf } from "../../protocol/messages.js";
 import { PROTOCOL_VERSION } from "../../protocol/messages.js";
 import type { ModuleCandidate } from "../token/modules.js";
@@ -50,6 +51,19 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     verifyRaw: (params) => ({
       valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
     }),
+    verifyMessage: (params) => verifyMessage(params),
+    validateCertificate: async (params) => {
+      authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]);
+      return { status: await validateCertificate(Buffer.from(params.certificate, "base64"), authorities) };
+    },
+    encrypt: async (params) => {
+      const { buildEnvelope, rsaEncrypt } = await import("../crypto/envelope.js");
+      const certificate = Buffer.from(params.certificate, "base64");
+      const data = Buffer.from(params.data, "base64");
+      const encrypted = params.format === "raw" ? rsaEncrypt(certificate, data) : buildEnvelope(certificate, data, params.cipher);
+      return { data: Buffer.from(encrypted).toString("base64") };
+    },
+    decrypt: (params) => service.decrypt(params),
     configure: (params) => {
       if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };

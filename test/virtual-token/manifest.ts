@@ -8,6 +8,11 @@ export interface VtokenCertificate {
   keyAlgorithm: "RSA" | "EC" | "SM2";
   notBefore: string;
   notAfter: string;
+  /**
+   * RSA encryption keys only: the private key as the issuing CA's key escrow (KMC) keeps it, so tests can
+   * check envelopes with OpenSSL independently of the token.
+   */
+  escrowKey?: string;
 }
 
 export interface VtokenToken {

@@ -130,6 +130,7 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
 
   const scratch = mkdtempSync(join(tmpdir(), "yzt-provision-"));
   const tokens: VtokenToken[] = [];
+  const escrowKeys = new Map<string, string>();
   try {
     for (const plan of tokenPlans) {
       const certificates: VtokenCertificate[] = [];
@@ -143,14 +144,16 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
           // SoftHSM has no SM2: the shim holds SM2 keys, imported through it like a vendor tool would.
           importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true });
         } else {
-          const keyFile = join(scratch, `${plan.alias}-${ckaId}.key.pem`);
+          const keyFile = purpose === "encrypt" ? pkiFile(`escrow-${plan.alias}-${ckaId}.key.pem`) : join(scratch, `${plan.alias}-${ckaId}.key.pem`);
           writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
+          if (purpose === "encrypt") escrowKeys.set(`${plan.alias}-${ckaId}`, keyFile);
           run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
         }
         run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", purpose], env);
         certificates.push({
           purpose, ckaId, pem: issued.pem, keyAlgorithm: key.algorithm,
           notBefore: new Date(plan.notBefore).toISOString(), notAfter: new Date(plan.notAfter).toISOString(),
+          ...(escrowKeys.has(`${plan.alias}-${ckaId}`) ? { escrowKey: escrowKeys.get(`${plan.alias}-${ckaId}`)! } : {}),
         });
       }
       tokens.push({ alias: plan.alias, serial: plan.serial, label: plan.label, company: plan.company, creditCode: plan.creditCode, certificates });

@@ -1,0 +1,161 @@
+/**
+ * Digital envelopes as BJCA's SOF_EncryptData / SOF_DecryptData exchange them: a DER CMS EnvelopedData
+ * (PKCS#7 enveloped-data) with one key-transport recipient, RSAES-PKCS1-v1_5 for the content key, and
+ * SM4-CBC (国密, the default) or 3DES-CBC for the content. OpenSSL's `cms -decrypt` opens what is built
+ * here and `cms -encrypt` output opens here. The private-key half runs on the token (see key-decrypter).
+ *
+ * SM2 recipients (GM/T 0010 envelopes) are not built yet: they answer UNSUPPORTED_ALGORITHM.
+ */
+import { constants, createCipheriv, createDecipheriv, publicEncrypt, randomBytes, X509Certificate } from "node:crypto";
+import * as asn1js from "asn1js";
+import * as pkijs from "pkijs";
+import { YztError } from "../../protocol/errors.js";
+import { ensurePkijsEngine } from "./crypto-engine.js";
+
+export type EnvelopeCipher = "SM4-CBC" | "3DES-CBC";
+
+interface CipherSpec {
+  oid: string;
+  node: string;
+  keyBytes: number;
+  ivBytes: number;
+}
+
+const CIPHERS: Record<EnvelopeCipher, CipherSpec> = {
+  "SM4-CBC": { oid: "1.2.156.10197.1.104.2", node: "sm4-cbc", keyBytes: 16, ivBytes: 16 },
+  "3DES-CBC": { oid: "1.2.840.113549.3.7", node: "des-ede3-cbc", keyBytes: 24, ivBytes: 8 },
+};
+/** Content ciphers other producers use that we can open (never chosen for new envelopes). */
+const OPENABLE: CipherSpec[] = [
+  ...Object.values(CIPHERS),
+  { oid: "2.16.840.1.101.3.4.1.2", node: "aes-128-cbc", keyBytes: 16, ivBytes: 16 },
+  { oid: "2.16.840.1.101.3.4.1.42", node: "aes-256-cbc", keyBytes: 32, ivBytes: 16 },
+];
+const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
+const ENVELOPED_DATA = "1.2.840.113549.1.7.3";
+const DATA = "1.2.840.113549.1.7.1";
+
+function rsaCertificate(certificateDer: Uint8Array): X509Certificate {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificateDer);
+  } catch {
+    throw new YztError("BAD_REQUEST", "certificate: not a DER X.509 certificate");
+  }
+  if (certificate.publicKey.asymmetricKeyType !== "rsa") {
+    throw new YztError("UNSUPPORTED_ALGORITHM", "encryption for SM2 and EC certificates (GM/T 0010 envelopes) is not supported yet; RSA certificates only");
+  }
+  return certificate;
+}
+
+/** RSAES-PKCS1-v1_5 with the certificate's public key (SOF_PubKeyEncrypt). */
+export function rsaEncrypt(certificateDer: Uint8Array, data: Uint8Array): Uint8Array {
+  const certificate = rsaCertificate(certificateDer);
+  const limit = ((certificate.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) >> 3) - 11;
+  if (data.length > limit) throw new YztError("BAD_REQUEST", `data: at most ${limit} bytes fit this key (PKCS#1 v1.5)`);
+  return new Uint8Array(publicEncrypt({ key: certificate.publicKey, padding: constants.RSA_PKCS1_PADDING }, data));
+}
+
+/** A DER ContentInfo holding an EnvelopedData for the certificate's holder. */
+export function buildEnvelope(certificateDer: Uint8Array, content: Uint8Array, cipher: EnvelopeCipher = "SM4-CBC"): Uint8Array {
+  ensurePkijsEngine();
+  const spec = CIPHERS[cipher];
+  const contentKey = randomBytes(spec.keyBytes);
+  const iv = randomBytes(spec.ivBytes);
+  const encipher = createCipheriv(spec.node, contentKey, iv);
+  const encryptedContent = Buffer.concat([encipher.update(content), encipher.final()]);
+  const encryptedKey = rsaEncrypt(certificateDer, contentKey);
+  const recipient = pkijs.Certificate.fromBER(new Uint8Array(certificateDer));
+  const enveloped = new pkijs.EnvelopedData({
+    version: 0,
+    recipientInfos: [
+      new pkijs.RecipientInfo({
+        variant: 1,
+        value: new pkijs.KeyTransRecipientInfo({
+          version: 0,
+          rid: new pkijs.IssuerAndSerialNumber({ issuer: recipient.issuer, serialNumber: recipient.serialNumber }),
+          keyEncryptionAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: RSA_ENCRYPTION, algorithmParams: new asn1js.Null() }),
+          encryptedKey: new asn1js.OctetString({ valueHex: encryptedKey }),
+        }),
+      }),
+    ],
+    encryptedContentInfo: new pkijs.EncryptedContentInfo({
+      contentType: DATA,
+      contentEncryptionAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: spec.oid, algorithmParams: new asn1js.OctetString({ valueHex: iv }) }),
+      encryptedContent: new asn1js.OctetString({ valueHex: encryptedContent }),
+    }),
+  });
+  const contentInfo = new pkijs.ContentInfo({ contentType: ENVELOPED_DATA, content: enveloped.toSchema() });
+  return new Uint8Array(contentInfo.toSchema().toBER(false));
+}
+
+/** One key-transport recipient of a parsed envelope. */
+export interface EnvelopeRecipient {
+  issuerDer: Uint8Array;
+  serialNumberHex: string;
+  encryptedKey: Uint8Array;
+}
+
+export interface ParsedEnvelope {
+  recipients: EnvelopeRecipient[];
+  open(contentKey: Uint8Array): Uint8Array;
+}
+
+function octets(value: asn1js.OctetString | undefined): Uint8Array {
+  if (!value) return new Uint8Array(0);
+  // Constructed (BER) octet strings keep their pieces in the value block; join them.
+  if (value.idBlock.isConstructed) {
+    const parts = (value.valueBlock.value as asn1js.OctetString[]).map((part) => octets(part));
+    return Buffer.concat(parts);
+  }
+  return new Uint8Array(value.valueBlock.valueHexView);
+}
+
+/** Reads a DER/BER CMS EnvelopedData; `open` decrypts the content once the token has recovered the key. */
+export function parseEnvelope(der: Uint8Array): ParsedEnvelope {
+  ensurePkijsEngine();
+  let enveloped: pkijs.EnvelopedData;
+  try {
+    const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(der));
+    if (contentInfo.contentType !== ENVELOPED_DATA) throw new Error("not enveloped-data");
+    enveloped = new pkijs.EnvelopedData({ schema: contentInfo.content });
+  } catch {
+    throw new YztError("BAD_REQUEST", "data: not a CMS/PKCS#7 EnvelopedData");
+  }
+  const recipients: EnvelopeRecipient[] = [];
+  for (const info of enveloped.recipientInfos) {
+    if (info.variant !== 1 || !(info.value instanceof pkijs.KeyTransRecipientInfo)) continue;
+    const rid = info.value.rid;
+    if (!(rid instanceof pkijs.IssuerAndSerialNumber)) continue;
+    recipients.push({
+      issuerDer: new Uint8Array(rid.issuer.toSchema().toBER(false)),
+      serialNumberHex: Buffer.from(rid.serialNumber.valueBlock.valueHexView).toString("hex").replace(/^(00)+(?=.)/, ""),
+      encryptedKey: octets(info.value.encryptedKey),
+    });
+  }
+  const algorithm = enveloped.encryptedContentInfo.contentEncryptionAlgorithm;
+  const spec = OPENABLE.find((candidate) => candidate.oid === algorithm.algorithmId);
+  if (!spec) throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher ${algorithm.algorithmId} is not supported`);
+  const iv = octets(algorithm.algorithmParams as asn1js.OctetString);
+  const encrypted = octets(enveloped.encryptedContentInfo.encryptedContent);
+  return {
+    recipients,
+    open(contentKey) {
+      if (contentKey.length !== spec.keyBytes || iv.length !== spec.ivBytes) throw new YztError("BAD_REQUEST", "data: the envelope's content key does not fit its cipher");
+      try {
+        const decipher = createDecipheriv(spec.node, contentKey, iv);
+        return new Uint8Array(Buffer.concat([decipher.update(encrypted), decipher.final()]));
+      } catch {
+        throw new YztError("BAD_REQUEST", "data: the envelope's content does not decrypt (damaged, or for another key)");
+      }
+    },
+  };
+}
+
+/** Is `certificateDer` the certificate a recipient names (issuer and serial number)? */
+export function recipientMatches(recipient: EnvelopeRecipient, certificateDer: Uint8Array): boolean {
+  const certificate = pkijs.Certificate.fromBER(new Uint8Array(certificateDer));
+  const serial = Buffer.from(certificate.serialNumber.valueBlock.valueHexView).toString("hex").replace(/^(00)+(?=.)/, "");
+  const issuer = new Uint8Array(certificate.issuer.toSchema().toBER(false));
+  return serial === recipient.serialNumberHex && Buffer.from(issuer).equals(Buffer.from(recipient.issuerDer));
+}

@@ -1,0 +1,143 @@
+/**
+ * Host methods behind the XTXApp layer, over real stdio framing against the virtual token: envelopes and
+ * key encryption checked both ways with OpenSSL (what the host encrypts OpenSSL decrypts with the key's
+ * private key, what OpenSSL encrypts the token decrypts), signed-message checks, certificate validation,
+ * and the rationing of page-supplied PINs that keeps page scripts from locking a key.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { YztCertificate } from "../../protocol/types.js";
+import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
+import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { insertToken } from "../virtual-token/state.js";
+
+const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
+const PIN = "12345678";
+const RSA_SERIAL = "YZT0000000000005";
+const SM2_SERIAL = "YZT0000000000001";
+
+let vtoken: VirtualToken;
+let host: HostProcess;
+let work: string;
+let signCert: YztCertificate;
+let encCert: YztCertificate;
+
+function pem(der: string): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;
+}
+
+function file(name: string, content: Buffer | string): string {
+  const path = join(work, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+/** The encryption key's escrowed copy (as the CA's KMC keeps it), so OpenSSL checks our envelopes on its own. */
+function encryptionKeyPem(): string {
+  const entry = vtoken.manifest.tokens.find((token) => token.serial === RSA_SERIAL)!;
+  return readFileSync(entry.certificates.find((certificate) => certificate.purpose === "encrypt")!.escrowKey!, "utf8");
+}
+
+beforeAll(async () => {
+  vtoken = await cloneVirtualToken();
+  insertToken(vtoken.home, "rsa");
+  work = mkdtempSync(join(tmpdir(), "yzt-xtx-host-"));
+  host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
+  const certificates = await host.request("listCertificates", { tokenSerial: RSA_SERIAL });
+  signCert = certificates.find((c) => c.purpose === "sign")!;
+  encCert = certificates.find((c) => c.purpose === "encrypt")!;
+}, 60_000);
+
+afterAll(async () => {
+  await host?.close();
+  vtoken?.dispose();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("XTXApp host methods", () => {
+  it("builds SM4-CBC and 3DES envelopes that openssl cms -decrypt opens with the encryption key", async () => {
+    const text = "增值税申报表 2026-11";
+    for (const cipher of ["SM4-CBC", "3DES-CBC"] as const) {
+      const { data } = await host.request("encrypt", { certificate: encCert.der, data: Buffer.from(text).toString("base64"), format: "envelope", cipher });
+      const envelope = file(`envelope-${cipher}.der`, Buffer.from(data, "base64"));
+      const plain = execFileSync("openssl", ["cms", "-decrypt", "-inform", "DER", "-in", envelope, "-inkey", file("enc.key", encryptionKeyPem()), "-recip", file("enc.pem", pem(encCert.der))]);
+      expect(plain.toString("utf8")).toBe(text);
+      expect(execFileSync("openssl", ["asn1parse", "-inform", "DER", "-in", envelope], { encoding: "utf8" })).toContain(cipher === "SM4-CBC" ? "sm4-cbc" : "des-ede3-cbc");
+    }
+  });
+
+  it("decrypts on the token what openssl cms -encrypt made, once the origin is logged in", async () => {
+    const text = Buffer.from("发票数据 ".repeat(2000));
+    const envelope = execFileSync("openssl", ["cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", file("enc-recip.pem", pem(encCert.der))], { input: text });
+    const request = { certificateId: signCert.id, origin: ORIGIN, data: envelope.toString("base64"), format: "envelope" as const };
+    expect((await rejectionOf(host.request("decrypt", request))).code).toBe("LOGIN_REQUIRED");
+    const { data } = await host.request("decrypt", { ...request, pin: PIN });
+    expect(Buffer.from(data, "base64").equals(text)).toBe(true);
+    // The session now stands: no PIN needed for the next one, and an SM4 envelope of ours opens too.
+    const own = await host.request("encrypt", { certificate: encCert.der, data: Buffer.from("往返").toString("base64"), format: "envelope" });
+    expect(Buffer.from((await host.request("decrypt", { ...request, data: own.data })).data, "base64").toString("utf8")).toBe("往返");
+  });
+
+  it("encrypts and decrypts raw PKCS#1 v1.5 with the key (SOF_PubKeyEncrypt / SOF_PriKeyDecrypt), both checked by OpenSSL", async () => {
+    const { data } = await host.request("encrypt", { certificate: encCert.der, data: Buffer.from("口令").toString("base64"), format: "raw" });
+    const plain = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", file("raw.key", encryptionKeyPem()), "-pkeyopt", "rsa_padding_mode:pkcs1"], { input: Buffer.from(data, "base64") });
+    expect(plain.toString("utf8")).toBe("口令");
+    const theirs = execFileSync("openssl", ["pkeyutl", "-encrypt", "-certin", "-inkey", file("raw.pem", pem(encCert.der)), "-pkeyopt", "rsa_padding_mode:pkcs1"], { input: Buffer.from("secret") });
+    const back = await host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: theirs.toString("base64"), format: "raw" });
+    expect(Buffer.from(back.data, "base64").toString()).toBe("secret");
+  });
+
+  it("refuses what cannot be done with typed errors: damaged envelopes, envelopes for someone else, SM2 keys, too much data", async () => {
+    const own = await host.request("encrypt", { certificate: encCert.der, data: "AAAA", format: "envelope" });
+    const damaged = Buffer.from(own.data, "base64");
+    damaged[damaged.length - 3] ^= 0xff;
+    expect((await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: damaged.toString("base64"), format: "envelope" }))).code).toBe("BAD_REQUEST");
+    expect((await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: "MAMCAQE=", format: "envelope" }))).code).toBe("BAD_REQUEST");
+    const forSign = await host.request("encrypt", { certificate: signCert.der, data: "AAAA", format: "envelope" });
+    expect((await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: forSign.data, format: "envelope" }))).code).toBe("NO_CERTIFICATE");
+    const sm2 = (await host.request("listCertificates", { tokenSerial: SM2_SERIAL }))[0]!;
+    expect((await rejectionOf(host.request("encrypt", { certificate: sm2.der, data: "AAAA", format: "envelope" }))).code).toBe("UNSUPPORTED_ALGORITHM");
+    expect((await rejectionOf(host.request("encrypt", { certificate: encCert.der, data: Buffer.alloc(300).toString("base64"), format: "raw" }))).code).toBe("BAD_REQUEST");
+  });
+
+  it("verifies signed messages and reports their content, certificate and signature value", async () => {
+    const content = Buffer.from("申报").toString("base64");
+    const signed = await host.request("sign", { certificateId: signCert.id, origin: ORIGIN, data: content, format: "pkcs7-attached" });
+    const report = await host.request("verifyMessage", { signature: signed.signature });
+    expect(report).toMatchObject({ valid: true, content, certificate: signCert.der });
+    expect(Buffer.from(report.signature!, "base64")).toHaveLength(256);
+    const detached = await host.request("sign", { certificateId: signCert.id, origin: ORIGIN, data: content, format: "pkcs7-detached" });
+    expect((await host.request("verifyMessage", { signature: detached.signature, data: content })).valid).toBe(true);
+    expect(await host.request("verifyMessage", { signature: detached.signature, data: Buffer.from("篡改").toString("base64") })).toEqual({ valid: false, failure: "signature" });
+    expect(await host.request("verifyMessage", { signature: detached.signature })).toEqual({ valid: false, failure: "format" });
+  });
+
+  it("validates certificates against the configured CA certificates and their dates", async () => {
+    expect(await host.request("validateCertificate", { certificate: signCert.der })).toEqual({ status: "valid" });
+    const selfSigned = execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(work, "self.key"), "-subj", "/CN=self", "-days", "2", "-outform", "DER"]);
+    expect(await host.request("validateCertificate", { certificate: selfSigned.toString("base64") })).toEqual({ status: "untrusted" });
+  });
+
+  it("stops passing page-supplied PINs to the key after 3 wrong ones: the key keeps 7 retries, the user's own PIN still works", async () => {
+    const other = "https://tpass.beijing.chinatax.gov.cn";
+    const pageLogin = (pin: string) => host.request("login", { certificateId: signCert.id, origin: other, pin, pinSource: "page" });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect((await rejectionOf(pageLogin("00000000"))).data).toMatchObject({ retriesLeft: 10 - attempt });
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const refused = await rejectionOf(pageLogin("00000000"));
+      expect(refused.code).toBe("NOT_ALLOWED");
+      expect(refused.data).toMatchObject({ reason: "pagePinLimit", retriesLeft: 7 });
+    }
+    // Even the right PIN from a page is refused now; changing the PIN from a page too.
+    expect((await rejectionOf(pageLogin(PIN))).code).toBe("NOT_ALLOWED");
+    expect((await rejectionOf(host.request("changePin", { tokenSerial: RSA_SERIAL, oldPin: "00000000", newPin: "11112222", pinSource: "page" }))).code).toBe("NOT_ALLOWED");
+    expect((await host.request("listTokens", {})).find((t) => t.serial === RSA_SERIAL)!.pin.retriesLeft).toBe(7);
+    // The PIN typed into the extension's dialog resets the ration.
+    await host.request("login", { certificateId: signCert.id, origin: other, pin: PIN });
+    expect((await pageLogin(PIN)).tokenSerial).toBe(RSA_SERIAL);
+  });
+});
