@@ -92,6 +92,19 @@ export async function xtxEnabled(origin: string): Promise<boolean> {
   return (await xtxSites()).includes(origin);
 }
 
+const SYNC_PAGES_KEY = "xtxSyncPages";
+
+/** Sites seen using BJCA's synchronous library, which cannot work here: the popup tells the user. */
+export function syncPages(): Promise<string[]> {
+  return storedOrigins(SYNC_PAGES_KEY);
+}
+
+export async function rememberSyncPage(origin: string): Promise<void> {
+  const known = await syncPages();
+  if (known.includes(origin)) return;
+  await browser.storage.local.set({ [SYNC_PAGES_KEY]: [...known, origin].slice(-20) });
+}
+
 export async function setXtxSite(origin: string, enabled: boolean): Promise<string[]> {
   const sites = (await xtxSites()).filter((site) => site !== origin);
   if (enabled) sites.push(origin);

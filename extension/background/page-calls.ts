@@ -7,7 +7,7 @@ import browser from "webextension-polyfill";
 import { YztError } from "../../protocol/errors.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
-import { xtxEnabled } from "./allow-list.js";
+import { rememberSyncPage, xtxEnabled } from "./allow-list.js";
 import { prepareLargeData, SHA256, SM3, type ContentHash } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES } from "../shared/limits.js";
 import { base64ByteLength } from "../../protocol/validate.js";
@@ -21,7 +21,7 @@ export interface Caller {
 
 export interface PinPromptContext {
   origin: string;
-  reason: "login" | "sign";
+  reason: "login" | "sign" | "decrypt";
   tokenSerial: string;
   tokenLabel: string;
   holderName: string;
@@ -190,11 +190,32 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     submissionEnd: async () => undefined,
 
     xtxEnabled: (_params, caller) => xtxEnabled(caller.origin),
-    xtxLogin: legacy((params, caller) => host.request("login", { certificateId: params.certificateId, origin: caller.origin, pin: params.pin })),
-    xtxChangePin: legacy((params) => host.request("changePin", params)),
+    xtxLogin: legacy(async (params, caller) => {
+      try {
+        return await host.request("login", { certificateId: params.certificateId, origin: caller.origin, pin: params.pin, pinSource: "page" });
+      } catch (error) {
+        // Pages got 3 PINs wrong in a row: from now on the PIN is typed only into our dialog, which shows who asks.
+        if (!(error instanceof YztError) || error.data?.reason !== "pagePinLimit") throw error;
+        return withPin(params.certificateId, caller, "login", (pin) =>
+          host.request("login", { certificateId: params.certificateId, origin: caller.origin, ...(pin ? { pin } : {}) }),
+        );
+      }
+    }),
+    xtxChangePin: legacy((params) => host.request("changePin", { ...params, pinSource: "page" })),
     xtxCertInfo: legacy((params) => host.request("certificateInfo", params)),
     xtxVerify: legacy((params) => host.request("verifyRaw", params)),
     xtxIsLogin: legacy((params, caller) => host.request("sessionStatus", { origin: caller.origin, tokenSerial: params.tokenSerial })),
+    xtxLogout: legacy((params, caller) => host.request("logout", { origin: caller.origin, tokenSerial: params.tokenSerial })),
+    xtxVerifyMessage: legacy((params) => host.request("verifyMessage", params)),
+    xtxValidateCert: legacy((params) => host.request("validateCertificate", params)),
+    xtxEncrypt: legacy((params) => host.request("encrypt", params)),
+    xtxDecrypt: legacy((params, caller) =>
+      withPin(params.certificateId, caller, "decrypt", (pin) => host.request("decrypt", { ...params, origin: caller.origin, ...(pin ? { pin } : {}) })),
+    ),
+    xtxSyncDetected: async (_params, caller) => {
+      await rememberSyncPage(caller.origin);
+      return { message: browser.i18n.getMessage("xtxSyncBanner") };
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { YztError } from "../../protocol/errors.js";
 import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
-import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, setXtxSite, userSites, xtxSites } from "./allow-list.js";
+import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, setXtxSite, syncPages, userSites, xtxSites } from "./allow-list.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { changePinDialog } from "./page-calls.js";
 
@@ -18,10 +18,12 @@ export interface PopupState {
   userSites: string[];
   /** User sites with XTXApp compatibility on (default sites always have it). */
   xtxSites: string[];
+  /** Sites seen calling BJCA's synchronous library (xtxsync), which no extension can answer. */
+  syncPages: string[];
 }
 
 async function state(host: NativeHostClient): Promise<PopupState> {
-  const sites = { defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites(), xtxSites: await xtxSites() };
+  const sites = { defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites(), xtxSites: await xtxSites(), syncPages: await syncPages() };
   try {
     const hello = await host.request("hello", {});
     const [tokens, certificates] = await Promise.all([host.request("listTokens", {}), host.request("listCertificates", {})]);

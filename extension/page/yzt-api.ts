@@ -6,7 +6,7 @@
  */
 import { createBridge, YztError, type PageBridge } from "./bridge.js";
 import { signFromPage } from "./large-sign.js";
-import { installXtxCompatibility } from "./xtx-shim.js";
+import { installXtxCompatibility } from "./xtx/index.js";
 
 type Listener = (event: { tokenSerial?: string }) => void;
 type EventType = "tokeninserted" | "tokenremoved" | "sessionended" | "certificateschanged";

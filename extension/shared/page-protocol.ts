@@ -5,8 +5,8 @@
  */
 import { badRequest } from "../../protocol/errors.js";
 import {
-  certificateIdSchema, challengeSchema, cmsProfileSchema, hashAlgorithmSchema, sm2IdSchema, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
-  signFormatSchema, tokenSerialSchema,
+  certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, envelopeCipherSchema, hashAlgorithmSchema, sm2IdSchema,
+  MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema, signFormatSchema, tokenSerialSchema,
 } from "../../protocol/messages.js";
 import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 
@@ -50,6 +50,13 @@ export const pageMethodParams = {
   xtxCertInfo: object({ certificate: base64(64 * 1024, 16) }),
   xtxVerify: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_SIGN_DATA_BYTES), signature: base64(1024, 8) }),
   xtxIsLogin: object({ tokenSerial: tokenSerialSchema }),
+  xtxLogout: object({ tokenSerial: tokenSerialSchema }),
+  xtxVerifyMessage: object({ signature: base64(MAX_SIGN_DATA_BYTES, 16), data: optional(base64(MAX_SIGN_DATA_BYTES)) }),
+  xtxValidateCert: object({ certificate: base64(64 * 1024, 16) }),
+  xtxEncrypt: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_CIPHER_DATA_BYTES), format: cipherFormatSchema, cipher: optional(envelopeCipherSchema) }),
+  xtxDecrypt: object({ certificateId: certificateIdSchema, data: base64(MAX_CIPHER_DATA_BYTES + 64 * 1024, 1), format: cipherFormatSchema }),
+  /** The page uses BJCA's synchronous library (blocking XHR to /synctl), which no extension can answer. */
+  xtxSyncDetected: object({}),
 } satisfies Record<string, Schema<unknown>>;
 
 export type PageMethod = keyof typeof pageMethodParams;

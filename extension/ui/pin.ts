@@ -6,8 +6,10 @@ import type { PinPromptContext } from "../background/page-calls.js";
 import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 import { HELP_LINKS } from "./links.js";
 
+const PROMPT_TITLES: Record<PinPromptContext["reason"], string> = { login: "pinForLogin", sign: "pinForSign", decrypt: "pinForDecrypt" };
+
 function render(context: PinPromptContext): void {
-  document.getElementById("origin")!.textContent = t(context.reason === "login" ? "pinForLogin" : "pinForSign", context.origin);
+  document.getElementById("origin")!.textContent = t(PROMPT_TITLES[context.reason], context.origin);
   document.getElementById("holder")!.textContent = context.holderName;
   document.getElementById("token")!.textContent = `${t("token")}: ${context.tokenLabel} (${context.tokenSerial})`;
   const retries = document.getElementById("retries")!;

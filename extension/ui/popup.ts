@@ -85,6 +85,8 @@ async function render(): Promise<void> {
     ...state.defaultSites.map((pattern) => siteRow(pattern, false, true)),
     ...state.userSites.map((origin) => siteRow(origin, true, state.xtxSites.includes(origin))),
   );
+  document.getElementById("sync-pages")!.hidden = state.syncPages.length === 0;
+  document.getElementById("sync-page-list")!.replaceChildren(...state.syncPages.map((origin) => element("li", { text: origin })));
 }
 
 async function initSettings(): Promise<void> {

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PageBridge } from "../../extension/page/bridge.js";
 import { YztError } from "../../extension/page/bridge.js";
-import { installXtxCompatibility } from "../../extension/page/xtx-shim.js";
+import { installXtxCompatibility } from "../../extension/page/xtx/index.js";
 
 class FakeCloseEvent extends Event {
   readonly code: number;
@@ -89,13 +89,13 @@ describe("XTXApp WebSocket shim", () => {
     expect(FakeNetworkSocket.instances).toHaveLength(0);
     const reply = nextMessage(socket);
     socket.send(JSON.stringify({ xtx_func_name: "SOF_GetUserList", call_cmd_id: "i_1" }));
-    expect(await reply).toEqual({ call_cmd_id: "i_1", retVal: "公司||S1:0101&&&" });
+    expect(await reply).toEqual({ call_cmd_id: "i_1", retVal: "公司||0101/S1&&&" });
     const failed = nextMessage(socket);
-    socket.send(JSON.stringify({ xtx_func_name: "SOF_Login", call_cmd_id: "i_2", param_1: "S1:0101", param_2: "0000" }));
-    expect(await failed).toEqual({ call_cmd_id: "i_2", retVal: false });
+    socket.send(JSON.stringify({ xtx_func_name: "SOF_Login", call_cmd_id: "i_2", param_1: "0101/S1", param_2: "0000" }));
+    expect(await failed).toEqual({ call_cmd_id: "i_2", retVal: "false" });
     const lastError = nextMessage(socket);
     socket.send(JSON.stringify({ xtx_func_name: "SOF_GetLastError", call_cmd_id: "i_3" }));
-    expect((await lastError).retVal).toBe(0x0b000202);
+    expect((await lastError).retVal).toBe(String(0x0b000202));
     const change = nextMessage(socket);
     bridge.emit("tokenremoved");
     expect(await change).toEqual({ call_cmd_id: "onUsbkeyChange", retVal: "" });
