@@ -7,7 +7,7 @@
  * with verifyLoginToken (origin, challenge, signature, validity, chain). Declarations are signed as
  * detached PKCS#7 inside `yzt.submission()` and checked with verifyCmsSignature.
  */
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, randomBytes, sign, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -126,7 +126,12 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       }
     }
     // The classic BJCA flow: the server sends a random, the page signs it with SOF_SignData.
-    if (request.method === "GET" && url.pathname === "/api/legacy/random") return send(response, 200, { random: issueChallenge() });
+    if (request.method === "GET" && url.pathname === "/api/legacy/random") {
+      // BJCA's login flow: the page first checks the server's signature over its random (SOF_VerifySignedData).
+      const random = issueChallenge();
+      const signed = serverSigner ? { serverCert: serverSigner.certificate, serverSignedData: sign("sha256", Buffer.from(random), serverSigner.key).toString("base64") } : {};
+      return send(response, 200, { random, ...signed });
+    }
     if (request.method === "POST" && url.pathname === "/api/legacy/login") {
       const body = await readJson(request);
       const random = typeof body.random === "string" ? body.random : "";
@@ -140,7 +145,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       const chain = checkChain(der, trustedRoots.flatMap((pem) => parsePemBundle(pem)), new Date());
       if (chain.status !== "ok") return send(response, 401, { error: "untrusted", message: "证书不受信任" });
       if (parsed.notAfter < new Date()) return send(response, 401, { error: "expired", message: "证书已过期" });
-      return send(response, 200, { holderName: parsed.holderName, creditCode: parsed.creditCode ?? null });
+      return send(response, 200, { holderName: parsed.holderName, creditCode: parsed.creditCode ?? null, uniqueId: parsed.uniqueId ?? null });
     }
     if (request.method === "GET" && url.pathname === "/api/me") {
       const session = sessionOf(request);
@@ -184,6 +189,8 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     route(request, response).catch((error: unknown) => send(response, 400, { error: "bad request", message: error instanceof Error ? error.message : String(error) }));
   };
   const tls = options.tls;
+  // The server's own signing certificate for the legacy flow: the https certificate, as small sites do.
+  const serverSigner = tls ? { key: createPrivateKey(readFileSync(tls.key)), certificate: new X509Certificate(readFileSync(tls.cert)).raw.toString("base64") } : null;
   const server: Server = tls
     ? (createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server)
     : createServer(onRequest);

@@ -63,9 +63,10 @@ export class SessionTable {
       if (entry.loggedIn && entry.grants.has(origin)) return;
       throw new YztError("LOGIN_REQUIRED", "this site has no signing session on the token: the PIN is required", { tokenSerial: entry.serial });
     }
+    // A rationed page goes to the extension's dialog whatever it sent, even a PIN the token would refuse.
+    this.requirePagePinAllowed(entry, source);
     checkPinRules(pin);
     this.requirePinUsable(entry);
-    this.requirePagePinAllowed(entry, source);
     const session = this.ensureSession(entry);
     if (entry.loggedIn) {
       // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.

@@ -132,8 +132,9 @@ describe("XTXApp host methods", () => {
       expect(refused.code).toBe("NOT_ALLOWED");
       expect(refused.data).toMatchObject({ reason: "pagePinLimit", retriesLeft: 7 });
     }
-    // Even the right PIN from a page is refused now; changing the PIN from a page too.
+    // Even the right PIN from a page is refused now, and so is one the token would never take; changing the PIN too.
     expect((await rejectionOf(pageLogin(PIN))).code).toBe("NOT_ALLOWED");
+    expect((await rejectionOf(pageLogin("a-pin-far-too-long-for-any-key"))).code).toBe("NOT_ALLOWED");
     expect((await rejectionOf(host.request("changePin", { tokenSerial: RSA_SERIAL, oldPin: "00000000", newPin: "11112222", pinSource: "page" }))).code).toBe("NOT_ALLOWED");
     expect((await host.request("listTokens", {})).find((t) => t.serial === RSA_SERIAL)!.pin.retriesLeft).toBe(7);
     // The PIN typed into the extension's dialog resets the ration.

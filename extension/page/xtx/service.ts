@@ -50,7 +50,11 @@ export class XtxContext {
 export interface XtxFunction {
   kind: ReturnKind;
   aliases?: string[];
-  /** SOF_GetLastError and friends report the previous call's error instead of clearing it. */
+  /**
+   * Leaves the last error alone on success: SOF_GetLastError itself, heartbeats (SOF_GetVersion) and the
+   * list refreshes libraries run on their own at every key change, which must not wipe the error of the
+   * call the page is about to ask about.
+   */
   keepsError?: boolean;
   run(context: XtxContext, ...params: unknown[]): Promise<XtxValue>;
 }

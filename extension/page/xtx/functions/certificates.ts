@@ -51,6 +51,7 @@ const VALIDATION_CODES: Record<string, number> = { valid: 0, untrusted: -1, expi
 export const certificateFunctions: Record<string, XtxFunction> = {
   SOF_GetUserList: {
     kind: "string",
+    keepsError: true,
     aliases: ["GetUserList"],
     run: async (context) => (await context.certificates("sign")).map((c) => `${c.subject.CN ?? c.holderName}||${xtxCertId(c)}&&&`).join(""),
   },

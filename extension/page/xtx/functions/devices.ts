@@ -38,10 +38,11 @@ function deviceField(token: TokenInfo, certificates: YztCertificate[], type: num
 }
 
 export const deviceFunctions: Record<string, XtxFunction> = {
-  GetDeviceCount: { kind: "number", run: async (context) => (await presentTokens(context)).length },
-  GetAllDeviceSN: { kind: "string", run: async (context) => (await presentTokens(context)).map((token) => `${token.serial};`).join("") },
+  GetDeviceCount: { keepsError: true, kind: "number", run: async (context) => (await presentTokens(context)).length },
+  GetAllDeviceSN: { keepsError: true, kind: "string", run: async (context) => (await presentTokens(context)).map((token) => `${token.serial};`).join("") },
   GetDeviceSNByIndex: {
     kind: "string",
+    keepsError: true,
     run: async (context, index) => {
       const token = (await presentTokens(context))[Number(index)];
       if (!token) throw new YztError("NO_TOKEN", `no key at index ${String(index)}`);
@@ -50,6 +51,7 @@ export const deviceFunctions: Record<string, XtxFunction> = {
   },
   GetDeviceInfo: {
     kind: "string",
+    keepsError: true,
     run: async (context, sn, type) => {
       const { token, certificates } = await device(context, sn);
       const value = deviceField(token, certificates, Number(type));
@@ -57,10 +59,11 @@ export const deviceFunctions: Record<string, XtxFunction> = {
       return value;
     },
   },
-  IsDeviceExist: { kind: "bool", run: async (context, sn) => (await presentTokens(context)).some((token) => token.serial === tokenSerialOf(sn)) },
-  GetContainerCount: { kind: "number", run: async (context, sn) => containers((await device(context, sn)).certificates).length },
+  IsDeviceExist: { keepsError: true, kind: "bool", run: async (context, sn) => (await presentTokens(context)).some((token) => token.serial === tokenSerialOf(sn)) },
+  GetContainerCount: { keepsError: true, kind: "number", run: async (context, sn) => containers((await device(context, sn)).certificates).length },
   SOF_GetAllContainerName: {
     kind: "string",
+    keepsError: true,
     run: async (context, sn) => containers((await device(context, sn)).certificates).map((name) => `${name}&&&`).join(""),
   },
 };
