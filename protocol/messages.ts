@@ -109,6 +109,9 @@ export const methodParams = {
   validateCertificate: object({ certificate: base64(64 * 1024, 16) }),
   /** Encrypts for a certificate; needs no token. */
   encrypt: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_CIPHER_DATA_BYTES), format: cipherFormatSchema, cipher: optional(envelopeCipherSchema) }),
+  /** Enveloped XML-DSig over a whole document (UTF-8, base64 here), signed with the certificate's key. */
+  signXml: object({ certificateId: certificateIdSchema, origin: originSchema, xml: base64(MAX_CIPHER_DATA_BYTES, 1), pin: optional(pinSchema) }),
+  verifyXml: object({ xml: base64(MAX_CIPHER_DATA_BYTES, 1) }),
   /** Decrypts with the encryption key on the token that holds `certificateId` (any certificate of the key). */
   decrypt: object({ certificateId: certificateIdSchema, origin: originSchema, data: base64(MAX_CIPHER_DATA_BYTES + 64 * 1024, 1), format: cipherFormatSchema, pin: optional(pinSchema) }),
   /** Addition to API.md: settings chosen in the extension (the idle timeout of signing sessions). */
@@ -161,6 +164,21 @@ export interface ResultOf {
   validateCertificate: { status: CertificateCheck };
   encrypt: { data: string };
   decrypt: { data: string };
+  signXml: { xml: string };
+  verifyXml: XmlSignatureReport;
+}
+
+/** verifyXml: whether an enveloped XML signature holds, and what it carries (base64 fields as in the XML). */
+export interface XmlSignatureReport {
+  valid: boolean;
+  failure?: string;
+  /** The document without its Signature element (text). */
+  content?: string;
+  certificate?: string;
+  digestValue?: string;
+  signatureValue?: string;
+  digestAlgorithm?: string;
+  signatureAlgorithm?: string;
 }
 
 /** verifyMessage: whether the signature holds, and (when it parses) what the message carries. */

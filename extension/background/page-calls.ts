@@ -212,6 +212,10 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     xtxDecrypt: legacy((params, caller) =>
       withPin(params.certificateId, caller, "decrypt", (pin) => host.request("decrypt", { ...params, origin: caller.origin, ...(pin ? { pin } : {}) })),
     ),
+    xtxSignXml: legacy((params, caller) =>
+      withPin(params.certificateId, caller, "sign", (pin) => host.request("signXml", { ...params, origin: caller.origin, ...(pin ? { pin } : {}) })),
+    ),
+    xtxVerifyXml: legacy((params) => host.request("verifyXml", params)),
     xtxSyncDetected: async (_params, caller) => {
       await rememberSyncPage(caller.origin);
       return { message: browser.i18n.getMessage("xtxSyncBanner") };

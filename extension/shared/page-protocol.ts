@@ -55,6 +55,8 @@ export const pageMethodParams = {
   xtxValidateCert: object({ certificate: base64(64 * 1024, 16) }),
   xtxEncrypt: object({ certificate: base64(64 * 1024, 16), data: base64(MAX_CIPHER_DATA_BYTES), format: cipherFormatSchema, cipher: optional(envelopeCipherSchema) }),
   xtxDecrypt: object({ certificateId: certificateIdSchema, data: base64(MAX_CIPHER_DATA_BYTES + 64 * 1024, 1), format: cipherFormatSchema }),
+  xtxSignXml: object({ certificateId: certificateIdSchema, xml: base64(MAX_CIPHER_DATA_BYTES, 1) }),
+  xtxVerifyXml: object({ xml: base64(MAX_CIPHER_DATA_BYTES, 1) }),
   /** The page uses BJCA's synchronous library (blocking XHR to /synctl), which no extension can answer. */
   xtxSyncDetected: object({}),
 } satisfies Record<string, Schema<unknown>>;

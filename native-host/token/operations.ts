@@ -111,6 +111,23 @@ export class TokenOperations {
     });
   }
 
+  /** An enveloped XML signature over the whole document (SOF_SignDataXML). */
+  async signXml(params: { certificateId: string; origin: string; xml: string; pin?: string }): Promise<{ xml: string }> {
+    const { checkXmlSignable, signXmlDocument } = await import("../crypto/xml-signature.js");
+    const xml = Buffer.from(params.xml, "base64").toString("utf8");
+    return this.withCertificate(params.certificateId, async (entry, record) => {
+      checkXmlSignable(xml, record.parsed.keyAlgorithm);
+      await this.sessions.authorize(entry, params.origin, params.pin);
+      const key = this.signingKey(entry, record);
+      const signed = await signXmlDocument(xml, record.parsed.der, record.parsed.keyAlgorithm, async (bytes) => {
+        const result = await signForPage(key, { format: "raw", signingTime: this.context.now(), data: Buffer.from(bytes) });
+        return Buffer.from(result.signature, "base64");
+      });
+      this.sessions.touch(entry, params.origin);
+      return { xml: Buffer.from(signed, "utf8").toString("base64") };
+    });
+  }
+
   /** Decrypts with the key's encryption certificate; needs this origin's session (or the PIN) like signing. */
   async decrypt(params: { certificateId: string; origin: string; data: string; format: "envelope" | "raw"; pin?: string }): Promise<{ data: string }> {
     const entry = this.entryOf(parseCertificateId(params.certificateId).serial, params.certificateId);

@@ -143,4 +143,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   decrypt(params: Parameters<TokenOperations["decrypt"]>[0]): Promise<{ data: string }> {
     return this.operations.decrypt(params);
   }
+
+  signXml(params: Parameters<TokenOperations["signXml"]>[0]): Promise<{ xml: string }> {
+    return this.operations.signXml(params);
+  }
 }

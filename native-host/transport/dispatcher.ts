@@ -64,6 +64,8 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       return { data: Buffer.from(encrypted).toString("base64") };
     },
     decrypt: (params) => service.decrypt(params),
+    signXml: (params) => service.signXml(params),
+    verifyXml: async (params) => (await import("../crypto/xml-signature.js")).verifyXmlDocument(Buffer.from(params.xml, "base64").toString("utf8")),
     configure: (params) => {
       if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };

@@ -256,6 +256,24 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(await sof(page, "GetDeviceInfo", rsaId, 4)).toBe("RSA");
     });
 
+    it("signs XML documents with enveloped XML-DSig that xmlsec1 verifies (SOF_SignDataXML, SOF_VerifySignedDataXML, SOF_GetXMLSignatureInfo)", async () => {
+      const rsaId = `0101/${RSA_SERIAL}`;
+      const xml = '<?xml version="1.0" encoding="UTF-8"?><申报表 期间="2026-11"><纳税人>北京演示科技有限公司</纳税人><税额>1024.00</税额></申报表>';
+      const signed = await sof(page, "SOF_SignDataXML", rsaId, xml);
+      const path = join(work, "signed.xml");
+      writeFileSync(path, signed);
+      const pki = vtoken.manifest.pki;
+      execFileSync("xmlsec1", ["--verify", "--enabled-key-data", "x509", "--trusted-pem", pki.root, "--untrusted-pem", pki.intermediate, path], { stdio: "pipe" });
+      writeFileSync(path, signed.replace("1024.00", "1.00"));
+      expect(() => execFileSync("xmlsec1", ["--verify", "--enabled-key-data", "x509", "--trusted-pem", pki.root, "--untrusted-pem", pki.intermediate, path], { stdio: "pipe" })).toThrow();
+      expect(await sof(page, "SOF_VerifySignedDataXML", signed)).toBe("true");
+      expect(await sof(page, "SOF_VerifySignedDataXML", signed.replace("1024.00", "1.00"))).toBe("false");
+      expect(await sof(page, "SOF_GetXMLSignatureInfo", signed, 4)).toBe(await sof(page, "GetSignCert", rsaId));
+      expect(await sof(page, "SOF_GetXMLSignatureInfo", signed, 1)).toContain("<税额>1024.00</税额>");
+      expect(await sof(page, "SOF_SignDataXML", certID, xml)).toBe(""); // SM2: XML-DSig has no algorithm for it
+      expect(await sof(page, "SOF_GetLastErrMsg")).toContain("不支持");
+    });
+
     it("never lets the page take a key below 7 tries: after 3 wrong PINs only the extension's own PIN window is used", async () => {
       const rsaId = `0101/${RSA_SERIAL}`;
       await sof(page, "SOF_Logout", rsaId);

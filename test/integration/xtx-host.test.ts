@@ -142,3 +142,41 @@ describe("XTXApp host methods", () => {
     expect((await pageLogin(PIN)).tokenSerial).toBe(RSA_SERIAL);
   });
 });
+
+describe("XML signatures (SOF_SignDataXML)", () => {
+  const document = `<?xml version="1.0" encoding="UTF-8"?>\n<申报 xmlns="urn:example:tax" 税号="91110108MA01DEMO01"><期间>2026-11</期间><金额 币种="CNY">12345.67</金额></申报>`;
+
+  /** xmlsec1 (libxmlsec, not our code) checks the signature with the certificate it carries, trusting the demo CA. */
+  function xmlsecVerifies(xml: string): boolean {
+    const path = file(`signed-${Date.now()}.xml`, xml);
+    try {
+      execFileSync("xmlsec1", ["--verify", "--enabled-key-data", "x509", "--trusted-pem", vtoken.manifest.pki.root, "--untrusted-pem", vtoken.manifest.pki.intermediate, path], { stdio: "pipe" });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it("signs a whole document with an enveloped signature that xmlsec1 verifies, and rejects a tampered one", async () => {
+    const { xml } = await host.request("signXml", { certificateId: signCert.id, origin: ORIGIN, xml: Buffer.from(document).toString("base64"), pin: PIN });
+    const signed = Buffer.from(xml, "base64").toString("utf8");
+    expect(signed).toContain("<期间>2026-11</期间>");
+    expect(xmlsecVerifies(signed)).toBe(true);
+    expect(xmlsecVerifies(signed.replace("12345.67", "99999.99"))).toBe(false);
+    const report = await host.request("verifyXml", { xml });
+    expect(report).toMatchObject({ valid: true, certificate: signCert.der, signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" });
+    expect(report.content).toContain("<金额 币种=\"CNY\">12345.67</金额>");
+    expect(report.content).not.toContain("Signature");
+    const tampered = Buffer.from(signed.replace("12345.67", "99999.99")).toString("base64");
+    expect(await host.request("verifyXml", { xml: tampered })).toEqual({ valid: false, failure: "signature" });
+  });
+
+  it("refuses malformed XML, unsigned XML and SM2 keys (XML-DSig has no SM2 algorithm) with typed answers", async () => {
+    expect((await rejectionOf(host.request("signXml", { certificateId: signCert.id, origin: ORIGIN, xml: Buffer.from("<a><b></a>").toString("base64") }))).code).toBe("BAD_REQUEST");
+    expect(await host.request("verifyXml", { xml: Buffer.from(document).toString("base64") })).toEqual({ valid: false, failure: "format" });
+    const sm2 = (await host.request("listCertificates", { tokenSerial: SM2_SERIAL, purpose: "sign" }))[0]!;
+    // Refused before any PIN is asked (no pin given here, and no session on that key).
+    const refused = await rejectionOf(host.request("signXml", { certificateId: sm2.id, origin: ORIGIN, xml: Buffer.from(document).toString("base64") }));
+    expect(refused.code).toBe("UNSUPPORTED_ALGORITHM");
+  });
+});

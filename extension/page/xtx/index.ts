@@ -15,6 +15,7 @@ import { envelopeFunctions } from "./functions/envelopes.js";
 import { pinFunctions } from "./functions/pin.js";
 import { signingFunctions } from "./functions/signing.js";
 import { utilityFunctions } from "./functions/utilities.js";
+import { xmlFunctions } from "./functions/xml.js";
 import { XtxService } from "./service.js";
 import { XtxSocket } from "./socket.js";
 import { detectSyncLibrary } from "./sync-detector.js";
@@ -23,7 +24,7 @@ const XTX_URL = /^wss?:\/\/(?:127\.0\.0\.1|localhost):(?:21051|21061)\/xtxapp\/?
 
 export function createXtxService(bridge: PageBridge): XtxService {
   const service: XtxService = new XtxService(bridge, {
-    ...certificateFunctions, ...pinFunctions, ...signingFunctions, ...envelopeFunctions, ...deviceFunctions,
+    ...certificateFunctions, ...pinFunctions, ...signingFunctions, ...envelopeFunctions, ...deviceFunctions, ...xmlFunctions,
     ...utilityFunctions(() => service),
   });
   return service;
