@@ -1,6 +1,7 @@
 /**
  * `yzt`: the command line of yzt-bridge, using the same token service as the native host in-process.
- *   yzt tokens | certs | sign --cert ID --in FILE --out FILE [--format F] | change-pin --token SERIAL | doctor
+ *   yzt tokens | certs | sign --cert ID --in FILE --out FILE [--format F] | change-pin --token SERIAL
+ *       | unlock --token SERIAL | doctor
  * Common flags: --module PATH (repeatable via YZT_PKCS11_MODULE), --pin-stdin, --json.
  *
  * Layer cli/: the `yzt` command on top of token/, crypto/ and install/; nothing imports cli/.
@@ -24,6 +25,7 @@ const USAGE = `用法 Usage:
   yzt certs                          列出证书 certificates: holder, credit code, days left
   yzt sign --cert ID --in FILE --out FILE [--format pkcs7-detached|pkcs7-attached|raw]
   yzt change-pin --token SERIAL      修改 PIN (old, new, confirm)
+  yzt unlock --token SERIAL          解锁 PIN：管理员 PIN (SO PIN) 设置新 PIN / unlock with the admin PIN
   yzt doctor [--fix]                 环境检测 environment check; --fix 全部修复 repairs what it can
   yzt install [--system] [--browser chrome,firefox|all] [--module PATH]
                                      注册本地服务 register the native host with the browsers
@@ -69,6 +71,14 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
       const [pin] = await readPins(["PIN: "], fromStdin);
       const result = await signFile(service, { certificateId, format, inPath, outPath, origin: CLI_ORIGIN, pin: pin! });
       console.log(`已签名 signed ${statSync(inPath).size} bytes → ${outPath} (${format}, ${result.algorithm})`);
+      return 0;
+    }
+    case "unlock": {
+      const tokenSerial = requiredOption(args, "token");
+      const [soPin, newPin, confirm] = await readPins(["管理员 PIN Admin (SO) PIN: ", "新 PIN New PIN: ", "确认 Confirm: "], fromStdin);
+      if (newPin !== confirm) throw new YztError("PIN_INVALID", "the new PIN and its confirmation differ");
+      await service.unlock({ tokenSerial, soPin: soPin!, newPin: newPin! });
+      console.log("PIN 已解锁并设置为新 PIN (unlocked; the new PIN is set)");
       return 0;
     }
     case "change-pin": {

@@ -3,7 +3,7 @@
  * change the PIN. Each operation runs in the token's queue (one at a time per token, racing removal) and
  * checks the certificate's validity and the caller's grant before the key is touched.
  */
-import { ObjectClass, SessionFlag, type Key } from "graphene-pk11";
+import { ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
@@ -13,6 +13,7 @@ import { signForPage, signLoginToken } from "../crypto/signer.js";
 import type { Logger } from "../support/log.js";
 import { tokenSigningKey, type Sm2Settings } from "./key-signer.js";
 import { decryptWithToken } from "./key-decrypter.js";
+import { mapPkcs11Error } from "./pkcs11-errors.js";
 import type { PinSource, SessionTable } from "./sessions.js";
 import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
@@ -166,6 +167,43 @@ export class TokenOperations {
           session.close();
         } catch {
           // The token may already be gone; the result above stands.
+        }
+      }
+    });
+  }
+
+  /**
+   * The service-point unlock (一证通服务网点): the administrator (SO) PIN sets a new user PIN with C_InitPIN,
+   * which also clears the lock. Only the `yzt unlock` command calls this; no page or extension can.
+   */
+  async unlock(params: { tokenSerial: string; soPin: string; newPin: string }): Promise<{ unlocked: true }> {
+    checkPinRules(params.newPin, "newPin");
+    checkPinRules(params.soPin, "soPin");
+    const entry = this.context.tokens.get(params.tokenSerial);
+    if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${params.tokenSerial} is not inserted`, { tokenSerial: params.tokenSerial });
+    return this.queue.run(entry, async () => {
+      this.sessions.endGrants(entry, [...entry.grants.keys()], "logout");
+      this.sessions.dropSession(entry);
+      const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
+      try {
+        try {
+          session.login(params.soPin, UserType.SO);
+        } catch (error) {
+          const mapped = YztError.from(mapPkcs11Error(error));
+          if (mapped.code === "PIN_INCORRECT" || mapped.code === "PIN_LOCKED") {
+            throw new YztError(mapped.code, mapped.code === "PIN_LOCKED" ? "the administrator (SO) PIN is locked: only the issuer can help now" : "the administrator (SO) PIN is incorrect");
+          }
+          throw mapped;
+        }
+        guard(() => session.initPin(params.newPin));
+        this.sessions.pinAccepted(entry);
+        return { unlocked: true as const };
+      } finally {
+        try {
+          session.logout();
+          session.close();
+        } catch {
+          // Removed meanwhile: the outcome above stands.
         }
       }
     });

@@ -144,6 +144,10 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     return this.operations.decrypt(params);
   }
 
+  unlock(params: Parameters<TokenOperations["unlock"]>[0]): Promise<{ unlocked: true }> {
+    return this.operations.unlock(params);
+  }
+
   signXml(params: Parameters<TokenOperations["signXml"]>[0]): Promise<{ xml: string }> {
     return this.operations.signXml(params);
   }

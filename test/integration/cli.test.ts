@@ -155,4 +155,23 @@ describe("yzt CLI", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("--cert is required");
   });
+
+  it("yzt unlock --token SERIAL sets a new PIN with the admin (SO) PIN after the key locked, and refuses a wrong admin PIN", () => {
+    const serial = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.serial;
+    writeFileSync(join(work, "unlock-in.txt"), "解锁后签名");
+    for (let i = 0; i < 10; i++) yzt(["sign", "--cert", `${serial}:0101`, "--in", join(work, "unlock-in.txt"), "--out", join(work, "x"), "--pin-stdin"], "00000000\n");
+    expect(yzt(["tokens", "--json"]).stdout).toContain('"locked": true');
+    const wrong = yzt(["unlock", "--token", serial, "--pin-stdin"], "00000000\n24681357\n24681357\n");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("administrator (SO) PIN is incorrect");
+    const mismatch = yzt(["unlock", "--token", serial, "--pin-stdin"], `${vtoken.manifest.soPin}\n24681357\n13572468\n`);
+    expect(mismatch.code).toBe(1);
+    const done = yzt(["unlock", "--token", serial, "--pin-stdin"], `${vtoken.manifest.soPin}\n24681357\n24681357\n`);
+    expect(done.stdout + done.stderr).toContain("unlocked");
+    expect(done.code).toBe(0);
+    const tokens = JSON.parse(yzt(["tokens", "--json"]).stdout) as Array<{ serial: string; pin: { locked: boolean; retriesLeft: number } }>;
+    expect(tokens.find((t) => t.serial === serial)!.pin).toMatchObject({ locked: false, retriesLeft: 10 });
+    const signed = yzt(["sign", "--cert", `${serial}:0101`, "--in", join(work, "unlock-in.txt"), "--out", join(work, "unlock.p7s"), "--pin-stdin"], "24681357\n");
+    expect(signed.code).toBe(0);
+  });
 });
