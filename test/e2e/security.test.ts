@@ -6,7 +6,7 @@
 import type { Frame, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { YztCertificate } from "../../protocol/types.js";
-import { launchBrowser, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
+import { launchBrowser, press, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { callResult, loginWithPin, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
@@ -138,7 +138,7 @@ for (const family of ["chromium", "firefox"] as const) {
       await startCall(other, "sign", `window.yzt.sign({ certificateId: ${JSON.stringify(certificate.id)}, data: "QUJD", format: "raw" })`);
       const prompt = await waitForDialog(session.browser, "pin");
       expect(await prompt.evaluate(() => document.body.textContent ?? "")).toContain(new URL(site.secondAllowedUrl).hostname);
-      await prompt.click("[data-action=cancel]");
+      await press(prompt, "[data-action=cancel]");
       expect(await callResult(other, "sign")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
       await other.close();
     });
