@@ -1,12 +1,13 @@
 /**
- * Digital envelopes as BJCA's SOF_EncryptData / SOF_DecryptData exchange them: a DER CMS EnvelopedData
- * (PKCS#7 enveloped-data) with one key-transport recipient, RSAES-PKCS1-v1_5 for the content key, and
- * SM4-CBC (国密, the default) or 3DES-CBC for the content. OpenSSL's `cms -decrypt` opens what is built
- * here and `cms -encrypt` output opens here. The private-key half runs on the token (see key-decrypter).
- *
- * SM2 recipients (GM/T 0010 envelopes) are not built yet: they answer UNSUPPORTED_ALGORITHM.
+ * Digital envelopes as BJCA's SOF_EncryptData / SOF_DecryptData exchange them: a DER CMS EnvelopedData with
+ * one key-transport recipient and SM4-CBC (国密, the default) or 3DES-CBC for the content. RSA recipients get
+ * RSAES-PKCS1-v1_5 and the PKCS#7 content types, which OpenSSL's `cms -decrypt` opens (and `cms -encrypt`
+ * output opens here); SM2 recipients get SM2 encryption of the content key (GM/T 0009 DER) and the GM/T 0010
+ * content types. The private-key half runs on the token (see key-decrypter).
  */
 import { constants, createCipheriv, createDecipheriv, publicEncrypt, randomBytes, X509Certificate } from "node:crypto";
+import { isSm2Spki, publicPointOfSpki } from "./sm2-certificate.js";
+import { sm2Encrypt } from "./sm2-encrypt.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { YztError } from "../../protocol/errors.js";
@@ -32,28 +33,45 @@ const OPENABLE: CipherSpec[] = [
   { oid: "2.16.840.1.101.3.4.1.42", node: "aes-256-cbc", keyBytes: 32, ivBytes: 16 },
 ];
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
-const ENVELOPED_DATA = "1.2.840.113549.1.7.3";
-const DATA = "1.2.840.113549.1.7.1";
+const SM2_ENCRYPTION = "1.2.156.10197.1.301.3";
+/** Content types per profile: PKCS#7 for RSA recipients, GM/T 0010 for SM2 ones. Both are read. */
+const TYPES = {
+  pkcs7: { envelopedData: "1.2.840.113549.1.7.3", data: "1.2.840.113549.1.7.1" },
+  gm: { envelopedData: "1.2.156.10197.6.1.4.2.3", data: "1.2.156.10197.6.1.4.2.1" },
+};
+/** SM2 ciphertext of anything is its length plus at most 107 bytes (two coordinates, C3, DER headers). */
+const MAX_SM2_PLAINTEXT = 64 * 1024;
 
-function rsaCertificate(certificateDer: Uint8Array): X509Certificate {
+interface Recipient {
+  certificate: X509Certificate;
+  sm2Point?: Uint8Array;
+}
+
+function recipientOf(certificateDer: Uint8Array): Recipient {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(certificateDer);
   } catch {
     throw new YztError("BAD_REQUEST", "certificate: not a DER X.509 certificate");
   }
+  const spki = certificate.publicKey.export({ type: "spki", format: "der" });
+  if (isSm2Spki(spki)) return { certificate, sm2Point: publicPointOfSpki(spki) };
   if (certificate.publicKey.asymmetricKeyType !== "rsa") {
-    throw new YztError("UNSUPPORTED_ALGORITHM", "encryption for SM2 and EC certificates (GM/T 0010 envelopes) is not supported yet; RSA certificates only");
+    throw new YztError("UNSUPPORTED_ALGORITHM", "encryption needs an RSA or SM2 certificate (EC keys only sign)");
   }
-  return certificate;
+  return { certificate };
 }
 
-/** RSAES-PKCS1-v1_5 with the certificate's public key (SOF_PubKeyEncrypt). */
-export function rsaEncrypt(certificateDer: Uint8Array, data: Uint8Array): Uint8Array {
-  const certificate = rsaCertificate(certificateDer);
-  const limit = ((certificate.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) >> 3) - 11;
+/** Encrypts with the certificate's key (SOF_PubKeyEncrypt): RSAES-PKCS1-v1_5, or SM2 (GM/T 0009 DER). */
+export function publicKeyEncrypt(certificateDer: Uint8Array, data: Uint8Array): Uint8Array {
+  const recipient = recipientOf(certificateDer);
+  if (recipient.sm2Point) {
+    if (data.length > MAX_SM2_PLAINTEXT) throw new YztError("BAD_REQUEST", `data: at most ${MAX_SM2_PLAINTEXT} bytes for SM2 encryption`);
+    return sm2Encrypt(recipient.sm2Point, data);
+  }
+  const limit = ((recipient.certificate.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) >> 3) - 11;
   if (data.length > limit) throw new YztError("BAD_REQUEST", `data: at most ${limit} bytes fit this key (PKCS#1 v1.5)`);
-  return new Uint8Array(publicEncrypt({ key: certificate.publicKey, padding: constants.RSA_PKCS1_PADDING }, data));
+  return new Uint8Array(publicEncrypt({ key: recipient.certificate.publicKey, padding: constants.RSA_PKCS1_PADDING }, data));
 }
 
 /** A DER ContentInfo holding an EnvelopedData for the certificate's holder. */
@@ -64,7 +82,9 @@ export function buildEnvelope(certificateDer: Uint8Array, content: Uint8Array, c
   const iv = randomBytes(spec.ivBytes);
   const encipher = createCipheriv(spec.node, contentKey, iv);
   const encryptedContent = Buffer.concat([encipher.update(content), encipher.final()]);
-  const encryptedKey = rsaEncrypt(certificateDer, contentKey);
+  const encryptedKey = publicKeyEncrypt(certificateDer, contentKey);
+  const sm2 = recipientOf(certificateDer).sm2Point !== undefined;
+  const types = sm2 ? TYPES.gm : TYPES.pkcs7;
   const recipient = pkijs.Certificate.fromBER(new Uint8Array(certificateDer));
   const enveloped = new pkijs.EnvelopedData({
     version: 0,
@@ -74,18 +94,20 @@ export function buildEnvelope(certificateDer: Uint8Array, content: Uint8Array, c
         value: new pkijs.KeyTransRecipientInfo({
           version: 0,
           rid: new pkijs.IssuerAndSerialNumber({ issuer: recipient.issuer, serialNumber: recipient.serialNumber }),
-          keyEncryptionAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: RSA_ENCRYPTION, algorithmParams: new asn1js.Null() }),
+          keyEncryptionAlgorithm: sm2
+            ? new pkijs.AlgorithmIdentifier({ algorithmId: SM2_ENCRYPTION })
+            : new pkijs.AlgorithmIdentifier({ algorithmId: RSA_ENCRYPTION, algorithmParams: new asn1js.Null() }),
           encryptedKey: new asn1js.OctetString({ valueHex: encryptedKey }),
         }),
       }),
     ],
     encryptedContentInfo: new pkijs.EncryptedContentInfo({
-      contentType: DATA,
+      contentType: types.data,
       contentEncryptionAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: spec.oid, algorithmParams: new asn1js.OctetString({ valueHex: iv }) }),
       encryptedContent: new asn1js.OctetString({ valueHex: encryptedContent }),
     }),
   });
-  const contentInfo = new pkijs.ContentInfo({ contentType: ENVELOPED_DATA, content: enveloped.toSchema() });
+  const contentInfo = new pkijs.ContentInfo({ contentType: types.envelopedData, content: enveloped.toSchema() });
   return new Uint8Array(contentInfo.toSchema().toBER(false));
 }
 
@@ -117,7 +139,7 @@ export function parseEnvelope(der: Uint8Array): ParsedEnvelope {
   let enveloped: pkijs.EnvelopedData;
   try {
     const contentInfo = pkijs.ContentInfo.fromBER(new Uint8Array(der));
-    if (contentInfo.contentType !== ENVELOPED_DATA) throw new Error("not enveloped-data");
+    if (contentInfo.contentType !== TYPES.pkcs7.envelopedData && contentInfo.contentType !== TYPES.gm.envelopedData) throw new Error("not enveloped-data");
     enveloped = new pkijs.EnvelopedData({ schema: contentInfo.content });
   } catch {
     throw new YztError("BAD_REQUEST", "data: not a CMS/PKCS#7 EnvelopedData");

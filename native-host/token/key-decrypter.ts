@@ -1,7 +1,7 @@
 /**
  * Decryption with the token's encryption key (SOF_DecryptData, SOF_PriKeyDecrypt): the private-key step
- * (RSAES-PKCS1-v1_5, C_Decrypt on pkcs11js' worker thread) happens on the key; the content step of an
- * envelope happens here. Which certificate's key is used: for an envelope, the one the envelope names; for
+ * (RSAES-PKCS1-v1_5, or SM2 with the library's vendor mechanism; C_Decrypt on pkcs11js' worker thread)
+ * happens on the key; the content step of an envelope happens here. Which certificate's key is used: for an envelope, the one the envelope names; for
  * raw data, the key's encryption certificate (the signing one only where a single certificate does both).
  */
 import type { Key, Session } from "graphene-pk11";
@@ -11,9 +11,11 @@ import { mapPkcs11Error } from "./pkcs11-errors.js";
 import type { CertificateRecord } from "./token-entry.js";
 import { guard } from "./token-queue.js";
 
-function decryptOnToken(session: Session, key: Key, input: Uint8Array): Promise<Uint8Array> {
+type Mechanism = string | { name: number; params: null };
+
+function decryptOnToken(session: Session, key: Key, mechanism: Mechanism, input: Uint8Array): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
-    const decipher = guard(() => session.createDecipher("RSA_PKCS", key));
+    const decipher = guard(() => session.createDecipher(mechanism as never, key));
     decipher.once(Buffer.from(input), Buffer.alloc(Math.max(input.length, 512)), (error: Error | null, plain: Buffer) => {
       if (error) reject(mapPkcs11Error(error));
       else resolve(new Uint8Array(plain));
@@ -27,11 +29,6 @@ function decryptionRecords(records: CertificateRecord[]): CertificateRecord[] {
   return records.filter((record) => record.parsed.purpose !== "sign").sort((a, b) => rank(a) - rank(b));
 }
 
-function requireRsa(record: CertificateRecord): void {
-  if (record.parsed.keyAlgorithm !== "RSA") {
-    throw new YztError("UNSUPPORTED_ALGORITHM", `decryption with ${record.parsed.keyAlgorithm} keys is not supported yet; RSA keys only`);
-  }
-}
 
 export interface DecryptRequest {
   format: "envelope" | "raw";
@@ -39,7 +36,15 @@ export interface DecryptRequest {
   records: CertificateRecord[];
   /** Finds the private key of a certificate on the logged-in token. */
   privateKey(record: CertificateRecord): Key;
+  /** The library's SM2 decryption mechanism (throws UNSUPPORTED_ALGORITHM when it has none). */
+  sm2Mechanism(): number;
   session: Session;
+}
+
+function mechanismFor(request: DecryptRequest, record: CertificateRecord): Mechanism {
+  if (record.parsed.keyAlgorithm === "RSA") return "RSA_PKCS";
+  if (record.parsed.keyAlgorithm === "SM2") return { name: request.sm2Mechanism(), params: null };
+  throw new YztError("UNSUPPORTED_ALGORITHM", `${record.parsed.keyAlgorithm} keys do not decrypt`);
 }
 
 export async function decryptWithToken(request: DecryptRequest): Promise<Uint8Array> {
@@ -47,15 +52,13 @@ export async function decryptWithToken(request: DecryptRequest): Promise<Uint8Ar
   if (candidates.length === 0) throw new YztError("NO_CERTIFICATE", "the key holds no encryption certificate");
   if (request.format === "raw") {
     const record = candidates[0]!;
-    requireRsa(record);
-    return decryptOnToken(request.session, request.privateKey(record), request.data);
+    return decryptOnToken(request.session, request.privateKey(record), mechanismFor(request, record), request.data);
   }
   const envelope = parseEnvelope(request.data);
   for (const record of candidates) {
     const recipient = envelope.recipients.find((candidate) => recipientMatches(candidate, record.parsed.der));
     if (!recipient) continue;
-    requireRsa(record);
-    return envelope.open(await decryptOnToken(request.session, request.privateKey(record), recipient.encryptedKey));
+    return envelope.open(await decryptOnToken(request.session, request.privateKey(record), mechanismFor(request, record), recipient.encryptedKey));
   }
   throw new YztError("NO_CERTIFICATE", "the envelope is not addressed to a certificate on this key");
 }

@@ -30,7 +30,8 @@ function signOnToken(session: Session, key: Key, mechanism: string | { name: num
   });
 }
 
-function availableMechanisms(entry: TokenEntry): Set<number> | null {
+/** The mechanism types the token's slot lists; null when the library will not say. */
+export function availableMechanisms(entry: TokenEntry): Set<number> | null {
   try {
     const list = entry.slot.getMechanisms();
     const types = new Set<number>();

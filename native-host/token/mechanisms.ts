@@ -52,6 +52,20 @@ export const BUILT_IN_SM2_MECHANISMS: readonly Sm2TableEntry[] = [
   },
 ];
 
+/**
+ * SM2 decryption of a GM/T 0009 DER ciphertext: the virtual token's CKM_VTOKEN_SM2_ENC and the Sansec / Koal
+ * family's CKM_SM2_CIPHER_DER (0x80008201, swpkcs11.h). The first one the token lists is used.
+ */
+export const SM2_DECRYPT_MECHANISMS: readonly number[] = [0x80005303, 0x80008201];
+
+export function sm2DecryptMechanism(available: Set<number> | null, modulePath: string): number {
+  const found = SM2_DECRYPT_MECHANISMS.find((type) => available?.has(type));
+  if (found === undefined) {
+    throw new YztError("UNSUPPORTED_ALGORITHM", `the PKCS#11 library ${modulePath} offers no SM2 decryption mechanism yzt-bridge knows (${SM2_DECRYPT_MECHANISMS.map((t) => `0x${t.toString(16)}`).join(", ")})`);
+  }
+  return found;
+}
+
 export function signingMechanism(keyAlgorithm: Exclude<KeyAlgorithm, "SM2">): string {
   return STANDARD_MECHANISMS[keyAlgorithm];
 }

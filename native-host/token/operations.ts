@@ -11,7 +11,8 @@ import type { SigningKey } from "../crypto/algorithms.js";
 import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../crypto/certificate-view.js";
 import { signForPage, signLoginToken } from "../crypto/signer.js";
 import type { Logger } from "../support/log.js";
-import { tokenSigningKey, type Sm2Settings } from "./key-signer.js";
+import { availableMechanisms, tokenSigningKey, type Sm2Settings } from "./key-signer.js";
+import { sm2DecryptMechanism } from "./mechanisms.js";
 import { decryptWithToken } from "./key-decrypter.js";
 import { mapPkcs11Error } from "./pkcs11-errors.js";
 import type { PinSource, SessionTable } from "./sessions.js";
@@ -141,6 +142,7 @@ export class TokenOperations {
         records: await this.certificatesOf(entry),
         session,
         privateKey: (record) => this.privateKey(entry, record),
+        sm2Mechanism: () => sm2DecryptMechanism(availableMechanisms(entry), entry.owner.candidate.path),
       });
       this.sessions.touch(entry, params.origin);
       return { data: Buffer.from(plain).toString("base64") };

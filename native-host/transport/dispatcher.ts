@@ -57,10 +57,10 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       return { status: await validateCertificate(Buffer.from(params.certificate, "base64"), authorities) };
     },
     encrypt: async (params) => {
-      const { buildEnvelope, rsaEncrypt } = await import("../crypto/envelope.js");
+      const { buildEnvelope, publicKeyEncrypt } = await import("../crypto/envelope.js");
       const certificate = Buffer.from(params.certificate, "base64");
       const data = Buffer.from(params.data, "base64");
-      const encrypted = params.format === "raw" ? rsaEncrypt(certificate, data) : buildEnvelope(certificate, data, params.cipher);
+      const encrypted = params.format === "raw" ? publicKeyEncrypt(certificate, data) : buildEnvelope(certificate, data, params.cipher);
       return { data: Buffer.from(encrypted).toString("base64") };
     },
     decrypt: (params) => service.decrypt(params),

@@ -188,6 +188,17 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(await sof(page, "SOF_GetLastSignDataCertID")).toBe(certID);
     });
 
+    it("encrypts and decrypts with the SM2 key: GM/T 0010 envelopes and SM2 ciphertext, checked with OpenSSL", async () => {
+      const encCert = await sof(page, "GetExchCert", certID);
+      const escrow = vtoken.manifest.tokens[0]!.certificates.find((c) => c.purpose === "encrypt")!.escrowKey!;
+      const ciphertext = await sof(page, "SOF_PubKeyEncrypt", encCert, "国密口令");
+      expect(execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", escrow], { input: Buffer.from(ciphertext, "base64") }).toString("utf8")).toBe("国密口令");
+      expect(await sof(page, "SOF_PriKeyDecrypt", certID, ciphertext)).toBe("国密口令");
+      const envelope = await sof(page, "SOF_EncryptData", encCert, "国密数字信封");
+      expect(execFileSync("openssl", ["asn1parse", "-inform", "DER"], { input: Buffer.from(envelope, "base64"), encoding: "utf8" })).toContain("1.2.156.10197.6.1.4.2.3");
+      expect(await sof(page, "SOF_DecryptData", certID, envelope)).toBe("国密数字信封");
+    });
+
     it("reports login state, random data, hashes, base64, sign method, device facts, errors and logout", async () => {
       expect(await sof(page, "SOF_IsLogin", certID)).toBe("true");
       expect(await sof(page, "SOF_GetLastLoginCertID")).toBe(certID);

@@ -98,8 +98,8 @@ describe("XTXApp host methods", () => {
     expect((await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: "MAMCAQE=", format: "envelope" }))).code).toBe("BAD_REQUEST");
     const forSign = await host.request("encrypt", { certificate: signCert.der, data: "AAAA", format: "envelope" });
     expect((await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: forSign.data, format: "envelope" }))).code).toBe("NO_CERTIFICATE");
-    const sm2 = (await host.request("listCertificates", { tokenSerial: SM2_SERIAL }))[0]!;
-    expect((await rejectionOf(host.request("encrypt", { certificate: sm2.der, data: "AAAA", format: "envelope" }))).code).toBe("UNSUPPORTED_ALGORITHM");
+    const ec = await rejectionOf(host.request("encrypt", { certificate: readFileSync(vtoken.manifest.tls.cert, "utf8").replace(/-----[^-]+-----|\s/g, ""), data: "AAAA", format: "envelope" }));
+    expect(ec.code).toBe("UNSUPPORTED_ALGORITHM"); // EC keys only sign
     expect((await rejectionOf(host.request("encrypt", { certificate: encCert.der, data: Buffer.alloc(300).toString("base64"), format: "raw" }))).code).toBe("BAD_REQUEST");
   });
 
@@ -140,6 +140,56 @@ describe("XTXApp host methods", () => {
     // The PIN typed into the extension's dialog resets the ration.
     await host.request("login", { certificateId: signCert.id, origin: other, pin: PIN });
     expect((await pageLogin(PIN)).tokenSerial).toBe(RSA_SERIAL);
+  });
+});
+
+describe("SM2 encryption and decryption on the token (current 一证通 keys)", () => {
+  let sm2Sign: YztCertificate;
+  let sm2Enc: YztCertificate;
+  const sm2Escrow = () => vtoken.manifest.tokens.find((t) => t.serial === SM2_SERIAL)!.certificates.find((c) => c.purpose === "encrypt")!.escrowKey!;
+
+  beforeAll(async () => {
+    const certificates = await host.request("listCertificates", { tokenSerial: SM2_SERIAL });
+    sm2Sign = certificates.find((c) => c.purpose === "sign")!;
+    sm2Enc = certificates.find((c) => c.purpose === "encrypt")!;
+  });
+
+  it("encrypts with the SM2 certificate (GM/T 0009 DER) so that OpenSSL decrypts with the key, and decrypts OpenSSL's SM2 ciphertext on the token", async () => {
+    const { data } = await host.request("encrypt", { certificate: sm2Enc.der, data: Buffer.from("国密加密").toString("base64"), format: "raw" });
+    const plain = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", sm2Escrow()], { input: Buffer.from(data, "base64") });
+    expect(plain.toString("utf8")).toBe("国密加密");
+    const publicKey = file("sm2-enc.pub", execFileSync("openssl", ["x509", "-pubkey", "-noout", "-in", file("sm2-enc.pem", pem(sm2Enc.der))]));
+    const theirs = execFileSync("openssl", ["pkeyutl", "-encrypt", "-pubin", "-inkey", publicKey], { input: Buffer.from("服务器发来的数据") });
+    const request = { certificateId: sm2Sign.id, origin: ORIGIN, data: theirs.toString("base64"), format: "raw" as const };
+    expect((await rejectionOf(host.request("decrypt", request))).code).toBe("LOGIN_REQUIRED");
+    const back = await host.request("decrypt", { ...request, pin: PIN });
+    expect(Buffer.from(back.data, "base64").toString("utf8")).toBe("服务器发来的数据");
+    const damaged = Buffer.from(theirs);
+    damaged[damaged.length - 1] ^= 1;
+    expect((await rejectionOf(host.request("decrypt", { ...request, data: damaged.toString("base64") }))).code).toBe("BAD_REQUEST");
+  });
+
+  it("builds GM/T 0010 SM2 envelopes (SM4-CBC content) that open on the token and, piece by piece, with OpenSSL", async () => {
+    const text = "增值税纳税申报表（国密信封）".repeat(50);
+    const { data } = await host.request("encrypt", { certificate: sm2Enc.der, data: Buffer.from(text).toString("base64"), format: "envelope" });
+    const envelope = Buffer.from(data, "base64");
+    const parsed = execFileSync("openssl", ["asn1parse", "-inform", "DER"], { input: envelope, encoding: "utf8" });
+    expect(parsed).toContain("1.2.156.10197.6.1.4.2.3"); // GM/T 0010 envelopedData
+    expect(parsed).toContain("1.2.156.10197.1.301.3"); // SM2 encryption of the content key
+    // OpenSSL cannot read SM2 CMS envelopes, so open the two layers with it separately: the key, then the content.
+    const { ContentInfo, EnvelopedData, KeyTransRecipientInfo } = await import("pkijs");
+    const enveloped = new EnvelopedData({ schema: ContentInfo.fromBER(new Uint8Array(envelope)).content });
+    const encryptedKey = Buffer.from((enveloped.recipientInfos[0]!.value as InstanceType<typeof KeyTransRecipientInfo>).encryptedKey.valueBlock.valueHexView);
+    const contentKey = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", sm2Escrow()], { input: encryptedKey });
+    const iv = Buffer.from((enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithmParams as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView);
+    // pkijs writes long content as a constructed (BER) OCTET STRING of pieces.
+    const encrypted = enveloped.encryptedContentInfo.encryptedContent!;
+    const pieces = encrypted.idBlock.isConstructed ? (encrypted.valueBlock.value as Array<{ valueBlock: { valueHexView: Uint8Array } }>) : [encrypted];
+    const content = Buffer.concat(pieces.map((piece) => piece.valueBlock.valueHexView));
+    const plain = execFileSync("openssl", ["enc", "-d", "-sm4-cbc", "-K", contentKey.toString("hex"), "-iv", iv.toString("hex")], { input: content });
+    expect(plain.toString("utf8")).toBe(text);
+    const opened = await host.request("decrypt", { certificateId: sm2Sign.id, origin: ORIGIN, data, format: "envelope" });
+    expect(Buffer.from(opened.data, "base64").toString("utf8")).toBe(text);
   });
 });
 

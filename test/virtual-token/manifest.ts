@@ -9,8 +9,8 @@ export interface VtokenCertificate {
   notBefore: string;
   notAfter: string;
   /**
-   * RSA encryption keys only: the private key as the issuing CA's key escrow (KMC) keeps it, so tests can
-   * check envelopes with OpenSSL independently of the token.
+   * Encryption keys only: the private key (PKCS#8 PEM) as the issuing CA's key escrow (KMC) keeps it, so
+   * tests can check envelopes and ciphertexts with OpenSSL independently of the token.
    */
   escrowKey?: string;
 }

@@ -13,7 +13,7 @@ import {
   type DemoCa, type KeyUsageName,
 } from "./demo-pki.js";
 import type { VtokenAlias, VtokenCertificate, VtokenManifest, VtokenToken } from "./manifest.js";
-import { importSm2KeyPair } from "./sm2-import.js";
+import { importSm2KeyPair, sm2PrivateKeyPem } from "./sm2-import.js";
 import { removeToken } from "./state.js";
 import { createDemoTls } from "./tls-pki.js";
 
@@ -142,7 +142,12 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
         writeFileSync(certFile, issued.der);
         if (key.algorithm === "SM2") {
           // SoftHSM has no SM2: the shim holds SM2 keys, imported through it like a vendor tool would.
-          importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true });
+          importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true, purpose });
+          if (purpose === "encrypt") {
+            const escrow = pkiFile(`escrow-${plan.alias}-${ckaId}.key.pem`);
+            writeFileSync(escrow, sm2PrivateKeyPem(key.material), { mode: 0o600 });
+            escrowKeys.set(`${plan.alias}-${ckaId}`, escrow);
+          }
         } else {
           const keyFile = purpose === "encrypt" ? pkiFile(`escrow-${plan.alias}-${ckaId}.key.pem`) : join(scratch, `${plan.alias}-${ckaId}.key.pem`);
           writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });

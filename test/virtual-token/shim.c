@@ -16,7 +16,8 @@
  *
  * SM2 (GM/T 0003, the Chinese national elliptic-curve signature) the way Chinese vendor PKCS#11 libraries
  * expose it: vendor key type CKK_VTOKEN_SM2, vendor mechanisms CKM_VTOKEN_SM2 (signs a precomputed
- * e = SM3(Z||M)) and CKM_VTOKEN_SM2_SM3 (hashes Z||M itself; parameter = signer ID), signatures as r||s.
+ * e = SM3(Z||M)) and CKM_VTOKEN_SM2_SM3 (hashes Z||M itself; parameter = signer ID), signatures as r||s,
+ * and CKM_VTOKEN_SM2_ENC (decrypts a GM/T 0009 DER ciphertext with an encryption key).
  * SoftHSM2 has no SM2, so the shim signs with OpenSSL 3 libcrypto. SoftHSM only stores the key: as an
  * ordinary CKK_EC key on the SM2 curve (CKA_EC_PARAMS = OID 1.2.156.10197.1.301), private keys
  * CKA_PRIVATE=TRUE (invisible before C_Login) and internally non-sensitive and extractable so that the shim
@@ -61,6 +62,9 @@
 #define CKK_VTOKEN_SM2 0x80005300UL
 #define CKM_VTOKEN_SM2 0x80005301UL
 #define CKM_VTOKEN_SM2_SM3 0x80005302UL
+/* CKM_VTOKEN_SM2_ENC: SM2 decryption (GM/T 0003.4) of a DER SM2Ciphertext (GM/T 0009: x, y, C3 hash, C2), as
+ * Sansec/Koal-style libraries do with their CKM_SM2_CIPHER_DER. Only decryption: encrypting needs no key. */
+#define CKM_VTOKEN_SM2_ENC 0x80005303UL
 #define SM2_DEFAULT_ID "1234567812345678"
 #define SM2_SIG_LEN 64   /* r||s */
 #define SM2_POINT_LEN 65 /* 04||x||y */
@@ -92,6 +96,7 @@ struct session_state {
   unsigned generation;
   int used;
   struct sm2_sign sm2;
+  CK_OBJECT_HANDLE sm2_decrypt; /* key of an active CKM_VTOKEN_SM2_ENC decryption, 0 = none */
   enum find_filter find_filter;
 };
 
@@ -159,6 +164,7 @@ static void sm2_sign_clear(struct sm2_sign *op) {
 
 static void drop_session(struct session_state *session) {
   sm2_sign_clear(&session->sm2);
+  session->sm2_decrypt = 0;
   session->find_filter = FIND_ALL;
   session->used = 0;
 }
@@ -338,25 +344,42 @@ static int sm2_z(const CK_BYTE *id, size_t id_len, const CK_BYTE q[SM2_POINT_LEN
   return ok;
 }
 
-/* Signs e with SM2 (GM/T 0003.2 section 6.1) and writes r||s. OpenSSL 3's EVP_PKEY_sign on an SM2 key treats
- * its input as e; it produces a DER ECDSA-Sig-Value, which vendor libraries turn into fixed-size r||s. */
-static CK_RV sm2_sign_e(const CK_BYTE d[32], const CK_BYTE e[32], CK_BYTE out[SM2_SIG_LEN]) {
-  CK_BYTE q[SM2_POINT_LEN], der[80];
-  size_t der_len = sizeof der;
-  if (!sm2_public_point(d, q)) return CKR_KEY_TYPE_INCONSISTENT;
+/* An OpenSSL SM2 key pair from the private scalar (NULL when d is out of range). Freeing it clears d's copy. */
+static EVP_PKEY *sm2_key_from_scalar(const CK_BYTE d[32]) {
+  CK_BYTE q[SM2_POINT_LEN];
+  if (!sm2_public_point(d, q)) return NULL;
   BIGNUM *scalar = BN_secure_new();
   OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new();
   OSSL_PARAM *params = NULL;
-  EVP_PKEY_CTX *key_ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL), *sign_ctx = NULL;
+  EVP_PKEY_CTX *key_ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
   EVP_PKEY *key = NULL;
-  ECDSA_SIG *sig = NULL;
   int ok = scalar && build && key_ctx && BN_bin2bn(d, 32, scalar) &&
            OSSL_PARAM_BLD_push_utf8_string(build, OSSL_PKEY_PARAM_GROUP_NAME, SN_sm2, 0) &&
            OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_PRIV_KEY, scalar) &&
            OSSL_PARAM_BLD_push_octet_string(build, OSSL_PKEY_PARAM_PUB_KEY, q, sizeof q) &&
            (params = OSSL_PARAM_BLD_to_param(build)) && EVP_PKEY_fromdata_init(key_ctx) > 0 &&
-           EVP_PKEY_fromdata(key_ctx, &key, EVP_PKEY_KEYPAIR, params) > 0 &&
-           (sign_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) && EVP_PKEY_sign_init(sign_ctx) > 0 &&
+           EVP_PKEY_fromdata(key_ctx, &key, EVP_PKEY_KEYPAIR, params) > 0;
+  if (!ok) {
+    EVP_PKEY_free(key);
+    key = NULL;
+  }
+  EVP_PKEY_CTX_free(key_ctx);
+  OSSL_PARAM_free(params); /* the scalar's copy sits in (secure, cleared-on-free) memory: scalar is a secure BN */
+  OSSL_PARAM_BLD_free(build);
+  BN_clear_free(scalar);
+  return key;
+}
+
+/* Signs e with SM2 (GM/T 0003.2 section 6.1) and writes r||s. OpenSSL 3's EVP_PKEY_sign on an SM2 key treats
+ * its input as e; it produces a DER ECDSA-Sig-Value, which vendor libraries turn into fixed-size r||s. */
+static CK_RV sm2_sign_e(const CK_BYTE d[32], const CK_BYTE e[32], CK_BYTE out[SM2_SIG_LEN]) {
+  CK_BYTE der[80];
+  size_t der_len = sizeof der;
+  EVP_PKEY *key = sm2_key_from_scalar(d);
+  if (!key) return CKR_KEY_TYPE_INCONSISTENT;
+  EVP_PKEY_CTX *sign_ctx = NULL;
+  ECDSA_SIG *sig = NULL;
+  int ok = (sign_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) && EVP_PKEY_sign_init(sign_ctx) > 0 &&
            EVP_PKEY_sign(sign_ctx, der, &der_len, e, 32) > 0;
   if (ok) {
     const unsigned char *cursor = der;
@@ -370,11 +393,33 @@ static CK_RV sm2_sign_e(const CK_BYTE d[32], const CK_BYTE e[32], CK_BYTE out[SM
   ECDSA_SIG_free(sig);
   EVP_PKEY_CTX_free(sign_ctx);
   EVP_PKEY_free(key); /* OpenSSL clears the private scalar it holds */
-  EVP_PKEY_CTX_free(key_ctx);
-  OSSL_PARAM_free(params); /* the scalar's copy sits in (secure, cleared-on-free) memory: scalar is a secure BN */
-  OSSL_PARAM_BLD_free(build);
-  BN_clear_free(scalar);
   return ok ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+/* Decrypts a DER SM2Ciphertext with d; *out_len in: room, out: plaintext length. OpenSSL's SM2 decryption
+ * takes exactly this encoding and checks C3. A ciphertext that does not decrypt is CKR_ENCRYPTED_DATA_INVALID. */
+static CK_RV sm2_decrypt_der(const CK_BYTE d[32], const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len) {
+  EVP_PKEY *key = sm2_key_from_scalar(d);
+  if (!key) return CKR_KEY_TYPE_INCONSISTENT;
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+  size_t needed = 0;
+  CK_RV rv = CKR_ENCRYPTED_DATA_INVALID;
+  if (ctx && EVP_PKEY_decrypt_init(ctx) > 0 && EVP_PKEY_decrypt(ctx, NULL, &needed, in, in_len) > 0) {
+    CK_BYTE *plain = OPENSSL_secure_malloc(needed ? needed : 1);
+    size_t plain_len = needed;
+    if (plain && EVP_PKEY_decrypt(ctx, plain, &plain_len, in, in_len) > 0) {
+      if (*out_len < plain_len) rv = CKR_BUFFER_TOO_SMALL;
+      else {
+        memcpy(out, plain, plain_len);
+        rv = CKR_OK;
+      }
+      *out_len = plain_len;
+    }
+    OPENSSL_secure_clear_free(plain, needed ? needed : 1);
+  }
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  return rv;
 }
 
 /* ---------- SM2: keys as SoftHSM stores them ---------- */
@@ -632,7 +677,7 @@ static CK_RV w_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR
 }
 
 /* SoftHSM's mechanisms plus the two SM2 ones the shim implements itself. */
-static const CK_MECHANISM_TYPE sm2_mechanisms[] = {CKM_VTOKEN_SM2, CKM_VTOKEN_SM2_SM3};
+static const CK_MECHANISM_TYPE sm2_mechanisms[] = {CKM_VTOKEN_SM2, CKM_VTOKEN_SM2_SM3, CKM_VTOKEN_SM2_ENC};
 #define SM2_MECHANISM_COUNT (sizeof sm2_mechanisms / sizeof *sm2_mechanisms)
 
 static CK_RV w_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
@@ -662,6 +707,11 @@ static CK_RV w_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHAN
   if (type == CKM_VTOKEN_SM2 || type == CKM_VTOKEN_SM2_SM3) {
     if (!info) return CKR_ARGUMENTS_BAD;
     *info = (CK_MECHANISM_INFO){256, 256, CKF_SIGN};
+    return CKR_OK;
+  }
+  if (type == CKM_VTOKEN_SM2_ENC) {
+    if (!info) return CKR_ARGUMENTS_BAD;
+    *info = (CK_MECHANISM_INFO){256, 256, CKF_DECRYPT};
     return CKR_OK;
   }
   return real->C_GetMechanismInfo(id, type, info);
@@ -1157,11 +1207,59 @@ static int unsupported_oaep(CK_MECHANISM_PTR mechanism) {
   return p->hashAlg != CKM_SHA_1 || p->mgf != CKG_MGF1_SHA1 || p->ulSourceDataLen > 0;
 }
 
+/* CKM_VTOKEN_SM2_ENC on an SM2 private key that may decrypt: remembered in the session until C_Decrypt. */
+static CK_RV sm2_decrypt_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  if (mechanism->pParameter || mechanism->ulParameterLen) return CKR_MECHANISM_PARAM_INVALID;
+  CK_RV rv;
+  if (sm2_kind_of(h, key, &rv) != SM2_PRIVATE) return rv != CKR_OK ? rv : CKR_KEY_TYPE_INCONSISTENT;
+  CK_BBOOL can_decrypt = CK_FALSE;
+  CK_ATTRIBUTE attr = {CKA_DECRYPT, &can_decrypt, sizeof can_decrypt};
+  if ((rv = real->C_GetAttributeValue(h, key, &attr, 1)) != CKR_OK) return rv;
+  if (!can_decrypt) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  rv = !session ? CKR_SESSION_HANDLE_INVALID : session->sm2_decrypt ? CKR_OPERATION_ACTIVE : CKR_OK;
+  if (rv == CKR_OK) session->sm2_decrypt = key;
+  pthread_mutex_unlock(&lock);
+  return rv;
+}
+
 static CK_RV w_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   CK_RV rv = check_session(hSession, NULL);
   if (rv != CKR_OK) return rv;
   if (unsupported_oaep(mechanism)) return CKR_MECHANISM_PARAM_INVALID;
+  if (mechanism && mechanism->mechanism == CKM_VTOKEN_SM2_ENC) return sm2_decrypt_init(hSession, mechanism, key);
   return real->C_DecryptInit(hSession, mechanism, key);
+}
+
+/* C_Decrypt of the session's SM2 decryption, else SoftHSM's. Same length rules as signing (see sm2_sign_step). */
+static CK_RV w_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  pthread_mutex_lock(&lock);
+  struct session_state *session = find_session(h);
+  CK_OBJECT_HANDLE key = session ? session->sm2_decrypt : 0;
+  pthread_mutex_unlock(&lock);
+  if (!key) {
+    if (out && (rv = simulate_latency(s)) != CKR_OK) return rv;
+    return real->C_Decrypt(h, in, in_len, out, out_len);
+  }
+  if (!in || !out_len) rv = CKR_ARGUMENTS_BAD;
+  else if (!out) {
+    *out_len = in_len; /* the plaintext is shorter than its ciphertext */
+    return CKR_OK;
+  } else if ((rv = simulate_latency(s)) == CKR_OK) {
+    CK_BYTE d[32];
+    rv = sm2_read_scalar(h, key, d); /* fails after C_Logout: the key is a private object */
+    if (rv == CKR_OK) rv = sm2_decrypt_der(d, in, in_len, out, out_len);
+    OPENSSL_cleanse(d, sizeof d);
+    if (rv == CKR_BUFFER_TOO_SMALL) return rv; /* the operation stays active */
+  }
+  pthread_mutex_lock(&lock);
+  if ((session = find_session(h))) session->sm2_decrypt = 0;
+  pthread_mutex_unlock(&lock);
+  return rv;
 }
 
 static CK_RV w_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
@@ -1170,7 +1268,6 @@ static CK_RV w_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR mechanis
   if (unsupported_oaep(mechanism)) return CKR_MECHANISM_PARAM_INVALID;
   return real->C_EncryptInit(hSession, mechanism, key);
 }
-GUARD(Decrypt, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d), (hSession, a, b, c, d))
 GUARD(DigestInit, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a), (hSession, a))
 GUARD(Digest, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d), (hSession, a, b, c, d))
 GUARD(GenerateKeyPair, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f, CK_OBJECT_HANDLE_PTR g), (hSession, a, b, c, d, e, f, g))

@@ -6,7 +6,7 @@
  * ECDSA. Verify SM2 signatures with the OpenSSL 3 CLI (pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:ID).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { readTlv } from "../../protocol/der.js";
+import { concatBytes, derHeader, readTlv } from "../../protocol/der.js";
 import { KeyType, Module, ObjectClass, SessionFlag, UserType, type ITemplate } from "graphene-pk11";
 
 /** Vendor-defined PKCS#11 values of the virtual token (must match shim.c). */
@@ -36,6 +36,8 @@ export interface Sm2ImportOptions {
   key: KeyObject | { privateKeyDer: Buffer } | Sm2KeyMaterial;
   /** true: create with the vendor key type CKK_VTOKEN_SM2; false: as CKK_EC on the SM2 curve. */
   vendorKeyType: boolean;
+  /** What the key may do: sign (default) or decrypt (the encryption half of a 一证通 pair). */
+  purpose?: "sign" | "encrypt";
 }
 
 export interface Sm2ImportResult {
@@ -65,6 +67,19 @@ export function sm2KeyMaterial(privateKey: KeyObject): Sm2KeyMaterial {
   return { d, point: Buffer.from(spki.subarray(SM2_SPKI_PREFIX.length)) };
 }
 
+function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const body = concatBytes(...parts);
+  return concatBytes(derHeader(tag, body.length), body);
+}
+
+/** PKCS#8 PEM of an SM2 key (id-ecPublicKey on the SM2 curve), which OpenSSL 3 loads as an SM2 key. */
+export function sm2PrivateKeyPem(material: Sm2KeyMaterial): string {
+  const ecPublicKey = Uint8Array.of(0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01);
+  const ecPrivateKey = tlv(0x30, Uint8Array.of(0x02, 0x01, 0x01), tlv(0x04, material.d), tlv(0xa1, tlv(0x03, Uint8Array.of(0), material.point)));
+  const der = tlv(0x30, Uint8Array.of(0x02, 0x01, 0x00), tlv(0x30, ecPublicKey, SM2_CURVE_OID_DER), tlv(0x04, ecPrivateKey));
+  return `-----BEGIN PRIVATE KEY-----\n${Buffer.from(der).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`;
+}
+
 export function sm2PublicKeyPem(point: Buffer): string {
   const base64 = Buffer.concat([SM2_SPKI_PREFIX, point]).toString("base64");
   return `-----BEGIN PUBLIC KEY-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
@@ -82,7 +97,7 @@ function materialOf(key: Sm2ImportOptions["key"]): Sm2KeyMaterial {
 }
 
 /**
- * Imports an SM2 private key (CKA_PRIVATE, CKA_SIGN) and its public key (CKA_EC_POINT as a DER OCTET STRING
+ * Imports an SM2 private key (CKA_PRIVATE; CKA_SIGN, or CKA_DECRYPT for an encryption key) and its public key (CKA_EC_POINT as a DER OCTET STRING
  * of the uncompressed point) into the token labelled tokenLabel. Loads the shim in this process: do not call
  * it while this process has another virtual-token home initialised (SoftHSM is one instance per process).
  */
@@ -106,14 +121,15 @@ export function importSm2KeyPair(modulePath: string, home: string, tokenLabel: s
       const session = slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION);
       try {
         session.login(userPin, UserType.USER);
-        // Signing keys only (the shim implements SM2 signing, not SM2 encryption or key agreement).
+        // A signing key signs, an encryption key decrypts (the shim implements both; no key agreement).
+        const decrypts = options.purpose === "encrypt";
         session.create({
-          class: ObjectClass.PRIVATE_KEY, keyType, token: true, private: true, sign: true, decrypt: false, unwrap: false, derive: false,
+          class: ObjectClass.PRIVATE_KEY, keyType, token: true, private: true, sign: !decrypts, decrypt: decrypts, unwrap: false, derive: false,
           id, label: options.label, value: d, ...curve,
         });
         const ecPoint = Buffer.concat([Buffer.from([0x04, point.length]), point]);
         session.create({
-          class: ObjectClass.PUBLIC_KEY, keyType, token: true, private: false, verify: true, encrypt: false, wrap: false, derive: false,
+          class: ObjectClass.PUBLIC_KEY, keyType, token: true, private: false, verify: !decrypts, encrypt: decrypts, wrap: false, derive: false,
           id, label: options.label, pointEC: ecPoint, ...curve,
         });
         session.logout();
