@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../native-host/support/config.js";
-import { configuredSm2Mechanisms, resolveSm2Mechanisms, unsupportedSm2 } from "../../native-host/token/mechanisms.js";
+import { configuredSm2Mechanisms, resolveSm2Mechanisms, sm2DecryptMechanism, unsupportedSm2 } from "../../native-host/token/mechanisms.js";
 
 const LONGMAI = { path: "/usr/lib/libgm3000_pkcs11.so", manufacturer: "Longmai" };
 
@@ -53,6 +53,25 @@ describe("SM2 mechanisms per PKCS#11 library", () => {
       expect(loadConfig({ YZT_CONFIG_DIR: dir }).problem).toMatch(/sm2Mechanisms\[0\]\.message/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("SM2 decryption mechanism", () => {
+  it("uses the first known DER-ciphertext mechanism the token lists, and names the library when there is none", () => {
+    expect(sm2DecryptMechanism(new Set([0x1, 0x80008201]), "/usr/lib/swpkcs11.so")).toBe(0x80008201);
+    expect(sm2DecryptMechanism(new Set([0x80008201, 0x80005303]), "/x.so")).toBe(0x80005303);
+    for (const listed of [new Set([0x1]), null]) {
+      const error = (() => {
+        try {
+          sm2DecryptMechanism(listed, LONGMAI.path);
+        } catch (failure) {
+          return failure as { code: string; message: string };
+        }
+        return null;
+      })();
+      expect(error?.code).toBe("UNSUPPORTED_ALGORITHM");
+      expect(error?.message).toContain(LONGMAI.path);
     }
   });
 });
