@@ -3,7 +3,8 @@
  * file, p11-kit registered modules, then known vendor library names for this OS. Pure apart from the
  * injected file-system probe, so the order is testable anywhere.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
 export type ModuleSource = "explicit" | "config" | "p11-kit" | "known";
@@ -17,6 +18,12 @@ export interface FileProbe {
   exists(path: string): boolean;
   listDir(path: string): string[];
   readText(path: string): string;
+  /**
+   * What makes two paths the same library: the real path's content digest, so that a symlink (Debian's
+   * pkcs11/opensc-pkcs11.so) and a copy a vendor installer dropped elsewhere count once. The path itself
+   * when the file cannot be read.
+   */
+  identity(path: string): string;
 }
 
 export const realFiles: FileProbe = {
@@ -29,6 +36,13 @@ export const realFiles: FileProbe = {
     }
   },
   readText: (path) => readFileSync(path, "utf8"),
+  identity: (path) => {
+    try {
+      return `sha256:${createHash("sha256").update(readFileSync(realpathSync(path))).digest("hex")}`;
+    } catch {
+      return `path:${path}`;
+    }
+  },
 };
 
 const P11KIT_MODULE_DIRS = ["/usr/share/p11-kit/modules", "/etc/pkcs11/modules"];
@@ -98,7 +112,8 @@ export function p11KitModules(files: FileProbe): string[] {
 
 /**
  * Candidates in priority order. An explicit module replaces discovery entirely (tests, the demo, a user
- * who knows better); otherwise every existing library from the other sources is offered, without duplicates.
+ * who knows better); otherwise every existing library from the other sources is offered once: the same
+ * library under two paths would list every key and certificate twice.
  */
 export function discoverModules(input: DiscoveryInput): ModuleCandidate[] {
   const files = input.files ?? realFiles;
@@ -112,8 +127,10 @@ export function discoverModules(input: DiscoveryInput): ModuleCandidate[] {
   ];
   const seen = new Set<string>();
   return ordered.filter((candidate) => {
-    if (seen.has(candidate.path) || (candidate.source !== "config" && !files.exists(candidate.path))) return false;
-    seen.add(candidate.path);
+    if (candidate.source !== "config" && !files.exists(candidate.path)) return false;
+    const identity = files.identity(candidate.path);
+    if (seen.has(identity)) return false;
+    seen.add(identity);
     return true;
   });
 }
