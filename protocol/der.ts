@@ -45,19 +45,18 @@ export function derLength(length: number): number[] {
 }
 
 /** Minimal two's-complement INTEGER for an unsigned big-endian magnitude. */
-function derUnsignedInteger(magnitude: Uint8Array): number[] {
+export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
   let start = 0;
   while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
   const body = Array.from(magnitude.subarray(start));
   if (body[0]! & 0x80) body.unshift(0);
-  return [0x02, ...derLength(body.length), ...body];
+  return Uint8Array.from([0x02, ...derLength(body.length), ...body]);
 }
 
 /** r||s (two equal big-endian halves) → DER SEQUENCE { INTEGER r, INTEGER s } (ECDSA-Sig-Value, SM2). */
 export function rawSignatureToDer(raw: Uint8Array): Uint8Array {
   const half = raw.length / 2;
-  const body = [...derUnsignedInteger(raw.subarray(0, half)), ...derUnsignedInteger(raw.subarray(half))];
-  return Uint8Array.from([0x30, ...derLength(body.length), ...body]);
+  return derElement(0x30, derUnsignedInteger(raw.subarray(0, half)), derUnsignedInteger(raw.subarray(half)));
 }
 
 /** One buffer holding the parts in order (each copied once). */
@@ -74,4 +73,10 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 /** A TLV header: the tag and the length octets for `length` content bytes. */
 export function derHeader(tag: number, length: number): Uint8Array {
   return Uint8Array.of(tag, ...derLength(length));
+}
+
+/** A whole TLV element whose content is the parts in order. */
+export function derElement(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const body = concatBytes(...parts);
+  return concatBytes(derHeader(tag, body.length), body);
 }

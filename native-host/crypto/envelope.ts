@@ -62,9 +62,7 @@ function recipientOf(certificateDer: Uint8Array): Recipient {
   return { certificate };
 }
 
-/** Encrypts with the certificate's key (SOF_PubKeyEncrypt): RSAES-PKCS1-v1_5, or SM2 (GM/T 0009 DER). */
-export function publicKeyEncrypt(certificateDer: Uint8Array, data: Uint8Array): Uint8Array {
-  const recipient = recipientOf(certificateDer);
+function encryptFor(recipient: Recipient, data: Uint8Array): Uint8Array {
   if (recipient.sm2Point) {
     if (data.length > MAX_SM2_PLAINTEXT) throw new YztError("BAD_REQUEST", `data: at most ${MAX_SM2_PLAINTEXT} bytes for SM2 encryption`);
     return sm2Encrypt(recipient.sm2Point, data);
@@ -72,6 +70,16 @@ export function publicKeyEncrypt(certificateDer: Uint8Array, data: Uint8Array): 
   const limit = ((recipient.certificate.publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) >> 3) - 11;
   if (data.length > limit) throw new YztError("BAD_REQUEST", `data: at most ${limit} bytes fit this key (PKCS#1 v1.5)`);
   return new Uint8Array(publicEncrypt({ key: recipient.certificate.publicKey, padding: constants.RSA_PKCS1_PADDING }, data));
+}
+
+/** Encrypts with the certificate's key (SOF_PubKeyEncrypt): RSAES-PKCS1-v1_5, or SM2 (GM/T 0009 DER). */
+export function publicKeyEncrypt(certificateDer: Uint8Array, data: Uint8Array): Uint8Array {
+  return encryptFor(recipientOf(certificateDer), data);
+}
+
+/** Serial numbers compared as hex without the sign byte DER may add. */
+function serialHex(serialNumber: asn1js.Integer): string {
+  return Buffer.from(serialNumber.valueBlock.valueHexView).toString("hex").replace(/^(00)+(?=.)/, "");
 }
 
 /** A DER ContentInfo holding an EnvelopedData for the certificate's holder. */
@@ -82,8 +90,9 @@ export function buildEnvelope(certificateDer: Uint8Array, content: Uint8Array, c
   const iv = randomBytes(spec.ivBytes);
   const encipher = createCipheriv(spec.node, contentKey, iv);
   const encryptedContent = Buffer.concat([encipher.update(content), encipher.final()]);
-  const encryptedKey = publicKeyEncrypt(certificateDer, contentKey);
-  const sm2 = recipientOf(certificateDer).sm2Point !== undefined;
+  const key = recipientOf(certificateDer);
+  const encryptedKey = encryptFor(key, contentKey);
+  const sm2 = key.sm2Point !== undefined;
   const types = sm2 ? TYPES.gm : TYPES.pkcs7;
   const recipient = pkijs.Certificate.fromBER(new Uint8Array(certificateDer));
   const enveloped = new pkijs.EnvelopedData({
@@ -151,7 +160,7 @@ export function parseEnvelope(der: Uint8Array): ParsedEnvelope {
     if (!(rid instanceof pkijs.IssuerAndSerialNumber)) continue;
     recipients.push({
       issuerDer: new Uint8Array(rid.issuer.toSchema().toBER(false)),
-      serialNumberHex: Buffer.from(rid.serialNumber.valueBlock.valueHexView).toString("hex").replace(/^(00)+(?=.)/, ""),
+      serialNumberHex: serialHex(rid.serialNumber),
       encryptedKey: octets(info.value.encryptedKey),
     });
   }
@@ -177,7 +186,6 @@ export function parseEnvelope(der: Uint8Array): ParsedEnvelope {
 /** Is `certificateDer` the certificate a recipient names (issuer and serial number)? */
 export function recipientMatches(recipient: EnvelopeRecipient, certificateDer: Uint8Array): boolean {
   const certificate = pkijs.Certificate.fromBER(new Uint8Array(certificateDer));
-  const serial = Buffer.from(certificate.serialNumber.valueBlock.valueHexView).toString("hex").replace(/^(00)+(?=.)/, "");
   const issuer = new Uint8Array(certificate.issuer.toSchema().toBER(false));
-  return serial === recipient.serialNumberHex && Buffer.from(issuer).equals(Buffer.from(recipient.issuerDer));
+  return serialHex(certificate.serialNumber) === recipient.serialNumberHex && Buffer.from(issuer).equals(Buffer.from(recipient.issuerDer));
 }

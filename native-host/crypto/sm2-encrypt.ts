@@ -4,16 +4,11 @@
  * SM2Ciphertext SEQUENCE { INTEGER x1, INTEGER y1, OCTET STRING C3, OCTET STRING C2 } that OpenSSL and vendor
  * libraries (CKM_SM2_CIPHER_DER) take. Decryption happens on the token only.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { YztError } from "../../protocol/errors.js";
-import { concatBytes, derHeader } from "../../protocol/der.js";
+import { concatBytes, derElement, derUnsignedInteger } from "../../protocol/der.js";
 import { bigIntToBytes, bytesToBigInt, isOnCurve, multiplyBase, multiplyPoint, SM2_N } from "./sm2-curve.js";
-
-function sm3(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash("sm3");
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-}
+import { sm3 } from "./sm2.js";
 
 /** The GM/T 0003.4 key derivation function: SM3(Z‖ct) for ct = 1, 2, … (32-bit big-endian), truncated. */
 function kdf(z: Uint8Array, length: number): Uint8Array {
@@ -23,15 +18,6 @@ function kdf(z: Uint8Array, length: number): Uint8Array {
     out.set(block.subarray(0, Math.min(32, length - at)), at);
   }
   return out;
-}
-
-function derInteger(value: bigint): Uint8Array {
-  let bytes = bigIntToBytes(value, 32);
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  bytes = bytes.subarray(start);
-  if (bytes[0]! & 0x80) bytes = concatBytes(Uint8Array.of(0), bytes);
-  return concatBytes(derHeader(0x02, bytes.length), bytes);
 }
 
 export function sm2Encrypt(publicPoint: Uint8Array, message: Uint8Array): Uint8Array {
@@ -51,7 +37,8 @@ export function sm2Encrypt(publicPoint: Uint8Array, message: Uint8Array): Uint8A
     if (t.every((byte) => byte === 0)) continue; // the standard's "t all zero: choose another k"
     const c2 = message.map((byte, i) => byte ^ t[i]!);
     const c3 = sm3(x2, message, y2);
-    const body = concatBytes(derInteger(c1.x), derInteger(c1.y), derHeader(0x04, 32), c3, derHeader(0x04, c2.length), c2);
-    return concatBytes(derHeader(0x30, body.length), body);
+    return derElement(
+      0x30, derUnsignedInteger(bigIntToBytes(c1.x, 32)), derUnsignedInteger(bigIntToBytes(c1.y, 32)), derElement(0x04, c3), derElement(0x04, c2),
+    );
   }
 }

@@ -26,7 +26,8 @@ export interface Sm2Signature {
 const COORDINATE_BYTES = 32;
 const MAX_ID_BYTES = 0xffff >> 3;
 
-function sm3(...parts: Uint8Array[]): Uint8Array {
+/** SM3 over the parts in order. */
+export function sm3(...parts: Uint8Array[]): Uint8Array {
   const hash = createHash("sm3");
   for (const part of parts) hash.update(part);
   return new Uint8Array(hash.digest());

@@ -39,10 +39,6 @@ function parseDocument(xml: string): Document {
   return document;
 }
 
-function pem(certificateDer: Uint8Array): string {
-  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(certificateDer).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;
-}
-
 /** Refuses, before any PIN is asked, what cannot become an XML signature: unsupported keys, malformed XML. */
 export function checkXmlSignable(xml: string, keyAlgorithm: KeyAlgorithm): string {
   const algorithm = ALGORITHMS[keyAlgorithm];
@@ -67,7 +63,7 @@ export async function signXmlDocument(xml: string, certificateDer: Uint8Array, k
       return algorithm!;
     }
   }
-  const signer = new SignedXml({ privateKey: "unused: the token signs", publicCert: pem(certificateDer), signatureAlgorithm: algorithm as never, canonicalizationAlgorithm: EXC_C14N });
+  const signer = new SignedXml({ privateKey: "unused: the token signs", publicCert: new X509Certificate(certificateDer).toString(), signatureAlgorithm: algorithm as never, canonicalizationAlgorithm: EXC_C14N });
   (signer.SignatureAlgorithms as Record<string, unknown>)[algorithm] = Recording;
   signer.addReference({ xpath: "/*", transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256, isEmptyUri: true });
   signer.computeSignature(xml, { location: { reference: "/*", action: "append" } });
@@ -105,17 +101,15 @@ export function verifyXmlDocument(xml: string): XmlSignatureReport {
     valid = false;
   }
   if (!valid) return { valid: false, failure: "signature" };
-  const withoutSignature = parseDocument(xml);
-  const own = withoutSignature.getElementsByTagNameNS(DSIG, "Signature")[0]!;
-  own.parentNode!.removeChild(own);
-  const method = (name: string) => signature.getElementsByTagNameNS(DSIG, name)[0]?.getAttribute("Algorithm") ?? undefined;
-  return {
-    valid: true,
-    content: withoutSignature.toString(),
-    certificate: certificateText,
-    ...(textOf(signature, "DigestValue") ? { digestValue: textOf(signature, "DigestValue")! } : {}),
-    ...(textOf(signature, "SignatureValue") ? { signatureValue: textOf(signature, "SignatureValue")! } : {}),
-    ...(method("DigestMethod") ? { digestAlgorithm: method("DigestMethod")! } : {}),
-    ...(method("SignatureMethod") ? { signatureAlgorithm: method("SignatureMethod")! } : {}),
-  };
+  const method = (name: string) => signature.getElementsByTagNameNS(DSIG, name)[0]?.getAttribute("Algorithm") || undefined;
+  const found: Partial<Record<"digestValue" | "signatureValue" | "digestAlgorithm" | "signatureAlgorithm", string>> = {};
+  for (const [field, value] of [
+    ["digestValue", textOf(signature, "DigestValue")], ["signatureValue", textOf(signature, "SignatureValue")],
+    ["digestAlgorithm", method("DigestMethod")], ["signatureAlgorithm", method("SignatureMethod")],
+  ] as const) {
+    if (value) found[field] = value;
+  }
+  // Checked already (from the text), so the parsed document can lose its signature to give the content.
+  signature.parentNode!.removeChild(signature);
+  return { valid: true, content: document.toString(), certificate: certificateText, ...found };
 }

@@ -3,7 +3,7 @@
  * change the PIN. Each operation runs in the token's queue (one at a time per token, racing removal) and
  * checks the certificate's validity and the caller's grant before the key is touched.
  */
-import { ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
+import { ObjectClass, UserType, type Key } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
@@ -15,7 +15,7 @@ import { availableMechanisms, tokenSigningKey, type Sm2Settings } from "./key-si
 import { sm2DecryptMechanism } from "./mechanisms.js";
 import { decryptWithToken } from "./key-decrypter.js";
 import { mapPkcs11Error } from "./pkcs11-errors.js";
-import type { PinSource, SessionTable } from "./sessions.js";
+import { withReadWriteSession, type PinSource, type SessionTable } from "./sessions.js";
 import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
 import { guard, type TokenQueue } from "./token-queue.js";
@@ -151,26 +151,20 @@ export class TokenOperations {
 
   async changePin(params: { tokenSerial: string; oldPin: string; newPin: string; pinSource?: PinSource }): Promise<{ changed: true }> {
     checkPinRules(params.newPin, "newPin");
-    const entry = this.context.tokens.get(params.tokenSerial);
-    if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${params.tokenSerial} is not inserted`, { tokenSerial: params.tokenSerial });
+    const entry = this.presentEntry(params.tokenSerial);
     return this.queue.run(entry, async () => {
       this.sessions.requirePinUsable(entry);
       this.sessions.requirePagePinAllowed(entry, params.pinSource ?? "user");
       // SetPIN needs a read/write session; it shares the login state of the token's main session.
-      const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
-      try {
-        session.setPin(params.oldPin, params.newPin);
-        this.sessions.pinAccepted(entry);
-        return { changed: true as const };
-      } catch (error) {
-        throw this.sessions.pinFailure(entry, error, params.pinSource);
-      } finally {
+      return withReadWriteSession(entry, (session) => {
         try {
-          session.close();
-        } catch {
-          // The token may already be gone; the result above stands.
+          session.setPin(params.oldPin, params.newPin);
+          this.sessions.pinAccepted(entry);
+          return { changed: true as const };
+        } catch (error) {
+          throw this.sessions.pinFailure(entry, error, params.pinSource);
         }
-      }
+      });
     });
   }
 
@@ -181,34 +175,39 @@ export class TokenOperations {
   async unlock(params: { tokenSerial: string; soPin: string; newPin: string }): Promise<{ unlocked: true }> {
     checkPinRules(params.newPin, "newPin");
     checkPinRules(params.soPin, "soPin");
-    const entry = this.context.tokens.get(params.tokenSerial);
-    if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${params.tokenSerial} is not inserted`, { tokenSerial: params.tokenSerial });
+    const entry = this.presentEntry(params.tokenSerial);
     return this.queue.run(entry, async () => {
       this.sessions.endGrants(entry, [...entry.grants.keys()], "logout");
       this.sessions.dropSession(entry);
-      const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
-      try {
+      return withReadWriteSession(entry, (session) => {
         try {
           session.login(params.soPin, UserType.SO);
         } catch (error) {
-          const mapped = YztError.from(mapPkcs11Error(error));
+          const mapped = mapPkcs11Error(error);
           if (mapped.code === "PIN_INCORRECT" || mapped.code === "PIN_LOCKED") {
             throw new YztError(mapped.code, mapped.code === "PIN_LOCKED" ? "the administrator (SO) PIN is locked: only the issuer can help now" : "the administrator (SO) PIN is incorrect");
           }
           throw mapped;
         }
-        guard(() => session.initPin(params.newPin));
-        this.sessions.pinAccepted(entry);
-        return { unlocked: true as const };
-      } finally {
         try {
-          session.logout();
-          session.close();
-        } catch {
-          // Removed meanwhile: the outcome above stands.
+          guard(() => session.initPin(params.newPin));
+          this.sessions.pinAccepted(entry);
+          return { unlocked: true as const };
+        } finally {
+          try {
+            session.logout();
+          } catch {
+            // Removed meanwhile: closing the session ends the SO login anyway.
+          }
         }
-      }
+      });
     });
+  }
+
+  private presentEntry(tokenSerial: string): TokenEntry {
+    const entry = this.context.tokens.get(tokenSerial);
+    if (!entry || !entry.present) throw new YztError("NO_TOKEN", `token ${tokenSerial} is not inserted`, { tokenSerial });
+    return entry;
   }
 
   private presentTokens(): TokenEntry[] {

@@ -16,6 +16,20 @@ export type PinSource = "user" | "page";
 /** Wrong page-supplied PINs in a row a key takes before page PINs stop reaching it (10 lock a 一证通). */
 export const PAGE_PIN_ATTEMPTS = 3;
 
+/** Runs `task` on a fresh read/write session of the token (C_SetPIN, C_InitPIN need one), closed afterwards. */
+export function withReadWriteSession<T>(entry: TokenEntry, task: (session: Session) => T): T {
+  const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
+  try {
+    return task(session);
+  } finally {
+    try {
+      session.close();
+    } catch {
+      // The token may already be gone; the outcome of the task stands.
+    }
+  }
+}
+
 export class SessionTable {
   private idleTimer: NodeJS.Timeout | null = null;
 

@@ -25,11 +25,13 @@ type Handlers = { [M in Method]: (params: ParamsOf<M>) => Promise<ResultOf[M]> |
 
 export function createDispatcher(context: DispatcherContext): (request: Request) => Promise<unknown> {
   const { service } = context;
+  // Read once, on first need (diagnostics, SOF_ValidateCert); repair forgets them.
   let authorities: X509Certificate[] | null = null;
+  const knownAuthorities = () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]));
   const diagnoseNow = () =>
     diagnose({
       service,
-      authorities: () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES])),
+      authorities: knownAuthorities,
       ...(context.configProblem ? { configProblem: context.configProblem } : {}),
     });
 
@@ -52,10 +54,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
     }),
     verifyMessage: (params) => verifyMessage(params),
-    validateCertificate: async (params) => {
-      authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]);
-      return { status: await validateCertificate(Buffer.from(params.certificate, "base64"), authorities) };
-    },
+    validateCertificate: async (params) => ({ status: await validateCertificate(Buffer.from(params.certificate, "base64"), knownAuthorities()) }),
     encrypt: async (params) => {
       const { buildEnvelope, publicKeyEncrypt } = await import("../crypto/envelope.js");
       const certificate = Buffer.from(params.certificate, "base64");

@@ -20,6 +20,7 @@ import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
 import { press, waitForDialog } from "../../scripts/launch-browser.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { toPem } from "../virtual-token/pem.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 
 /** Calls one SOF_* function through the page's own XTXApp socket helper; answers come as the wire has them. */
@@ -250,7 +251,7 @@ for (const family of ["chromium", "firefox"] as const) {
       const escrow = token.certificates.find((c) => c.purpose === "encrypt")!.escrowKey!;
       const encCert = await sof(page, "GetExchCert", rsaId);
       const encPem = join(work, "enc.pem");
-      writeFileSync(encPem, `-----BEGIN CERTIFICATE-----\n${encCert.match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`);
+      writeFileSync(encPem, toPem("CERTIFICATE", Buffer.from(encCert, "base64")));
       const openEnvelope = (b64: string) => execFileSync("openssl", ["cms", "-decrypt", "-inform", "DER", "-inkey", escrow, "-recip", encPem], { input: Buffer.from(b64, "base64") }).toString("utf8");
       const envelope = await sof(page, "SOF_EncryptData", encCert, "纳税申报表");
       expect(openEnvelope(envelope)).toBe("纳税申报表");
@@ -274,7 +275,7 @@ for (const family of ["chromium", "firefox"] as const) {
       const overHash = await sof(page, "SOF_SignHashData", rsaId, hash, 4);
       const signCert = await sof(page, "GetSignCert", rsaId);
       const signPem = join(work, "sign.pem");
-      writeFileSync(signPem, `-----BEGIN CERTIFICATE-----\n${signCert.match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`);
+      writeFileSync(signPem, toPem("CERTIFICATE", Buffer.from(signCert, "base64")));
       execFileSync("openssl", ["x509", "-in", signPem, "-pubkey", "-noout", "-out", join(work, "sign.pub")]);
       writeFileSync(join(work, "hash.sig"), Buffer.from(overHash, "base64"));
       expect(execFileSync("openssl", ["dgst", "-sha256", "-verify", join(work, "sign.pub"), "-signature", join(work, "hash.sig")], { input: "摘要数据" }).toString()).toContain("Verified OK");

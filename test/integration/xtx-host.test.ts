@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { YztCertificate } from "../../protocol/types.js";
 import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { toPem } from "../virtual-token/pem.js";
 import { insertToken } from "../virtual-token/state.js";
 
 const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
@@ -26,7 +27,7 @@ let signCert: YztCertificate;
 let encCert: YztCertificate;
 
 function pem(der: string): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;
+  return toPem("CERTIFICATE", Buffer.from(der, "base64"));
 }
 
 function file(name: string, content: Buffer | string): string {

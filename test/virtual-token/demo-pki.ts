@@ -11,6 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as pkijs from "pkijs";
 import { creditCodeCheckChar } from "../../native-host/crypto/certificate.js";
 import { rsToDer, sm2Digest, sm2Sign } from "../../native-host/crypto/sm2.js";
+import { toPem } from "./pem.js";
 import { generateSm2KeyPair, sm2KeyMaterial, type Sm2KeyMaterial } from "./sm2-import.js";
 
 /** SM2-with-SM3 (GM/T 0006): the signature algorithm of SM2 certificates. */
@@ -71,10 +72,7 @@ export async function privateKeyPem(key: KeyPair): Promise<string> {
   return toPem("PRIVATE KEY", pkcs8);
 }
 
-export function toPem(label: string, der: Uint8Array): string {
-  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
-}
+export { toPem };
 
 type NameField = [keyof typeof OID, string];
 

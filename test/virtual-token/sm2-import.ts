@@ -6,7 +6,8 @@
  * ECDSA. Verify SM2 signatures with the OpenSSL 3 CLI (pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:ID).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { concatBytes, derHeader, readTlv } from "../../protocol/der.js";
+import { derElement, readTlv } from "../../protocol/der.js";
+import { toPem } from "./pem.js";
 import { KeyType, Module, ObjectClass, SessionFlag, UserType, type ITemplate } from "graphene-pk11";
 
 /** Vendor-defined PKCS#11 values of the virtual token (must match shim.c). */
@@ -67,22 +68,15 @@ export function sm2KeyMaterial(privateKey: KeyObject): Sm2KeyMaterial {
   return { d, point: Buffer.from(spki.subarray(SM2_SPKI_PREFIX.length)) };
 }
 
-function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const body = concatBytes(...parts);
-  return concatBytes(derHeader(tag, body.length), body);
-}
-
 /** PKCS#8 PEM of an SM2 key (id-ecPublicKey on the SM2 curve), which OpenSSL 3 loads as an SM2 key. */
 export function sm2PrivateKeyPem(material: Sm2KeyMaterial): string {
   const ecPublicKey = Uint8Array.of(0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01);
-  const ecPrivateKey = tlv(0x30, Uint8Array.of(0x02, 0x01, 0x01), tlv(0x04, material.d), tlv(0xa1, tlv(0x03, Uint8Array.of(0), material.point)));
-  const der = tlv(0x30, Uint8Array.of(0x02, 0x01, 0x00), tlv(0x30, ecPublicKey, SM2_CURVE_OID_DER), tlv(0x04, ecPrivateKey));
-  return `-----BEGIN PRIVATE KEY-----\n${Buffer.from(der).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`;
+  const ecPrivateKey = derElement(0x30, Uint8Array.of(0x02, 0x01, 0x01), derElement(0x04, material.d), derElement(0xa1, derElement(0x03, Uint8Array.of(0), material.point)));
+  return toPem("PRIVATE KEY", derElement(0x30, Uint8Array.of(0x02, 0x01, 0x00), derElement(0x30, ecPublicKey, SM2_CURVE_OID_DER), derElement(0x04, ecPrivateKey)));
 }
 
 export function sm2PublicKeyPem(point: Buffer): string {
-  const base64 = Buffer.concat([SM2_SPKI_PREFIX, point]).toString("base64");
-  return `-----BEGIN PUBLIC KEY-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
+  return toPem("PUBLIC KEY", Buffer.concat([SM2_SPKI_PREFIX, point]));
 }
 
 function materialOf(key: Sm2ImportOptions["key"]): Sm2KeyMaterial {

@@ -4,7 +4,7 @@
  * local service shares them. Every call gets exactly one answer: its value, or the failure value of its
  * kind with SOF_GetLastError / SOF_GetLastErrMsg saying why.
  */
-import type { YztCertificate } from "../../../protocol/types.js";
+import type { TokenInfo, YztCertificate } from "../../../protocol/types.js";
 import type { PageBridge } from "../bridge.js";
 import { YztError } from "../bridge.js";
 import { FAILURE_VALUE, SGD_SM4_CBC, SOF_CODES, SOF_MESSAGES, SOF_NOT_SUPPORTED, SOF_UNKNOWN_ERROR, type ReturnKind } from "./codes.js";
@@ -12,6 +12,12 @@ import { tokenSerialOf, yztCertId } from "./cert-id.js";
 import { REFUSED_FUNCTIONS } from "./refused.js";
 
 export type XtxValue = string | boolean | number;
+
+function signingCertificateIn(signing: YztCertificate[], xtxId: unknown): YztCertificate | undefined {
+  const id = yztCertId(xtxId);
+  const serial = tokenSerialOf(xtxId);
+  return id ? signing.find((certificate) => certificate.id === id) : signing.find((certificate) => certificate.tokenSerial === serial);
+}
 
 /** What functions share: the bridge, certificate lookups and the page's settings. */
 export class XtxContext {
@@ -26,12 +32,21 @@ export class XtxContext {
     return this.bridge.call<YztCertificate[]>("listCertificates", purpose ? { purpose } : {});
   }
 
+  async presentTokens(): Promise<TokenInfo[]> {
+    return (await this.bridge.call<{ tokens: TokenInfo[] }>("status")).tokens.filter((token) => token.present);
+  }
+
+  /** The inserted key an XTX certID, a yzt id or a device serial names. */
+  async token(xtxId: unknown): Promise<TokenInfo> {
+    const serial = tokenSerialOf(xtxId);
+    const token = (await this.presentTokens()).find((candidate) => candidate.serial === serial);
+    if (!token) throw new YztError("NO_TOKEN", `key ${serial} is not inserted`);
+    return token;
+  }
+
   /** The signing certificate an XTX certID names (a bare key serial: the key's first signing certificate). */
   async signCertificate(xtxId: unknown): Promise<YztCertificate> {
-    const id = yztCertId(xtxId);
-    const serial = tokenSerialOf(xtxId);
-    const all = await this.certificates("sign");
-    const found = id ? all.find((certificate) => certificate.id === id) : all.find((certificate) => certificate.tokenSerial === serial);
+    const found = signingCertificateIn(await this.certificates("sign"), xtxId);
     if (!found) throw new YztError("NO_CERTIFICATE", `no certificate ${String(xtxId)}`);
     return found;
   }
@@ -39,8 +54,9 @@ export class XtxContext {
   /** The encryption certificate paired with a signing one: same key, same algorithm where there is a choice. */
   async exchangeCertificate(xtxId: unknown): Promise<YztCertificate> {
     const serial = tokenSerialOf(xtxId);
-    const sign = await this.signCertificate(xtxId).catch(() => undefined);
-    const candidates = (await this.certificates("encrypt")).filter((certificate) => certificate.tokenSerial === serial && certificate.purpose === "encrypt");
+    const all = await this.certificates();
+    const sign = signingCertificateIn(all.filter((certificate) => certificate.purpose !== "encrypt"), xtxId);
+    const candidates = all.filter((certificate) => certificate.tokenSerial === serial && certificate.purpose === "encrypt");
     const found = candidates.find((certificate) => certificate.keyAlgorithm === sign?.keyAlgorithm) ?? candidates[0];
     if (!found) throw new YztError("NO_CERTIFICATE", `the key ${serial} holds no encryption certificate`);
     return found;

@@ -8,15 +8,9 @@ import { YztError } from "../../bridge.js";
 import { tokenSerialOf } from "../cert-id.js";
 import type { XtxContext, XtxFunction } from "../service.js";
 
-async function presentTokens(context: XtxContext): Promise<TokenInfo[]> {
-  return (await context.bridge.call<{ tokens: TokenInfo[] }>("status")).tokens.filter((token) => token.present);
-}
-
 async function device(context: XtxContext, snOrCertId: unknown): Promise<{ token: TokenInfo; certificates: YztCertificate[] }> {
-  const serial = tokenSerialOf(snOrCertId);
-  const token = (await presentTokens(context)).find((candidate) => candidate.serial === serial);
-  if (!token) throw new YztError("NO_TOKEN", `key ${serial} is not inserted`);
-  return { token, certificates: (await context.certificates()).filter((certificate) => certificate.tokenSerial === serial) };
+  const token = await context.token(snOrCertId);
+  return { token, certificates: (await context.certificates()).filter((certificate) => certificate.tokenSerial === token.serial) };
 }
 
 function containers(certificates: YztCertificate[]): string[] {
@@ -38,13 +32,13 @@ function deviceField(token: TokenInfo, certificates: YztCertificate[], type: num
 }
 
 export const deviceFunctions: Record<string, XtxFunction> = {
-  GetDeviceCount: { keepsError: true, kind: "number", run: async (context) => (await presentTokens(context)).length },
-  GetAllDeviceSN: { keepsError: true, kind: "string", run: async (context) => (await presentTokens(context)).map((token) => `${token.serial};`).join("") },
+  GetDeviceCount: { keepsError: true, kind: "number", run: async (context) => (await context.presentTokens()).length },
+  GetAllDeviceSN: { keepsError: true, kind: "string", run: async (context) => (await context.presentTokens()).map((token) => `${token.serial};`).join("") },
   GetDeviceSNByIndex: {
     kind: "string",
     keepsError: true,
     run: async (context, index) => {
-      const token = (await presentTokens(context))[Number(index)];
+      const token = (await context.presentTokens())[Number(index)];
       if (!token) throw new YztError("NO_TOKEN", `no key at index ${String(index)}`);
       return token.serial;
     },
@@ -59,7 +53,7 @@ export const deviceFunctions: Record<string, XtxFunction> = {
       return value;
     },
   },
-  IsDeviceExist: { keepsError: true, kind: "bool", run: async (context, sn) => (await presentTokens(context)).some((token) => token.serial === tokenSerialOf(sn)) },
+  IsDeviceExist: { keepsError: true, kind: "bool", run: async (context, sn) => (await context.presentTokens()).some((token) => token.serial === tokenSerialOf(sn)) },
   GetContainerCount: { keepsError: true, kind: "number", run: async (context, sn) => containers((await device(context, sn)).certificates).length },
   SOF_GetAllContainerName: {
     kind: "string",

@@ -3,7 +3,6 @@
  * the host rations such PINs (3 wrong in a row, then only the extension's own PIN window), so a script on
  * an allowed site cannot lock the visitor's key.
  */
-import type { TokenInfo } from "../../../../protocol/types.js";
 import { YztError } from "../../bridge.js";
 import { tokenSerialOf, xtxCertId } from "../cert-id.js";
 import type { XtxContext, XtxFunction } from "../service.js";
@@ -15,16 +14,9 @@ async function login(context: XtxContext, id: unknown, pin: unknown): Promise<bo
   return true;
 }
 
-async function tokenOf(context: XtxContext, id: unknown): Promise<TokenInfo> {
-  const serial = tokenSerialOf(id);
-  const token = (await context.bridge.call<{ tokens: TokenInfo[] }>("status")).tokens.find((t) => t.serial === serial && t.present);
-  if (!token) throw new YztError("NO_TOKEN", `key ${serial} is not inserted`);
-  return token;
-}
-
 /** Tries left; 0 means locked, as BJCA's service reports it. */
 async function retryCount(context: XtxContext, id: unknown): Promise<number> {
-  const { pin } = await tokenOf(context, id);
+  const { pin } = await context.token(id);
   if (pin.locked) return 0;
   if (pin.retriesLeft === null) throw new YztError("INTERNAL", "the key does not say how many tries are left");
   return pin.retriesLeft;
