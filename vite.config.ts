@@ -4,11 +4,25 @@
  *   vite build --mode firefox → dist/extension-firefox  (MV3 event page, gecko id)
  * `{{chrome}}.` / `{{firefox}}.` keys in manifest.json select the per-browser parts.
  */
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vite";
 import webExtension from "vite-plugin-web-extension";
 
+/**
+ * Release builds sign the CRX with the publisher's secret key (YZT_EXTENSION_KEY_FILE, a PEM file): its
+ * public key then replaces the development key in the Chrome manifest, so the extension id follows the
+ * key that signs the package. Without it the committed development key (packaging/keys/) applies.
+ */
+function releaseManifestKey(): string | undefined {
+  const file = process.env.YZT_EXTENSION_KEY_FILE;
+  if (!file) return undefined;
+  return createPublicKey(createPrivateKey(readFileSync(file, "utf8"))).export({ type: "spki", format: "der" }).toString("base64");
+}
+
 export default defineConfig(({ mode }) => {
   const target = mode === "firefox" ? "firefox" : "chrome";
+  const releaseKey = target === "chrome" ? releaseManifestKey() : undefined;
   return {
     publicDir: "extension/public",
     build: {
@@ -28,6 +42,7 @@ export default defineConfig(({ mode }) => {
         // Validation downloads a schema from the network; this project builds offline.
         skipManifestValidation: true,
         printSummary: false,
+        ...(releaseKey ? { transformManifest: (manifest) => ({ ...manifest, key: releaseKey }) } : {}),
       }),
     ],
   };

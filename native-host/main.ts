@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Native-messaging host entry point. Browsers start it with their own arguments (Chrome: the caller's
  * origin; Firefox: the manifest path and extension id), which are ignored; `--module PATH` may be given by

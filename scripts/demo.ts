@@ -13,13 +13,13 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Page } from "puppeteer-core";
 import { startDemoServer, type DemoServer } from "../demo/server.js";
 import { packageRoot } from "../native-host/install/paths.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
 import { readManifest } from "../test/virtual-token/state.js";
 import { createDemoTls, DEMO_TLS_HOSTS, demoTlsFiles, type TlsFiles } from "../test/virtual-token/tls-pki.js";
-import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
+import { walkThrough } from "./demo-walkthrough.js";
+import { launchBrowser } from "./launch-browser.js";
 import { loopbackAddress } from "./test-site.js";
 
 const DEMO_HOST = DEMO_TLS_HOSTS[0];
@@ -80,26 +80,6 @@ async function startHttpsDemo(trustedRoots: string[], tls: TlsFiles, port: numbe
   return start(port)
     .catch((error: unknown) => (code(error) === "EACCES" ? start(UNPRIVILEGED_PORT) : Promise.reject(error)))
     .catch((error: unknown) => (code(error) === "EADDRINUSE" ? start(0) : Promise.reject(error)));
-}
-
-/** Headless run: do what a user would, and keep screenshots as evidence. */
-async function walkThrough(page: Page, browser: Parameters<typeof waitForDialog>[0], pin: string, shots: string): Promise<void> {
-  if (!(await page.evaluate(() => window.isSecureContext))) throw new Error(`${page.url()} is not a secure context`);
-  await page.waitForSelector("#login:not([disabled])", { timeout: 15_000 });
-  await page.click("#login");
-  const dialog = await waitForDialog(browser, "pin", 15_000);
-  await dialog.waitForSelector("input[name=pin]");
-  await dialog.type("input[name=pin]", pin);
-  await press(dialog, "button[type=submit]");
-  await page.waitForSelector("#result[data-logged-in=true]", { timeout: 15_000 });
-  await page.screenshot({ path: join(shots, "logged-in.png") });
-  console.log(`已登录 logged in — screenshot ${join(shots, "logged-in.png")}`);
-  await page.waitForSelector("#declaration", { timeout: 15_000 });
-  await page.waitForFunction(() => document.getElementById("who")?.textContent?.includes("纳税人"), { timeout: 15_000 });
-  await page.click("#submit");
-  await page.waitForSelector("#result.ok", { timeout: 15_000 });
-  await page.screenshot({ path: join(shots, "declared.png") });
-  console.log(`申报已签名并验证 declaration signed and verified — screenshot ${join(shots, "declared.png")}`);
 }
 
 async function main(): Promise<void> {

@@ -49,6 +49,14 @@ export interface LaunchOptions {
   registerHost?: boolean;
   /** Map the demo host names to this loopback address and trust this CA (PEM), in this profile only. */
   site?: BrowserSiteAccess;
+  /**
+   * "load" (default): the built extension is loaded and the host registered in the profile, as for every
+   * test. "installed": neither — the browser starts as a user's desktop starts it (no automation flags that
+   * block external extensions or policies), so whatever a package installed system-wide is what runs.
+   */
+  extension?: "load" | "installed";
+  /** Extra Firefox preferences for this throw-away profile. */
+  firefoxPrefs?: Record<string, unknown>;
 }
 
 const CA_NICKNAME = "yzt-demo-tls";
@@ -104,8 +112,16 @@ function chromiumSiteArgs(site: BrowserSiteAccess): string[] {
   return [`--host-resolver-rules=${hostResolverRules(site)}`, "--disable-features=HttpsUpgrades"];
 }
 
+/**
+ * Chromium as a desktop starts it: only the profile, headless mode and the site's name mapping.
+ * --enable-unsafe-extension-debugging only lets the driver see extension windows (the PIN dialog); it
+ * loads and enables nothing.
+ */
+const DESKTOP_CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage", "--enable-unsafe-extension-debugging"];
+
 export async function launchBrowser(family: BrowserFamily, hostEnv: Record<string, string>, options: LaunchOptions = {}): Promise<BrowserSession> {
-  if (!existsSync(extensionDir(family))) throw new Error(`${extensionDir(family)} is missing: run "npm run build" first`);
+  const installed = options.extension === "installed";
+  if (!installed && !existsSync(extensionDir(family))) throw new Error(`${extensionDir(family)} is missing: run "npm run build" first`);
   const dir = options.profileDir ?? mkdtempSync(join(tmpdir(), `yzt-${family}-`));
   mkdirSync(dir, { recursive: true });
   const headless = !options.headed;
@@ -121,29 +137,33 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
   const site = options.site;
   if (family === "chromium") {
     const profile = join(dir, "profile");
-    if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
+    if (options.registerHost !== false && !installed) writeRegistration({ ...registration, family, manifestDir: join(profile, "NativeMessagingHosts") });
     // Chromium on Linux takes locally trusted CAs from $HOME/.pki/nssdb: a HOME of its own keeps that here.
     if (site) trustCaInNssDb(join(home, ".pki", "nssdb"), site.caPem);
+    const siteArgs = site ? chromiumSiteArgs(site) : [];
+    // The native host inherits the browser's environment: that is how the host env reaches it when installed.
+    const env = installed ? { ...browserEnv(home), ...hostEnv } : site ? browserEnv(home) : undefined;
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless,
       defaultViewport: headless ? { width: 1200, height: 900 } : null,
       userDataDir: profile,
       pipe: true,
-      enableExtensions: [extensionDir(family)],
-      args: site ? [...CHROMIUM_ARGS, ...chromiumSiteArgs(site)] : CHROMIUM_ARGS,
-      ...(site ? { env: browserEnv(home) } : {}),
+      ...(installed
+        ? { ignoreDefaultArgs: true, args: [...DESKTOP_CHROMIUM_ARGS, ...(headless ? ["--headless=new"] : []), ...siteArgs] }
+        : { enableExtensions: [extensionDir(family)], args: [...CHROMIUM_ARGS, ...siteArgs] }),
+      ...(env ? { env } : {}),
     });
   } else {
     const profile = join(dir, "profile");
-    if (options.registerHost !== false) writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
+    if (options.registerHost !== false && !installed) writeRegistration({ ...registration, family, manifestDir: join(home, ".mozilla", "native-messaging-hosts") });
     if (site) trustCaInNssDb(profile, site.caPem);
     browser = await puppeteer.launch({
       browser: "firefox",
       executablePath: FIREFOX,
       headless,
       userDataDir: profile,
-      env: browserEnv(home),
+      env: installed ? { ...browserEnv(home), ...hostEnv } : browserEnv(home),
       extraPrefsFirefox: {
         // Every host name resolves to the site's address (Firefox has no per-name mapping to any address).
         // Plain http stays plain http, as in Chromium (chromiumSiteArgs).
@@ -153,9 +173,10 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
         "browser.shell.checkDefaultBrowser": false,
         "network.captive-portal-service.enabled": false,
         "app.update.enabled": false,
+        ...options.firefoxPrefs,
       },
     });
-    await browser.installExtension(extensionDir(family));
+    if (!installed) await browser.installExtension(extensionDir(family));
   }
   return {
     family,

@@ -39,7 +39,8 @@ function writeEntryFields(header: Buffer, at: number, entry: Entry): void {
 const DOS_TIME = 0;
 const DOS_DATE = ((2026 - 1980) << 9) | (1 << 5) | 1;
 
-export function zipDirectory(root: string, output: string): number {
+/** The archive of every file under root, names sorted, as bytes. */
+export function zipDirectoryBytes(root: string): Buffer {
   const parts: Buffer[] = [];
   const entries: Entry[] = [];
   let offset = 0;
@@ -77,6 +78,9 @@ export function zipDirectory(root: string, output: string): number {
   end.writeUInt32LE(offset - centralStart, 12);
   end.writeUInt32LE(centralStart, 16);
   parts.push(end);
-  writeFileSync(output, Buffer.concat(parts));
-  return entries.length;
+  return Buffer.concat(parts);
+}
+
+export function zipDirectory(root: string, output: string): void {
+  writeFileSync(output, zipDirectoryBytes(root));
 }

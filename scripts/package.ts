@@ -1,0 +1,135 @@
+/**
+ * `npm run package`: everything a user downloads, built from the current build, into dist/packages/:
+ *   yzt-bridge_<v>_amd64.deb, yzt-bridge-<v>-1.x86_64.rpm   host + runtime + extension for Linux
+ *   yzt-bridge-chrome-<v>.crx / .zip, yzt-bridge-firefox-<v>.xpi   the extension alone
+ *   SHA256SUMS
+ * and compiles the Windows NSIS installer against the staged payload (a Linux payload here: that only
+ * proves the script builds; the release workflow builds the real one on Windows, see README).
+ *
+ * Inputs that change the bytes are explicit: the version (package.json), SOURCE_DATE_EPOCH (default: the
+ * last commit's time), the Node runtime (YZT_NODE_RUNTIME, default this Node), the CRX signing key
+ * (YZT_EXTENSION_KEY_FILE, default the development key) and a Mozilla-signed .xpi (YZT_SIGNED_XPI).
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { packageRoot } from "../native-host/install/paths.js";
+import { zipDirectoryBytes } from "../native-host/install/zip.js";
+import { buildCrx3, manifestKeyOf } from "./packaging/crx3.js";
+import { buildDeb } from "./packaging/deb.js";
+import { stageLinuxTree } from "./packaging/linux-tree.js";
+import { buildNsisInstaller } from "./packaging/nsis.js";
+import { buildRpm } from "./packaging/rpm.js";
+
+export const DEVELOPMENT_KEY = "packaging/keys/extension-development.pem";
+
+export interface PackageOptions {
+  outDir: string;
+  /** Which artefacts; default all. */
+  formats?: Array<"deb" | "rpm" | "nsis">;
+}
+
+export interface PackageReport {
+  version: string;
+  files: string[];
+  /** Size of the NSIS compile check's output (Linux payload: not a release artefact), when it ran. */
+  nsisCheck?: string;
+  xpiSigned: boolean;
+}
+
+function sourceDateEpoch(root: string): number {
+  if (process.env.SOURCE_DATE_EPOCH) return Number.parseInt(process.env.SOURCE_DATE_EPOCH, 10);
+  try {
+    return Number.parseInt(execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: root, encoding: "utf8" }).trim(), 10);
+  } catch {
+    return Date.UTC(2026, 0, 1) / 1000; // not a checkout (a source tarball): a fixed date keeps builds equal
+  }
+}
+
+export function packageVersion(root: string): string {
+  return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
+}
+
+function signingKey(root: string): string {
+  const pem = readFileSync(process.env.YZT_EXTENSION_KEY_FILE ?? join(root, DEVELOPMENT_KEY), "utf8");
+  const built = (JSON.parse(readFileSync(join(root, "dist", "extension-chrome", "manifest.json"), "utf8")) as { key?: string }).key;
+  if (built !== manifestKeyOf(pem)) {
+    throw new Error("the CRX signing key is not the key in dist/extension-chrome/manifest.json: build and package with the same YZT_EXTENSION_KEY_FILE");
+  }
+  return pem;
+}
+
+export function buildPackages(options: PackageOptions): PackageReport {
+  const root = packageRoot();
+  const version = packageVersion(root);
+  const epoch = sourceDateEpoch(root);
+  const formats = options.formats ?? ["deb", "rpm", "nsis"];
+  for (const dir of ["host", "extension-chrome", "extension-firefox"]) {
+    if (!existsSync(join(root, "dist", dir))) throw new Error(`dist/${dir} is missing: run "npm run build" first`);
+  }
+  mkdirSync(options.outDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "yzt-package-"));
+  try {
+    const pem = signingKey(root);
+    const chromeZip = zipDirectoryBytes(join(root, "dist", "extension-chrome"));
+    const crx = buildCrx3(chromeZip, pem);
+    const signedXpi = process.env.YZT_SIGNED_XPI;
+    const xpi = signedXpi ? readFileSync(signedXpi) : zipDirectoryBytes(join(root, "dist", "extension-firefox"));
+    const files: string[] = [];
+    const emit = (name: string, content: Buffer) => {
+      const path = join(options.outDir, name);
+      writeFileSync(path, content);
+      files.push(path);
+    };
+    emit(`yzt-bridge-chrome-${version}.crx`, crx);
+    emit(`yzt-bridge-chrome-${version}.zip`, chromeZip);
+    emit(`yzt-bridge-firefox-${version}.xpi`, xpi);
+
+    const node = process.env.YZT_NODE_RUNTIME ?? process.execPath;
+    const common = { root, version, node, crx, xpi, xpiSigned: Boolean(signedXpi), sourceDateEpoch: epoch };
+    if (formats.includes("deb")) {
+      const stage = join(work, "deb");
+      const tree = stageLinuxTree({ ...common, stage, format: "deb" });
+      files.push(buildDeb({ stage, tree, version, sourceDateEpoch: epoch, output: join(options.outDir, `yzt-bridge_${version}_amd64.deb`) }));
+    }
+    if (formats.includes("rpm")) {
+      const stage = join(work, "rpm-root");
+      const tree = stageLinuxTree({ ...common, stage, format: "rpm" });
+      files.push(buildRpm({ stage, tree, version, sourceDateEpoch: epoch, work: join(work, "rpmbuild"), output: join(options.outDir, `yzt-bridge-${version}-1.x86_64.rpm`) }));
+    }
+    let nsisCheck: string | undefined;
+    if (formats.includes("nsis")) {
+      const windowsPayload = process.env.YZT_WINDOWS_PAYLOAD;
+      const nsis = { root, version, work: join(work, "nsis"), xpi };
+      if (windowsPayload) {
+        files.push(buildNsisInstaller({ ...nsis, windowsPayload, output: join(options.outDir, `yzt-bridge_${version}_setup.exe`) }));
+      } else {
+        const check = buildNsisInstaller({ ...nsis, output: join(work, "linux-payload-check.exe") });
+        nsisCheck = `${statSync(check).size} bytes`;
+      }
+    }
+    const sums = files
+      .sort()
+      .map((path) => `${createHash("sha256").update(readFileSync(path)).digest("hex")}  ${basename(path)}`)
+      .join("\n");
+    emit("SHA256SUMS", Buffer.from(sums + "\n"));
+    return { version, files, xpiSigned: Boolean(signedXpi), ...(nsisCheck ? { nsisCheck } : {}) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function argument(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+if (process.argv[1] && basename(process.argv[1]) === "package.js") {
+  const formats = argument("formats")?.split(",") as PackageOptions["formats"];
+  const report = buildPackages({ outDir: argument("out") ?? join(packageRoot(), "dist", "packages"), ...(formats ? { formats } : {}) });
+  for (const file of report.files) console.log(file);
+  if (report.nsisCheck) console.log(`NSIS installer script compiles (checked against the Linux payload, ${report.nsisCheck}; not shipped)`);
+  if (!report.xpiSigned) console.log("Firefox: the .xpi is unsigned (set YZT_SIGNED_XPI to a Mozilla-signed build); Firefox will not install it from the package.");
+}

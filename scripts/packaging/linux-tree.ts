@@ -1,0 +1,241 @@
+/**
+ * The file tree a Linux package installs, staged under a directory that stands for "/":
+ *   /opt/yzt-bridge/            the bundled host and CLI, their private Node runtime (bin/node), the
+ *                               pkcs11js addon, the launcher browsers start, install.json (so `yzt doctor
+ *                               --system` checks this registration), the signed CRX and the .xpi;
+ *   /usr/bin/yzt                the CLI;
+ *   /usr/lib{,64}/mozilla/native-messaging-hosts   Firefox's host manifest (the /etc ones for Chrome,
+ *                               Chromium and Edge are copied by the maintainer scripts: EtcRegistration);
+ *   /usr/share/{chromium,google-chrome,microsoft-edge}/extensions/<id>.json   external_crx for Chromium
+ *                               browsers (the user's browser offers it; nothing is forced);
+ *   /usr/lib/firefox{,-esr}/distribution/policies.json   Firefox ExtensionSettings force_installed.
+ * The same tree serves the .deb and the .rpm; only the Firefox manifest directories differ (lib64).
+ */
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { HOST_NAME } from "../../protocol/messages.js";
+import { browserLocations, familyOf } from "../../native-host/install/browsers.js";
+import { chromeExtensionIdFromKey, hostManifest, launcherScript } from "../../native-host/install/host-manifest.js";
+import type { InstallRecord } from "../../native-host/install/installer.js";
+import { firefoxPolicy } from "../../native-host/install/packaging.js";
+
+export const INSTALL_DIR = "/opt/yzt-bridge";
+export const CRX_PATH = `${INSTALL_DIR}/extension/yzt-bridge-chrome.crx`;
+export const XPI_PATH = `${INSTALL_DIR}/extension/yzt-bridge-firefox.xpi`;
+
+export interface LinuxTreeInput {
+  /** Repository root (built: dist/host, dist/extension-chrome). */
+  root: string;
+  stage: string;
+  version: string;
+  format: "deb" | "rpm";
+  /** The Node runtime to ship (stripped on the way in). */
+  node: string;
+  crx: Buffer;
+  xpi: Buffer;
+  /** Whether the .xpi is Mozilla-signed (only then does Firefox install it from the policy). */
+  xpiSigned: boolean;
+  sourceDateEpoch: number;
+}
+
+/**
+ * A host manifest that must live under /etc. It is not a package file: dpkg never restores a conffile the
+ * package's own removal deleted, so a reinstall would leave the browser without it. The package ships the
+ * manifest under /opt and the maintainer scripts copy it into place and remove it again.
+ */
+export interface EtcRegistration {
+  source: string;
+  target: string;
+}
+
+export interface LinuxTree {
+  chromeId: string;
+  etcRegistrations: EtcRegistration[];
+  /** Every path written, directories excluded, as installed ("/opt/…"). */
+  files: string[];
+}
+
+/** Chromium-family directories whose <id>.json offers an external CRX (Chromium's own standalone dir). */
+export const EXTERNAL_EXTENSION_DIRS = ["/usr/share/chromium/extensions", "/usr/share/google-chrome/extensions", "/usr/share/microsoft-edge/extensions"];
+export const FIREFOX_POLICY_FILES = ["/usr/lib/firefox-esr/distribution/policies.json", "/usr/lib/firefox/distribution/policies.json"];
+
+class Stage {
+  readonly files: string[] = [];
+  constructor(private readonly root: string) {}
+
+  private place(path: string): string {
+    const target = join(this.root, path);
+    mkdirSync(dirname(target), { recursive: true });
+    this.files.push(path);
+    return target;
+  }
+
+  write(path: string, content: string | Buffer, mode = 0o644): void {
+    const target = this.place(path);
+    writeFileSync(target, content);
+    chmodSync(target, mode);
+  }
+
+  copy(path: string, from: string, mode = 0o644): string {
+    const target = this.place(path);
+    copyFileSync(from, target);
+    chmodSync(target, mode);
+    return target;
+  }
+
+  link(path: string, to: string): void {
+    symlinkSync(to, this.place(path));
+  }
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/** Every directory and file under `dir` gets the same time, mode 755 for directories: same inputs, same bytes. */
+function normalise(dir: string, epoch: number): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) continue;
+    if (stat.isDirectory()) {
+      chmodSync(path, 0o755);
+      normalise(path, epoch);
+    }
+    utimesSync(path, epoch, epoch);
+  }
+  utimesSync(dir, epoch, epoch);
+}
+
+function copyright(version: string): string {
+  return [
+    "yzt-bridge " + version,
+    "",
+    "Copyright 2026 the yzt-bridge developers. License: MIT (see below).",
+    "",
+    "Shipped with it, each under its own license:",
+    "  /opt/yzt-bridge/bin/node                      Node.js runtime, MIT license and the licenses of its bundled",
+    "                                                dependencies: https://github.com/nodejs/node/blob/main/LICENSE",
+    "  /opt/yzt-bridge/node_modules/pkcs11js         pkcs11js (Peculiar Ventures), MIT",
+    "  /opt/yzt-bridge/dist/host                     bundled graphene-pk11, pkijs, asn1js, @peculiar/webcrypto (MIT),",
+    "                                                xml-crypto (MIT), @xmldom/xmldom (MIT)",
+    "",
+    "MIT License",
+    "",
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and",
+    "associated documentation files (the \"Software\"), to deal in the Software without restriction, including",
+    "without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell",
+    "copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the",
+    "following conditions: The above copyright notice and this permission notice shall be included in all",
+    "copies or substantial portions of the Software.",
+    "",
+    "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.",
+    "",
+  ].join("\n");
+}
+
+function changelog(version: string, epoch: number): Buffer {
+  const date = new Date(epoch * 1000).toUTCString().replace("GMT", "+0000");
+  const text = `yzt-bridge (${version}) stable; urgency=medium\n\n  * Release ${version}.\n\n -- yzt-bridge developers <maintainers@yztbridge.org>  ${date}\n`;
+  // No name or time in the gzip header (the default has neither in Node): same input, same bytes.
+  return gzipSync(text, { level: 9 });
+}
+
+export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
+  const stage = new Stage(input.stage);
+  const builtManifest = JSON.parse(readFileSync(join(input.root, "dist", "extension-chrome", "manifest.json"), "utf8")) as { key?: string };
+  if (!builtManifest.key) throw new Error("dist/extension-chrome/manifest.json has no key: the extension id would be random");
+  const chromeId = chromeExtensionIdFromKey(builtManifest.key);
+
+  const node = `${INSTALL_DIR}/bin/node`;
+  const hostEntry = `${INSTALL_DIR}/dist/host/main.js`;
+  const launcher = `${INSTALL_DIR}/yzt-host`;
+
+  // The host and CLI, laid out as in a checkout so packageRoot(), the version and `yzt install` work unchanged.
+  stage.write(`${INSTALL_DIR}/package.json`, json({ name: "yzt-bridge", version: input.version, private: true, type: "module" }));
+  stage.write(`${INSTALL_DIR}/manifest.json`, json(builtManifest));
+  const hostDir = join(input.root, "dist", "host");
+  for (const name of readdirSync(hostDir).sort()) stage.copy(`${INSTALL_DIR}/dist/host/${name}`, join(hostDir, name));
+  const addon = join(input.root, "node_modules", "pkcs11js");
+  for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${INSTALL_DIR}/node_modules/pkcs11js/${name}`, join(addon, name));
+  const addonBinary = stage.copy(`${INSTALL_DIR}/node_modules/pkcs11js/build/Release/pkcs11.node`, join(addon, "build", "Release", "pkcs11.node"));
+  const nodeBinary = stage.copy(node, input.node, 0o755);
+  // Debug symbols are most of a Node binary's size and no user needs them.
+  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", nodeBinary, addonBinary]);
+
+  stage.write(launcher, launcherScript({ node, entry: hostEntry }), 0o755);
+  stage.write(`${INSTALL_DIR}/bin/yzt`, `#!/bin/sh\n# yzt-bridge command line, on the package's own Node runtime\nexec ${node} ${INSTALL_DIR}/dist/host/yzt.js "$@"\n`, 0o755);
+  stage.link("/usr/bin/yzt", `${INSTALL_DIR}/bin/yzt`);
+
+  // Native-messaging manifests, one per directory (Brave reads Chrome's system directory).
+  const record: InstallRecord = { scope: "system", platform: "linux", launcher, node, entry: hostEntry, chromeId, browsers: [] };
+  const written = new Set<string>();
+  const etcRegistrations: EtcRegistration[] = [];
+  for (const family of ["chromium", "firefox"] as const) {
+    stage.write(`${INSTALL_DIR}/native-messaging-hosts/${family}.json`, json(hostManifest(family, launcher, chromeId)));
+  }
+  const locations = browserLocations("linux", "system");
+  const firefoxDirs = input.format === "rpm" ? ["/usr/lib/mozilla/native-messaging-hosts", "/usr/lib64/mozilla/native-messaging-hosts"] : ["/usr/lib/mozilla/native-messaging-hosts"];
+  for (const location of locations) {
+    const dirs = location.browser === "firefox" ? firefoxDirs : [location.manifestDir];
+    for (const dir of dirs) {
+      const manifestPath = `${dir}/${HOST_NAME}.json`;
+      record.browsers.push({ browser: location.browser, manifestPath });
+      if (written.has(manifestPath)) continue;
+      written.add(manifestPath);
+      const family = familyOf(location.browser);
+      if (manifestPath.startsWith("/etc/")) etcRegistrations.push({ source: `${INSTALL_DIR}/native-messaging-hosts/${family}.json`, target: manifestPath });
+      else stage.write(manifestPath, json(hostManifest(family, launcher, chromeId)));
+    }
+  }
+  stage.write(`${INSTALL_DIR}/install.json`, json(record));
+
+  // The extension itself.
+  stage.write(CRX_PATH, input.crx);
+  stage.write(XPI_PATH, input.xpi);
+  for (const dir of EXTERNAL_EXTENSION_DIRS) stage.write(`${dir}/${chromeId}.json`, json({ external_crx: CRX_PATH, external_version: input.version }));
+  const policy = json(firefoxPolicy({ chromeId, chromeUpdateUrl: "", firefoxXpiUrl: `file://${XPI_PATH}` }));
+  for (const file of FIREFOX_POLICY_FILES) stage.write(file, policy);
+
+  stage.write("/usr/share/doc/yzt-bridge/copyright", copyright(input.version));
+  if (input.format === "deb") {
+    stage.write("/usr/share/doc/yzt-bridge/changelog.gz", changelog(input.version, input.sourceDateEpoch));
+    stage.write("/usr/share/lintian/overrides/yzt-bridge", LINTIAN_OVERRIDES);
+  }
+  stage.write(`${INSTALL_DIR}/README.txt`, input.xpiSigned ? README_TEXT : README_TEXT + UNSIGNED_XPI_TEXT);
+
+  normalise(input.stage, input.sourceDateEpoch);
+  return { chromeId, etcRegistrations, files: stage.files };
+}
+
+/** Sizes in KiB of the staged files (dpkg's Installed-Size). */
+export function installedSizeKiB(stageRoot: string, files: string[]): number {
+  return Math.ceil(files.reduce((sum, path) => sum + lstatSync(join(stageRoot, path)).size, 0) / 1024);
+}
+
+export function isExecutable(stageRoot: string, path: string): boolean {
+  const stat = lstatSync(join(stageRoot, path));
+  return !stat.isSymbolicLink() && (stat.mode & 0o111) !== 0;
+}
+
+const LINTIAN_OVERRIDES = `# yzt-bridge is an add-on package distributed outside Debian: the FHS gives such packages /opt/<package>.
+yzt-bridge: dir-or-file-in-opt *
+# The package carries its own Node.js runtime (with its zlib) so that nothing on the user's PATH is needed.
+yzt-bridge: embedded-library zlib *
+# Google Chrome and Microsoft Edge read system native-messaging hosts only from these directories.
+yzt-bridge: dir-or-file-in-etc-opt *
+`;
+
+const README_TEXT = `yzt-bridge 一证通桥接
+安装后请重新启动浏览器 (Chrome、Chromium、Edge、Firefox)，然后插入一证通 USB Key。
+After installing, restart the browser (Chrome, Chromium, Edge, Firefox), then plug in the USB key.
+环境检测 Environment check: yzt doctor --system
+`;
+
+const UNSIGNED_XPI_TEXT = `
+注意：此安装包中的 Firefox 扩展未经 Mozilla 签名（开发版本），Firefox 不会自动安装它；请使用正式发布版本。
+Note: the Firefox extension in this package is not Mozilla-signed (a development build), so Firefox will not
+install it; release packages carry the signed .xpi.
+`;
