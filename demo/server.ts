@@ -18,6 +18,8 @@ import { parseCertificate } from "../native-host/crypto/certificate.js";
 import { checkChain, parsePemBundle } from "../native-host/crypto/chain.js";
 import { CmsVerificationError, LoginTokenError, verifyCmsSignature, verifyLoginToken } from "../native-host/crypto/verify.js";
 import { verifyRawSignature } from "../native-host/crypto/verify-raw.js";
+import { packageRoot } from "../native-host/install/paths.js";
+import { listDownloads, readDownload } from "./packages.js";
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -32,6 +34,8 @@ export interface DemoOptions {
   host?: string;
   /** Serve https with this certificate and key (PEM files) under `hostName`. */
   tls?: { cert: string; key: string; hostName: string };
+  /** What the environment page offers for download (default dist/packages of this checkout). */
+  packagesDir?: string;
 }
 
 export interface DemoServer {
@@ -82,6 +86,7 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 }
 
 export async function startDemoServer(options: DemoOptions): Promise<DemoServer> {
+  const packagesDir = options.packagesDir ?? join(packageRoot(), "dist", "packages");
   const trustedRoots = options.trustedRoots.map((path) => readFileSync(path, "utf8"));
   const challenges = new Map<string, number>();
   const sessions = new Map<string, Session>();
@@ -172,6 +177,15 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       const id = /(?:^|;\s*)yzt_demo_session=([0-9a-f]{32})/.exec(request.headers.cookie ?? "")?.[1];
       if (id) sessions.delete(id);
       return send(response, 200, { loggedOut: true });
+    }
+    if (request.method === "GET" && url.pathname === "/api/packages") return send(response, 200, { downloads: listDownloads(packagesDir) });
+    if (request.method === "GET" && url.pathname.startsWith("/packages/")) {
+      const bytes = readDownload(packagesDir, decodeURIComponent(url.pathname.slice("/packages/".length)));
+      if (bytes) {
+        response.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, "content-disposition": "attachment" });
+        response.end(bytes);
+        return;
+      }
     }
     if (request.method === "GET") {
       const name = url.pathname === "/" ? "index.html" : url.pathname.slice(1);

@@ -2,7 +2,8 @@
 # Installs the system packages yzt-bridge needs on Debian/Ubuntu: SoftHSM2 behind the virtual token,
 # OpenSC (pkcs11-tool), a C compiler with PKCS#11 and OpenSSL (libcrypto: SM2) headers for the
 # virtual-token shim, OpenSSL for signature checks, xmlsec1 (an independent XML-DSig verifier for the
-# tests), and the browsers used by the end-to-end tests and the demo.
+# tests), the package builders (rpm, lintian, NSIS makensis, binutils strip; dpkg-deb is always there)
+# and the browsers used by the end-to-end tests and the demo.
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
