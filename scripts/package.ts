@@ -1,6 +1,7 @@
 /**
  * `npm run package`: everything a user downloads, built from the current build, into dist/packages/:
  *   yzt-bridge_<v>_amd64.deb, yzt-bridge-<v>-1.x86_64.rpm   host + runtime + extension for Linux
+ *   yzt-bridge_<v>_setup.exe (with YZT_WINDOWS_PAYLOAD), yzt-bridge-<v>.pkg (on macOS)
  *   yzt-bridge-chrome-<v>.crx / .zip, yzt-bridge-firefox-<v>.xpi   the extension alone
  *   SHA256SUMS
  * and compiles the Windows NSIS installer against the staged payload (a Linux payload here: that only
@@ -21,6 +22,7 @@ import { buildCrx3, manifestKeyOf } from "./packaging/crx3.js";
 import { buildDeb } from "./packaging/deb.js";
 import { stageLinuxTree } from "./packaging/linux-tree.js";
 import { buildNsisInstaller } from "./packaging/nsis.js";
+import { buildMacPkg } from "./packaging/macos.js";
 import { buildRpm } from "./packaging/rpm.js";
 
 export const DEVELOPMENT_KEY = "packaging/keys/extension-development.pem";
@@ -28,7 +30,7 @@ export const DEVELOPMENT_KEY = "packaging/keys/extension-development.pem";
 export interface PackageOptions {
   outDir: string;
   /** Which artefacts; default all. */
-  formats?: Array<"deb" | "rpm" | "nsis">;
+  formats?: Array<"deb" | "rpm" | "nsis" | "macos">;
 }
 
 export interface PackageReport {
@@ -65,7 +67,8 @@ export function buildPackages(options: PackageOptions): PackageReport {
   const root = packageRoot();
   const version = packageVersion(root);
   const epoch = sourceDateEpoch(root);
-  const formats = options.formats ?? ["deb", "rpm", "nsis"];
+  // pkgbuild exists only on macOS: there the .pkg is built, elsewhere the Linux packages.
+  const formats = options.formats ?? (process.platform === "darwin" ? ["macos"] : ["deb", "rpm", "nsis"]);
   for (const dir of ["host", "extension-chrome", "extension-firefox"]) {
     if (!existsSync(join(root, "dist", dir))) throw new Error(`dist/${dir} is missing: run "npm run build" first`);
   }
@@ -98,6 +101,9 @@ export function buildPackages(options: PackageOptions): PackageReport {
       const stage = join(work, "rpm-root");
       const tree = stageLinuxTree({ ...common, stage, format: "rpm" });
       files.push(buildRpm({ stage, tree, version, sourceDateEpoch: epoch, work: join(work, "rpmbuild"), output: join(options.outDir, `yzt-bridge-${version}-1.x86_64.rpm`) }));
+    }
+    if (formats.includes("macos")) {
+      files.push(buildMacPkg({ root, version, node, sourceDateEpoch: epoch, stage: join(work, "macos-root"), work: join(work, "macos"), output: join(options.outDir, `yzt-bridge-${version}.pkg`) }));
     }
     let nsisCheck: string | undefined;
     if (formats.includes("nsis")) {

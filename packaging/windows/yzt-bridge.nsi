@@ -47,7 +47,7 @@ LangString Restart ${LANG_SIMPCHINESE} "安装完成。请重新启动浏览器�
 LangString Restart ${LANG_ENGLISH} "Installed. Restart the browser, then plug in the USB key."
 
 !macro RegisterHost ROOTKEY
-  WriteRegStr HKLM "${ROOTKEY}\NativeMessagingHosts\${HOST_NAME}" "" "$INSTDIR\manifests\chromium.json"
+  WriteRegStr HKLM "${ROOTKEY}\NativeMessagingHosts\${HOST_NAME}" "" "$INSTDIR\yzt-bridge-chromium.json"
 !macroend
 
 Section "yzt-bridge" MainSection
@@ -59,7 +59,7 @@ Section "yzt-bridge" MainSection
   !insertmacro RegisterHost "Software\Chromium"
   !insertmacro RegisterHost "Software\Microsoft\Edge"
   !insertmacro RegisterHost "Software\BraveSoftware\Brave-Browser"
-  WriteRegStr HKLM "Software\Mozilla\NativeMessagingHosts\${HOST_NAME}" "" "$INSTDIR\manifests\firefox.json"
+  WriteRegStr HKLM "Software\Mozilla\NativeMessagingHosts\${HOST_NAME}" "" "$INSTDIR\yzt-bridge-firefox.json"
 
   WriteRegStr HKLM "Software\Google\Chrome\Extensions\${CHROME_ID}" "update_url" "https://clients2.google.com/service/update2/crx"
   WriteRegStr HKLM "Software\Microsoft\Edge\Extensions\${CHROME_ID}" "update_url" "https://edge.microsoft.com/extensionwebstorebase/v1/crx"
@@ -80,7 +80,7 @@ Section "yzt-bridge" MainSection
   WriteRegDWORD HKLM "${UNINSTALL_KEY}" "NoRepair" 1
 
   DetailPrint "$(CheckTitle)"
-  nsExec::ExecToLog '"$INSTDIR\yzt.cmd" doctor --system'
+  nsExec::ExecToLog '"$INSTDIR\yzt.cmd" doctor'
   Pop $0
   DetailPrint "$(Restart)"
 SectionEnd

@@ -11,15 +11,16 @@
  *   /usr/lib/firefox{,-esr}/distribution/policies.json   Firefox ExtensionSettings force_installed.
  * The same tree serves the .deb and the .rpm; only the Firefox manifest directories differ (lib64).
  */
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { HOST_NAME } from "../../protocol/messages.js";
 import { browserLocations, familyOf } from "../../native-host/install/browsers.js";
-import { chromeExtensionIdFromKey, hostManifest, launcherScript } from "../../native-host/install/host-manifest.js";
+import { hostManifest, launcherScript } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { firefoxPolicy } from "../../native-host/install/packaging.js";
+import { builtChromeManifest, json, normalise, Stage, stageHostPayload } from "./stage.js";
 
 export const INSTALL_DIR = "/opt/yzt-bridge";
 export const CRX_PATH = `${INSTALL_DIR}/extension/yzt-bridge-chrome.crx`;
@@ -61,54 +62,6 @@ export interface LinuxTree {
 export const EXTERNAL_EXTENSION_DIRS = ["/usr/share/chromium/extensions", "/usr/share/google-chrome/extensions", "/usr/share/microsoft-edge/extensions"];
 export const FIREFOX_POLICY_FILES = ["/usr/lib/firefox-esr/distribution/policies.json", "/usr/lib/firefox/distribution/policies.json"];
 
-class Stage {
-  readonly files: string[] = [];
-  constructor(private readonly root: string) {}
-
-  private place(path: string): string {
-    const target = join(this.root, path);
-    mkdirSync(dirname(target), { recursive: true });
-    this.files.push(path);
-    return target;
-  }
-
-  write(path: string, content: string | Buffer, mode = 0o644): void {
-    const target = this.place(path);
-    writeFileSync(target, content);
-    chmodSync(target, mode);
-  }
-
-  copy(path: string, from: string, mode = 0o644): string {
-    const target = this.place(path);
-    copyFileSync(from, target);
-    chmodSync(target, mode);
-    return target;
-  }
-
-  link(path: string, to: string): void {
-    symlinkSync(to, this.place(path));
-  }
-}
-
-function json(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
-}
-
-/** Every directory and file under `dir` gets the same time, mode 755 for directories: same inputs, same bytes. */
-function normalise(dir: string, epoch: number): void {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = lstatSync(path);
-    if (stat.isSymbolicLink()) continue;
-    if (stat.isDirectory()) {
-      chmodSync(path, 0o755);
-      normalise(path, epoch);
-    }
-    utimesSync(path, epoch, epoch);
-  }
-  utimesSync(dir, epoch, epoch);
-}
-
 function copyright(version: string): string {
   return [
     "yzt-bridge " + version,
@@ -145,25 +98,15 @@ function changelog(version: string, epoch: number): Buffer {
 
 export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   const stage = new Stage(input.stage);
-  const builtManifest = JSON.parse(readFileSync(join(input.root, "dist", "extension-chrome", "manifest.json"), "utf8")) as { key?: string };
-  if (!builtManifest.key) throw new Error("dist/extension-chrome/manifest.json has no key: the extension id would be random");
-  const chromeId = chromeExtensionIdFromKey(builtManifest.key);
+  const { chromeId } = builtChromeManifest(input.root);
 
   const node = `${INSTALL_DIR}/bin/node`;
   const hostEntry = `${INSTALL_DIR}/dist/host/main.js`;
   const launcher = `${INSTALL_DIR}/yzt-host`;
 
-  // The host and CLI, laid out as in a checkout so packageRoot(), the version and `yzt install` work unchanged.
-  stage.write(`${INSTALL_DIR}/package.json`, json({ name: "yzt-bridge", version: input.version, private: true, type: "module" }));
-  stage.write(`${INSTALL_DIR}/manifest.json`, json(builtManifest));
-  const hostDir = join(input.root, "dist", "host");
-  for (const name of readdirSync(hostDir).sort()) stage.copy(`${INSTALL_DIR}/dist/host/${name}`, join(hostDir, name));
-  const addon = join(input.root, "node_modules", "pkcs11js");
-  for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${INSTALL_DIR}/node_modules/pkcs11js/${name}`, join(addon, name));
-  const addonBinary = stage.copy(`${INSTALL_DIR}/node_modules/pkcs11js/build/Release/pkcs11.node`, join(addon, "build", "Release", "pkcs11.node"));
-  const nodeBinary = stage.copy(node, input.node, 0o755);
+  const binaries = stageHostPayload(stage, INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
   // Debug symbols are most of a Node binary's size and no user needs them.
-  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", nodeBinary, addonBinary]);
+  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, binaries.addon]);
 
   stage.write(launcher, launcherScript({ node, entry: hostEntry }), 0o755);
   stage.write(`${INSTALL_DIR}/bin/yzt`, `#!/bin/sh\n# yzt-bridge command line, on the package's own Node runtime\nexec ${node} ${INSTALL_DIR}/dist/host/yzt.js "$@"\n`, 0o755);
@@ -215,10 +158,6 @@ export function installedSizeKiB(stageRoot: string, files: string[]): number {
   return Math.ceil(files.reduce((sum, path) => sum + lstatSync(join(stageRoot, path)).size, 0) / 1024);
 }
 
-export function isExecutable(stageRoot: string, path: string): boolean {
-  const stat = lstatSync(join(stageRoot, path));
-  return !stat.isSymbolicLink() && (stat.mode & 0o111) !== 0;
-}
 
 const LINTIAN_OVERRIDES = `# yzt-bridge is an add-on package distributed outside Debian: the FHS gives such packages /opt/<package>.
 yzt-bridge: dir-or-file-in-opt *

@@ -34,6 +34,7 @@ let second: string;
 let vtoken: VirtualToken;
 let server: DemoServer;
 let caPem: string;
+let firstReport: string;
 /** Every path the .deb installs (files and symlinks), as "/opt/…". */
 let debFiles: string[];
 
@@ -41,8 +42,8 @@ function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv
   return execFileSync(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function buildInto(dir: string): void {
-  run(process.execPath, [join(REPO_ROOT, "dist", "scripts", "package.js"), "--formats", "deb,rpm", "--out", dir]);
+function buildInto(dir: string, formats: string): string {
+  return run(process.execPath, [join(REPO_ROOT, "dist", "scripts", "package.js"), "--formats", formats, "--out", dir]);
 }
 
 function installed(): boolean {
@@ -103,8 +104,9 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     work = mkdtempSync(join(tmpdir(), "yzt-packages-"));
     first = join(work, "first");
     second = join(work, "second");
-    buildInto(first);
-    buildInto(second);
+    // The first build also compiles the Windows installer script (against this Linux payload: a check only).
+    firstReport = buildInto(first, "deb,rpm,nsis");
+    buildInto(second, "deb,rpm");
     debFiles = run("dpkg-deb", ["-c", deb(first)])
       .split("\n")
       .filter((line) => /^[-l]/.test(line))
@@ -131,6 +133,12 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     }
     expect(run("dpkg-deb", ["-f", deb(first), "Version"]).trim()).toBe(version);
     expect(run("rpm", ["-qp", "--queryformat", "%{VERSION}", rpm(first)])).toBe(version);
+  });
+
+  it("compiles the NSIS installer script, and says the Firefox extension in a development build is unsigned", () => {
+    expect(firstReport).toMatch(/NSIS installer script compiles \(checked against the Linux payload, \d+ bytes; not shipped\)/);
+    expect(firstReport).toContain("the .xpi is unsigned");
+    expect(readFileSync(join(first, "SHA256SUMS"), "utf8")).not.toContain(".exe");
   });
 
   it("passes lintian without errors", () => {

@@ -1,0 +1,87 @@
+/**
+ * Staging a package's file tree, and the part every package shares: the host payload — the bundled host
+ * and CLI laid out as in a checkout (so packageRoot(), the version and `yzt install` work unchanged), the
+ * Node runtime and the pkcs11js addon beside them.
+ */
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { chromeExtensionIdFromKey } from "../../native-host/install/host-manifest.js";
+
+/** A directory standing for the target machine's "/" (or the install folder); records what it writes. */
+export class Stage {
+  readonly files: string[] = [];
+  constructor(readonly root: string) {}
+
+  private place(path: string): string {
+    const target = join(this.root, path);
+    mkdirSync(dirname(target), { recursive: true });
+    this.files.push(path);
+    return target;
+  }
+
+  write(path: string, content: string | Buffer, mode = 0o644): void {
+    const target = this.place(path);
+    writeFileSync(target, content);
+    chmodSync(target, mode);
+  }
+
+  copy(path: string, from: string, mode = 0o644): string {
+    const target = this.place(path);
+    copyFileSync(from, target);
+    chmodSync(target, mode);
+    return target;
+  }
+
+  link(path: string, to: string): void {
+    symlinkSync(to, this.place(path));
+  }
+}
+
+export function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/** Every directory and file under `dir` gets the same time, mode 755 for directories: same inputs, same bytes. */
+export function normalise(dir: string, epoch: number): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) continue;
+    if (stat.isDirectory()) {
+      chmodSync(path, 0o755);
+      normalise(path, epoch);
+    }
+    utimesSync(path, epoch, epoch);
+  }
+  utimesSync(dir, epoch, epoch);
+}
+
+/** The built Chrome manifest and the extension id its key gives. */
+export function builtChromeManifest(root: string): { manifest: Record<string, unknown>; chromeId: string } {
+  const manifest = JSON.parse(readFileSync(join(root, "dist", "extension-chrome", "manifest.json"), "utf8")) as Record<string, unknown>;
+  if (typeof manifest.key !== "string") throw new Error("dist/extension-chrome/manifest.json has no key: the extension id would be random");
+  return { manifest, chromeId: chromeExtensionIdFromKey(manifest.key) };
+}
+
+export interface HostPayloadInput {
+  root: string;
+  version: string;
+  /** The Node runtime to ship and where it goes, relative to the payload directory ("bin/node", "node.exe"). */
+  runtime: { from: string; to: string };
+  /** The pkcs11js addon binary (default: this checkout's build). */
+  addonBinary?: string;
+}
+
+/** Writes the host payload under `dir` of the stage; returns the staged paths of the two binaries. */
+export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadInput): { runtime: string; addon: string } {
+  stage.write(`${dir}/package.json`, json({ name: "yzt-bridge", version: input.version, private: true, type: "module" }));
+  stage.write(`${dir}/manifest.json`, json(builtChromeManifest(input.root).manifest));
+  const hostDir = join(input.root, "dist", "host");
+  for (const name of readdirSync(hostDir).sort()) stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
+  const addon = join(input.root, "node_modules", "pkcs11js");
+  for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${dir}/node_modules/pkcs11js/${name}`, join(addon, name));
+  return {
+    addon: stage.copy(`${dir}/node_modules/pkcs11js/build/Release/pkcs11.node`, input.addonBinary ?? join(addon, "build", "Release", "pkcs11.node")),
+    runtime: stage.copy(`${dir}/${input.runtime.to}`, input.runtime.from, 0o755),
+  };
+}

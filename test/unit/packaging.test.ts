@@ -1,0 +1,135 @@
+/**
+ * The packaging pieces that need no root and no package tools: the CRX3 file read back by an independent
+ * parser and its signature checked, the maintainer scripts' removal order, the macOS tree, and which
+ * files the demo's download list serves.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildCrx3, manifestKeyOf } from "../../scripts/packaging/crx3.js";
+import { removalCommands } from "../../scripts/packaging/maintainer-scripts.js";
+import { stageMacTree } from "../../scripts/packaging/macos.js";
+import { chromeExtensionIdFromKey } from "../../native-host/install/host-manifest.js";
+import { packageRoot } from "../../native-host/install/paths.js";
+import { classify, listDownloads, readDownload } from "../../demo/packages.js";
+import { DEVELOPMENT_KEY } from "../../scripts/package.js";
+
+const work = mkdtempSync(join(tmpdir(), "yzt-packaging-unit-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A protobuf reader of our own: field number → list of length-delimited values. */
+function readFields(bytes: Buffer): Map<number, Buffer[]> {
+  const fields = new Map<number, Buffer[]>();
+  let at = 0;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const byte = bytes[at++]!;
+      value += (byte & 0x7f) * shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  while (at < bytes.length) {
+    const tag = varint();
+    expect(tag & 7).toBe(2);
+    const length = varint();
+    const number = Math.floor(tag / 8);
+    fields.set(number, [...(fields.get(number) ?? []), bytes.subarray(at, at + length)]);
+    at += length;
+  }
+  return fields;
+}
+
+describe("CRX3", () => {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const zip = Buffer.from("PK\x03\x04 pretend archive bytes", "latin1");
+  const crx = buildCrx3(zip, pem);
+
+  it("is Cr24 v3 with a header whose key proof verifies over the signed data and the ZIP", () => {
+    expect(crx.subarray(0, 4).toString("latin1")).toBe("Cr24");
+    expect(crx.readUInt32LE(4)).toBe(3);
+    const headerLength = crx.readUInt32LE(8);
+    const header = readFields(crx.subarray(12, 12 + headerLength));
+    expect(crx.subarray(12 + headerLength)).toEqual(zip);
+    const [proof] = header.get(2)!;
+    const [signedData] = header.get(10000)!;
+    const proofFields = readFields(proof!);
+    const spki = proofFields.get(1)![0]!;
+    const signature = proofFields.get(2)![0]!;
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(signedData!.length);
+    const message = Buffer.concat([Buffer.from("CRX3 SignedData\0", "latin1"), length, signedData!, zip]);
+    expect(verify("sha256", message, createPublicKey({ key: spki, format: "der", type: "spki" }), signature)).toBe(true);
+    // crx_id: the extension id in binary — the same id Chrome derives from the manifest key.
+    const crxId = readFields(signedData!).get(1)![0]!;
+    expect(crxId).toEqual(createHash("sha256").update(spki).digest().subarray(0, 16));
+    const idLetters = [...crxId.toString("hex")].map((hex) => String.fromCharCode(97 + parseInt(hex, 16))).join("");
+    expect(idLetters).toBe(chromeExtensionIdFromKey(manifestKeyOf(pem)));
+  });
+
+  it("a changed ZIP no longer matches the signature", () => {
+    const headerLength = crx.readUInt32LE(8);
+    const proof = readFields(readFields(crx.subarray(12, 12 + headerLength)).get(2)![0]!);
+    const signedData = readFields(crx.subarray(12, 12 + headerLength)).get(10000)![0]!;
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(signedData.length);
+    const tampered = Buffer.concat([Buffer.from("CRX3 SignedData\0", "latin1"), length, signedData, Buffer.from("PK\x03\x04 other bytes")]);
+    expect(verify("sha256", tampered, createPublicKey({ key: proof.get(1)![0]!, format: "der", type: "spki" }), proof.get(2)![0]!)).toBe(false);
+  });
+
+  it("the development signing key is the key in manifest.json, so the packaged CRX keeps the extension id", () => {
+    const manifest = JSON.parse(readFileSync(join(packageRoot(), "manifest.json"), "utf8")) as Record<string, string>;
+    expect(manifestKeyOf(readFileSync(join(packageRoot(), DEVELOPMENT_KEY), "utf8"))).toBe(manifest["{{chrome}}.key"]);
+  });
+
+  it("refuses a key that is not RSA", () => {
+    const { privateKey: ec } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    expect(() => buildCrx3(zip, ec.export({ type: "pkcs8", format: "pem" }).toString())).toThrow(/RSA/);
+  });
+});
+
+describe("maintainer scripts", () => {
+  it("remove the /etc manifests, then their directories deepest first, never /etc or /etc/opt", () => {
+    const commands = removalCommands([
+      { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/opt/chrome/native-messaging-hosts/h.json" },
+      { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/chromium/native-messaging-hosts/h.json" },
+    ]).split("\n");
+    expect(commands.slice(0, 2)).toEqual(["rm -f '/etc/opt/chrome/native-messaging-hosts/h.json'", "rm -f '/etc/chromium/native-messaging-hosts/h.json'"]);
+    const dirs = commands.slice(2).map((line) => /^rmdir '([^']+)'/.exec(line)![1]);
+    expect(dirs).toEqual(["/etc/opt/chrome/native-messaging-hosts", "/etc/chromium/native-messaging-hosts", "/etc/opt/chrome", "/etc/chromium"]);
+  });
+});
+
+describe("macOS tree", () => {
+  it("registers the host for every browser and offers the extension from Chrome's and Edge's stores", () => {
+    const stage = join(work, "mac");
+    const tree = stageMacTree({ root: packageRoot(), stage, version: "9.9.9", node: process.execPath, sourceDateEpoch: 1_767_225_600 });
+    for (const dir of ["/Library/Google/Chrome/NativeMessagingHosts", "/Library/Microsoft/Edge/NativeMessagingHosts", "/Library/Application Support/Mozilla/NativeMessagingHosts"]) {
+      const manifest = JSON.parse(readFileSync(join(stage, dir, "org.yztbridge.host.json"), "utf8")) as { path: string };
+      expect(manifest.path).toBe("/Library/Application Support/yzt-bridge/yzt-host");
+    }
+    const external = JSON.parse(readFileSync(join(stage, "/Library/Application Support/Google/Chrome/External Extensions", `${tree.chromeId}.json`), "utf8")) as Record<string, string>;
+    expect(external).toEqual({ external_update_url: "https://clients2.google.com/service/update2/crx" });
+    expect(readFileSync(join(stage, "/Library/Application Support/yzt-bridge/yzt-host"), "utf8")).toContain("/Library/Application Support/yzt-bridge/dist/host/main.js");
+    expect(JSON.parse(readFileSync(join(stage, "/Library/Application Support/yzt-bridge/package.json"), "utf8"))).toMatchObject({ name: "yzt-bridge", version: "9.9.9" });
+  });
+});
+
+describe("demo downloads", () => {
+  it("serve only the packager's file names, with their checksums", () => {
+    const dir = join(work, "downloads");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    writeFileSync(join(dir, "yzt-bridge_1.2.3_amd64.deb"), "deb");
+    writeFileSync(join(dir, "secret.pem"), "no");
+    writeFileSync(join(dir, "SHA256SUMS"), `${createHash("sha256").update("deb").digest("hex")}  yzt-bridge_1.2.3_amd64.deb\n`);
+    expect(listDownloads(dir)).toEqual([{ name: "yzt-bridge_1.2.3_amd64.deb", kind: "deb", version: "1.2.3", size: 3, sha256: createHash("sha256").update("deb").digest("hex") }]);
+    expect(readDownload(dir, "secret.pem")).toBeNull();
+    expect(readDownload(dir, "../package.json")).toBeNull();
+    expect(classify("yzt-bridge_1.2.3_setup.exe")).toEqual({ kind: "windows", version: "1.2.3" });
+    expect(classify("yzt-bridge_1.2.3_amd64.deb.bak")).toBeNull();
+  });
+});
