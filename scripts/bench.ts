@@ -19,6 +19,7 @@ import { insertToken, removeToken } from "../test/virtual-token/state.js";
 import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, pageSigns } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { measureLargeDocuments, type LargeDocumentStats } from "./bench-large.js";
+import { measurePackages } from "./bench-packages.js";
 import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
 import { startTestSite } from "./test-site.js";
 
@@ -50,11 +51,11 @@ function rssMb(pid: number): number {
 const NODE_ECHO = `process.stdin.once("data", () => { const b = Buffer.from('{"id":1,"result":null}'); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); process.stdout.write(Buffer.concat([h, b])); });`;
 
 /** Start to first answer: a fresh process each time, as when a browser starts the host. */
-async function coldStarts(args: string[], env: Record<string, string>, runs: number): Promise<number[]> {
+async function coldStarts(args: string[], env: Record<string, string>, runs: number, executable = process.execPath): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "ignore"] });
+    const child = spawn(executable, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "ignore"] });
     const decoder = new FrameDecoder(1 << 20);
     await new Promise<void>((resolve, reject) => {
       child.stdout.on("data", (chunk: Buffer) => {
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
 
     const cold = stats(await coldStarts([hostEntry(), "--module", manifest.module], env, 15));
     const bareNode = stats(await coldStarts(["-e", NODE_ECHO], {}, 15));
+    console.log("building the packages (deb, rpm) to measure them…");
+    const packaged = await measurePackages(join(work, "packages"), async (runtime, entry) => stats(await coldStarts([entry, "--module", manifest.module], env, 15, runtime)));
 
     const site = await startTestSite(manifest.tls);
     const session = await launchBrowser("chromium", { YZT_PKCS11_MODULE: manifest.module, ...env, YZT_LOG_LEVEL: "warn" }, { site });
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
       hostRssMb: { idle: round(idleRss, 1), after1000Signatures: round(rssAfter, 1) },
       concurrentTabs: concurrent,
       largeDocument20MB: large,
+      packages: packaged,
       budget: {
         pageOverheadMs: { target: 3, met: perKey.every((k) => k.overheadMs.page <= 3) },
         coldStartMs: { target: 150, met: cold.median <= 150 },
@@ -211,6 +215,8 @@ async function main(): Promise<void> {
       "",
       ...perKey.map((k) => `${k.key}: ratios b/a = ${k.ratios.hostOverFloor}, c/a = ${k.ratios.pageOverFloor}; overhead over the floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
       `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms (budget ≤ 150 ms); a bare Node process answering one frame: median ${bareNode.median.toFixed(1)} ms, so the host adds ${(cold.median - bareNode.median).toFixed(1)} ms`,
+      `packaged host (/opt/yzt-bridge: its own stripped Node runtime) cold start to first answer: median ${packaged.coldStartMs.median.toFixed(1)} ms, ${round(packaged.coldStartMs.median / bareNode.median, 2)}× a bare Node process`,
+      `package sizes: ${packaged.sizes.map((p) => `${p.name} ${(p.bytes / 1048576).toFixed(1)} MB`).join(", ")}; installed ${(packaged.installedBytes / 1048576).toFixed(1)} MB; both built in ${(packaged.buildMs / 1000).toFixed(1)} s`,
       `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
       `host RSS: idle ${idleRss.toFixed(1)} MB, after 1000 signatures ${rssAfter.toFixed(1)} MB (budget idle ≤ 60 MB)`,
       ...Object.entries(large).map(([name, l]) => `20 MB document, ${name} key: WebCrypto SHA-256 floor ${l.hashFloorMs} ms; yzt.sign detached ${l.detachedMs} ms (overhead ${l.overheadOverFloor.detached}× the floor), attached ${l.attachedMs} ms (${l.overheadOverFloor.attached}×) (budget ≤ 2×)`),
