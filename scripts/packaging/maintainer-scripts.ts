@@ -13,7 +13,12 @@ export function afterInstallCommands(registrations: EtcRegistration[]): string {
   return [
     ...registrations.map(({ source, target }) => `install -D -m 644 '${source}' '${target}'`),
     `echo "yzt-bridge: 环境检测 / environment check"`,
-    `${INSTALL_DIR}/bin/yzt doctor --system || true`,
+    `if ${INSTALL_DIR}/bin/yzt doctor --system; then`,
+    `  echo "yzt-bridge: 环境检测通过 / environment check passed"`,
+    `else`,
+    // Right after installing, "no key inserted" is the usual finding: the package is still installed.
+    `  echo "yzt-bridge: 环境检测发现问题（见上；插入 USB Key 后可运行 yzt doctor --system 复查）/ the check found problems (above; run yzt doctor --system again with the key inserted)"`,
+    `fi`,
     `echo "yzt-bridge: 安装完成。请重新启动浏览器，然后插入一证通 USB Key。"`,
     `echo "yzt-bridge: installed. Restart the browser, then plug in the USB key."`,
   ].join("\n");
