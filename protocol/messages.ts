@@ -26,6 +26,10 @@ export const MAX_SIGN_DATA_BYTES = 6 * 1024 * 1024 - 1024;
 export const certificateIdSchema = string({
   min: 3, max: 200, pattern: /^[\x21-\x39\x3b-\x7e]{1,64}:(?:[0-9a-f]{2}){1,64}$/, patternName: "a certificate id (serial:hexid)",
 });
+/** The serial of the key a certificate id names (the part before the last colon). */
+export function tokenSerialOfCertificate(certificateId: string): string {
+  return certificateId.slice(0, certificateId.lastIndexOf(":"));
+}
 export const tokenSerialSchema = string({ min: 1, max: 64, pattern: /^[\x20-\x7e]+$/, patternName: "a token serial" });
 /** PINs travel only between extension UI and host. Length rules follow common USB keys (4..16). */
 export const PIN_MIN_LENGTH = 4;

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type KeyInput, type Page } from "puppeteer-core";
 import { chromeExtensionId, writeRegistration, type BrowserFamily } from "../native-host/install/host-manifest.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
 import { DEMO_TLS_HOSTS } from "../test/virtual-token/tls-pki.js";
@@ -214,14 +214,24 @@ export async function waitForExtensionPage(browser: Browser, wanted: string, tim
   throw new Error(`no page ${wanted} within ${timeout} ms`);
 }
 
+/** The driver's errors that mean the dialog window closed under it: success for an action that closes it. */
+function closedUnderUs(error: unknown): boolean {
+  return /Target closed|TargetCloseError|No target with given id|Session closed|browsing context|no such frame/i.test(String(error));
+}
+
 /**
  * Clicks a dialog button that may close the dialog window: the window can vanish between the mouse-down
  * and mouse-up the driver sends, which is success, not failure.
  */
 export async function press(dialog: Page, selector: string): Promise<void> {
-  try {
-    await dialog.click(selector);
-  } catch (error) {
-    if (!/Target closed|TargetCloseError|No target with given id|Session closed|browsing context|no such frame/i.test(String(error))) throw error;
-  }
+  await dialog.click(selector).catch((error: unknown) => {
+    if (!closedUnderUs(error)) throw error;
+  });
+}
+
+/** Presses a key in a dialog that the key may close (Enter, Escape): as press(), between key-down and key-up. */
+export async function pressKey(dialog: Page, key: KeyInput): Promise<void> {
+  await dialog.keyboard.press(key).catch((error: unknown) => {
+    if (!closedUnderUs(error)) throw error;
+  });
 }

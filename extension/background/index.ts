@@ -6,8 +6,8 @@
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
 import { YztError } from "../../protocol/errors.js";
-import type { HostEvent } from "../../protocol/messages.js";
-import { isPageMethod, pageMethodParams, type ContentToBackground } from "../shared/page-protocol.js";
+import { tokenSerialOfCertificate, type HostEvent } from "../../protocol/messages.js";
+import { isPageMethod, pageMethodParams, type ContentToBackground, type PageParams } from "../shared/page-protocol.js";
 import { isAllowed, syncUserScripts } from "./allow-list.js";
 import { badgeStateFor } from "./badge-state.js";
 import { showBadge } from "./badge.js";
@@ -32,9 +32,16 @@ function senderOrigin(sender: Runtime.MessageSender | undefined): string | null 
   }
 }
 
+/**
+ * The company on each key seen, by serial: kept after the key goes, since that is when the removal
+ * warning needs to name it.
+ */
+const companies = new Map<string, string>();
+
 async function refreshBadge(): Promise<void> {
   try {
     const [tokens, certificates] = await Promise.all([host.request("listTokens", {}), host.request("listCertificates", {})]);
+    for (const certificate of certificates) if (certificate.holderName) companies.set(tokenSerialOfCertificate(certificate.id), certificate.holderName);
     await showBadge(badgeStateFor(tokens, certificates, true));
   } catch {
     await showBadge("warning").catch(() => undefined);
@@ -45,33 +52,46 @@ function onHostEvent(event: HostEvent): void {
   const tokenSerial = event.data.tokenSerial;
   if (event.event === "tokenremoved") {
     if (tokenSerial) cancelPromptsForToken(tokenSerial);
-    const interrupted = tabs.interruptSubmissions(tokenSerial);
+    const company = tokenSerial ? companies.get(tokenSerial) : undefined;
+    const interrupted = tabs.interruptSubmissions(tokenSerial, company);
     if (interrupted.length > 0) {
       void browser.notifications
         .create(`yzt-removed-${Date.now()}`, {
           type: "basic",
           iconUrl: browser.runtime.getURL("icons/icon-128.png"),
           title: browser.i18n.getMessage("notificationRemovedTitle") || "证书已拔出",
-          message: browser.i18n.getMessage("notificationRemovedMessage") || "证书已拔出，请重新插入证书后再提交",
+          message: (company ? `${company}: ` : "") + (browser.i18n.getMessage("notificationRemovedMessage") || "证书已拔出，请重新插入证书后再提交"),
           priority: 2,
         })
         .catch(() => undefined);
     }
   }
-  if (event.event === "tokeninserted") tabs.broadcast({ type: "warning", show: false });
+  if (event.event === "tokeninserted") tabs.broadcast({ type: "warning", show: false, ...(tokenSerial ? { tokenSerial } : {}) });
   tabs.broadcast({ type: "event", event: event.event, data: tokenSerial ? { tokenSerial } : {} });
   if (event.event !== "sessionended") void refreshBadge();
 }
 
+/** The key a validated call works on: named by a certificate id or a token serial. */
+function keyOfCall(params: unknown): string | null {
+  const { certificateId, tokenSerial } = params as { certificateId?: unknown; tokenSerial?: unknown };
+  if (typeof certificateId === "string") return tokenSerialOfCertificate(certificateId);
+  return typeof tokenSerial === "string" ? tokenSerial : null;
+}
+
 async function onPageCall(tab: PageTab, message: ContentToBackground): Promise<void> {
   const { id, method } = message;
-  tab.pendingCalls.add(id);
+  tab.pendingCalls.set(id, null);
   try {
     if (!isPageMethod(method)) throw new YztError("BAD_REQUEST", `unknown method "${String(method)}"`);
     const params = pageMethodParams[method].parse(message.params ?? {}, "params");
+    const serial = keyOfCall(params);
+    if (serial !== null) {
+      tab.pendingCalls.set(id, serial);
+      tabs.noteKeyUse(tab, serial);
+    }
     if (method === "submissionBegin") {
-      const { submissionId, label } = params as { submissionId: number; label: string };
-      tab.submissions.set(submissionId, label);
+      const { submissionId, label, tokenSerials } = params as PageParams<"submissionBegin">;
+      tab.submissions.set(submissionId, { label, tokenSerials: new Set(tokenSerials ?? []) });
     } else if (method === "submissionEnd") {
       tab.submissions.delete((params as { submissionId: number }).submissionId);
     }
@@ -107,7 +127,7 @@ browser.runtime.onConnect.addListener((port) => {
       for (const message of queued) port.postMessage({ type: "error", id: message.id, error: { code: "NOT_ALLOWED", message: "this site is not allowed to use the certificate API" } });
       return;
     }
-    tab = { port, origin: origin!, tabId: tabId!, pendingCalls: new Set(), submissions: new Map() };
+    tab = { port, origin: origin!, tabId: tabId!, pendingCalls: new Map(), submissions: new Map() };
     tabs.add(tab);
     for (const message of queued.splice(0)) void onPageCall(tab, message);
   });

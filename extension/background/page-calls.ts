@@ -5,6 +5,7 @@
  */
 import browser from "webextension-polyfill";
 import { YztError } from "../../protocol/errors.js";
+import { tokenSerialOfCertificate } from "../../protocol/messages.js";
 import type { LoginToken, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { PageMethod, PageParams } from "../shared/page-protocol.js";
 import { rememberSyncPage, xtxEnabled } from "./allow-list.js";
@@ -12,6 +13,7 @@ import { prepareLargeData, SHA256, SM3, type ContentHash } from "../shared/large
 import { HASH_IN_EXTENSION_BYTES } from "../shared/limits.js";
 import { base64ByteLength } from "../../protocol/validate.js";
 import type { NativeHostClient } from "./native-host-client.js";
+import { rememberChoice, rememberedChoice } from "./picker-memory.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 
 export interface Caller {
@@ -31,10 +33,6 @@ export interface PinPromptContext {
 }
 
 type PageHandlers = { [M in PageMethod]: (params: PageParams<M>, caller: Caller) => Promise<unknown> };
-
-function tokenSerialOf(certificateId: string): string {
-  return certificateId.slice(0, certificateId.lastIndexOf(":"));
-}
 
 function issuerMatches(certificate: YztCertificate, wanted: string): boolean {
   const needle = wanted.toLowerCase();
@@ -62,7 +60,7 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
   }
 
   async function pinContext(certificateId: string, caller: Caller, reason: PinPromptContext["reason"]): Promise<PinPromptContext> {
-    const serial = tokenSerialOf(certificateId);
+    const serial = tokenSerialOfCertificate(certificateId);
     const [token, certificates] = await Promise.all([tokenOf(serial), host.request("listCertificates", { tokenSerial: serial })]);
     if (!token || !token.present) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)", { tokenSerial: serial });
     const certificate = certificates.find((cert) => cert.id === certificateId);
@@ -138,12 +136,15 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
         throw new YztError("NO_CERTIFICATE", "没有符合条件的证书 (no matching certificate)");
       }
       if (matching.length === 1) return matching[0];
+      const remembered = await rememberedChoice(caller.origin).catch(() => null);
       return openPrompt<YztCertificate>({
         kind: "picker",
-        context: { origin: caller.origin, certificates: matching },
+        context: { origin: caller.origin, certificates: matching, remembered },
         async submit(value) {
           const chosen = matching.find((cert) => cert.id === (value as { certificateId?: unknown } | null)?.certificateId);
-          return chosen ? { done: true, value: chosen } : { done: false, error: { code: "BAD_REQUEST", message: "请选择证书 (choose a certificate)" } };
+          if (!chosen) return { done: false, error: { code: "BAD_REQUEST", message: "请选择证书 (choose a certificate)" } };
+          await rememberChoice(caller.origin, chosen.id).catch(() => undefined);
+          return { done: true, value: chosen };
         },
       });
     },

@@ -1,18 +1,26 @@
 /**
  * The tabs that talk to us: one runtime port per allowed top-level page, the calls each is waiting on and
- * the submissions it has marked. When a key is pulled out, tabs in a submission get their pending calls
- * rejected with TOKEN_REMOVED and the in-page warning; every tab gets the event.
+ * the submissions it has marked. A submission uses the keys the page named (tokenSerials) and every key a
+ * call made while it runs touched. When a key is pulled out, only the submissions that used it are
+ * aborted: their pending calls on that key fail with TOKEN_REMOVED, the page rejects them, and the in-page
+ * warning names the company whose key went. Every tab gets the event.
  */
 import type { Runtime } from "webextension-polyfill";
 import type { ErrorBody } from "../../protocol/errors.js";
 import type { BackgroundToContent } from "../shared/page-protocol.js";
 
+export interface Submission {
+  label: string;
+  tokenSerials: Set<string>;
+}
+
 export interface PageTab {
   port: Runtime.Port;
   origin: string;
   tabId: number;
-  pendingCalls: Set<number>;
-  submissions: Map<number, string>;
+  /** Call id → the serial of the key it uses (null: no key, e.g. status). */
+  pendingCalls: Map<number, string | null>;
+  submissions: Map<number, Submission>;
 }
 
 export class TabRegistry {
@@ -41,15 +49,29 @@ export class TabRegistry {
     for (const tab of this.tabs) this.post(tab, message);
   }
 
-  /** Tabs in a submission when the key went: fail their calls now and show the warning. Returns them. */
-  interruptSubmissions(tokenSerial: string | undefined): PageTab[] {
-    const hit = [...this.tabs].filter((tab) => tab.submissions.size > 0);
-    for (const tab of hit) {
+  /** A call of this tab is about to use this key: every submission running in the tab now uses it too. */
+  noteKeyUse(tab: PageTab, tokenSerial: string): void {
+    for (const submission of tab.submissions.values()) submission.tokenSerials.add(tokenSerial);
+  }
+
+  /**
+   * The key went: abort the submissions that used it (all of them when the host could not say which key),
+   * fail their calls on it now and show the warning. Returns the tabs hit.
+   */
+  interruptSubmissions(tokenSerial: string | undefined, company: string | undefined): PageTab[] {
+    const hitTabs: PageTab[] = [];
+    for (const tab of this.tabs) {
+      const aborted = [...tab.submissions].filter(([, submission]) => tokenSerial === undefined || submission.tokenSerials.has(tokenSerial));
+      if (aborted.length === 0) continue;
+      hitTabs.push(tab);
       const error: ErrorBody = { code: "TOKEN_REMOVED", message: "证书已拔出，请重新插入证书后再提交 (the token was removed)", ...(tokenSerial ? { data: { tokenSerial } } : {}) };
-      for (const id of [...tab.pendingCalls]) this.reply(tab, id, { error });
-      const label = [...tab.submissions.values()].at(-1);
-      this.post(tab, { type: "warning", show: true, ...(tokenSerial ? { tokenSerial } : {}), ...(label ? { label } : {}) });
+      for (const [id, serial] of [...tab.pendingCalls]) {
+        if (tokenSerial === undefined || serial === tokenSerial) this.reply(tab, id, { error });
+      }
+      this.post(tab, { type: "event", event: "submissionaborted", data: { ...(tokenSerial ? { tokenSerial } : {}), submissionIds: aborted.map(([id]) => id) } });
+      const label = aborted.at(-1)![1].label;
+      this.post(tab, { type: "warning", show: true, ...(tokenSerial ? { tokenSerial } : {}), ...(label ? { label } : {}), ...(company ? { company } : {}) });
     }
-    return hit;
+    return hitTabs;
   }
 }

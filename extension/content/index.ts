@@ -28,12 +28,12 @@ function onBackgroundMessage(raw: unknown): void {
       toPage({ kind: "error", id: message.id, error: message.error });
       break;
     case "event":
-      if (message.event === "tokeninserted") hideRemovalWarning();
+      if (message.event === "tokeninserted") hideRemovalWarning(message.data.tokenSerial);
       toPage({ kind: "event", event: message.event, data: message.data });
       break;
     case "warning":
-      if (message.show) showRemovalWarning(message.label);
-      else hideRemovalWarning();
+      if (message.show) showRemovalWarning({ label: message.label, company: message.company, tokenSerial: message.tokenSerial });
+      else hideRemovalWarning(message.tokenSerial);
       break;
   }
 }

@@ -7,20 +7,33 @@ import browser from "webextension-polyfill";
 
 const HOST_ATTRIBUTE = "data-yzt-warning";
 let current: HTMLElement | null = null;
+/** The key the shown warning is about: only its return (or a dismissal) takes the warning away. */
+let currentSerial: string | undefined;
+
+export interface RemovalWarning {
+  label?: string | undefined;
+  /** Whose key went: with many keys in the hub, the user must know which one to put back. */
+  company?: string | undefined;
+  tokenSerial?: string | undefined;
+}
 
 function text(key: string, fallback: string): string {
   return browser.i18n.getMessage(key) || fallback;
 }
 
-export function showRemovalWarning(label: string | undefined): void {
+export function showRemovalWarning({ label, company, tokenSerial }: RemovalWarning): void {
   hideRemovalWarning();
+  currentSerial = tokenSerial;
   const host = document.createElement("yzt-warning");
   host.setAttribute(HOST_ATTRIBUTE, "token-removed");
   host.setAttribute("role", "alertdialog");
   host.setAttribute("aria-modal", "true");
   host.style.cssText = "all: initial; position: fixed; inset: 0; z-index: 2147483647; display: block;";
   const root = host.attachShadow({ mode: "closed" });
-  const title = text("warningTokenRemovedTitle", "证书已拔出，请重新插入证书后再提交");
+  const removed = text("warningTokenRemovedTitle", "证书已拔出，请重新插入证书后再提交");
+  const title = company ? `${company}: ${removed}` : removed;
+  // Also the dialog's accessible name: screen readers (and tests) read which company's key it is.
+  host.setAttribute("aria-label", title);
   const detail = text("warningTokenRemovedDetail", "The certificate key was removed. Insert it again, then submit.");
   root.innerHTML = `
     <style>
@@ -40,13 +53,16 @@ export function showRemovalWarning(label: string | undefined): void {
   root.querySelector(".label")!.textContent = label ? `${text("warningSubmissionLabel", "正在进行的业务")}: ${label}` : "";
   const dismiss = root.querySelector("button")!;
   dismiss.textContent = text("warningDismiss", "我知道了");
-  dismiss.addEventListener("click", hideRemovalWarning);
+  dismiss.addEventListener("click", () => hideRemovalWarning());
   (document.body ?? document.documentElement).appendChild(host);
   current = host;
   dismiss.focus();
 }
 
-export function hideRemovalWarning(): void {
+/** Hides the warning; with a serial, only when the warning is about that key. */
+export function hideRemovalWarning(tokenSerial?: string): void {
+  if (tokenSerial !== undefined && currentSerial !== undefined && tokenSerial !== currentSerial) return;
   current?.remove();
   current = null;
+  currentSerial = undefined;
 }

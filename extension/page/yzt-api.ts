@@ -21,8 +21,13 @@ function install(): void {
   const call = <T>(method: string, params: unknown = {}) => bridge.call<T>(method, params);
 
   bridge.onEvent((type, data) => {
-    if (type === "tokenremoved") {
-      for (const reject of submissions.values()) reject(new YztError("TOKEN_REMOVED", "证书已拔出，请重新插入证书后再提交 (the token was removed)", data));
+    // The background knows which keys each submission used; it names the ones to abort.
+    if (type === "submissionaborted") {
+      const { submissionIds, ...detail } = data as { submissionIds?: unknown; tokenSerial?: string };
+      for (const id of Array.isArray(submissionIds) ? submissionIds : []) {
+        submissions.get(id as number)?.(new YztError("TOKEN_REMOVED", "证书已拔出，请重新插入证书后再提交 (the token was removed)", detail));
+      }
+      return;
     }
     for (const listener of [...(listeners.get(type) ?? [])]) {
       try {
@@ -50,17 +55,20 @@ function install(): void {
     sign: (options: unknown) => signFromPage(bridge, options),
     changePin: (options: unknown) => call("changePin", options),
     logout: () => call("logout"),
-    async submission<T>(label: string, work: () => Promise<T>): Promise<T> {
+    async submission<T>(label: string, work: () => Promise<T>, options?: { tokenSerials?: string[] }): Promise<T> {
       if (typeof work !== "function") throw new YztError("BAD_REQUEST", "submission: work must be a function");
+      const tokenSerials = options?.tokenSerials;
+      if (tokenSerials !== undefined && !Array.isArray(tokenSerials)) throw new YztError("BAD_REQUEST", "submission: tokenSerials must be an array of token serials");
       const submissionId = nextSubmissionId++;
-      await call("submissionBegin", { submissionId, label: String(label).slice(0, 200) });
+      // The background validates the serials (and refuses the submission if they are not serials).
+      await call("submissionBegin", { submissionId, label: String(label).slice(0, 200), ...(tokenSerials ? { tokenSerials: [...tokenSerials] } : {}) });
       let abort!: (error: YztError) => void;
       const removed = new Promise<never>((_, reject) => {
         abort = reject;
       });
       submissions.set(submissionId, abort);
       try {
-        // If the key is pulled out, the submission fails at once even if `work` waits on something else.
+        // If a key it uses is pulled out, the submission fails at once even if `work` waits on something else.
         return await Promise.race([Promise.resolve().then(work), removed]);
       } finally {
         submissions.delete(submissionId);

@@ -8,7 +8,7 @@ import {
   certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, envelopeCipherSchema, hashAlgorithmSchema, sm2IdSchema,
   MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema, signFormatSchema, tokenSerialSchema,
 } from "../../protocol/messages.js";
-import { base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
+import { array, base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 
 export { PAGE_CHANNEL } from "./channel.js";
 export { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "./limits.js";
@@ -41,7 +41,7 @@ export const pageMethodParams = {
   sign: signParams,
   changePin: object({ tokenSerial: tokenSerialSchema }),
   logout: object({}),
-  submissionBegin: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER), label: string({ max: 200 }) }),
+  submissionBegin: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER), label: string({ max: 200 }), tokenSerials: optional(array(tokenSerialSchema, 64)) }),
   submissionEnd: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER) }),
   // Internal to the XTXApp compatibility layer (not on window.yzt); refused unless enabled for the site.
   xtxEnabled: object({}),
@@ -75,4 +75,7 @@ export type BackgroundToContent =
   | { type: "result"; id: number; result: unknown }
   | { type: "error"; id: number; error: { code: string; message: string; data?: Record<string, unknown> } }
   | { type: "event"; event: string; data: { tokenSerial?: string } }
-  | { type: "warning"; show: boolean; tokenSerial?: string; label?: string };
+  /** Internal to the page script (not a window.yzt event): these submissions used the key that went. */
+  | { type: "event"; event: "submissionaborted"; data: { tokenSerial?: string; submissionIds: number[] } }
+  /** show: the removal warning for this key (company: whose key it is); hide: only if it is this key's. */
+  | { type: "warning"; show: boolean; tokenSerial?: string; label?: string; company?: string };

@@ -1,34 +1,83 @@
-/** Certificate picker dialog: one `[data-certificate-id]` item per certificate (API.md section 3). */
+/**
+ * Certificate picker dialog: one `[data-certificate-id]` item per certificate (API.md section 3), grouped
+ * by company, with a search box (company, credit code, key label, serial) and keyboard use: type to
+ * filter, ↑/↓ to move, Enter to choose, Esc to cancel. The last choice on this site starts selected.
+ */
 import type { YztCertificate } from "../../protocol/types.js";
 import { cancelOnEscape, element, errorText, formatDate, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { groupByCompany, initialChoice, matchesQuery } from "./picker-model.js";
 
 interface PickerContext {
   origin: string;
   certificates: YztCertificate[];
+  /** The certificate chosen last time on this origin, if any. */
+  remembered?: string | null;
 }
 
 let selected: string | null = null;
+
+function options(): HTMLElement[] {
+  return [...document.querySelectorAll<HTMLElement>("[data-certificate-id]")].filter((option) => !option.hidden);
+}
+
+function select(id: string | null, scroll = false): void {
+  selected = id;
+  for (const option of document.querySelectorAll<HTMLElement>("[data-certificate-id]")) {
+    const isChosen = option.dataset.certificateId === id;
+    option.setAttribute("aria-selected", String(isChosen));
+    if (isChosen && scroll) option.scrollIntoView({ block: "nearest" });
+  }
+  (document.querySelector("button[type=submit]") as HTMLButtonElement).disabled = id === null;
+}
 
 function item(cert: YztCertificate): HTMLLIElement {
   const issuer = cert.issuer.CN ?? cert.issuer.O ?? "";
   const li = element(
     "li",
-    { attrs: { "data-certificate-id": cert.id, role: "option", tabindex: "0", "aria-selected": "false" } },
-    element("div", { className: "holder", text: cert.holderName }, element("span", { className: `badge ${cert.status}`, text: t(`status_${cert.status}`) })),
-    element("div", { className: "muted", text: `${t("creditCode")}: ${cert.creditCode ?? "-"}  ·  ${t(`purpose_${cert.purpose}`)}  ·  ${cert.keyAlgorithm}` }),
-    element("div", { className: "muted", text: `${t("issuer")}: ${issuer}` }),
+    { attrs: { "data-certificate-id": cert.id, role: "option", tabindex: "-1", "aria-selected": "false" } },
+    element("div", { className: "holder", text: `${cert.tokenLabel} · ${cert.tokenSerial}` }, element("span", { className: `badge ${cert.status}`, text: t(`status_${cert.status}`) })),
+    element("div", { className: "muted", text: `${t(`purpose_${cert.purpose}`)}  ·  ${cert.keyAlgorithm}  ·  ${t("issuer")}: ${issuer}` }),
     element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${t("daysLeft", String(cert.daysLeft))})` }),
-    element("div", { className: "muted", text: `${t("token")}: ${cert.tokenLabel} (${cert.tokenSerial})` }),
   );
-  const choose = () => {
-    selected = cert.id;
-    for (const other of document.querySelectorAll("[data-certificate-id]")) other.setAttribute("aria-selected", String(other === li));
-  };
-  li.addEventListener("click", choose);
-  li.addEventListener("keydown", (event) => {
-    if (event.key === " " || event.key === "Enter") choose();
-  });
+  li.addEventListener("click", () => select(cert.id));
+  li.addEventListener("dblclick", () => (document.getElementById("picker") as HTMLFormElement).requestSubmit());
   return li;
+}
+
+function render(context: PickerContext): void {
+  const list = document.getElementById("list")!;
+  for (const group of groupByCompany(context.certificates)) {
+    list.append(
+      element("li", { className: "group", attrs: { role: "presentation", "data-company": group.company } },
+        element("span", { className: "company", text: group.company }),
+        element("span", { className: "muted", text: `${t("creditCode")}: ${group.creditCode ?? "-"}` })),
+      ...group.certificates.map(item),
+    );
+  }
+  select(initialChoice(groupByCompany(context.certificates), context.remembered ?? null), true);
+}
+
+/** Shows the options matching the query (and their company headings); keeps or moves the selection. */
+function filter(context: PickerContext, query: string): void {
+  const byId = new Map(context.certificates.map((certificate) => [certificate.id, certificate]));
+  const shownCompanies = new Set<string>();
+  for (const option of document.querySelectorAll<HTMLElement>("[data-certificate-id]")) {
+    const certificate = byId.get(option.dataset.certificateId!)!;
+    option.hidden = !matchesQuery(certificate, query);
+    if (!option.hidden) shownCompanies.add(certificate.holderName);
+  }
+  for (const heading of document.querySelectorAll<HTMLElement>("li.group")) heading.hidden = !shownCompanies.has(heading.dataset.company!);
+  const shown = options();
+  document.getElementById("empty")!.hidden = shown.length > 0;
+  if (!shown.some((option) => option.dataset.certificateId === selected)) select(shown[0]?.dataset.certificateId ?? null, true);
+}
+
+function move(step: number): void {
+  const shown = options();
+  if (shown.length === 0) return;
+  const at = shown.findIndex((option) => option.dataset.certificateId === selected);
+  const next = shown[Math.min(shown.length - 1, Math.max(0, at + step))]!;
+  select(next.dataset.certificateId!, true);
 }
 
 async function init(): Promise<void> {
@@ -37,9 +86,17 @@ async function init(): Promise<void> {
   const context = await promptContext<PickerContext>();
   if (!context) return window.close();
   document.getElementById("origin")!.textContent = t("requestedBy", context.origin);
-  const list = document.getElementById("list")!;
-  list.append(...context.certificates.map(item));
-  if (context.certificates.length > 0) (list.firstElementChild as HTMLElement).click();
+  document.getElementById("count")!.textContent = t("pickerCount", String(context.certificates.length));
+  render(context);
+  const search = document.getElementById("search") as HTMLInputElement;
+  search.addEventListener("input", () => filter(context, search.value));
+  // Arrows work wherever the focus is in the dialog; Enter submits the form (the search box is in it).
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      move(event.key === "ArrowDown" ? 1 : -1);
+    }
+  });
   document.querySelector("[data-action=cancel]")!.addEventListener("click", promptCancel);
   const form = document.getElementById("picker") as HTMLFormElement;
   form.addEventListener("submit", async (event) => {
@@ -48,7 +105,8 @@ async function init(): Promise<void> {
     const reply = await promptSubmit({ certificateId: selected });
     if ("error" in reply) document.getElementById("error")!.textContent = errorText(reply.error);
   });
-  markReady(form);
+  markReady(form, selected !== null);
+  search.focus();
 }
 
 void init();

@@ -11,6 +11,8 @@ declare global {
     yzt: any;
     __calls: Record<string, Promise<unknown>>;
     __events: string[];
+    /** Lets a test hold a page's work open and release it later. */
+    __release: ((value?: unknown) => void) | undefined;
   }
 }
 

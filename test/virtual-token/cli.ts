@@ -1,6 +1,7 @@
 /**
  * `npm run vtoken -- <command>`: the virtual USB key from the outside.
- *   provision | reset        create (again) the demo CA and the four keys
+ *   provision | reset [--keys N]   create (again) the demo CAs and keys, plus N office keys (one company
+ *                            each, SM2/RSA alternating, all inserted): an accounting agency's hub
  *   status                   which keys are inserted, PIN retries, latency
  *   insert|remove <key>      put a key in / pull it out (keys: demo, ec, expired, expiring)
  *   latency <key> <ms>       make signing slow like a real USB key
@@ -24,12 +25,15 @@ function requireProvisioned(home: string): void {
 async function main(argv: string[]): Promise<void> {
   const homeIndex = argv.indexOf("--home");
   const home = homeIndex >= 0 ? argv.splice(homeIndex, 2)[1] ?? "" : defaultHome();
+  const keysIndex = argv.indexOf("--keys");
+  const keys = keysIndex >= 0 ? Number(argv.splice(keysIndex, 2)[1]) : 0;
   const [command, key, value] = argv;
   switch (command) {
     case "provision":
     case "reset": {
-      const manifest = await provision(home);
-      console.log(`virtual token ready in ${home}\nmodule: ${manifest.module}\nuser PIN ${manifest.userPin}, SO PIN ${manifest.soPin}; inserted: demo`);
+      const manifest = await provision(home, { keys });
+      const offices = manifest.tokens.filter((token) => token.alias.startsWith("office")).map((token) => token.alias);
+      console.log(`virtual token ready in ${home}\nmodule: ${manifest.module}\nuser PIN ${manifest.userPin}, SO PIN ${manifest.soPin}; inserted: demo${offices.length > 0 ? `, ${offices.join(", ")}` : ""}`);
       return;
     }
     case "status": {
@@ -62,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      console.log("usage: vtoken provision|reset|status|insert <key>|remove <key>|latency <key> <ms>|unlock <key> [--home DIR]");
+      console.log("usage: vtoken provision|reset [--keys N]|status|insert <key>|remove <key>|latency <key> <ms>|unlock <key> [--home DIR]");
       if (command !== undefined) process.exitCode = 1;
   }
 }

@@ -1,5 +1,6 @@
 /** What provisioning created: written to <home>/manifest.json and read by tests, the demo and the CLI. */
-export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "rsa" | "mixed";
+/** The six demo keys, and `office01`… for the keys of an office's hub (`provision --keys N`). */
+export type VtokenAlias = "demo" | "ec" | "expired" | "expiring" | "rsa" | "mixed" | `office${string}`;
 
 export interface VtokenCertificate {
   purpose: "sign" | "encrypt";

@@ -64,6 +64,35 @@ function plans(now: number): TokenPlan[] {
   ];
 }
 
+/** Beijing districts and trades: twenty companies an accounting agency (代理记账) might file for. */
+const OFFICE_PLACES = ["朝阳", "海淀", "东城", "西城", "丰台", "石景山", "通州", "顺义", "大兴", "昌平", "房山", "门头沟", "平谷", "怀柔", "密云", "延庆", "亦庄", "望京", "中关村", "国贸"];
+const OFFICE_TRADES = ["科技", "商贸", "咨询", "建设", "餐饮"];
+export const MAX_OFFICE_KEYS = 24;
+
+/**
+ * The keys of an office's hub: each its own company and credit code, SM2 and RSA alternating (both kinds
+ * are in the field), signing pair only, all valid. Serials YZT10000000000NN, labels "OFFICE NN".
+ */
+export function officePlans(count: number, now: number): TokenPlan[] {
+  if (!Number.isInteger(count) || count < 0 || count > MAX_OFFICE_KEYS) throw new Error(`--keys: 0..${MAX_OFFICE_KEYS}`);
+  return Array.from({ length: count }, (_, index) => {
+    const number = String(index + 1).padStart(2, "0");
+    const place = OFFICE_PLACES[index % OFFICE_PLACES.length]!;
+    const trade = OFFICE_TRADES[index % OFFICE_TRADES.length]!;
+    return {
+      alias: `office${number}` as const,
+      serial: `YZT10000000000${number}`,
+      label: `OFFICE ${number}`,
+      company: `北京${place}${trade}示例有限公司${index >= OFFICE_PLACES.length ? number : ""}`,
+      creditCode: creditCodeWithCheck(`91110105MA02K${String(index + 1).padStart(4, "0")}`),
+      algorithm: index % 2 === 0 ? "SM2" : "RSA",
+      notBefore: now - 30 * DAY,
+      notAfter: now + 730 * DAY,
+      withEncryption: false,
+    } satisfies TokenPlan;
+  });
+}
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): string {
   return execFileSync(command, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
@@ -98,7 +127,11 @@ async function issueFor(plan: TokenPlan, cas: { rsa: DemoCa; sm2: DemoCa }, pair
   return { key, issued };
 }
 
-export async function provision(home: string, options: { now?: Date } = {}): Promise<VtokenManifest> {
+/**
+ * The demo CAs and keys (demo inserted, the rest pulled out), plus `keys` office keys, all inserted: an
+ * accounting agency's hub full of 一证通 keys.
+ */
+export async function provision(home: string, options: { now?: Date; keys?: number } = {}): Promise<VtokenManifest> {
   const now = (options.now ?? new Date()).getTime();
   const module = buildShim(home);
   for (const dir of ["tokens", "state", "pki"]) rmSync(join(home, dir), { recursive: true, force: true });
@@ -121,7 +154,7 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
   writeFileSync(pki.sm2Intermediate, cas.sm2.intermediate.pem);
   writeFileSync(pki.chain, cas.rsa.intermediate.pem + cas.rsa.root.pem + cas.sm2.intermediate.pem + cas.sm2.root.pem);
 
-  const tokenPlans = plans(now);
+  const tokenPlans = [...plans(now), ...officePlans(options.keys ?? 0, now)];
   for (const plan of tokenPlans) {
     run("softhsm2-util", ["--init-token", "--free", "--label", plan.label, "--pin", USER_PIN, "--so-pin", SO_PIN], env);
   }
@@ -170,6 +203,6 @@ export async function provision(home: string, options: { now?: Date } = {}): Pro
   const tls = createDemoTls(home);
   const manifest: VtokenManifest = { home, module, userPin: USER_PIN, soPin: SO_PIN, tokens, pki, tls };
   writeFileSync(join(home, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-  for (const plan of tokenPlans) if (plan.alias !== "demo") removeToken(home, plan.alias);
+  for (const plan of tokenPlans) if (plan.alias !== "demo" && !plan.alias.startsWith("office")) removeToken(home, plan.alias);
   return manifest;
 }

@@ -1,0 +1,154 @@
+/**
+ * An office with several keys in its hub (issue: 证书助手 for real offices), in Chromium and Firefox: a
+ * submission is tied to the keys it uses — the removal of another company's key leaves it running, the
+ * removal of its own key aborts it at once, and the warning names the company whose key went.
+ */
+import type { Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { YztCertificate } from "../../protocol/types.js";
+import { launchBrowser, pressKey, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
+import { startTestSite, type TestSite } from "../../scripts/test-site.js";
+import { callResult, loginWithPin, startCall } from "../support/page-calls.js";
+import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { insertToken, removeToken } from "../virtual-token/state.js";
+
+const PIN = "12345678";
+
+for (const family of ["chromium", "firefox"] as const) {
+  describe(`many keys in ${family}`, () => {
+    let vtoken: VirtualToken;
+    let site: TestSite;
+    let session: BrowserSession;
+    let page: Page;
+    let certA: YztCertificate;
+    let certB: YztCertificate;
+
+    const company = (alias: string) => vtoken.manifest.tokens.find((token) => token.alias === alias)!.company;
+    const settled = (name: string) => page.evaluate((callName) => Promise.race([window.__calls[callName]!.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 50))]), name);
+    const warning = () => page.evaluate(() => document.querySelector("[data-yzt-warning=token-removed]")?.getAttribute("aria-label") ?? null);
+    const waitForEvent = (event: string) => page.waitForFunction((wanted) => window.__events.includes(wanted), { timeout: 10_000 }, event);
+
+    beforeAll(async () => {
+      vtoken = await cloneVirtualToken();
+      for (const alias of ["office01", "office02"]) insertToken(vtoken.home, alias);
+      site = await startTestSite(vtoken.manifest.tls);
+      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
+      page = await session.browser.newPage();
+      await page.goto(site.allowedUrl);
+      await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
+      await page.evaluate(() => {
+        window.__events = [];
+        for (const type of ["tokeninserted", "tokenremoved"]) window.yzt.addEventListener(type, (e: { tokenSerial?: string }) => window.__events.push(`${type}:${e.tokenSerial ?? ""}`));
+      });
+      const certificates = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
+      certA = certificates.find((certificate) => certificate.tokenSerial === "YZT1000000000001")!;
+      certB = certificates.find((certificate) => certificate.tokenSerial === "YZT1000000000002")!;
+      expect(certA.holderName).toBe(company("office01"));
+      expect(certB.holderName).toBe(company("office02"));
+      expect(certA.holderName).not.toBe(certB.holderName);
+    }, 120_000);
+
+    afterAll(async () => {
+      await session?.close();
+      await site?.close();
+      vtoken?.dispose();
+    });
+
+    it("a submission signed with key A survives the removal of key B and fails at once on the removal of key A, naming A's company", async () => {
+      expect((await loginWithPin(session.browser, page, certA.id, PIN)).ok).toBe(true);
+      await page.evaluate(() => {
+        window.__release = undefined;
+      });
+      // The filing signs with A, then waits (as for the tax bureau's answer) until the test lets it go.
+      await startCall(page, "filing", `window.yzt.submission("增值税申报", async () => {
+        const signed = await window.yzt.sign({ certificateId: ${JSON.stringify(certA.id)}, data: "5aKe5YC856iO", format: "pkcs7-detached" });
+        await new Promise((resolve) => { window.__release = resolve; });
+        return signed.algorithm;
+      })`);
+      await page.waitForFunction(() => typeof window.__release === "function", { timeout: 10_000 });
+
+      removeToken(vtoken.home, "office02");
+      await waitForEvent("tokenremoved:YZT1000000000002");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await settled("filing")).toBe(false);
+      expect(await warning()).toBeNull();
+
+      const pulledAt = Date.now();
+      removeToken(vtoken.home, "office01");
+      const outcome = await callResult(page, "filing");
+      expect(outcome).toMatchObject({ ok: false, code: "TOKEN_REMOVED", data: { tokenSerial: "YZT1000000000001" } });
+      expect(Date.now() - pulledAt).toBeLessThan(1500);
+      await page.waitForSelector("[data-yzt-warning=token-removed]", { timeout: 5000 });
+      expect(await warning()).toContain(company("office01"));
+
+      // B coming back does not take away the warning about A; A coming back does.
+      insertToken(vtoken.home, "office02");
+      await waitForEvent("tokeninserted:YZT1000000000002");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await warning()).toContain(company("office01"));
+      insertToken(vtoken.home, "office01");
+      await page.waitForFunction(() => !document.querySelector("[data-yzt-warning=token-removed]"), { timeout: 10_000 });
+    }, 60_000);
+
+    it("tokenSerials names the keys a submission uses before it has signed anything", async () => {
+      await page.evaluate(() => {
+        window.__events = [];
+      });
+      await startCall(page, "named", `window.yzt.submission("社保申报", () => new Promise(() => {}), { tokenSerials: ["YZT1000000000002"] })`);
+      await startCall(page, "unnamed", `window.yzt.submission("个税申报", () => new Promise(() => {}))`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      removeToken(vtoken.home, "office02");
+      expect(await callResult(page, "named")).toMatchObject({ ok: false, code: "TOKEN_REMOVED" });
+      await waitForEvent("tokenremoved:YZT1000000000002");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await settled("unnamed")).toBe(false);
+      expect(await warning()).toContain(company("office02"));
+      insertToken(vtoken.home, "office02");
+      await page.waitForFunction(() => !document.querySelector("[data-yzt-warning=token-removed]"), { timeout: 10_000 });
+    });
+
+    it("the picker groups by company, finds a company by its credit code, and is worked with the keyboard; it remembers the choice for the site", async () => {
+      await startCall(page, "pick", "window.yzt.selectCertificate()");
+      const picker = await waitForDialog(session.browser, "picker");
+      const companies = await picker.$$eval("li.group", (groups) => groups.map((group) => group.getAttribute("data-company")));
+      expect(companies).toEqual(expect.arrayContaining([company("demo"), company("office01"), company("office02")]));
+      expect(new Set(companies).size).toBe(companies.length);
+      // Typed into the search box, which has the focus: B's credit code leaves only B's certificate.
+      await picker.keyboard.type(certB.creditCode!);
+      await picker.waitForFunction((id) => {
+        const shown = [...document.querySelectorAll<HTMLElement>("[data-certificate-id]")].filter((option) => !option.hidden);
+        return shown.length === 1 && shown[0]!.dataset.certificateId === id && shown[0]!.getAttribute("aria-selected") === "true";
+      }, { timeout: 5000 }, certB.id);
+      await pressKey(picker, "Enter");
+      expect(await callResult(page, "pick")).toMatchObject({ ok: true, value: { id: certB.id, holderName: company("office02") } });
+
+      // Next time B starts selected: Enter alone chooses it. ↓ moves on, Esc cancels.
+      await startCall(page, "again", "window.yzt.selectCertificate()");
+      const again = await waitForDialog(session.browser, "picker");
+      expect(await again.$eval("[aria-selected=true]", (option) => option.getAttribute("data-certificate-id"))).toBe(certB.id);
+      await pressKey(again, "Enter");
+      expect(await callResult(page, "again")).toMatchObject({ ok: true, value: { id: certB.id } });
+
+      await startCall(page, "moved", "window.yzt.selectCertificate()");
+      const third = await waitForDialog(session.browser, "picker");
+      const order = await third.$$eval("[data-certificate-id]", (options) => options.map((option) => option.getAttribute("data-certificate-id")));
+      await third.keyboard.press("ArrowDown");
+      const next = order[Math.min(order.length - 1, order.indexOf(certB.id) + 1)];
+      expect(await third.$eval("[aria-selected=true]", (option) => option.getAttribute("data-certificate-id"))).toBe(next);
+      await pressKey(third, "Escape");
+      expect(await callResult(page, "moved")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
+    }, 60_000);
+
+    it("refuses tokenSerials that are not a list of serials (BAD_REQUEST), before running the work", async () => {
+      const outcomes = await page.evaluate(async () => {
+        const results: string[] = [];
+        for (const options of [{ tokenSerials: "YZT1000000000002" }, { tokenSerials: ["\u0000bad"] }, { tokenSerials: [42] }]) {
+          let ran = false;
+          await window.yzt.submission("x", async () => { ran = true; }, options).then(() => results.push(`ok ran=${ran}`), (error: { code: string }) => results.push(`${error.code} ran=${ran}`));
+        }
+        return results;
+      });
+      expect(outcomes).toEqual(["BAD_REQUEST ran=false", "BAD_REQUEST ran=false", "BAD_REQUEST ran=false"]);
+    });
+  });
+}
