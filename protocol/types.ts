@@ -31,6 +31,8 @@ export interface PinState {
   countLow: boolean;
   finalTry: boolean;
   locked: boolean;
+  /** The PIN is still the initial one (PKCS#11 CKF_USER_PIN_TO_BE_CHANGED): change it after logging in. */
+  mustChange: boolean;
 }
 
 export interface TokenInfo {

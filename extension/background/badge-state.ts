@@ -7,7 +7,7 @@ export function badgeStateFor(tokens: TokenInfo[], certificates: YztCertificate[
   if (!hostOk) return "warning";
   const present = tokens.filter((token) => token.present);
   if (present.length === 0) return "none";
-  const pinTrouble = present.some((token) => token.pin.locked || token.pin.countLow || token.pin.finalTry);
+  const pinTrouble = present.some((token) => token.pin.locked || token.pin.countLow || token.pin.finalTry || token.pin.mustChange);
   const certificateTrouble = certificates.some((cert) => cert.status !== "valid");
   return pinTrouble || certificateTrouble ? "warning" : "present";
 }

@@ -29,6 +29,8 @@ export interface PinPromptContext {
   holderName: string;
   retriesLeft: number | null;
   locked: boolean;
+  /** The PIN is still the initial one from the PIN card: the dialog says so, and change-PIN follows the login. */
+  mustChange: boolean;
   error?: { code: string; message: string };
 }
 
@@ -67,7 +69,7 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     if (!certificate) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
     return {
       origin: caller.origin, reason, tokenSerial: serial, tokenLabel: token.label, holderName: certificate.holderName,
-      retriesLeft: token.pin.retriesLeft, locked: token.pin.locked,
+      retriesLeft: token.pin.retriesLeft, locked: token.pin.locked, mustChange: token.pin.mustChange,
     };
   }
 
@@ -84,7 +86,7 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
     const context = await pinContext(certificateId, caller, reason);
     if (context.locked) throw new YztError("PIN_LOCKED", "PIN 已锁定，请到一证通服务网点解锁 (the PIN is locked)", { retriesLeft: 0 });
     let current = context;
-    return openPrompt<T>({
+    const result = await openPrompt<T>({
       kind: "pin",
       context,
       tokenSerial: context.tokenSerial,
@@ -106,6 +108,14 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
         }
       },
     });
+    // Logged in with the initial PIN: lead straight on to changing it (the page's call has its answer already).
+    if (context.mustChange) void offerInitialPinChange(context.tokenSerial, caller.origin);
+    return result;
+  }
+
+  async function offerInitialPinChange(tokenSerial: string, origin: string): Promise<void> {
+    const token = await tokenOf(tokenSerial).catch(() => null);
+    if (token?.present && token.pin.mustChange) await changePinDialog(host, token, origin, { initial: true }).catch(() => undefined);
   }
 
   return {
@@ -225,10 +235,11 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
 }
 
 /** The change-PIN dialog, shared by the page API and the popup. */
-export function changePinDialog(host: NativeHostClient, token: TokenInfo, origin: string | null): Promise<void> {
+/** The change-PIN dialog; `initial`: right after a login with the PIN card's initial PIN, which it explains. */
+export function changePinDialog(host: NativeHostClient, token: TokenInfo, origin: string | null, options: { initial?: boolean } = {}): Promise<void> {
   return openPrompt<void>({
     kind: "change-pin",
-    context: { origin, tokenSerial: token.serial, tokenLabel: token.label, retriesLeft: token.pin.retriesLeft, locked: token.pin.locked },
+    context: { origin, tokenSerial: token.serial, tokenLabel: token.label, retriesLeft: token.pin.retriesLeft, locked: token.pin.locked, initial: options.initial === true },
     tokenSerial: token.serial,
     async submit(value) {
       const { oldPin, newPin, confirmPin } = (value ?? {}) as Record<string, unknown>;

@@ -1,4 +1,7 @@
-/** Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host. */
+/**
+ * Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host.
+ * After a login with a new key's initial PIN it opens by itself and explains why (`#initial`).
+ */
 import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../protocol/messages.js";
 import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
@@ -6,6 +9,8 @@ interface ChangePinContext {
   tokenSerial: string;
   tokenLabel: string;
   retriesLeft: number | null;
+  /** Right after a login with the initial PIN from the PIN card (密码信封). */
+  initial: boolean;
 }
 
 function localCheck(oldPin: string, newPin: string, confirmPin: string): string | null {
@@ -22,6 +27,10 @@ async function init(): Promise<void> {
   if (!context) return window.close();
   const retries = context.retriesLeft === null ? "" : ` · ${t("retriesLeft", String(context.retriesLeft))}`;
   document.getElementById("token")!.textContent = `${t("token")}: ${context.tokenLabel} (${context.tokenSerial})${retries}`;
+  if (context.initial) {
+    document.querySelector("h1")!.textContent = t("initialPinTitle");
+    document.getElementById("initial")!.hidden = false;
+  }
   document.querySelector("[data-action=cancel]")!.addEventListener("click", promptCancel);
   const form = document.getElementById("change-pin-form") as HTMLFormElement;
   const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;

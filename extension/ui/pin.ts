@@ -16,6 +16,7 @@ function render(context: PinPromptContext): void {
   retries.textContent = context.retriesLeft === null ? "" : t("retriesLeft", String(context.retriesLeft));
   retries.className = context.retriesLeft !== null && context.retriesLeft <= 3 ? "error" : "muted";
   document.getElementById("error")!.textContent = context.error ? errorText(context.error) : "";
+  document.getElementById("initial")!.hidden = !context.mustChange || context.locked;
   const locked = document.getElementById("locked")!;
   locked.hidden = !context.locked;
   (document.getElementById("unlock-link") as HTMLAnchorElement).href = HELP_LINKS.unlock;

@@ -27,17 +27,20 @@ function showError(error: unknown): void {
 function tokenRow(token: TokenInfo): HTMLElement {
   const pin = token.pin.locked
     ? t("pinLockedShort")
-    : token.pin.retriesLeft === null
+    : token.pin.mustChange
+      ? t("initialPinShort")
+      : token.pin.retriesLeft === null
       ? t("pinRetriesUnknown")
       : t("retriesLeft", String(token.pin.retriesLeft));
   const change = element("button", { text: t("changePin"), attrs: { type: "button", "data-action": "change-pin" } });
   change.disabled = !token.present || token.pin.locked;
   change.addEventListener("click", () => void ask({ type: "popup:changePin", tokenSerial: token.serial }).catch(showError));
-  const row = element("div", { className: token.pin.locked ? "locked" : token.pin.countLow ? "notice" : "" },
+  const row = element("div", { className: token.pin.locked ? "locked" : token.pin.countLow || token.pin.mustChange ? "notice" : "", attrs: { "data-token": token.serial } },
     element("div", { className: "holder", text: `${token.label} (${token.serial})` }),
     element("div", { className: "muted", text: `${token.present ? t("present") : t("absent")} · PIN: ${pin}` }),
     change);
-  if (token.pin.locked) row.append(element("a", { text: t("unlockLink"), attrs: { href: HELP_LINKS.unlock, target: "_blank", rel: "noopener" } }));
+  // A locked key: how to get it unlocked, online or at a service point (FAQ).
+  if (token.pin.locked) row.append(element("p", { className: "unlock-help", text: t("pinLockedHelp") }), element("a", { text: t("unlockLink"), attrs: { href: HELP_LINKS.unlock, target: "_blank", rel: "noopener" } }));
   return row;
 }
 

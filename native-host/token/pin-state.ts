@@ -8,6 +8,7 @@ import type { PinState } from "../../protocol/types.js";
 export const CKF_USER_PIN_COUNT_LOW = 0x10000;
 export const CKF_USER_PIN_FINAL_TRY = 0x20000;
 export const CKF_USER_PIN_LOCKED = 0x40000;
+export const CKF_USER_PIN_TO_BE_CHANGED = 0x80000;
 
 /** Beijing 一证通 keys lock after 10 wrong PINs; configurable for other tokens. */
 export const DEFAULT_PIN_MAX_TRIES = 10;
@@ -23,5 +24,5 @@ export function pinStateFrom(tokenFlags: number, maxTries: number, observedFailu
   else if (observedFailures !== null && observedFailures > 0 && observedFailures < maxTries) {
     retriesLeft = maxTries - observedFailures;
   } else retriesLeft = null;
-  return { retriesLeft, countLow, finalTry, locked };
+  return { retriesLeft, countLow, finalTry, locked, mustChange: (tokenFlags & CKF_USER_PIN_TO_BE_CHANGED) !== 0 };
 }

@@ -1,18 +1,20 @@
 /**
  * An office with several keys in its hub (issue: 证书助手 for real offices), in Chromium and Firefox: a
  * submission is tied to the keys it uses — the removal of another company's key leaves it running, the
- * removal of its own key aborts it at once, and the warning names the company whose key went.
+ * removal of its own key aborts it at once, and the warning names the company whose key went; the picker
+ * for many keys; a new key's initial PIN; a locked key's unlock path.
  */
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { YztCertificate } from "../../protocol/types.js";
-import { launchBrowser, pressKey, waitForDialog, type BrowserSession } from "../../scripts/launch-browser.js";
+import { launchBrowser, press, pressKey, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { callResult, loginWithPin, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
-import { insertToken, removeToken } from "../virtual-token/state.js";
+import { insertToken, removeToken, setPinToBeChanged, setRetries } from "../virtual-token/state.js";
 
 const PIN = "12345678";
+const NEW_PIN = "24681357";
 
 for (const family of ["chromium", "firefox"] as const) {
   describe(`many keys in ${family}`, () => {
@@ -22,6 +24,7 @@ for (const family of ["chromium", "firefox"] as const) {
     let page: Page;
     let certA: YztCertificate;
     let certB: YztCertificate;
+    let extensionBase = "";
 
     const company = (alias: string) => vtoken.manifest.tokens.find((token) => token.alias === alias)!.company;
     const settled = (name: string) => page.evaluate((callName) => Promise.race([window.__calls[callName]!.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 50))]), name);
@@ -137,6 +140,49 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(await third.$eval("[aria-selected=true]", (option) => option.getAttribute("data-certificate-id"))).toBe(next);
       await pressKey(third, "Escape");
       expect(await callResult(page, "moved")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
+    }, 60_000);
+
+    it("a key with its initial PIN: the PIN dialog says so, and change-PIN follows the login, explaining the PIN card", async () => {
+      setPinToBeChanged(vtoken.home, "office02", true);
+      const mustChange = async () => ((await page.evaluate(() => window.yzt.status())) as { tokens: Array<{ serial: string; pin: { mustChange: boolean } }> }).tokens.find((token) => token.serial === "YZT1000000000002")!.pin.mustChange;
+      expect(await mustChange()).toBe(true);
+      await startCall(page, "firstLogin", `window.yzt.login({ certificateId: ${JSON.stringify(certB.id)}, challenge: "first-login-0123456789" })`);
+      const prompt = await waitForDialog(session.browser, "pin");
+      await prompt.waitForSelector("#initial:not([hidden])", { timeout: 5000 });
+      extensionBase = (await prompt.evaluate(() => location.href)).replace(/extension\/ui\/pin\.html.*$/, "");
+      await prompt.type("input[name=pin]", PIN);
+      await press(prompt, "button[type=submit]");
+      expect((await callResult(page, "firstLogin")).ok).toBe(true);
+      const change = await waitForDialog(session.browser, "change-pin");
+      await change.waitForSelector("#initial:not([hidden])", { timeout: 5000 });
+      await change.type("input[name=oldPin]", PIN);
+      await change.type("input[name=newPin]", NEW_PIN);
+      await change.type("input[name=confirmPin]", NEW_PIN);
+      await press(change, "button[type=submit]");
+      await page.waitForFunction(async () => {
+        const status = await window.yzt.status();
+        return !status.tokens.find((token: { serial: string }) => token.serial === "YZT1000000000002").pin.mustChange;
+      }, { timeout: 10_000, polling: 200 });
+    }, 60_000);
+
+    it("a locked key shows the online unlock path in the PIN dialog and in the popup", async () => {
+      setRetries(vtoken.home, "office01", 1);
+      await page.evaluate(() => window.yzt.logout());
+      await startCall(page, "lockIt", `window.yzt.login({ certificateId: ${JSON.stringify(certA.id)}, challenge: "lock-it-0123456789" })`);
+      const prompt = await waitForDialog(session.browser, "pin");
+      await prompt.type("input[name=pin]", "00000000");
+      await press(prompt, "button[type=submit]");
+      expect(await callResult(page, "lockIt")).toMatchObject({ ok: false, code: "PIN_LOCKED" });
+      await prompt.waitForSelector("#locked:not([hidden])", { timeout: 5000 });
+      expect(await prompt.$eval("#locked", (el) => el.textContent ?? "")).toContain("证书解锁");
+      // The popup, opened from an extension page as the toolbar button would (pages may not open it).
+      await prompt.evaluate((url) => {
+        location.href = url;
+      }, `${extensionBase}extension/ui/popup.html`);
+      const popup = await waitForExtensionPage(session.browser, "/extension/ui/popup.html");
+      const row = await popup.waitForSelector("[data-token=YZT1000000000001].locked", { timeout: 10_000 });
+      expect(await row!.evaluate((el) => el.querySelector(".unlock-help")?.textContent ?? "")).toContain("证书解锁");
+      await popup.close();
     }, 60_000);
 
     it("refuses tokenSerials that are not a list of serials (BAD_REQUEST), before running the work", async () => {

@@ -74,7 +74,7 @@ describe("native host against the virtual token", () => {
     const tokens = await host.request("listTokens", {});
     const demo = tokens.find((t) => t.serial === KEY_SERIAL);
     expect(demo).toMatchObject({ label: "BJ-YZT RSA", present: true, loggedIn: false, manufacturer: "yzt-bridge virtual token" });
-    expect(demo!.pin).toEqual({ retriesLeft: 10, countLow: false, finalTry: false, locked: false });
+    expect(demo!.pin).toEqual({ retriesLeft: 10, countLow: false, finalTry: false, locked: false, mustChange: false });
     expect(tokens.filter((t) => t.present)).toHaveLength(1);
   });
 

@@ -52,7 +52,7 @@ describe("allow-list patterns", () => {
 
 const token = (pin: Partial<TokenInfo["pin"]> = {}, present = true): TokenInfo => ({
   serial: "S", label: "L", manufacturer: "M", model: "X", present, loggedIn: false,
-  pin: { retriesLeft: 10, countLow: false, finalTry: false, locked: false, ...pin },
+  pin: { retriesLeft: 10, countLow: false, finalTry: false, locked: false, mustChange: false, ...pin },
 });
 const cert = (status: YztCertificate["status"]) => ({ status }) as YztCertificate;
 
@@ -63,6 +63,7 @@ describe("toolbar badge", () => {
     expect(badgeStateFor([token()], [cert("valid")], true)).toBe("present");
     expect(badgeStateFor([token({ countLow: true })], [cert("valid")], true)).toBe("warning");
     expect(badgeStateFor([token()], [cert("expiring")], true)).toBe("warning");
+    expect(badgeStateFor([token({ mustChange: true })], [cert("valid")], true)).toBe("warning");
     expect(badgeStateFor([token()], [cert("valid")], false)).toBe("warning");
   });
 });

@@ -650,6 +650,8 @@ static CK_RV w_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info) {
   if (retries < MAX_PIN_TRIES) info->flags |= CKF_USER_PIN_COUNT_LOW;
   if (retries == 1) info->flags |= CKF_USER_PIN_FINAL_TRY;
   if (retries <= 0) info->flags |= CKF_USER_PIN_LOCKED;
+  /* A key handed out with the initial PIN of its PIN card (密码信封): the user must change it first. */
+  if (file_exists(s, "pin-to-be-changed")) info->flags |= CKF_USER_PIN_TO_BE_CHANGED;
   pad_copy(info->manufacturerID, sizeof info->manufacturerID, MANUFACTURER);
   pad_copy(info->model, sizeof info->model, MODEL);
   pad_copy(info->serialNumber, sizeof info->serialNumber, s->serial);
@@ -803,7 +805,13 @@ static CK_RV w_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old
   int so = real->C_GetSessionInfo(h, &info) == CKR_OK && info.state == CKS_RW_SO_FUNCTIONS;
   if (so || !s) return real->C_SetPIN(h, old_pin, old_len, new_pin, new_len);
   if (pin_locked(s)) return CKR_PIN_LOCKED;
-  return count_pin_result(s, real->C_SetPIN(h, old_pin, old_len, new_pin, new_len));
+  rv = count_pin_result(s, real->C_SetPIN(h, old_pin, old_len, new_pin, new_len));
+  if (rv == CKR_OK) {
+    char path[PATH_MAX];
+    state_path(s, "pin-to-be-changed", path, sizeof path);
+    unlink(path); /* the initial PIN has been changed */
+  }
+  return rv;
 }
 
 static CK_RV w_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG len) {

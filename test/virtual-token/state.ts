@@ -74,3 +74,10 @@ export function unlockToken(home: string, aliasOrSerial: string): void {
     stdio: "ignore",
   });
 }
+
+/** A key fresh from the issuer: its PIN is the initial one from the PIN card and must be changed (CKF_USER_PIN_TO_BE_CHANGED). */
+export function setPinToBeChanged(home: string, aliasOrSerial: string, toBeChanged: boolean): void {
+  const path = join(stateDir(home, aliasOrSerial), "pin-to-be-changed");
+  if (toBeChanged) writeFileSync(path, "");
+  else rmSync(path, { force: true });
+}
