@@ -6,7 +6,8 @@ import { siteRefusal } from "../../protocol/origin.js";
 import { developerLoopbackEnabled } from "../shared/developer-setting.js";
 import browser from "webextension-polyfill";
 import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
-import type { DiagnosticCheck } from "../../protocol/messages.js";
+import type { DiagnoseResult } from "../../protocol/messages.js";
+import { adviceFor, certificateReport, unrepairable } from "../../protocol/diagnostic-report.js";
 import type { PopupState } from "../background/popup-api.js";
 import { element, errorText, formatDate, localize, t, type ErrorBody } from "./common.js";
 import { HELP_LINKS } from "./links.js";
@@ -72,9 +73,32 @@ function siteRow(origin: string, removable: boolean, xtxOn: boolean): HTMLElemen
   return li;
 }
 
-function renderChecks(checks: DiagnosticCheck[]): void {
+/** Each check with, for a problem, what to do about it; after 全部修复, what it could not repair. */
+function renderChecks(result: DiagnoseResult, repaired: boolean): void {
+  lastResult = result;
   const box = document.getElementById("checks")!;
-  box.replaceChildren(...checks.map((check) => element("div", { className: `check ${check.status}`, text: `${t(`check_${check.id}`)}: ${check.message}`, attrs: { "data-check": check.id, "data-status": check.status } })));
+  const rows = result.checks.map((check) => {
+    const row = element("div", { className: `check ${check.status}`, text: `${t(`check_${check.id}`)}: ${check.message}`, attrs: { "data-check": check.id, "data-status": check.status } });
+    const advice = adviceFor(check);
+    if (advice) row.append(element("div", { className: "advice", text: `→ ${advice}` }));
+    return row;
+  });
+  const left = unrepairable(result.checks);
+  if (repaired && left.length > 0) rows.unshift(element("p", { className: "notice", text: t("notRepairable", String(left.length)), attrs: { "data-not-repairable": String(left.length) } }));
+  box.replaceChildren(...rows);
+  (document.getElementById("copy-report") as HTMLButtonElement).disabled = false;
+}
+
+let lastResult: DiagnoseResult | null = null;
+
+/** 证书检测 report for the help desk: shown (selectable) and copied to the clipboard. */
+async function copyReport(): Promise<void> {
+  if (!lastResult) return;
+  const report = certificateReport(lastResult, new Date());
+  const pre = document.getElementById("report")!;
+  pre.textContent = report;
+  pre.hidden = false;
+  await navigator.clipboard.writeText(report).catch(() => undefined); // shown anyway if the clipboard refuses
 }
 
 async function render(): Promise<void> {
@@ -114,9 +138,10 @@ function init(): void {
     developerLoopback = on;
   });
   void initSettings();
-  document.getElementById("run-check")!.addEventListener("click", () => void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:diagnose" }).then((r) => renderChecks(r.checks)).catch(showError));
+  document.getElementById("run-check")!.addEventListener("click", () => void ask<DiagnoseResult>({ type: "popup:diagnose" }).then((r) => renderChecks(r, false)).catch(showError));
   document.getElementById("repair-all")!.addEventListener("click", () =>
-    void ask<{ checks: DiagnosticCheck[] }>({ type: "popup:repair" }).then((r) => { renderChecks(r.checks); return render(); }).catch(showError));
+    void ask<DiagnoseResult>({ type: "popup:repair" }).then((r) => { renderChecks(r, true); return render(); }).catch(showError));
+  document.getElementById("copy-report")!.addEventListener("click", () => void copyReport());
   document.getElementById("add-site")!.addEventListener("submit", (event) => {
     event.preventDefault();
     const input = (event.target as HTMLFormElement).elements.namedItem("origin") as HTMLInputElement;

@@ -18,6 +18,7 @@ import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args
 import { signFile } from "./sign-file.js";
 import { readPins } from "./pin-input.js";
 import { printChecks, printCertificates, printTokens } from "./output.js";
+import { adviceFor, certificateReport, unrepairable } from "../../protocol/diagnostic-report.js";
 
 const CLI_ORIGIN = "yzt-cli://local";
 const USAGE = `用法 Usage:
@@ -26,7 +27,8 @@ const USAGE = `用法 Usage:
   yzt sign --cert ID --in FILE --out FILE [--format pkcs7-detached|pkcs7-attached|raw]
   yzt change-pin --token SERIAL      修改 PIN (old, new, confirm)
   yzt unlock --token SERIAL          解锁 PIN：管理员 PIN (SO PIN) 设置新 PIN / unlock with the admin PIN
-  yzt doctor [--fix]                 环境检测 environment check; --fix 全部修复 repairs what it can
+  yzt doctor [--fix] [--certs]       环境检测 environment check; --fix 全部修复 repairs what it can;
+                                     --certs 证书检测 certificate report to copy to the help desk
   yzt install [--system] [--browser chrome,firefox|all] [--module PATH]
                                      注册本地服务 register the native host with the browsers
   yzt uninstall [--system]           卸载 remove the registration
@@ -37,7 +39,7 @@ Options: --module PATH   PKCS#11 library (else YZT_PKCS11_MODULE, config, p11-ki
          --pin-stdin     read PIN(s) from stdin lines instead of a hidden prompt
          --json          machine-readable output`;
 
-const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system"]);
+const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system", "certs"]);
 /** Commands that never touch a token, so no PKCS#11 module is loaded for them. */
 const SETUP_COMMANDS: Record<string, (args: ParsedArgs) => void> = {
   install: (args) => runInstall(setupContext(args)),
@@ -101,10 +103,21 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
         ...(setup.configProblem && !fix ? { configProblem: setup.configProblem } : {}),
       });
       const checks = [...registration.checks, ...result.checks];
+      if (args.options.has("certs")) {
+        // 证书检测: the certificates only, as a report to copy to the help desk.
+        if (json) console.log(JSON.stringify({ ...result, checks: result.checks.filter((c) => typeof c.detail?.certificateId === "string") }, null, 2));
+        else process.stdout.write(certificateReport(result, new Date()));
+        return result.checks.some((c) => c.status === "error" && typeof c.detail?.certificateId === "string") ? 1 : 0;
+      }
       if (json) console.log(JSON.stringify({ ...result, checks, actions }, null, 2));
       else {
         for (const action of actions) console.log(`🔧 ${action}`);
         printChecks(checks);
+        const left = unrepairable(checks);
+        if (fix && left.length > 0) {
+          console.log("无法自动修复 / cannot be repaired here:");
+          for (const check of left) console.log(`  ✘ [${check.id}] ${adviceFor(check)}`);
+        }
       }
       return checks.some((c) => c.status === "error") ? 1 : 0;
     }

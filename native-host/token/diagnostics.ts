@@ -5,7 +5,9 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { checkChain } from "../crypto/chain.js";
+import { parseCertificate } from "../crypto/certificate.js";
 import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
+import type { YztCertificate } from "../../protocol/types.js";
 import type { TokenService } from "./token-service.js";
 import { HOST_VERSION } from "../support/version.js";
 
@@ -59,6 +61,7 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     const detail = { certificateId: yzt.id, holderName: yzt.holderName, daysLeft: yzt.daysLeft, notAfter: yzt.notAfter };
     const status = yzt.status === "valid" ? "ok" : yzt.status === "expiring" ? "warning" : "error";
     checks.push({ id: "certificate", status, message: `${yzt.holderName} (${yzt.purpose}): ${yzt.status}, ${yzt.daysLeft} days left`, detail });
+    checks.push(keyUsageCheck(yzt), ...(yzt.purpose === "sign" ? [identityCheck(yzt, parseCertificate(der).uniqueId)] : []));
     const chain = checkChain(der, authorities, now);
     checks.push(
       chain.status === "ok"
@@ -69,4 +72,28 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     );
   }
   return { host: HOST_VERSION, checks };
+}
+
+const SIGNING_USAGES = ["digitalSignature", "nonRepudiation"];
+const ENCRYPTION_USAGES = ["keyEncipherment", "dataEncipherment", "keyAgreement"];
+
+/** The certificate may do what it is offered for: signing (login, declarations) or encryption. */
+function keyUsageCheck(yzt: YztCertificate): DiagnosticCheck {
+  const wanted = yzt.purpose === "sign" ? SIGNING_USAGES : ENCRYPTION_USAGES;
+  const detail = { certificateId: yzt.id, keyUsage: yzt.keyUsage };
+  return yzt.keyUsage.length === 0 || yzt.keyUsage.some((usage) => wanted.includes(usage))
+    ? { id: "keyUsage", status: "ok", message: `${yzt.id} may be used for ${yzt.purpose === "sign" ? "signing" : "encryption"}`, detail }
+    : { id: "keyUsage", status: "error", message: `${yzt.id}: its key usage (${yzt.keyUsage.join(", ")}) does not allow ${yzt.purpose === "sign" ? "signing" : "encryption"}`, detail };
+}
+
+/**
+ * The tax hall links a login to a company by the credit code and BJCA's unique id in the certificate.
+ * Without them it answers "您未开通网上审批业务": the certificate must be bound at the issuer.
+ */
+function identityCheck(yzt: YztCertificate, uniqueId: string | undefined): DiagnosticCheck {
+  const missing = [...(yzt.creditCode ? [] : ["credit code"]), ...(uniqueId ? [] : ["unique id"])];
+  const detail = { certificateId: yzt.id, creditCode: yzt.creditCode ?? null, uniqueId: uniqueId ?? null };
+  return missing.length === 0
+    ? { id: "identity", status: "ok", message: `${yzt.id}: credit code ${yzt.creditCode}, unique id ${uniqueId}`, detail }
+    : { id: "identity", status: "warning", message: `${yzt.id}: no ${missing.join(" and no ")} in the certificate`, detail };
 }

@@ -182,6 +182,18 @@ for (const family of ["chromium", "firefox"] as const) {
       const popup = await waitForExtensionPage(session.browser, "/extension/ui/popup.html");
       const row = await popup.waitForSelector("[data-token=YZT1000000000001].locked", { timeout: 10_000 });
       expect(await row!.evaluate((el) => el.querySelector(".unlock-help")?.textContent ?? "")).toContain("证书解锁");
+      // 证书检测 in the popup: the locked PIN with what to do, then the report to copy to the help desk.
+      await popup.click("#run-check");
+      const pinCheck = await popup.waitForSelector("[data-check=pin][data-status=error] .advice", { timeout: 10_000 });
+      expect(await pinCheck!.evaluate((el) => el.textContent ?? "")).toContain("证书解锁");
+      await popup.click("#repair-all");
+      await popup.waitForSelector("[data-not-repairable]", { timeout: 10_000 });
+      await popup.click("#copy-report");
+      const report = await popup.waitForSelector("#report:not([hidden])", { timeout: 5000 });
+      const text = await report!.evaluate((el) => el.textContent ?? "");
+      expect(text).toContain("证书检测报告");
+      expect(text).toContain(`${company("office01")} · ${certA.id}`);
+      expect(text).toContain("✔ 企业标识 identity");
       await popup.close();
     }, 60_000);
 

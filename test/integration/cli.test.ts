@@ -149,6 +149,27 @@ describe("yzt CLI", () => {
     expect(stdout).toMatch(/✘ \[token\] no token inserted/);
   });
 
+  it("yzt doctor --certs reports each certificate's validity, chain, key usage and identity, with what to do", () => {
+    const healthy = yzt(["doctor", "--certs"]);
+    expect(healthy.code).toBe(0);
+    expect(healthy.stdout).toContain("证书检测报告");
+    expect(healthy.stdout).toMatch(/\[1\] 北京演示科技有限公司 · YZT0000000000001:0101/);
+    for (const item of ["有效期 validity", "证书链 chain", "密钥用法 key usage", "企业标识 identity"]) expect(healthy.stdout).toContain(`✔ ${item}`);
+    expect(healthy.stdout).toMatch(/企业标识 identity: .*credit code 91110108MA01DEMX0\w, unique id SF91110108MA01DEMX0\w/);
+    expect(healthy.stdout).toContain("全部正常");
+
+    insertToken(vtoken.home, "expired");
+    try {
+      const report = yzt(["doctor", "--certs"]);
+      expect(report.code).toBe(1);
+      expect(report.stdout).toMatch(/✘ 有效期 validity: 北京过期示例有限公司 \(sign\): expired/);
+      expect(report.stdout).toContain("【证书更新】");
+      expect(report.stdout).toMatch(/结论 verdict: \d+ 个问题/);
+    } finally {
+      removeToken(vtoken.home, "expired");
+    }
+  });
+
   it("refuses unknown commands and missing options", () => {
     expect(yzt(["frobnicate"]).code).toBe(64);
     const missing = yzt(["sign", "--in", "x"]);
