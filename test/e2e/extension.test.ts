@@ -16,7 +16,7 @@ import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { loginMessage } from "../../protocol/login-token.js";
 import { rsToDer } from "../../native-host/crypto/sm2.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
-import { callResult, fill, startCall } from "../support/page-calls.js";
+import { callResult, fill, openApiPage, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency, setRetries } from "../virtual-token/state.js";
 
@@ -40,15 +40,7 @@ for (const family of ["chromium", "firefox"] as const) {
       origin = new URL(site.allowedUrl).origin;
       work = mkdtempSync(join(tmpdir(), "yzt-e2e-"));
       session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
-      page = await session.browser.newPage();
-      await page.goto(site.allowedUrl);
-      await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
-      await page.evaluate(() => {
-        window.__events = [];
-        for (const type of ["tokeninserted", "tokenremoved", "sessionended", "certificateschanged"]) {
-          window.yzt.addEventListener(type, (e: { tokenSerial?: string }) => window.__events.push(`${type}:${e.tokenSerial ?? ""}`));
-        }
-      });
+      page = await openApiPage(session.browser, site.allowedUrl);
     }, 120_000);
 
     afterAll(async () => {

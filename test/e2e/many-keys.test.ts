@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { YztCertificate } from "../../protocol/types.js";
 import { launchBrowser, press, pressKey, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
-import { callResult, loginWithPin, startCall } from "../support/page-calls.js";
+import { callResult, loginWithPin, openApiPage, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setPinToBeChanged, setRetries } from "../virtual-token/state.js";
 
@@ -36,13 +36,7 @@ for (const family of ["chromium", "firefox"] as const) {
       for (const alias of ["office01", "office02"]) insertToken(vtoken.home, alias);
       site = await startTestSite(vtoken.manifest.tls);
       session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
-      page = await session.browser.newPage();
-      await page.goto(site.allowedUrl);
-      await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
-      await page.evaluate(() => {
-        window.__events = [];
-        for (const type of ["tokeninserted", "tokenremoved"]) window.yzt.addEventListener(type, (e: { tokenSerial?: string }) => window.__events.push(`${type}:${e.tokenSerial ?? ""}`));
-      });
+      page = await openApiPage(session.browser, site.allowedUrl);
       const certificates = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
       certA = certificates.find((certificate) => certificate.tokenSerial === "YZT1000000000001")!;
       certB = certificates.find((certificate) => certificate.tokenSerial === "YZT1000000000002")!;

@@ -60,3 +60,17 @@ export async function loginWithPin<T = unknown>(browser: Browser, page: Page, ce
   await press(prompt, "button[type=submit]");
   return callResult<T>(page, "loginWithPin");
 }
+
+/** Opens an allowed page in a new tab, waits for window.yzt, and records every event in window.__events. */
+export async function openApiPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
+  await page.evaluate(() => {
+    window.__events = [];
+    for (const type of ["tokeninserted", "tokenremoved", "sessionended", "certificateschanged"]) {
+      window.yzt.addEventListener(type, (e: { tokenSerial?: string }) => window.__events.push(`${type}:${e.tokenSerial ?? ""}`));
+    }
+  });
+  return page;
+}
