@@ -13,7 +13,7 @@ const ADVICE: Record<string, string> = {
   config: "运行“全部修复”整理配置文件 / run 全部修复 to clean the config file",
   module: "请安装证书驱动（一证通证书应用环境）/ install the key's driver",
   token: "请插入一证通 USB Key / insert the USB key",
-  pin: "PIN 已锁定或输错过：登录一证通服务平台选择【证书解锁】，或到一证通服务网点办理 / unlock on the 一证通 service platform (证书解锁) or at a service point",
+  pin: "PIN 已锁定或输错过：登录一证通服务平台选择【证书解锁】，或到一证通服务网点办理；客服热线 400-700-1900 / unlock on the 一证通 service platform (证书解锁) or at a service point; hotline 400-700-1900",
   certificate: "证书已过期或即将过期：登录一证通服务平台选择【证书更新】/ renew on the 一证通 service platform (证书更新)",
   chain: "找不到签发该证书的 CA 证书：请从网站或证书颁发机构获取 CA 证书，加入配置 caCertificates / get the issuing CA certificates from the site or issuer (config caCertificates)",
   keyUsage: "证书用途不符，需到一证通服务网点重新签发 / the certificate must be reissued at a service point",

@@ -41,7 +41,13 @@ function tokenRow(token: TokenInfo): HTMLElement {
     element("div", { className: "muted", text: `${token.present ? t("present") : t("absent")} · PIN: ${pin}` }),
     change);
   // A locked key: how to get it unlocked, online or at a service point (FAQ).
-  if (token.pin.locked) row.append(element("p", { className: "unlock-help", text: t("pinLockedHelp") }), element("a", { text: t("unlockLink"), attrs: { href: HELP_LINKS.unlock, target: "_blank", rel: "noopener" } }));
+  if (token.pin.locked) {
+    row.append(
+      element("p", { className: "unlock-help", text: t("pinLockedHelp") }),
+      element("p", { className: "contacts", text: t("serviceContacts") }),
+      element("a", { text: t("unlockLink"), attrs: { href: HELP_LINKS.unlock, target: "_blank", rel: "noopener" } }),
+    );
+  }
   return row;
 }
 

@@ -168,7 +168,9 @@ for (const family of ["chromium", "firefox"] as const) {
       await press(prompt, "button[type=submit]");
       expect(await callResult(page, "lockIt")).toMatchObject({ ok: false, code: "PIN_LOCKED" });
       await prompt.waitForSelector("#locked:not([hidden])", { timeout: 5000 });
-      expect(await prompt.$eval("#locked", (el) => el.textContent ?? "")).toContain("证书解锁");
+      const lockedText = await prompt.$eval("#locked", (el) => el.textContent ?? "");
+      expect(lockedText).toContain("证书解锁");
+      expect(lockedText).toContain("400-700-1900");
       // The popup, opened from an extension page as the toolbar button would (pages may not open it).
       await prompt.evaluate((url) => {
         location.href = url;
@@ -176,6 +178,7 @@ for (const family of ["chromium", "firefox"] as const) {
       const popup = await waitForExtensionPage(session.browser, "/extension/ui/popup.html");
       const row = await popup.waitForSelector("[data-token=YZT1000000000001].locked", { timeout: 10_000 });
       expect(await row!.evaluate((el) => el.querySelector(".unlock-help")?.textContent ?? "")).toContain("证书解锁");
+      expect(await row!.evaluate((el) => el.querySelector(".contacts")?.textContent ?? "")).toContain("400-700-1900");
       // 证书检测 in the popup: the locked PIN with what to do, then the report to copy to the help desk.
       await popup.click("#run-check");
       const pinCheck = await popup.waitForSelector("[data-check=pin][data-status=error] .advice", { timeout: 10_000 });

@@ -68,7 +68,9 @@ describe("virtual token", () => {
     expect(present.length).toBe(1);
     const token = present.items(0).getToken();
     expect(token).toMatchObject({ serialNumber: "YZT0000000000001", label: "BJ-YZT DEMO", manufacturerID: "yzt-bridge virtual token" });
-    expect(module.getSlots(false).length).toBe(6); // demo, ec, expired, rsa, mixed, expiring
+    // demo, ec, expired, rsa, mixed, expiring, and the template's office keys (pulled out: office01, office02)
+    expect(vtoken.manifest.tokens.map((t) => t.alias)).toEqual(["demo", "ec", "expired", "rsa", "mixed", "expiring", "office01", "office02"]);
+    expect(module.getSlots(false).length).toBe(8);
   });
 
   it("holds a signing and an encryption certificate with key pairs under the same CKA_ID", () => {
