@@ -50,9 +50,20 @@ export function string(rules: StringRules = {}): Schema<string> {
  */
 const BASE64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Padded base64: whole 4-character groups, the alphabet only, and "=" only as one or two final characters. */
+/** Before "==" only 4 bits of the last character are data, before "=" only 2: the rest must be zero. */
+const LAST_BEFORE_TWO_PADS = "AQgw";
+const LAST_BEFORE_ONE_PAD = "AEIMQUYcgkosw048";
+
+/**
+ * Canonical padded base64: whole 4-character groups, the alphabet only, "=" only as one or two final
+ * characters, and zero bits under the padding (what every encoder writes, and what the browsers' strict
+ * decoders demand), so the page, the background and the host accept exactly the same texts.
+ */
 export function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && BASE64_TEXT.test(text);
+  if (text.length % 4 !== 0 || !BASE64_TEXT.test(text)) return false;
+  if (text.endsWith("==")) return LAST_BEFORE_TWO_PADS.includes(text.charAt(text.length - 3));
+  if (text.endsWith("=")) return LAST_BEFORE_ONE_PAD.includes(text.charAt(text.length - 2));
+  return true;
 }
 
 /** Decoded size of padded base64 that passed isBase64. */

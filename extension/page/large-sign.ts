@@ -4,7 +4,8 @@
  * script and extension messaging costs far more than hashing them (see `npm run bench`). Anything this code
  * does not recognise as a well-formed large request goes on unchanged, and the background validates it.
  */
-import { base64ByteLength, isBase64 } from "../../protocol/validate.js";
+import { base64ByteLength } from "../../protocol/validate.js";
+import { decodeCanonicalBase64 } from "../shared/base64.js";
 import { prepareLargeData, SHA256, SM3 } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "../shared/limits.js";
 import type { PageBridge } from "./bridge.js";
@@ -15,6 +16,8 @@ interface LargeRequest {
   certificateId: string;
   data: string;
   format: "pkcs7-detached" | "pkcs7-attached" | "raw";
+  /** The data's bytes: decoding them is also what validates the base64. */
+  content: Uint8Array<ArrayBuffer>;
 }
 
 function largeRequest(options: unknown): LargeRequest | null {
@@ -23,8 +26,9 @@ function largeRequest(options: unknown): LargeRequest | null {
   if (typeof certificateId !== "string" || typeof data !== "string" || !FORMATS.includes(format)) return null;
   if (digest !== undefined || (hashAlgorithm !== undefined && hashAlgorithm !== "SHA-256") || Object.keys(rest).length > 0) return null;
   const size = data.length % 4 === 0 ? base64ByteLength(data) : 0;
-  if (size < HASH_IN_EXTENSION_BYTES || size > MAX_PAGE_DATA_BYTES || !isBase64(data)) return null;
-  return { certificateId, data, format: format as LargeRequest["format"] };
+  if (size < HASH_IN_EXTENSION_BYTES || size > MAX_PAGE_DATA_BYTES) return null;
+  const content = decodeCanonicalBase64(data);
+  return content ? { certificateId, data, format: format as LargeRequest["format"], content } : null;
 }
 
 /** A certificate's key algorithm never changes, so one lookup per certificate id is enough for this page. */
@@ -46,6 +50,7 @@ export async function signFromPage(bridge: PageBridge, options: unknown): Promis
   const keyAlgorithm = await keyAlgorithmOf(bridge, request.certificateId);
   const hash = keyAlgorithm === "SM2" ? SM3 : keyAlgorithm === "RSA" || keyAlgorithm === "EC" ? SHA256 : null;
   if (!hash) return bridge.call("sign", options);
-  const prepared = await prepareLargeData(request, hash);
+  const { content, ...params } = request;
+  const prepared = await prepareLargeData(params, hash, content);
   return prepared.finish(await bridge.call<{ signature: string }>("sign", prepared.request));
 }

@@ -53,13 +53,16 @@ export interface PreparedSign<T extends SignRequest> {
   finish<R extends { signature: string }>(result: R): R;
 }
 
-/** Only valid base64 data of at least HASH_IN_EXTENSION_BYTES is replaced; everything else passes unchanged. */
-export async function prepareLargeData<T extends SignRequest>(params: T, hash: ContentHash = SHA256): Promise<PreparedSign<T>> {
+/**
+ * Only valid base64 data of at least HASH_IN_EXTENSION_BYTES is replaced; everything else passes unchanged.
+ * `decoded`: the data's bytes when the caller decoded (and so validated) them already.
+ */
+export async function prepareLargeData<T extends SignRequest>(params: T, hash: ContentHash = SHA256, decoded?: Uint8Array<ArrayBuffer>): Promise<PreparedSign<T>> {
   const unchanged: PreparedSign<T> = { request: params, finish: (result) => result };
   if (params.data === undefined || base64ByteLength(params.data) < HASH_IN_EXTENSION_BYTES) return unchanged;
   // A raw SM2 signature is over e = SM3(Z‖M), which needs the signer's public key: the host computes that one.
   if (hash.name === "SM3" && params.format === "raw") return unchanged;
-  const content = base64ToBytes(params.data);
+  const content = decoded ?? base64ToBytes(params.data);
   const digest = bytesToBase64(await hash.digest(content));
   const { data: _data, ...rest } = params;
   const attached = params.format === "pkcs7-attached";

@@ -26,6 +26,17 @@ describe("base64 validation of large documents", () => {
     for (const bad of ["Q", "QQ=", "Q===", "====", "QQ==QUJD", "QU=D", "QUJD\n", "QUJ\u00e9"]) expect(isBase64(bad)).toBe(false);
   });
 
+  it("accepts only zero bits under the padding, as every encoder writes them", () => {
+    for (let byte = 0; byte < 256; byte++) {
+      expect(isBase64(Buffer.from([byte]).toString("base64"))).toBe(true);
+      expect(isBase64(Buffer.from([0x41, byte]).toString("base64"))).toBe(true);
+    }
+    expect(isBase64("QR==")).toBe(false);
+    expect(isBase64("QUJ=")).toBe(false);
+    expect(isBase64("QQ==")).toBe(true);
+    expect(isBase64("QUI=")).toBe(true);
+  });
+
   it("gives a page's 32 MiB + 1 byte document BAD_REQUEST naming the limit, and takes exactly 32 MiB", () => {
     const certificateId = "YZT0000000000001:0101";
     const exact = Buffer.alloc(32 * MiB, 1).toString("base64");
