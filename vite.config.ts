@@ -4,10 +4,10 @@
  *   vite build --mode firefox → dist/extension-firefox  (MV3 event page, gecko id)
  * `{{chrome}}.` / `{{firefox}}.` keys in manifest.json select the per-browser parts.
  */
-import { createPrivateKey, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { defineConfig } from "vite";
 import webExtension from "vite-plugin-web-extension";
+import { manifestKeyOf } from "./scripts/packaging/crx3.ts";
 
 /**
  * Release builds sign the CRX with the publisher's secret key (YZT_EXTENSION_KEY_FILE, a PEM file): its
@@ -16,8 +16,7 @@ import webExtension from "vite-plugin-web-extension";
  */
 function releaseManifestKey(): string | undefined {
   const file = process.env.YZT_EXTENSION_KEY_FILE;
-  if (!file) return undefined;
-  return createPublicKey(createPrivateKey(readFileSync(file, "utf8"))).export({ type: "spki", format: "der" }).toString("base64");
+  return file ? manifestKeyOf(readFileSync(file, "utf8")) : undefined;
 }
 
 export default defineConfig(({ mode }) => {

@@ -37,12 +37,15 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-export function launcherScript(options: { node: string; entry: string; env?: Record<string, string> }): string {
+const HOST_LAUNCHER_NOTE = "yzt-bridge native host launcher (generated; browsers run this via native messaging)";
+
+/** A shell launcher that runs `entry` on `node`; `note` says what it is (default: the native host's). */
+export function launcherScript(options: { node: string; entry: string; env?: Record<string, string>; note?: string }): string {
   const exports = Object.entries(options.env ?? {})
     .filter(([name]) => /^[A-Z_][A-Z0-9_]*$/.test(name))
     .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
     .join("");
-  return `#!/bin/sh\n# yzt-bridge native host launcher (generated; browsers run this via native messaging)\n${exports}exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"\n`;
+  return `#!/bin/sh\n# ${options.note ?? HOST_LAUNCHER_NOTE}\n${exports}exec ${shellQuote(options.node)} ${shellQuote(options.entry)} "$@"\n`;
 }
 
 export interface Registration {

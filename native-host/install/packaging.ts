@@ -44,7 +44,7 @@ export function chromePolicy(options: PolicyOptions): Record<string, unknown> {
   };
 }
 
-export function firefoxPolicy(options: PolicyOptions): Record<string, unknown> {
+export function firefoxPolicy(options: Pick<PolicyOptions, "firefoxXpiUrl">): Record<string, unknown> {
   return {
     policies: {
       ExtensionSettings: { [FIREFOX_EXTENSION_ID]: { installation_mode: "force_installed", install_url: options.firefoxXpiUrl } },

@@ -17,10 +17,10 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { HOST_NAME } from "../../protocol/messages.js";
 import { browserLocations, familyOf } from "../../native-host/install/browsers.js";
-import { hostManifest, launcherScript } from "../../native-host/install/host-manifest.js";
+import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { firefoxPolicy } from "../../native-host/install/packaging.js";
-import { builtChromeManifest, json, normalise, Stage, stageHostPayload } from "./stage.js";
+import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
 
 export const INSTALL_DIR = "/opt/yzt-bridge";
 export const CRX_PATH = `${INSTALL_DIR}/extension/yzt-bridge-chrome.crx`;
@@ -100,17 +100,12 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   const stage = new Stage(input.stage);
   const { chromeId } = builtChromeManifest(input.root);
 
-  const node = `${INSTALL_DIR}/bin/node`;
-  const hostEntry = `${INSTALL_DIR}/dist/host/main.js`;
-  const launcher = `${INSTALL_DIR}/yzt-host`;
-
   const binaries = stageHostPayload(stage, INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
   // Debug symbols are most of a Node binary's size and no user needs them.
   execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, binaries.addon]);
 
-  stage.write(launcher, launcherScript({ node, entry: hostEntry }), 0o755);
-  stage.write(`${INSTALL_DIR}/bin/yzt`, `#!/bin/sh\n# yzt-bridge command line, on the package's own Node runtime\nexec ${node} ${INSTALL_DIR}/dist/host/yzt.js "$@"\n`, 0o755);
-  stage.link("/usr/bin/yzt", `${INSTALL_DIR}/bin/yzt`);
+  const { node, entry: hostEntry, launcher, cli } = stageUnixLaunchers(stage, INSTALL_DIR);
+  stage.link("/usr/bin/yzt", cli);
 
   // Native-messaging manifests, one per directory (Brave reads Chrome's system directory).
   const record: InstallRecord = { scope: "system", platform: "linux", launcher, node, entry: hostEntry, chromeId, browsers: [] };
@@ -139,7 +134,7 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   stage.write(CRX_PATH, input.crx);
   stage.write(XPI_PATH, input.xpi);
   for (const dir of EXTERNAL_EXTENSION_DIRS) stage.write(`${dir}/${chromeId}.json`, json({ external_crx: CRX_PATH, external_version: input.version }));
-  const policy = json(firefoxPolicy({ chromeId, chromeUpdateUrl: "", firefoxXpiUrl: `file://${XPI_PATH}` }));
+  const policy = json(firefoxPolicy({ firefoxXpiUrl: `file://${XPI_PATH}` }));
   for (const file of FIREFOX_POLICY_FILES) stage.write(file, policy);
 
   stage.write("/usr/share/doc/yzt-bridge/copyright", copyright(input.version));

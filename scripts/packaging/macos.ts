@@ -15,9 +15,9 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HOST_NAME } from "../../protocol/messages.js";
 import { browserLocations, familyOf } from "../../native-host/install/browsers.js";
-import { hostManifest, launcherScript } from "../../native-host/install/host-manifest.js";
+import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
-import { builtChromeManifest, json, normalise, Stage, stageHostPayload } from "./stage.js";
+import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
 
 export const MAC_INSTALL_DIR = "/Library/Application Support/yzt-bridge";
 const STORE_UPDATE_URLS = {
@@ -36,13 +36,9 @@ export interface MacTreeInput {
 export function stageMacTree(input: MacTreeInput): { files: string[]; chromeId: string } {
   const stage = new Stage(input.stage);
   const { chromeId } = builtChromeManifest(input.root);
-  const node = `${MAC_INSTALL_DIR}/bin/node`;
-  const entry = `${MAC_INSTALL_DIR}/dist/host/main.js`;
-  const launcher = `${MAC_INSTALL_DIR}/yzt-host`;
   stageHostPayload(stage, MAC_INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
-  stage.write(launcher, launcherScript({ node, entry }), 0o755);
-  stage.write(`${MAC_INSTALL_DIR}/bin/yzt`, `#!/bin/sh\nexec '${node}' '${MAC_INSTALL_DIR}/dist/host/yzt.js' "$@"\n`, 0o755);
-  stage.link("/usr/local/bin/yzt", `${MAC_INSTALL_DIR}/bin/yzt`);
+  const { node, entry, launcher, cli } = stageUnixLaunchers(stage, MAC_INSTALL_DIR);
+  stage.link("/usr/local/bin/yzt", cli);
   const record: InstallRecord = { scope: "system", platform: "darwin", launcher, node, entry, chromeId, browsers: [] };
   for (const location of browserLocations("darwin", "system")) {
     const manifestPath = `${location.manifestDir}/${HOST_NAME}.json`;

@@ -5,7 +5,7 @@
  */
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { chromeExtensionIdFromKey } from "../../native-host/install/host-manifest.js";
+import { chromeExtensionIdFromKey, launcherScript } from "../../native-host/install/host-manifest.js";
 
 /** A directory standing for the target machine's "/" (or the install folder); records what it writes. */
 export class Stage {
@@ -84,4 +84,18 @@ export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadIn
     addon: stage.copy(`${dir}/node_modules/pkcs11js/build/Release/pkcs11.node`, input.addonBinary ?? join(addon, "build", "Release", "pkcs11.node")),
     runtime: stage.copy(`${dir}/${input.runtime.to}`, input.runtime.from, 0o755),
   };
+}
+
+/**
+ * The two launchers of a Unix payload in `dir` (its runtime at bin/node): `yzt-host`, which browsers start,
+ * and `bin/yzt`, the CLI. Returns the paths an install record names.
+ */
+export function stageUnixLaunchers(stage: Stage, dir: string): { node: string; entry: string; launcher: string; cli: string } {
+  const node = `${dir}/bin/node`;
+  const entry = `${dir}/dist/host/main.js`;
+  const launcher = `${dir}/yzt-host`;
+  const cli = `${dir}/bin/yzt`;
+  stage.write(launcher, launcherScript({ node, entry }), 0o755);
+  stage.write(cli, launcherScript({ node, entry: `${dir}/dist/host/yzt.js`, note: "yzt-bridge command line, on the package's own Node runtime" }), 0o755);
+  return { node, entry, launcher, cli };
 }
