@@ -6,35 +6,29 @@ type NativeEncoder = { toBase64?: () => string };
 /** Decodes into an existing buffer (TC39 base64 proposal, Chromium 140+, Firefox 133+). */
 type NativeInto = { setFromBase64?: (text: string, options?: { lastChunkHandling?: "strict" }) => { read: number; written: number } };
 
-function decodeInto(text: string, bytes: Uint8Array<ArrayBuffer>): boolean {
+/**
+ * Canonical padded base64 (what isBase64 accepts) decoded in one pass, or null when it is not canonical.
+ * For megabytes this is the page's whole validation: the native decoder checks the alphabet and the padding
+ * while it writes into a buffer of the exact size, about twice as fast as a separate pattern test plus decoding.
+ */
+export function decodeCanonicalBase64(text: string): Uint8Array<ArrayBuffer> | null {
+  if (text.length % 4 !== 0) return null;
+  const bytes = new Uint8Array(base64ByteLength(text));
   const native = (bytes as unknown as NativeInto).setFromBase64;
   try {
     if (native) {
       // Strict: padding required and its bits zero. Whitespace (which the codec skips) leaves bytes unwritten.
       const { read, written } = native.call(bytes, text, { lastChunkHandling: "strict" });
-      return read === text.length && written === bytes.length;
+      return read === text.length && written === bytes.length ? bytes : null;
     }
+    // atob is lenient (whitespace, missing padding): the pattern decides.
+    if (!isBase64(text)) return null;
     const binary = atob(text);
-    if (binary.length !== bytes.length) return false;
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return true;
+    return bytes;
   } catch {
-    return false;
+    return null;
   }
-}
-
-/**
- * Canonical padded base64 (what isBase64 accepts) decoded in one pass, or null when it is not canonical.
- * For megabytes this is the page's whole validation: the decoder checks the alphabet and the padding while
- * it writes into a buffer of the exact size, about twice as fast as a separate pattern test plus decoding.
- */
-export function decodeCanonicalBase64(text: string): Uint8Array<ArrayBuffer> | null {
-  if (text.length % 4 !== 0) return null;
-  const bytes = new Uint8Array(base64ByteLength(text));
-  const native = typeof (bytes as unknown as NativeInto).setFromBase64 === "function";
-  // Without the native codec, atob is lenient (whitespace, missing padding): the pattern decides.
-  if (!native && !isBase64(text)) return null;
-  return decodeInto(text, bytes) ? bytes : null;
 }
 
 /** Bytes of base64 that was validated already (schemas, isBase64). */
