@@ -60,32 +60,49 @@ function splitSignedData(cms: Uint8Array): SignedDataParts {
   };
 }
 
-/** Writes the ContentInfo back with or without content; lengths first, then one buffer (content copied once). */
-function joinSignedData(parts: SignedDataParts, content: Uint8Array | null): Uint8Array {
-  const octetsHeader = content ? derHeader(0x04, content.length) : new Uint8Array();
-  const eContentHeader = content ? derHeader(0xa0, octetsHeader.length + content.length) : new Uint8Array();
-  const encapBodyLength = parts.eContentType.length + eContentHeader.length + octetsHeader.length + (content?.length ?? 0);
+/**
+ * The attached ContentInfo is `head ‖ content ‖ tail`: the bytes around the content, for `contentLength`
+ * bytes of it (null: no content at all). Callers that never need the whole signature in one buffer (the
+ * extension encodes it to base64 piece by piece) are spared a copy of a document of up to 32 MB.
+ */
+export interface AttachedFraming {
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+function frameSignedData(parts: SignedDataParts, contentLength: number | null): AttachedFraming {
+  const content = contentLength ?? 0;
+  const octetsHeader = contentLength === null ? new Uint8Array() : derHeader(0x04, content);
+  const eContentHeader = contentLength === null ? new Uint8Array() : derHeader(0xa0, octetsHeader.length + content);
+  const encapBodyLength = parts.eContentType.length + eContentHeader.length + octetsHeader.length + content;
   const encapHeader = derHeader(0x30, encapBodyLength);
   const signedBodyLength = parts.before.length + encapHeader.length + encapBodyLength + parts.after.length;
   const signedHeader = derHeader(0x30, signedBodyLength);
   const explicitHeader = derHeader(0xa0, signedHeader.length + signedBodyLength);
   const outerHeader = derHeader(0x30, parts.oid.length + explicitHeader.length + signedHeader.length + signedBodyLength);
-  return concatBytes(
-    outerHeader, parts.oid, explicitHeader, signedHeader, parts.before,
-    encapHeader, parts.eContentType, eContentHeader, octetsHeader, content ?? new Uint8Array(), parts.after,
-  );
+  return {
+    head: concatBytes(outerHeader, parts.oid, explicitHeader, signedHeader, parts.before, encapHeader, parts.eContentType, eContentHeader, octetsHeader),
+    tail: parts.after.slice(),
+  };
+}
+
+/** The framing that attachContent would put around `contentLength` bytes of content. */
+export function attachedFraming(detached: Uint8Array, contentLength: number): AttachedFraming {
+  const parts = splitSignedData(detached);
+  if (parts.content) throw new Error("CMS: the signature already embeds content");
+  return frameSignedData(parts, contentLength);
 }
 
 /** ContentInfo{signedData, [0] SignedData{..., encapContentInfo{data}, ...}} → the same with eContent = content. */
 export function attachContent(detached: Uint8Array, content: Uint8Array): Uint8Array {
-  const parts = splitSignedData(detached);
-  if (parts.content) throw new Error("CMS: the signature already embeds content");
-  return joinSignedData(parts, content);
+  const { head, tail } = attachedFraming(detached, content.length);
+  return concatBytes(head, content, tail);
 }
 
 /** The reverse: an attached SignedData as its detached form and the embedded content (a view, not a copy). */
 export function detachContent(attached: Uint8Array): { detached: Uint8Array; content: Uint8Array } {
   const parts = splitSignedData(attached);
   if (!parts.content) throw new Error("CMS: the signature embeds no content");
-  return { detached: joinSignedData(parts, null), content: parts.content };
+  const { head, tail } = frameSignedData(parts, null);
+  return { detached: concatBytes(head, tail), content: parts.content };
 }

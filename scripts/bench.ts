@@ -125,8 +125,13 @@ async function main(): Promise<void> {
         await loginThroughDialog(page, key.certificateId);
         viaPages.push(stats(await pageSigns(page, key, SIGNATURES)));
       }
-      // RSA documents are hashed in the page (WebCrypto); SM2 ones with SM3 in the extension's background.
-      for (const key of BENCH_KEYS) large[key.name] = await measureLargeDocuments(page, key.certificateId);
+      // Documents are hashed in the page: WebCrypto SHA-256 for RSA, the extension's SM3 for SM2. The GM
+      // profile's SignedData puts the content off a 3-byte boundary, so its attached form is encoded anew.
+      for (const key of BENCH_KEYS) {
+        const keyHash = key.name.startsWith("SM2") ? "SM3" : "SHA-256";
+        large[key.name] = await measureLargeDocuments(page, key.certificateId, { keyHash });
+        if (keyHash === "SM3") large[`${key.name}, cmsProfile gm`] = await measureLargeDocuments(page, key.certificateId, { keyHash, signOptions: { cmsProfile: "gm" } });
+      }
       removeToken(home, "rsa");
 
       // Removal: time from pulling the key to the page's tokenremoved event.
@@ -207,7 +212,7 @@ async function main(): Promise<void> {
         concurrent: { target: "all succeed", met: concurrent.failed === 0 },
         officeHubListMs: { target: 500, met: hubStats.coldListMs.median <= 500 },
         officeHubRemovalMs: { target: 300, met: hubStats.removalMs.median <= 300 },
-        largeDocumentOverhead: { target: "≤ 2× the hashing floor", met: Object.values(large).every((l) => largeOverhead(l) <= 2) },
+        largeDocumentOverhead: { target: "≤ 2× the hashing floor (the key's hash: SHA-256 or SM3)", met: Object.values(large).every((l) => largeOverhead(l) <= 2) },
       },
     });
     const row = (name: string, s: Stats) => `| ${name.padEnd(44)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
@@ -227,7 +232,11 @@ async function main(): Promise<void> {
       `${hubStats.keys} keys inserted (${hubStats.certificates} certificates): host cold start to the full certificate list median ${hubStats.coldListMs.median.toFixed(0)} ms, p95 ${hubStats.coldListMs.p95.toFixed(0)} ms (budget ≤ 500 ms); one key's removal → host event median ${hubStats.removalMs.median.toFixed(0)} ms, p95 ${hubStats.removalMs.p95.toFixed(0)} ms (budget ≤ 300 ms); picker open (page call → dialog ready) median ${hubStats.pickerOpenMs.median.toFixed(0)} ms`,
       `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
       `host RSS: idle ${idleRss.toFixed(1)} MB, after 1000 signatures ${rssAfter.toFixed(1)} MB (budget idle ≤ 60 MB)`,
-      ...Object.entries(large).map(([name, l]) => `20 MB document, ${name} key: WebCrypto SHA-256 floor ${l.hashFloorMs} ms; yzt.sign detached ${l.detachedMs} ms (overhead ${l.overheadOverFloor.detached}× the floor), attached ${l.attachedMs} ms (${l.overheadOverFloor.attached}×) (budget ≤ 2×)`),
+      ...Object.entries(large).map(([name, l]) => {
+        const floor = l.keyHash === "SM3" ? `SM3 floor ${l.keyHashFloorMs} ms (WebCrypto SHA-256 ${l.hashFloorMs} ms)` : `WebCrypto SHA-256 floor ${l.hashFloorMs} ms`;
+        const versusSha256 = l.keyHash === "SM3" ? `; against SHA-256: ${l.overheadOverSha256.detached}×, ${l.overheadOverSha256.attached}×` : "";
+        return `20 MB document, ${name}: ${floor}; yzt.sign detached ${l.detachedMs} ms (overhead ${l.overheadOverFloor.detached}× the floor), attached ${l.attachedMs} ms (${l.overheadOverFloor.attached}×) (budget ≤ 2×)${versusSha256}`;
+      }),
       `4 tabs × 50 concurrent SM2 signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
     ].join("\n");
     console.log(`\n${table}\n`);

@@ -9,6 +9,7 @@ import { decodeCanonicalBase64 } from "../shared/base64.js";
 import { prepareLargeData, SHA256, SM3 } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "../shared/limits.js";
 import type { PageBridge } from "./bridge.js";
+import { ReusableBuffer } from "./reusable-buffer.js";
 
 const FORMATS: readonly unknown[] = ["pkcs7-detached", "pkcs7-attached", "raw"];
 
@@ -16,20 +17,25 @@ interface LargeRequest {
   certificateId: string;
   data: string;
   format: "pkcs7-detached" | "pkcs7-attached" | "raw";
-  /** The data's bytes: decoding them is also what validates the base64. */
-  content: Uint8Array<ArrayBuffer>;
+  /** Passed on as they are (the background validates them): they shape the signature, not the digest. */
+  hashAlgorithm?: unknown;
+  sm2Id?: unknown;
+  cmsProfile?: unknown;
 }
 
 function largeRequest(options: unknown): LargeRequest | null {
   if (typeof options !== "object" || options === null) return null;
-  const { certificateId, data, format, digest, hashAlgorithm, ...rest } = options as Record<string, unknown>;
+  const { certificateId, data, format, digest, hashAlgorithm, sm2Id, cmsProfile, ...rest } = options as Record<string, unknown>;
   if (typeof certificateId !== "string" || typeof data !== "string" || !FORMATS.includes(format)) return null;
-  if (digest !== undefined || (hashAlgorithm !== undefined && hashAlgorithm !== "SHA-256") || Object.keys(rest).length > 0) return null;
+  if (digest !== undefined || Object.keys(rest).length > 0) return null;
   const size = data.length % 4 === 0 ? base64ByteLength(data) : 0;
   if (size < HASH_IN_EXTENSION_BYTES || size > MAX_PAGE_DATA_BYTES) return null;
-  const content = decodeCanonicalBase64(data);
-  return content ? { certificateId, data, format: format as LargeRequest["format"], content } : null;
+  const passed = { hashAlgorithm, sm2Id, cmsProfile };
+  for (const key of Object.keys(passed) as Array<keyof typeof passed>) if (passed[key] === undefined) delete passed[key];
+  return { certificateId, data, format: format as LargeRequest["format"], ...passed };
 }
+
+const decodeBuffer = new ReusableBuffer();
 
 /** A certificate's key algorithm never changes, so one lookup per certificate id is enough for this page. */
 const keyAlgorithms = new Map<string, string>();
@@ -46,11 +52,20 @@ export async function signFromPage(bridge: PageBridge, options: unknown): Promis
   const request = largeRequest(options);
   if (!request) return bridge.call("sign", options);
   // The digest depends on the key: SHA-256 (WebCrypto, off the main thread) for RSA and EC keys, SM3 for
-  // SM2 keys (in script, in slices that let the page run in between). Unknown keys go the general way.
+  // SM2 keys (in script, in slices that let the page run in between). Unknown keys, and a hash the key does
+  // not use (the background refuses it with the right error), go the general way.
   const keyAlgorithm = await keyAlgorithmOf(bridge, request.certificateId);
   const hash = keyAlgorithm === "SM2" ? SM3 : keyAlgorithm === "RSA" || keyAlgorithm === "EC" ? SHA256 : null;
-  if (!hash) return bridge.call("sign", options);
-  const { content, ...params } = request;
-  const prepared = await prepareLargeData(params, hash, content);
-  return prepared.finish(await bridge.call<{ signature: string }>("sign", prepared.request));
+  if (!hash || (request.hashAlgorithm !== undefined && request.hashAlgorithm !== hash.name)) return bridge.call("sign", options);
+  // Decoding is also the validation: text that is not canonical base64 goes on whole and gets BAD_REQUEST.
+  const content = decodeCanonicalBase64(request.data, (size) => decodeBuffer.take(size));
+  if (!content) return bridge.call("sign", options);
+  try {
+    // The key's hash, named: what the background would pick for it anyway.
+    const prepared = await prepareLargeData({ ...request, hashAlgorithm: hash.name }, hash, content);
+    return prepared.finish(await bridge.call<{ signature: string }>("sign", prepared.request));
+  } finally {
+    // finish() has encoded an attached signature by now: nothing refers to the bytes any more.
+    decodeBuffer.giveBack(content);
+  }
 }

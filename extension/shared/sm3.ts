@@ -13,15 +13,59 @@ function rotl(x: number, n: number): number {
 }
 
 /** T_j rotated left by j mod 32, precomputed once: round j adds rotl(T_j, j). */
-const ROUND_CONSTANTS = Uint32Array.from({ length: 64 }, (_, j) => rotl(j < 16 ? 0x79cc4519 : 0x7a879d8a, j % 32));
+const ROUND_CONSTANTS = Int32Array.from({ length: 64 }, (_, j) => rotl(j < 16 ? 0x79cc4519 : 0x7a879d8a, j % 32));
 
-const p0 = (x: number): number => x ^ rotl(x, 9) ^ rotl(x, 17);
-const p1 = (x: number): number => x ^ rotl(x, 15) ^ rotl(x, 23);
+/** Message expansion W[0..67], shared by every hash: compressing never yields, so no two use it at once. */
+const expansion = new Int32Array(68);
+
+/**
+ * Compresses the whole 64-byte blocks of bytes[offset, end) into `state`. Written for V8's optimiser, as
+ * hashing a 32 MB document is the one hot loop of the extension: the state lives in local int32 variables
+ * for the whole run (Int32Array, never Uint32Array, whose top-bit values would become doubles), and the
+ * rotations are spelled out rather than called.
+ */
+function compressBlocks(state: Int32Array, bytes: Uint8Array, offset: number, end: number): void {
+  const w = expansion;
+  const k = ROUND_CONSTANTS;
+  let s0 = state[0]!, s1 = state[1]!, s2 = state[2]!, s3 = state[3]!, s4 = state[4]!, s5 = state[5]!, s6 = state[6]!, s7 = state[7]!;
+  for (; offset + BLOCK_BYTES <= end; offset += BLOCK_BYTES) {
+    for (let i = 0; i < 16; i++) {
+      const at = offset + (i << 2);
+      w[i] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    }
+    for (let j = 16; j < 68; j++) {
+      const x = w[j - 16]! ^ w[j - 9]! ^ ((w[j - 3]! << 15) | (w[j - 3]! >>> 17));
+      // P1(x) ^ rotl(W[j-13], 7) ^ W[j-6]
+      w[j] = x ^ ((x << 15) | (x >>> 17)) ^ ((x << 23) | (x >>> 9)) ^ ((w[j - 13]! << 7) | (w[j - 13]! >>> 25)) ^ w[j - 6]!;
+    }
+    let a = s0, b = s1, c = s2, d = s3, e = s4, f = s5, g = s6, h = s7;
+    // Rounds 0-15 and 16-63 differ only in FF and GG; two loops keep that choice out of the hot path.
+    for (let j = 0; j < 16; j++) {
+      const a12 = (a << 12) | (a >>> 20);
+      const sum = (a12 + e + k[j]!) | 0;
+      const ss1 = (sum << 7) | (sum >>> 25);
+      const tt1 = ((a ^ b ^ c) + d + (ss1 ^ a12) + (w[j]! ^ w[j + 4]!)) | 0;
+      const tt2 = ((e ^ f ^ g) + h + ss1 + w[j]!) | 0;
+      d = c; c = (b << 9) | (b >>> 23); b = a; a = tt1;
+      // P0(tt2)
+      h = g; g = (f << 19) | (f >>> 13); f = e; e = tt2 ^ ((tt2 << 9) | (tt2 >>> 23)) ^ ((tt2 << 17) | (tt2 >>> 15));
+    }
+    for (let j = 16; j < 64; j++) {
+      const a12 = (a << 12) | (a >>> 20);
+      const sum = (a12 + e + k[j]!) | 0;
+      const ss1 = (sum << 7) | (sum >>> 25);
+      const tt1 = (((a & b) | (a & c) | (b & c)) + d + (ss1 ^ a12) + (w[j]! ^ w[j + 4]!)) | 0;
+      const tt2 = (((e & f) | (~e & g)) + h + ss1 + w[j]!) | 0;
+      d = c; c = (b << 9) | (b >>> 23); b = a; a = tt1;
+      h = g; g = (f << 19) | (f >>> 13); f = e; e = tt2 ^ ((tt2 << 9) | (tt2 >>> 23)) ^ ((tt2 << 17) | (tt2 >>> 15));
+    }
+    s0 ^= a; s1 ^= b; s2 ^= c; s3 ^= d; s4 ^= e; s5 ^= f; s6 ^= g; s7 ^= h;
+  }
+  state[0] = s0; state[1] = s1; state[2] = s2; state[3] = s3; state[4] = s4; state[5] = s5; state[6] = s6; state[7] = s7;
+}
 
 export class Sm3 {
-  private readonly state = Uint32Array.from(INITIAL_STATE);
-  /** Message expansion W[0..67]; reused for every block. */
-  private readonly w = new Int32Array(68);
+  private readonly state = Int32Array.from(INITIAL_STATE);
   private readonly pending = new Uint8Array(BLOCK_BYTES);
   private pendingLength = 0;
   private totalBytes = 0;
@@ -37,10 +81,12 @@ export class Sm3 {
       this.pendingLength += take;
       offset = take;
       if (this.pendingLength < BLOCK_BYTES) return this;
-      this.compress(this.pending, 0);
+      compressBlocks(this.state, this.pending, 0, BLOCK_BYTES);
       this.pendingLength = 0;
     }
-    for (; offset + BLOCK_BYTES <= bytes.length; offset += BLOCK_BYTES) this.compress(bytes, offset);
+    const whole = bytes.length - ((bytes.length - offset) % BLOCK_BYTES);
+    compressBlocks(this.state, bytes, offset, whole);
+    offset = whole;
     this.pending.set(bytes.subarray(offset), 0);
     this.pendingLength = bytes.length - offset;
     return this;
@@ -59,42 +105,9 @@ export class Sm3 {
     this.update(padding);
     const out = new Uint8Array(32);
     const outView = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) outView.setUint32(i * 4, this.state[i]!);
+    for (let i = 0; i < 8; i++) outView.setInt32(i * 4, this.state[i]!);
     this.result = out;
     return out.slice();
-  }
-
-  private compress(block: Uint8Array, offset: number): void {
-    const w = this.w;
-    for (let i = 0; i < 16; i++) {
-      const at = offset + i * 4;
-      w[i] = (block[at]! << 24) | (block[at + 1]! << 16) | (block[at + 2]! << 8) | block[at + 3]!;
-    }
-    for (let j = 16; j < 68; j++) {
-      w[j] = p1(w[j - 16]! ^ w[j - 9]! ^ rotl(w[j - 3]!, 15)) ^ rotl(w[j - 13]!, 7) ^ w[j - 6]!;
-    }
-    const state = this.state;
-    let a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
-    let e = state[4]!, f = state[5]!, g = state[6]!, h = state[7]!;
-    // Rounds 0-15 and 16-63 differ only in FF and GG; two loops keep that choice out of the hot path.
-    for (let j = 0; j < 16; j++) {
-      const a12 = rotl(a, 12);
-      const ss1 = rotl((a12 + e + ROUND_CONSTANTS[j]!) | 0, 7);
-      const tt1 = ((a ^ b ^ c) + d + (ss1 ^ a12) + (w[j]! ^ w[j + 4]!)) | 0;
-      const tt2 = ((e ^ f ^ g) + h + ss1 + w[j]!) | 0;
-      d = c; c = rotl(b, 9); b = a; a = tt1;
-      h = g; g = rotl(f, 19); f = e; e = p0(tt2);
-    }
-    for (let j = 16; j < 64; j++) {
-      const a12 = rotl(a, 12);
-      const ss1 = rotl((a12 + e + ROUND_CONSTANTS[j]!) | 0, 7);
-      const tt1 = (((a & b) | (a & c) | (b & c)) + d + (ss1 ^ a12) + (w[j]! ^ w[j + 4]!)) | 0;
-      const tt2 = (((e & f) | (~e & g)) + h + ss1 + w[j]!) | 0;
-      d = c; c = rotl(b, 9); b = a; a = tt1;
-      h = g; g = rotl(f, 19); f = e; e = p0(tt2);
-    }
-    state[0] = state[0]! ^ a; state[1] = state[1]! ^ b; state[2] = state[2]! ^ c; state[3] = state[3]! ^ d;
-    state[4] = state[4]! ^ e; state[5] = state[5]! ^ f; state[6] = state[6]! ^ g; state[7] = state[7]! ^ h;
   }
 }
 

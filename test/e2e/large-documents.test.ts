@@ -1,9 +1,10 @@
 /**
  * Large documents from a page, in real Chromium and Firefox: 0.9 to 32 MB, attached and detached. The
  * page makes the document itself (the same generator runs here), signs it with window.yzt and uploads the
- * signature to the test site. Both key types users have: the SM2 demo key (hashed with SM3 in the extension's
- * background; checked with sm-crypto and OpenSSL's SM3) and an RSA key (checked by `openssl cms -verify`). A host→browser message is capped at 1 MB, so
- * attached signatures of these sizes only work because the extension embeds the content itself.
+ * signature to the test site. Both key types users have: the SM2 demo key (hashed with the extension's SM3 in
+ * the page script; checked with sm-crypto and OpenSSL's SM3) and an RSA key (checked by `openssl cms -verify`).
+ * A host→browser message is capped at 1 MB, so attached signatures of these sizes only work because the
+ * extension embeds the content itself.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,9 @@ import { launchBrowser, type BrowserSession } from "../../scripts/launch-browser
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { loginWithPin } from "../support/page-calls.js";
 import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
-import { independentlyVerifiesCms } from "../support/independent-verify.js";
+import * as pkijs from "pkijs";
+import { detachContent } from "../../protocol/cms-attach.js";
+import { independentlyVerifiesCms, independentlyVerifiesSm2Cms } from "../support/independent-verify.js";
 import { insertToken } from "../virtual-token/state.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 
@@ -32,9 +35,9 @@ function documentBytes(size: number): Buffer {
 }
 
 /** In the page: generate, base64-encode, sign, upload the signature; returns what the test needs to know. */
-async function signInPage(page: Page, certificateId: string, size: number, format: string, upload: string) {
+async function signInPage(page: Page, certificateId: string, size: number, format: string, upload: string, more: Record<string, string> = {}) {
   return page.evaluate(
-    async (id, n, fmt, url) => {
+    async (id, n, fmt, url, options) => {
       const bytes = new Uint8Array(n);
       for (let i = 0; i < n; i++) bytes[i] = (Math.imul(i, 2654435761) >>> 24) ^ (i & 0xff);
       let binary = "";
@@ -42,7 +45,7 @@ async function signInPage(page: Page, certificateId: string, size: number, forma
       const data = btoa(binary);
       binary = "";
       try {
-        const result = await window.yzt.sign({ certificateId: id, data, format: fmt });
+        const result = await window.yzt.sign({ ...options, certificateId: id, data, format: fmt });
         await fetch(url, { method: "POST", body: result.signature });
         return { ok: true, algorithm: result.algorithm as string };
       } catch (error) {
@@ -50,7 +53,7 @@ async function signInPage(page: Page, certificateId: string, size: number, forma
         return { ok: false, code: failure.code, message: failure.message };
       }
     },
-    certificateId, size, format, upload,
+    certificateId, size, format, upload, more,
   );
 }
 
@@ -108,6 +111,25 @@ for (const family of ["chromium", "firefox"] as const) {
         }
       }
     }
+
+    it("passes the SM2 options through the page's own hashing: GM/T 0010 content types and the signer's ID, content off a 3-byte boundary", async () => {
+      const size = 2 * MB + 1;
+      const outcome = await signInPage(page, certificates.SM2!.id, size, "pkcs7-attached", "/upload/gm", { cmsProfile: "gm", sm2Id: "91110000600001760P" });
+      expect(outcome).toMatchObject({ ok: true });
+      const signature = Buffer.from(site.uploads.get("gm")!.toString("latin1"), "base64");
+      expect(pkijs.ContentInfo.fromBER(new Uint8Array(detachContent(signature).detached)).contentType).toBe("1.2.156.10197.6.1.4.2.2");
+      const content = documentBytes(size);
+      expect(independentlyVerifiesSm2Cms(signature, content, "91110000600001760P")).toBe(true);
+      expect(independentlyVerifiesSm2Cms(signature, content)).toBe(false);
+      expect(Buffer.from(detachContent(signature).content).equals(content)).toBe(true);
+    }, 120_000);
+
+    it("refuses a hash the key does not use for a large document, as for a small one", async () => {
+      for (const size of [1000, 2 * MB]) {
+        const outcome = await signInPage(page, certificates.RSA!.id, size, "pkcs7-detached", `/upload/hash-${size}`, { hashAlgorithm: "SM3" });
+        expect(outcome, String(size)).toMatchObject({ ok: false, code: "BAD_REQUEST", message: expect.stringContaining("hashAlgorithm") });
+      }
+    }, 120_000);
 
     it("refuses a large document whose base64 has a space or a foreign character (checked while it is decoded in the page)", async () => {
       const certificate = certificates.SM2!;

@@ -63,8 +63,8 @@ export function opensslVerifiesSm2(certificate: string | Uint8Array, message: Ui
   });
 }
 
-/** An SM2 CMS SignedData (attached or detached with `content`) checked without the project's code. */
-export function independentlyVerifiesSm2Cms(signature: Uint8Array, content: Uint8Array): boolean {
+/** An SM2 CMS SignedData (attached or detached with `content`) checked without the project's code; `sm2Id`: the signer's distinguishing ID when not the default. */
+export function independentlyVerifiesSm2Cms(signature: Uint8Array, content: Uint8Array, sm2Id?: string): boolean {
   const signer = signedDataOf(signature).signerInfos[0]!;
   const digestAttribute = signer.signedAttrs?.attributes.find((a) => a.type === "1.2.840.113549.1.9.4");
   if (!digestAttribute) return false;
@@ -74,7 +74,7 @@ export function independentlyVerifiesSm2Cms(signature: Uint8Array, content: Uint
   const attributes = new Uint8Array(signer.signedAttrs!.encodedValue);
   attributes[0] = 0x31; // signed as an explicit SET OF
   const publicKey = hex(certificateOf(signature).subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
-  return smCrypto.doVerifySignature(Array.from(attributes) as unknown as string, hex(signer.signature.valueBlock.valueHexView), publicKey, { der: true, hash: true });
+  return smCrypto.doVerifySignature(Array.from(attributes) as unknown as string, hex(signer.signature.valueBlock.valueHexView), publicKey, { der: true, hash: true, ...(sm2Id ? { userId: sm2Id } : {}) });
 }
 
 /** Any CMS the project makes, by its signer's algorithm: OpenSSL for RSA/EC (with the chain), SM2 as above. */

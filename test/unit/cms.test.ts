@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachContent } from "../../protocol/cms-attach.js";
+import { attachContent, attachedFraming } from "../../protocol/cms-attach.js";
+import { concatenationToBase64 } from "../../extension/shared/base64.js";
 import { buildSignedData } from "../../native-host/crypto/cms.js";
 import { signatureAlgorithm } from "../../native-host/crypto/algorithms.js";
 import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
@@ -99,6 +100,26 @@ describe("attaching content to a detached signature (large documents)", () => {
     const tampered = Buffer.from(attached);
     tampered[Math.floor(tampered.length / 2)]! ^= 1; // the middle lies inside the embedded content
     expect(verify(tampered)).toBe(false);
+  });
+
+  it("frames the content as head ‖ content ‖ tail, and the pieces' base64 is the attached signature's, for every alignment and both profiles", async () => {
+    const contentOffsets = new Set<number>();
+    for (const profile of ["pkcs7", "gm"] as const) {
+      // 64 KiB and up: the DER lengths take the same number of bytes, so only the content's length mod 3 varies.
+      for (const size of [0, 1, 2, 3, 127, 128, 65_536, 65_537, 65_538, 300_000]) {
+        const content = Buffer.alloc(size, 0xa5);
+        content.write("增值税申报");
+        const detached = await buildSignedData({ certificate, contentDigest: sha256(content), signingTime, algorithm, signAttributes, profile });
+        const whole = attachContent(detached, content);
+        const { head, tail } = attachedFraming(detached, size);
+        expect(Buffer.concat([head, content, tail]).equals(whole), `${profile} ${size}`).toBe(true);
+        contentOffsets.add(head.length % 3);
+        const joined = concatenationToBase64([head, { bytes: content, base64: content.toString("base64") }, tail]);
+        expect(joined, `${profile} ${size}`).toBe(Buffer.from(whole).toString("base64"));
+      }
+    }
+    // Both cases met: content on a 3-byte boundary (its base64 reused) and off it (encoded).
+    expect(contentOffsets.has(0) && contentOffsets.size > 1).toBe(true);
   });
 
   it("refuses a signature that already embeds content, and bytes that are not a SignedData", async () => {
