@@ -106,8 +106,10 @@ function handler(uploads: Map<string, Buffer>) {
         uploads.set(upload[1]!, Buffer.concat(chunks));
         response.writeHead(204).end();
       });
-    } else if (request.method === "GET" && url.pathname === "/test.html") {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    } else if (request.method === "GET" && (url.pathname === "/test.html" || url.pathname === "/no-workers.html")) {
+      // /no-workers.html: a site whose Content-Security-Policy forbids every worker (blob: and data: too).
+      const policy = url.pathname === "/no-workers.html" ? { "content-security-policy": "worker-src 'none'" } : {};
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...policy });
       response.end(PAGE);
     } else if (request.method === "GET" && url.pathname === "/frame.html" && /^https?:\/\//.test(url.searchParams.get("src") ?? "")) {
       response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });

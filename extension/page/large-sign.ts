@@ -6,10 +6,11 @@
  */
 import { base64ByteLength } from "../../protocol/validate.js";
 import { decodeCanonicalBase64 } from "../shared/base64.js";
-import { prepareLargeData, SHA256, SM3 } from "../shared/large-data.js";
+import { prepareLargeData, SHA256 } from "../shared/large-data.js";
 import { HASH_IN_EXTENSION_BYTES, MAX_PAGE_DATA_BYTES } from "../shared/limits.js";
 import type { PageBridge } from "./bridge.js";
 import { ReusableBuffer } from "./reusable-buffer.js";
+import { SM3_OFF_THREAD } from "./sm3-off-thread.js";
 
 const FORMATS: readonly unknown[] = ["pkcs7-detached", "pkcs7-attached", "raw"];
 
@@ -52,10 +53,10 @@ export async function signFromPage(bridge: PageBridge, options: unknown): Promis
   const request = largeRequest(options);
   if (!request) return bridge.call("sign", options);
   // The digest depends on the key: SHA-256 (WebCrypto, off the main thread) for RSA and EC keys, SM3 for
-  // SM2 keys (in script, in slices that let the page run in between). Unknown keys, and a hash the key does
-  // not use (the background refuses it with the right error), go the general way.
+  // SM2 keys (in a worker; in slices on the page thread where the page forbids workers). Unknown keys, and a
+  // hash the key does not use (the background refuses it with the right error), go the general way.
   const keyAlgorithm = await keyAlgorithmOf(bridge, request.certificateId);
-  const hash = keyAlgorithm === "SM2" ? SM3 : keyAlgorithm === "RSA" || keyAlgorithm === "EC" ? SHA256 : null;
+  const hash = keyAlgorithm === "SM2" ? SM3_OFF_THREAD : keyAlgorithm === "RSA" || keyAlgorithm === "EC" ? SHA256 : null;
   if (!hash || (request.hashAlgorithm !== undefined && request.hashAlgorithm !== hash.name)) return bridge.call("sign", options);
   // Decoding is also the validation: text that is not canonical base64 goes on whole and gets BAD_REQUEST.
   const content = decodeCanonicalBase64(request.data, (size) => decodeBuffer.take(size));

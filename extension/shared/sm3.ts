@@ -6,6 +6,8 @@
  */
 
 const BLOCK_BYTES = 64;
+/** Bytes compressed per call of compressBlocks: a multiple of the block size. */
+const RUN_BYTES = 64 * 1024;
 const INITIAL_STATE = [0x7380166f, 0x4914b2b9, 0x172442d7, 0xda8a0600, 0xa96f30bc, 0x163138aa, 0xe38dee4d, 0xb0fb0e4e];
 
 function rotl(x: number, n: number): number {
@@ -85,7 +87,9 @@ export class Sm3 {
       this.pendingLength = 0;
     }
     const whole = bytes.length - ((bytes.length - offset) % BLOCK_BYTES);
-    compressBlocks(this.state, bytes, offset, whole);
+    // In short runs: V8 optimises a function called often far sooner than one long loop (one 20 MB call ran
+    // at half the speed of the same bytes in pieces).
+    for (; offset < whole; offset += RUN_BYTES) compressBlocks(this.state, bytes, offset, Math.min(whole, offset + RUN_BYTES));
     offset = whole;
     this.pending.set(bytes.subarray(offset), 0);
     this.pendingLength = bytes.length - offset;

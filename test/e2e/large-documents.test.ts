@@ -124,6 +124,32 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(Buffer.from(detachContent(signature).content).equals(content)).toBe(true);
     }, 120_000);
 
+    it("hashes an SM2 document in a worker, and on the page's own thread where the site's CSP forbids workers", async () => {
+      const size = 2 * MB;
+      const content = documentBytes(size);
+      // Which workers a page starts is visible over CDP only (Chromium); Firefox shows that both ways sign.
+      const workersStartedBy = async (tab: Page, upload: string) => {
+        const started: string[] = [];
+        const onWorker = (worker: { url(): string }) => started.push(worker.url());
+        if (family === "chromium") tab.on("workercreated", onWorker);
+        const outcome = await signInPage(tab, certificates.SM2!.id, size, "pkcs7-detached", `/upload/${upload}`);
+        tab.off("workercreated", onWorker);
+        expect(outcome, upload).toMatchObject({ ok: true });
+        expect(independentlyVerifiesCms(Buffer.from(site.uploads.get(upload)!.toString("latin1"), "base64"), content, vtoken.manifest.pki.chain), upload).toBe(true);
+        return started;
+      };
+      const started = await workersStartedBy(page, "in-worker");
+      if (family === "chromium") expect(started).toEqual([expect.stringMatching(/^blob:/)]);
+      const strict = await session.browser.newPage();
+      try {
+        await strict.goto(new URL("/no-workers.html", site.allowedUrl).href);
+        await strict.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });
+        expect(await workersStartedBy(strict, "no-workers")).toEqual([]);
+      } finally {
+        await strict.close();
+      }
+    }, 120_000);
+
     it("refuses a hash the key does not use for a large document, as for a small one", async () => {
       for (const size of [1000, 2 * MB]) {
         const outcome = await signInPage(page, certificates.RSA!.id, size, "pkcs7-detached", `/upload/hash-${size}`, { hashAlgorithm: "SM3" });
