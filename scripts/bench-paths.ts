@@ -20,12 +20,14 @@ export interface BenchKey {
   /** The mechanism and input the host itself uses for a raw signature of DATA with this key. */
   mechanism: string | { name: number; params: null };
   tokenInput: Buffer;
+  /** The hash of the key's signatures: a large document's floor in the page. */
+  contentHash: "SHA-256" | "SM3";
 }
 
 export const BENCH_KEYS: BenchKey[] = [
-  { name: "RSA-2048", serial: "YZT0000000000005", certificateId: "YZT0000000000005:0101", mechanism: "RSA_PKCS", tokenInput: Buffer.from(rsaSha256DigestInfo(sha256(DATA))) },
+  { name: "RSA-2048", serial: "YZT0000000000005", certificateId: "YZT0000000000005:0101", mechanism: "RSA_PKCS", tokenInput: Buffer.from(rsaSha256DigestInfo(sha256(DATA))), contentHash: "SHA-256" },
   // The virtual token's SM2 mechanism that hashes inside (message + default ID), which the host prefers.
-  { name: "SM2 (国密)", serial: "YZT0000000000001", certificateId: "YZT0000000000001:0101", mechanism: { name: 0x80005302, params: null }, tokenInput: DATA },
+  { name: "SM2 (国密)", serial: "YZT0000000000001", certificateId: "YZT0000000000001:0101", mechanism: { name: 0x80005302, params: null }, tokenInput: DATA, contentHash: "SM3" },
 ];
 
 /** (a) The floor: graphene in this process, the same mechanism and input as the host. */

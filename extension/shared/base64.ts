@@ -62,7 +62,7 @@ export function concatenationToBase64(pieces: readonly Base64Piece[]): string {
   /** Bytes (at most two) still waiting for the rest of their 3-byte group. */
   let carry: number[] = [];
   for (const piece of pieces) {
-    const bytes = piece instanceof Uint8Array ? piece : piece.bytes;
+    const { bytes, base64: known } = piece instanceof Uint8Array ? { bytes: piece, base64: undefined } : piece;
     const aligned = carry.length === 0;
     const fill = aligned ? 0 : Math.min(3 - carry.length, bytes.length);
     carry.push(...bytes.subarray(0, fill));
@@ -73,7 +73,6 @@ export function concatenationToBase64(pieces: readonly Base64Piece[]): string {
     const rest = bytes.subarray(fill);
     const whole = rest.length - (rest.length % 3);
     if (whole > 0) {
-      const known = piece instanceof Uint8Array ? undefined : piece.base64;
       // A piece's own text covers its whole groups exactly when the piece starts a group of the whole.
       text += known !== undefined && aligned ? known.slice(0, (whole / 3) * 4) : bytesToBase64(rest.subarray(0, whole));
     }
