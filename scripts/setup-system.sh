@@ -7,7 +7,7 @@
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils)
+packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server)
 if [ "${YZT_WITH_BROWSERS:-1}" = "1" ]; then
   # libnss3-tools: certutil, to trust the demo TLS CA in the throw-away browser profiles.
   packages+=(chromium firefox-esr xvfb fonts-noto-cjk libnss3-tools)
