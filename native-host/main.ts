@@ -1,7 +1,7 @@
 /**
  * Native-messaging host entry point. Browsers start it with their own arguments (Chrome: the caller's
- * origin; Firefox: the manifest path and extension id), which are ignored; `--module PATH` may be given by
- * hand for testing. The host lives as long as the extension's port: stdin closing ends it.
+ * origin; Firefox: the manifest path and extension id), which are ignored; `--module PATH` (PKCS#11) and
+ * `--skf-module PATH` may be given by hand for testing. The host lives as long as the extension's port: stdin closing ends it.
  */
 import { createDispatcher } from "./transport/dispatcher.js";
 import { HostLoop } from "./transport/host.js";
@@ -9,18 +9,20 @@ import { createLogger } from "./support/log.js";
 import { setupService } from "./token/setup.js";
 import { HOST_VERSION } from "./support/version.js";
 
-function modulesFromArgv(argv: string[]): string[] {
-  const modules: string[] = [];
+/** Values of `--flag PATH` / `--flag=PATH`; any other argument (the browser's) is ignored. */
+function pathsFromArgv(argv: string[], flag: string): string[] {
+  const paths: string[] = [];
   argv.forEach((arg, index) => {
-    if (arg === "--module" && argv[index + 1]) modules.push(argv[index + 1]!);
-    else if (arg.startsWith("--module=")) modules.push(arg.slice("--module=".length));
+    if (arg === flag && argv[index + 1]) paths.push(argv[index + 1]!);
+    else if (arg.startsWith(`${flag}=`)) paths.push(arg.slice(flag.length + 1));
   });
-  return modules;
+  return paths;
 }
 
 const logger = createLogger();
 logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
-const setup = setupService({ cliModules: modulesFromArgv(process.argv.slice(2)), logger });
+const argv = process.argv.slice(2);
+const setup = setupService({ cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger });
 const loop = new HostLoop({ write: (frame) => process.stdout.write(frame) }, createDispatcher(setup), logger);
 
 setup.service.on("event", (event) => loop.send(event));

@@ -12,6 +12,7 @@ const ADVICE: Record<string, string> = {
   registration: "运行“全部修复”重新注册本地服务 / run 全部修复 (yzt doctor --fix) to register the host again",
   config: "运行“全部修复”整理配置文件 / run 全部修复 to clean the config file",
   module: "请安装证书驱动（一证通证书应用环境）/ install the key's driver",
+  usbKey: "已识别插入的 USB Key，但未安装其驱动：按提示安装驱动后点“全部修复” / the inserted key's driver is missing: install it as shown, then run 全部修复",
   token: "请插入一证通 USB Key / insert the USB key",
   pin: "PIN 已锁定或输错过：登录一证通服务平台选择【证书解锁】，或到一证通服务网点办理；客服热线 400-700-1900 / unlock on the 一证通 service platform (证书解锁) or at a service point; hotline 400-700-1900",
   certificate: "证书已过期或即将过期：登录一证通服务平台选择【证书更新】/ renew on the 一证通 service platform (证书更新)",

@@ -9,6 +9,7 @@ import { launchBrowser, pressKey, waitForDialog } from "./launch-browser.js";
 import { HostProcess } from "./host-process.js";
 import { startTestSite } from "./test-site.js";
 import { provision } from "../test/virtual-token/provision.js";
+import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
 
 export const OFFICE_KEYS = 20;
@@ -32,7 +33,7 @@ export async function measureManyKeys(work: string): Promise<ManyKeysSamples> {
   let certificates = 0;
   for (let i = 0; i < 10; i++) {
     const started = performance.now();
-    const host = HostProcess.start({ module: manifest.module, env });
+    const host = HostProcess.start({ library: hostLibraryOf(manifest, "pkcs11"), env });
     const list = await host.request("listCertificates", {});
     coldListMs.push(performance.now() - started);
     certificates = list.length;
@@ -40,7 +41,7 @@ export async function measureManyKeys(work: string): Promise<ManyKeysSamples> {
   }
 
   // Removal: one key of the 21 pulled out, to the host's tokenremoved event; then put back.
-  const host = HostProcess.start({ module: manifest.module, env });
+  const host = HostProcess.start({ library: hostLibraryOf(manifest, "pkcs11"), env });
   await host.request("listTokens", {});
   const removalMs: number[] = [];
   for (let i = 0; i < 10; i++) {
@@ -58,7 +59,7 @@ export async function measureManyKeys(work: string): Promise<ManyKeysSamples> {
 
   // The picker with every signing certificate of the hub, from the page's call to a dialog ready for input.
   const site = await startTestSite(manifest.tls);
-  const session = await launchBrowser("chromium", { YZT_PKCS11_MODULE: manifest.module, ...env }, { site });
+  const session = await launchBrowser("chromium", { ...libraryEnv(hostLibraryOf(manifest, "pkcs11")), ...env }, { site });
   const pickerOpenMs: number[] = [];
   try {
     const page = await session.browser.newPage();

@@ -4,10 +4,12 @@
  * Each path signs the same small document; the first 20 signatures warm caches up and are not counted.
  */
 import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
-import type { Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
 import { USER_PIN } from "../test/virtual-token/provision.js";
+import { insertToken, removeToken } from "../test/virtual-token/state.js";
 import type { HostProcess } from "./host-process.js";
+import { press, waitForDialog } from "./launch-browser.js";
 
 export const DATA = Buffer.from("<申报表>bench</申报表>");
 const WARM_UP = 20;
@@ -81,4 +83,38 @@ export async function pageSigns(page: Page, key: BenchKey, count: number): Promi
     },
     key.certificateId, DATA.toString("base64"), count, WARM_UP,
   );
+}
+
+/** Logs a tab's origin in on a certificate through the extension's real PIN dialog. */
+export async function loginThroughDialog(browser: Browser, tab: Page, certificateId: string): Promise<void> {
+  const login = tab.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), certificateId);
+  const dialog = await waitForDialog(browser, "pin");
+  await dialog.type("input[name=pin]", USER_PIN);
+  await press(dialog, "button[type=submit]");
+  await login;
+}
+
+/** Time from pulling a virtual key out to the page's tokenremoved event, `runs` times (the key goes back in after each). */
+export async function removalToPageEvent(page: Page, home: string, alias: string, runs: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await page.evaluate(() => {
+      const w = window as unknown as { yzt: { addEventListener(t: string, cb: () => void): void }; __removedAt?: number; __armed?: boolean };
+      w.__removedAt = 0;
+      if (!w.__armed) {
+        w.__armed = true;
+        w.yzt.addEventListener("tokenremoved", () => {
+          w.__removedAt = Date.now();
+        });
+      }
+    });
+    const pulledAt = Date.now();
+    removeToken(home, alias);
+    await page.waitForFunction(() => ((window as unknown as { __removedAt?: number }).__removedAt ?? 0) > 0, { timeout: 5000 });
+    const seenAt = await page.evaluate(() => (window as unknown as { __removedAt: number }).__removedAt);
+    samples.push(seenAt - pulledAt);
+    insertToken(home, alias);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+  return samples;
 }

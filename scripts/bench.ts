@@ -4,24 +4,27 @@
  *   a) in-process graphene sign (bench-paths.ts) — the floor every other path pays on top of
  *   b) the native host over stdio framing
  *   c) a page's `yzt.sign` through headless Chromium (page → content script → background → host)
- * plus host cold start, removal-to-page-event time, host memory idle and after 1000 signatures, and four
- * tabs signing at once. Prints a table and writes bench/results.json.
+ * plus host cold start, removal-to-page-event time, host memory idle and after 1000 signatures, four
+ * tabs signing at once, and the server kit's login rate through two demo nodes sharing Redis beside the
+ * bare verification rate (bench-logins.ts). Prints a table and writes bench/results.json.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Page } from "puppeteer-core";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
+import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
-import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, pageSigns } from "./bench-paths.js";
+import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, loginThroughDialog, pageSigns, removalToPageEvent } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { measureLargeDocuments, type LargeDocumentStats } from "./bench-large.js";
+import { measureServerLogins, serverLoginRow } from "./bench-logins.js";
+import { measureSkf, type SkfBench } from "./bench-skf.js";
 import { measureManyKeys, OFFICE_KEYS } from "./bench-many-keys.js";
 import { measurePackages } from "./bench-packages.js";
-import { launchBrowser, press, waitForDialog } from "./launch-browser.js";
+import { launchBrowser } from "./launch-browser.js";
 import { startTestSite } from "./test-site.js";
 
 const SIGNATURES = Number(process.env.YZT_BENCH_SIGNATURES ?? 300);
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     insertToken(home, "rsa");
     const floors = BENCH_KEYS.map((key) => stats(inProcessSigns(manifest.module, key, SIGNATURES)));
 
-    const host = HostProcess.start({ module: manifest.module, env: { ...env, YZT_LOG_LEVEL: "warn" } });
+    const host = HostProcess.start({ library: hostLibraryOf(manifest, "pkcs11"), env: { ...env, YZT_LOG_LEVEL: "warn" } });
     await host.request("hello", {});
     const idleRss = rssMb(host.child.pid!);
     const viaHosts: Stats[] = [];
@@ -103,8 +106,11 @@ async function main(): Promise<void> {
     console.log("building the packages (deb, rpm) to measure them…");
     const packaged = await measurePackages(join(work, "packages"), async (runtime, entry) => stats(await coldStarts([entry, "--module", manifest.module], env, 15, runtime)));
 
+    console.log("the server kit: logins through two demo nodes sharing one Redis (RSA-2048, SM2)…");
+    const serverLogins = await measureServerLogins(work);
+
     const site = await startTestSite(manifest.tls);
-    const session = await launchBrowser("chromium", { YZT_PKCS11_MODULE: manifest.module, ...env, YZT_LOG_LEVEL: "warn" }, { site });
+    const session = await launchBrowser("chromium", { ...libraryEnv(hostLibraryOf(manifest, "pkcs11")), ...env, YZT_LOG_LEVEL: "warn" }, { site });
     const viaPages: Stats[] = [];
     let removal: Stats;
     const large: Record<string, LargeDocumentStats> = {};
@@ -113,16 +119,9 @@ async function main(): Promise<void> {
       const page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
-      // Log in through the real PIN dialog once; the session then serves every signature.
-      const loginThroughDialog = async (tab: Page, certificateId = CERT_ID) => {
-        const login = tab.evaluate((id) => (window as unknown as { yzt: { login(o: object): Promise<unknown> } }).yzt.login({ certificateId: id, challenge: "bench-challenge-0123456789" }), certificateId);
-        const dialog = await waitForDialog(session.browser, "pin");
-        await dialog.type("input[name=pin]", USER_PIN);
-        await press(dialog, "button[type=submit]");
-        await login;
-      };
       for (const key of BENCH_KEYS) {
-        await loginThroughDialog(page, key.certificateId);
+        // Log in through the real PIN dialog once; the session then serves every signature.
+        await loginThroughDialog(session.browser, page, key.certificateId);
         viaPages.push(stats(await pageSigns(page, key, SIGNATURES)));
       }
       // Documents are hashed in the page: WebCrypto SHA-256 for RSA, the extension's SM3 for SM2. The GM
@@ -135,26 +134,7 @@ async function main(): Promise<void> {
       removeToken(home, "rsa");
 
       // Removal: time from pulling the key to the page's tokenremoved event.
-      const removalSamples: number[] = [];
-      for (let i = 0; i < 10; i++) {
-        await page.evaluate(() => {
-          const w = window as unknown as { yzt: { addEventListener(t: string, cb: () => void): void }; __removedAt?: number; __armed?: boolean };
-          w.__removedAt = 0;
-          if (!w.__armed) {
-            w.__armed = true;
-            w.yzt.addEventListener("tokenremoved", () => {
-              w.__removedAt = Date.now();
-            });
-          }
-        });
-        const pulledAt = Date.now();
-        removeToken(home, "demo");
-        await page.waitForFunction(() => ((window as unknown as { __removedAt?: number }).__removedAt ?? 0) > 0, { timeout: 5000 });
-        const seenAt = await page.evaluate(() => (window as unknown as { __removedAt: number }).__removedAt);
-        removalSamples.push(seenAt - pulledAt);
-        insertToken(home, "demo");
-        await new Promise((resolve) => setTimeout(resolve, 400));
-      }
+      const removalSamples = await removalToPageEvent(page, home, "demo", 10);
       removal = stats(removalSamples);
 
       // Four tabs (four origins: the same host name on four ports) signing at once: every one must log in, then all sign concurrently.
@@ -167,7 +147,7 @@ async function main(): Promise<void> {
         await p.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
         return p;
       }));
-      for (const p of pages) await loginThroughDialog(p);
+      for (const p of pages) await loginThroughDialog(session.browser, p, CERT_ID);
       const started = performance.now();
       const outcomes = await Promise.all(pages.map((p) => p.evaluate(async (id, data, count) => {
         const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
@@ -183,6 +163,24 @@ async function main(): Promise<void> {
       await site.close();
     }
 
+    console.log("the same keys through their SKF face (GM/T 0016, libyzt-vskf.so)…");
+    insertToken(home, "rsa");
+    const skfSite = await startTestSite(manifest.tls);
+    let skf: SkfBench;
+    try {
+      skf = await measureSkf(manifest, env, skfSite, SIGNATURES);
+    } finally {
+      await skfSite.close();
+      removeToken(home, "rsa");
+    }
+    const skfKeys = skf.keys.map((k) => {
+      const floor = stats(k.floor);
+      const viaHost = stats(k.host);
+      const viaPage = stats(k.page);
+      return { key: k.key, inProcess: floor, host: viaHost, page: viaPage, overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) } };
+    });
+    const skfRemoval = stats(skf.removalMs);
+
     const perKey = BENCH_KEYS.map((key, k) => {
       const floor = floors[k]!;
       const viaHost = viaHosts[k]!;
@@ -196,6 +194,7 @@ async function main(): Promise<void> {
     const largeOverhead = (stats: LargeDocumentStats) => Math.max(stats.overheadOverFloor.detached, stats.overheadOverFloor.attached);
     Object.assign(results, {
       keys: perKey,
+      skf: { keys: skfKeys, removalToPageEventMs: skfRemoval },
       coldStartMs: cold,
       bareNodeStartMs: bareNode,
       removalToPageEventMs: removal,
@@ -203,29 +202,41 @@ async function main(): Promise<void> {
       concurrentTabs: concurrent,
       largeDocument20MB: large,
       packages: packaged,
+      serverLogins,
       officeHub: hubStats,
       budget: {
         pageOverheadMs: { target: 3, met: perKey.every((k) => k.overheadMs.page <= 3) },
+        skfPageOverheadMs: { target: 3, met: skfKeys.every((k) => k.overheadMs.page <= 3) },
+        skfRemovalMs: { target: 300, met: skfRemoval.median <= 300 },
         coldStartMs: { target: 150, met: cold.median <= 150 },
         removalMs: { target: 300, met: removal.median <= 300 },
         idleRssMb: { target: 60, met: idleRss <= 60 },
         concurrent: { target: "all succeed", met: concurrent.failed === 0 },
+        serverLogins: { target: "all succeed", met: serverLogins.every((s) => s.failed === 0 && !s.stoppedEarly) },
         officeHubListMs: { target: 500, met: hubStats.coldListMs.median <= 500 },
         officeHubRemovalMs: { target: 300, met: hubStats.removalMs.median <= 300 },
         largeDocumentOverhead: { target: "≤ 2× the hashing floor (the key's hash: SHA-256 or SM3)", met: Object.values(large).every((l) => largeOverhead(l) <= 2) },
       },
     });
-    const row = (name: string, s: Stats) => `| ${name.padEnd(44)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
+    const row = (name: string, s: Stats) => `| ${name.padEnd(52)} | ${s.median.toFixed(3).padStart(8)} | ${s.p95.toFixed(3).padStart(8)} | ${String(s.n).padStart(5)} |`;
     const table = [
-      "| path (ms per signature)                      |   median |      p95 |     n |",
-      "|----------------------------------------------|---------:|---------:|------:|",
+      "| path (ms per signature)                              |   median |      p95 |     n |",
+      "|------------------------------------------------------|---------:|---------:|------:|",
       ...perKey.flatMap((k) => [
         row(`${k.key}: a) in-process graphene (floor)`, k.inProcess),
         row(`${k.key}: b) native host over stdio`, k.host),
         row(`${k.key}: c) page yzt.sign via Chromium`, k.page),
       ]),
       "",
+      ...skfKeys.flatMap((k) => [
+        row(`SKF ${k.key}: a) in-process SKF adapter (floor)`, k.inProcess),
+        row(`SKF ${k.key}: b) native host over stdio`, k.host),
+        row(`SKF ${k.key}: c) page yzt.sign via Chromium`, k.page),
+      ]),
+      "",
       ...perKey.map((k) => `${k.key}: ratios b/a = ${k.ratios.hostOverFloor}, c/a = ${k.ratios.pageOverFloor}; overhead over the floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
+      ...skfKeys.map((k) => `SKF ${k.key}: overhead over the SKF floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
+      `SKF key removal → page tokenremoved (SKF_WaitForDevEvent on a worker thread): median ${skfRemoval.median.toFixed(0)} ms, p95 ${skfRemoval.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
       `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms (budget ≤ 150 ms); a bare Node process answering one frame: median ${bareNode.median.toFixed(1)} ms, so the host adds ${(cold.median - bareNode.median).toFixed(1)} ms`,
       `packaged host (/opt/yzt-bridge: its own stripped Node runtime) cold start to first answer: median ${packaged.coldStartMs.median.toFixed(1)} ms, ${round(packaged.coldStartMs.median / bareNode.median, 2)}× a bare Node process`,
       `package sizes: ${packaged.sizes.map((p) => `${p.name} ${(p.bytes / 1048576).toFixed(1)} MB`).join(", ")}; installed ${(packaged.installedBytes / 1048576).toFixed(1)} MB; both built in ${(packaged.buildMs / 1000).toFixed(1)} s`,
@@ -238,6 +249,7 @@ async function main(): Promise<void> {
         return `20 MB document, ${name}: ${floor}; yzt.sign detached ${l.detachedMs} ms (overhead ${l.overheadOverFloor.detached}× the floor), attached ${l.attachedMs} ms (${l.overheadOverFloor.attached}×) (budget ≤ 2×)${versusSha256}`;
       }),
       `4 tabs × 50 concurrent SM2 signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
+      ...serverLogins.map(serverLoginRow),
     ].join("\n");
     console.log(`\n${table}\n`);
     const out = join(root, "bench");

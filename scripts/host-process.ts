@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { libraryFlag, type HostLibrary } from "../test/virtual-token/backend.js";
 import { YztError } from "../protocol/errors.js";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import type { HostEvent, Method, ParamsOf, ResultOf } from "../protocol/messages.js";
@@ -38,8 +39,13 @@ export class HostProcess {
     }));
   }
 
-  static start(options: { module: string; env?: Record<string, string> }): HostProcess {
-    const child = spawn(process.execPath, [hostEntry(), "--module", options.module], {
+  /**
+   * Starts the host on one library, named by its flag (--module for PKCS#11, --skf-module for SKF), or with
+   * no flag, on what its environment (YZT_PKCS11_MODULE, YZT_SKF_MODULE) or discovery gives.
+   */
+  static start(options: { library?: HostLibrary; env?: Record<string, string> }): HostProcess {
+    const flags = options.library ? [libraryFlag(options.library), options.library.path] : [];
+    const child = spawn(process.execPath, [hostEntry(), ...flags], {
       env: { ...process.env, YZT_LOG_LEVEL: "debug", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -2,7 +2,8 @@
  * `yzt`: the command line of yzt-bridge, using the same token service as the native host in-process.
  *   yzt tokens | certs | sign --cert ID --in FILE --out FILE [--format F] | change-pin --token SERIAL
  *       | unlock --token SERIAL | doctor
- * Common flags: --module PATH (repeatable via YZT_PKCS11_MODULE), --pin-stdin, --json.
+ * Common flags: --module PATH (repeatable via YZT_PKCS11_MODULE), --skf-module PATH (YZT_SKF_MODULE),
+ * --pin-stdin, --json.
  *
  * Layer cli/: the `yzt` command on top of token/, crypto/ and install/; nothing imports cli/.
  */
@@ -29,18 +30,20 @@ const USAGE = `用法 Usage:
   yzt unlock --token SERIAL          解锁 PIN：管理员 PIN (SO PIN) 设置新 PIN / unlock with the admin PIN
   yzt doctor [--fix] [--certs]       环境检测 environment check; --fix 全部修复 repairs what it can;
                                      --certs 证书检测 certificate report to copy to the help desk
-  yzt install [--system] [--browser chrome,firefox|all] [--module PATH]
+  yzt install [--system] [--browser chrome,firefox|all] [--module PATH] [--skf-module PATH]
                                      注册本地服务 register the native host with the browsers
   yzt uninstall [--system]           卸载 remove the registration
   yzt package [--out DIR]            扩展安装包 extension .zip (Chrome/Edge) and .xpi (Firefox)
   yzt policies [--out DIR] [--update-url URL] [--xpi-url URL]
                                      企业策略 Chrome/Edge/Firefox enterprise policy files
 Options: --module PATH   PKCS#11 library (else YZT_PKCS11_MODULE, config, p11-kit, known vendors)
+         --skf-module PATH  SKF (GM/T 0016) library of a 国密 key (else YZT_SKF_MODULE, config skfModules,
+                         the drivers of known key models)
          --pin-stdin     read PIN(s) from stdin lines instead of a hidden prompt
          --json          machine-readable output`;
 
 const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system", "certs"]);
-/** Commands that never touch a token, so no PKCS#11 module is loaded for them. */
+/** Commands that never touch a token, so no key library is loaded for them. */
 const SETUP_COMMANDS: Record<string, (args: ParsedArgs) => void> = {
   install: (args) => runInstall(setupContext(args)),
   uninstall: (args) => runUninstall(setupContext(args)),
@@ -141,7 +144,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const module = stringOption(args, "module");
-    setup = setupService({ cliModules: module ? [module] : [] });
+    const skfModule = stringOption(args, "skf-module");
+    setup = setupService({ cliModules: module ? [module] : [], cliSkfModules: skfModule ? [skfModule] : [] });
     setup.service.start(false);
     return await run(args, setup);
   } catch (error) {

@@ -35,6 +35,7 @@ export function setupContext(args: ParsedArgs): SetupContext {
   const dataDir = stringOption(args, "data-dir") ?? process.env.YZT_DATA_DIR ?? defaultDataDir(process.platform, scope);
   const browsers = browsersOption(args);
   const module = stringOption(args, "module");
+  const skfModule = stringOption(args, "skf-module");
   return {
     scope,
     dataDir,
@@ -44,6 +45,7 @@ export function setupContext(args: ParsedArgs): SetupContext {
       chromeId: chromeExtensionId(join(packageRoot(), "manifest.json")),
       ...(browsers ? { browsers } : {}),
       ...(module ? { module } : {}),
+      ...(skfModule ? { skfModule } : {}),
       ...(process.env.YZT_INSTALL_HOME ? { home: process.env.YZT_INSTALL_HOME } : {}),
     },
   };

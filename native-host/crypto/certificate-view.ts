@@ -40,9 +40,9 @@ export function certificateValidity(notBefore: Date, notAfter: Date, now: Date):
   return { daysLeft, status };
 }
 
-export function toYztCertificate(parsed: ParsedCertificate, token: { serial: string; label: string }, ckaIdHex: string, now: Date): YztCertificate {
+export function toYztCertificate(parsed: ParsedCertificate, token: { serial: string; label: string }, keyId: string, now: Date): YztCertificate {
   return {
-    id: `${token.serial}:${ckaIdHex}`,
+    id: `${token.serial}:${keyId}`,
     tokenSerial: token.serial,
     tokenLabel: token.label,
     der: Buffer.from(parsed.der).toString("base64"),

@@ -127,8 +127,17 @@ export interface EnvelopeRecipient {
   encryptedKey: Uint8Array;
 }
 
+/** The encrypted content of an envelope: which cipher (by OID, and by name where it is one of ours), IV, bytes. */
+export interface EnvelopeContent {
+  cipherOid: string;
+  cipher: EnvelopeCipher | null;
+  iv: Uint8Array;
+  encrypted: Uint8Array;
+}
+
 export interface ParsedEnvelope {
   recipients: EnvelopeRecipient[];
+  content: EnvelopeContent;
   open(contentKey: Uint8Array): Uint8Array;
 }
 
@@ -169,8 +178,10 @@ export function parseEnvelope(der: Uint8Array): ParsedEnvelope {
   if (!spec) throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher ${algorithm.algorithmId} is not supported`);
   const iv = octets(algorithm.algorithmParams as asn1js.OctetString);
   const encrypted = octets(enveloped.encryptedContentInfo.encryptedContent);
+  const cipher = (Object.keys(CIPHERS) as EnvelopeCipher[]).find((name) => CIPHERS[name].oid === spec.oid) ?? null;
   return {
     recipients,
+    content: { cipherOid: spec.oid, cipher, iv, encrypted },
     open(contentKey) {
       if (contentKey.length !== spec.keyBytes || iv.length !== spec.ivBytes) throw new YztError("BAD_REQUEST", "data: the envelope's content key does not fit its cipher");
       try {

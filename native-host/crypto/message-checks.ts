@@ -7,7 +7,7 @@ import type { X509Certificate } from "node:crypto";
 import type { CertificateCheck, VerifyMessageResult } from "../../protocol/messages.js";
 
 export async function verifyMessage(params: { signature: string; data?: string }): Promise<VerifyMessageResult> {
-  const { CmsVerificationError, openCmsSignature } = await import("./verify.js");
+  const { CmsVerificationError, openCmsSignature } = await import("./cms-open.js");
   try {
     const opened = await openCmsSignature(Buffer.from(params.signature, "base64"), {
       ...(params.data !== undefined ? { content: Buffer.from(params.data, "base64") } : {}),

@@ -22,6 +22,8 @@ export interface InstallOptions {
   browsers?: BrowserName[];
   /** PKCS#11 module the host should load (pinned in the launcher); default: discovery at run time. */
   module?: string;
+  /** SKF library the host should load (pinned in the launcher, YZT_SKF_MODULE). */
+  skfModule?: string;
   chromeId: string;
   node?: string;
   entry: string;
@@ -38,6 +40,7 @@ export interface InstallRecord {
   node: string;
   entry: string;
   module?: string;
+  skfModule?: string;
   chromeId: string;
   browsers: Array<{ browser: BrowserName; manifestPath: string; registryKey?: string }>;
   windowsScripts?: { reg: string; powershell: string };
@@ -65,9 +68,17 @@ export function detectedBrowsers(platform: NodeJS.Platform, scope: Scope, home?:
   return browserLocations(platform, scope, home).filter((l) => l.detect.some(exists)).map((l) => l.browser);
 }
 
-function windowsLauncher(node: string, entry: string, module: string | undefined): string {
-  const setModule = module ? `set "YZT_PKCS11_MODULE=${module}"\r\n` : "";
-  return `@echo off\r\nrem yzt-bridge native host launcher (generated)\r\n${setModule}"${node}" "${entry}" %*\r\n`;
+/** The libraries pinned at install time, as the environment the launcher sets for the host. */
+function pinnedLibraries(options: Pick<InstallOptions, "module" | "skfModule">): Record<string, string> {
+  return {
+    ...(options.module ? { YZT_PKCS11_MODULE: options.module } : {}),
+    ...(options.skfModule ? { YZT_SKF_MODULE: options.skfModule } : {}),
+  };
+}
+
+function windowsLauncher(node: string, entry: string, env: Record<string, string>): string {
+  const sets = Object.entries(env).map(([name, value]) => `set "${name}=${value}"\r\n`).join("");
+  return `@echo off\r\nrem yzt-bridge native host launcher (generated)\r\n${sets}"${node}" "${entry}" %*\r\n`;
 }
 
 function regEscape(path: string): string {
@@ -96,8 +107,8 @@ export function install(options: InstallOptions): InstallRecord {
   writeFileSync(
     launcher,
     platform === "win32"
-      ? windowsLauncher(node, options.entry, options.module)
-      : launcherScript({ node, entry: options.entry, env: options.module ? { YZT_PKCS11_MODULE: options.module } : {} }),
+      ? windowsLauncher(node, options.entry, pinnedLibraries(options))
+      : launcherScript({ node, entry: options.entry, env: pinnedLibraries(options) }),
   );
   // Explicitly: a mode given to writeFileSync only applies to new files, and repair rewrites old ones.
   chmodSync(launcher, 0o755);
@@ -116,6 +127,7 @@ export function install(options: InstallOptions): InstallRecord {
   const record: InstallRecord = {
     scope: options.scope, platform, launcher, node, entry: options.entry, chromeId: options.chromeId, browsers: entries,
     ...(options.module ? { module: options.module } : {}),
+    ...(options.skfModule ? { skfModule: options.skfModule } : {}),
   };
   if (platform === "win32") {
     const scripts = windowsRegistryScripts(entries);
@@ -222,7 +234,9 @@ export function repairRegistration(dataDir: string, defaults: Omit<InstallOption
   return install({
     ...defaults,
     dataDir,
-    ...(record ? { scope: record.scope, browsers: record.browsers.map((b) => b.browser), ...(record.module ? { module: record.module } : {}) } : {}),
+    ...(record
+      ? { scope: record.scope, browsers: record.browsers.map((b) => b.browser), ...(record.module ? { module: record.module } : {}), ...(record.skfModule ? { skfModule: record.skfModule } : {}) }
+      : {}),
   });
 }
 

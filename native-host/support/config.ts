@@ -30,6 +30,8 @@ const sm2MechanismsSchema = object({
 const configSchema = object({
   /** PKCS#11 module paths to load in addition to the discovered ones. */
   modules: optional(array(string({ min: 1, max: 1024 }), 32)),
+  /** SKF (GM/T 0016) library paths to load in addition to the discovered ones. */
+  skfModules: optional(array(string({ min: 1, max: 1024 }), 32)),
   /** Minutes a logged-in session may stay unused before the host logs it out. */
   idleTimeoutMinutes: optional(integer(1, 24 * 60)),
   /** PEM files or directories with CA certificates used by diagnose to check certificate chains. */
@@ -88,12 +90,18 @@ export function repairConfig(env: NodeJS.ProcessEnv = process.env, exists: (path
     actions.push(`config file was invalid (${problem}); moved to ${path}.broken`);
     return actions;
   }
-  const modules = config.modules ?? [];
-  const kept = modules.filter((module) => exists(module));
-  if (kept.length !== modules.length) {
+  const lists = { modules: "PKCS#11 modules", skfModules: "SKF libraries" } as const;
+  let repaired = config;
+  for (const [field, what] of Object.entries(lists) as [keyof typeof lists, string][]) {
+    const paths = config[field] ?? [];
+    const kept = paths.filter((module) => exists(module));
+    if (kept.length === paths.length) continue;
+    repaired = { ...repaired, [field]: kept };
+    actions.push(`removed missing ${what} from the config: ${paths.filter((m) => !kept.includes(m)).join(", ")}`);
+  }
+  if (repaired !== config) {
     mkdirSync(configDirectory(env), { recursive: true });
-    writeFileSync(path, JSON.stringify({ ...config, modules: kept }, null, 2) + "\n");
-    actions.push(`removed missing PKCS#11 modules from the config: ${modules.filter((m) => !kept.includes(m)).join(", ")}`);
+    writeFileSync(path, JSON.stringify(repaired, null, 2) + "\n");
   }
   return actions;
 }

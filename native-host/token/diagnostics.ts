@@ -1,5 +1,5 @@
 /**
- * Environment check ("环境检测"): is a PKCS#11 module there and loaded, is a token inserted, is its PIN
+ * Environment check ("环境检测"): is a key library (PKCS#11 or SKF) there and loaded, is a token inserted, is its PIN
  * usable, are its certificates valid and do they chain to a known root. Each finding is a check with a
  * stable id so the extension can localise it and offer the matching repair.
  */
@@ -9,6 +9,7 @@ import { parseCertificate } from "../crypto/certificate.js";
 import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
 import type { YztCertificate } from "../../protocol/types.js";
 import type { TokenService } from "./token-service.js";
+import { identifyUsbKeys, readUsbDevices, type IdentifiedUsbKey } from "./usb-keys.js";
 import { HOST_VERSION } from "../support/version.js";
 
 export interface DiagnoseContext {
@@ -16,6 +17,8 @@ export interface DiagnoseContext {
   /** Problem with the user config file, if any. */
   configProblem?: string;
   authorities: () => X509Certificate[];
+  /** Known 国密 keys plugged in (sysfs on Linux); injectable for tests. */
+  usbKeys?: () => IdentifiedUsbKey[];
   now?: Date;
 }
 
@@ -27,16 +30,23 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
   ];
   if (context.configProblem) checks.push({ id: "config", status: "warning", message: context.configProblem });
 
-  if (service.modules.length === 0) {
-    checks.push({ id: "module", status: "error", message: "no PKCS#11 module found: install the token's driver (证书驱动)" });
+  if (service.libraries.length === 0) {
+    checks.push({ id: "module", status: "error", message: "no key library (PKCS#11 or SKF) found: install the key's driver (证书驱动)" });
   }
-  for (const loaded of service.modules) {
+  for (const library of service.libraries) {
+    const { kind, path, source } = library.candidate;
+    const what = kind === "skf" ? "SKF library" : "PKCS#11 module";
+    const problem = library.error ?? service.scanProblem(library);
     checks.push(
-      loaded.module
-        ? { id: "module", status: "ok", message: `loaded ${loaded.candidate.path}`, detail: { path: loaded.candidate.path, source: loaded.candidate.source, manufacturer: loaded.manufacturer } }
-        : { id: "module", status: "error", message: `cannot load ${loaded.candidate.path}: ${loaded.error ?? "unknown error"}`, detail: { path: loaded.candidate.path, source: loaded.candidate.source } },
+      problem === undefined
+        ? { id: "module", status: "ok", message: `loaded ${what} ${path}`, detail: { kind, path, source, manufacturer: library.manufacturer } }
+        : library.error !== null
+          ? { id: "module", status: "error", message: `cannot load ${what} ${path}: ${library.error}`, detail: { kind, path, source } }
+          : { id: "module", status: "error", message: `${what} ${path} loaded but fails to list its keys: ${problem}`, detail: { kind, path, source } },
     );
   }
+
+  checks.push(...usbKeyChecks((context.usbKeys ?? (() => identifyUsbKeys(readUsbDevices())))()));
 
   const { tokens, certificates } = await service.snapshot();
   const present = tokens.filter((token) => token.present);
@@ -72,6 +82,16 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     );
   }
   return { host: HOST_VERSION, checks };
+}
+
+/** Each inserted key of a known model: is its driver (SKF library or PKCS#11 module) installed here? */
+function usbKeyChecks(keys: IdentifiedUsbKey[]): DiagnosticCheck[] {
+  return keys.map((key) => {
+    const detail = { model: key.model, vendor: key.vendor, usb: `${key.usb.vendorId}:${key.usb.productId}`, skfLibraries: key.skfLibraries, pkcs11Libraries: key.pkcs11Libraries, installHint: key.installHint };
+    if (!key.missingDriver) return { id: "usbKey", status: "ok", message: `${key.model} (USB ${detail.usb}): driver ${[...key.skfLibraries, ...key.pkcs11Libraries].join(", ")}`, detail };
+    const only32 = key.build32Libraries.length > 0 ? `; only a 32-bit driver is installed (${key.build32Libraries.join(", ")}), which this 64-bit host cannot load` : "";
+    return { id: "usbKey", status: "error", message: `${key.model} (USB ${detail.usb}) is inserted but its driver is not installed${only32}: ${key.installHint}`, detail };
+  });
 }
 
 const SIGNING_USAGES = ["digitalSignature", "nonRepudiation"];

@@ -53,6 +53,7 @@ const P11KIT_SKIP = /p11-kit-trust|gnome-keyring|p11-kit-client/;
 /**
  * Library names of common token middleware. Chinese tax keys come from a handful of vendors whose
  * middleware installs a PKCS#11 library next to its CSP; OpenSC and SoftHSM2 cover generic cards and tests.
+ * Vendors' SKF libraries (libes_3000gm.so, mtoken_gm3000.dll) are not PKCS#11: usb-key-models.ts lists them.
  */
 const KNOWN_LIBRARIES: Record<string, string[]> = {
   linux: [
@@ -61,7 +62,6 @@ const KNOWN_LIBRARIES: Record<string, string[]> = {
     "/usr/lib/opensc-pkcs11.so",
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/libgm3000_pkcs11.so",
-    "/usr/lib/libes_3000gm.so",
     "/usr/lib/libshuttle_p11v220.so",
     "/usr/lib/libcastle.so.1.0.0",
     "/opt/apps/bjca/lib/libbjcapkcs11.so",
@@ -77,7 +77,6 @@ const KNOWN_LIBRARIES: Record<string, string[]> = {
     "C:\\Windows\\System32\\eps2003csp11.dll",
     "C:\\Windows\\System32\\ShuttleCsp11_3003.dll",
     "C:\\Windows\\System32\\gm3000_pkcs11.dll",
-    "C:\\Windows\\System32\\mtoken_gm3000.dll",
     "C:\\SoftHSM2\\lib\\softhsm2-x64.dll",
   ],
 };

@@ -3,7 +3,6 @@
  * change the PIN. Each operation runs in the token's queue (one at a time per token, racing removal) and
  * checks the certificate's validity and the caller's grant before the key is touched.
  */
-import { ObjectClass, UserType, type Key } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
@@ -11,14 +10,10 @@ import type { SigningKey } from "../crypto/algorithms.js";
 import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../crypto/certificate-view.js";
 import { signForPage, signLoginToken } from "../crypto/signer.js";
 import type { Logger } from "../support/log.js";
-import { availableMechanisms, tokenSigningKey, type Sm2Settings } from "./key-signer.js";
-import { sm2DecryptMechanism } from "./mechanisms.js";
 import { decryptWithToken } from "./key-decrypter.js";
-import { mapPkcs11Error } from "./pkcs11-errors.js";
-import { withReadWriteSession, type PinSource, type SessionTable } from "./sessions.js";
+import type { PinSource, SessionTable } from "./sessions.js";
 import type { CertificateRecord, TokenContext, TokenEntry } from "./token-entry.js";
-import { findPrivateKey, keyIds, readCertificateObjects } from "./token-objects.js";
-import { guard, type TokenQueue } from "./token-queue.js";
+import type { TokenQueue } from "./token-queue.js";
 
 export interface SignParams {
   certificateId: string;
@@ -38,9 +33,9 @@ export interface CertificateSnapshot {
   yzt: YztCertificate;
 }
 
-function parseCertificateId(certificateId: string): { serial: string; ckaIdHex: string } {
+function parseCertificateId(certificateId: string): { serial: string; keyId: string } {
   const split = certificateId.lastIndexOf(":");
-  return { serial: certificateId.slice(0, split), ckaIdHex: certificateId.slice(split + 1) };
+  return { serial: certificateId.slice(0, split), keyId: certificateId.slice(split + 1) };
 }
 
 export class TokenOperations {
@@ -49,7 +44,6 @@ export class TokenOperations {
     private readonly sessions: SessionTable,
     private readonly queue: TokenQueue,
     private readonly logger: Logger,
-    private readonly sm2: Sm2Settings,
   ) {}
 
   /** Certificates of every present token; a token pulled out while being read contributes none. */
@@ -135,14 +129,11 @@ export class TokenOperations {
     const entry = this.entryOf(parseCertificateId(params.certificateId).serial, params.certificateId);
     return this.queue.run(entry, async () => {
       await this.sessions.authorize(entry, params.origin, params.pin);
-      const session = this.sessions.ensureSession(entry);
       const plain = await decryptWithToken({
         format: params.format,
         data: Buffer.from(params.data, "base64"),
         records: await this.certificatesOf(entry),
-        session,
-        privateKey: (record) => this.privateKey(entry, record),
-        sm2Mechanism: () => sm2DecryptMechanism(availableMechanisms(entry), entry.owner.candidate.path),
+        device: entry.device,
       });
       this.sessions.touch(entry, params.origin);
       return { data: Buffer.from(plain).toString("base64") };
@@ -155,22 +146,19 @@ export class TokenOperations {
     return this.queue.run(entry, async () => {
       this.sessions.requirePinUsable(entry);
       this.sessions.requirePagePinAllowed(entry, params.pinSource ?? "user");
-      // SetPIN needs a read/write session; it shares the login state of the token's main session.
-      return withReadWriteSession(entry, (session) => {
-        try {
-          session.setPin(params.oldPin, params.newPin);
-          this.sessions.pinAccepted(entry);
-          return { changed: true as const };
-        } catch (error) {
-          throw this.sessions.pinFailure(entry, error, params.pinSource);
-        }
-      });
+      try {
+        await entry.device.changePin(params.oldPin, params.newPin);
+      } catch (error) {
+        throw this.sessions.pinFailure(entry, error, params.pinSource);
+      }
+      this.sessions.pinAccepted(entry);
+      return { changed: true as const };
     });
   }
 
   /**
-   * The service-point unlock (一证通服务网点): the administrator (SO) PIN sets a new user PIN with C_InitPIN,
-   * which also clears the lock. Only the `yzt unlock` command calls this; no page or extension can.
+   * The service-point unlock (一证通服务网点): the administrator (SO) PIN sets a new user PIN and clears the
+   * lock (C_InitPIN after an SO login; SKF_UnblockPIN). Only the `yzt unlock` command calls this; no page or extension can.
    */
   async unlock(params: { tokenSerial: string; soPin: string; newPin: string }): Promise<{ unlocked: true }> {
     checkPinRules(params.newPin, "newPin");
@@ -179,28 +167,17 @@ export class TokenOperations {
     return this.queue.run(entry, async () => {
       this.sessions.endGrants(entry, [...entry.grants.keys()], "logout");
       this.sessions.dropSession(entry);
-      return withReadWriteSession(entry, (session) => {
-        try {
-          session.login(params.soPin, UserType.SO);
-        } catch (error) {
-          const mapped = mapPkcs11Error(error);
-          if (mapped.code === "PIN_INCORRECT" || mapped.code === "PIN_LOCKED") {
-            throw new YztError(mapped.code, mapped.code === "PIN_LOCKED" ? "the administrator (SO) PIN is locked: only the issuer can help now" : "the administrator (SO) PIN is incorrect");
-          }
-          throw mapped;
+      try {
+        await entry.device.unlock(params.soPin, params.newPin);
+      } catch (error) {
+        const mapped = YztError.from(error);
+        if (mapped.code === "PIN_INCORRECT" || mapped.code === "PIN_LOCKED") {
+          throw new YztError(mapped.code, mapped.code === "PIN_LOCKED" ? "the administrator (SO) PIN is locked: only the issuer can help now" : "the administrator (SO) PIN is incorrect");
         }
-        try {
-          guard(() => session.initPin(params.newPin));
-          this.sessions.pinAccepted(entry);
-          return { unlocked: true as const };
-        } finally {
-          try {
-            session.logout();
-          } catch {
-            // Removed meanwhile: closing the session ends the SO login anyway.
-          }
-        }
-      });
+        throw mapped;
+      }
+      this.sessions.pinAccepted(entry);
+      return { unlocked: true as const };
     });
   }
 
@@ -215,7 +192,7 @@ export class TokenOperations {
   }
 
   private toYzt(entry: TokenEntry, record: CertificateRecord): YztCertificate {
-    return toYztCertificate(record.parsed, entry, record.ckaIdHex, this.context.now());
+    return toYztCertificate(record.parsed, entry.device, record.keyId, this.context.now());
   }
 
   /** Finds the token and a currently valid signing certificate on it, then runs `task` in the token's queue. */
@@ -227,10 +204,10 @@ export class TokenOperations {
   }
 
   private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
-    const { serial, ckaIdHex } = parseCertificateId(certificateId);
+    const { serial, keyId } = parseCertificateId(certificateId);
     const entry = this.entryOf(serial, certificateId);
     return this.queue.run(entry, async () => {
-      const record = (await this.certificatesOf(entry)).find((candidate) => candidate.ckaIdHex === ckaIdHex);
+      const record = (await this.certificatesOf(entry)).find((candidate) => candidate.keyId === keyId);
       if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);
       // The encryption half of a dual pair may not sign (API.md section 3): its key usage says so.
       if (record.parsed.purpose === "encrypt") {
@@ -251,41 +228,22 @@ export class TokenOperations {
     }
   }
 
-  private privateKey(entry: TokenEntry, record: CertificateRecord): Key {
-    const session = this.sessions.ensureSession(entry);
-    // Looking the key up costs three PKCS#11 calls; a signing session reuses the handle.
-    const key = entry.keys.get(record.ckaIdHex) ?? guard(() => findPrivateKey(session, record.ckaIdHex));
-    if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no private key on the token");
-    entry.keys.set(record.ckaIdHex, key);
-    return key;
-  }
-
   private signingKey(entry: TokenEntry, record: CertificateRecord): SigningKey {
-    return tokenSigningKey(this.sessions.ensureSession(entry), this.privateKey(entry, record), entry, record.parsed, this.sm2);
+    return entry.device.signingKey(record.keyId, record.parsed);
   }
 
   private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {
     if (entry.certificates) return entry.certificates;
     // Loaded on first use: pkijs/asn1js cost start-up time and memory a host that only says hello never needs.
     const { parseCertificate } = await import("../crypto/certificate.js");
-    const session = this.sessions.ensureSession(entry);
-    const objects = guard(() => readCertificateObjects(session));
-    const withKeys = guard(() => {
-      const ids = keyIds(session, ObjectClass.PUBLIC_KEY);
-      for (const id of keyIds(session, ObjectClass.PRIVATE_KEY)) ids.add(id);
-      return ids;
-    });
     const records: CertificateRecord[] = [];
-    for (const object of objects) {
-      if (!withKeys.has(object.ckaIdHex)) continue;
+    for (const { keyId, der } of await entry.device.readCertificates()) {
       try {
-        records.push({ ckaIdHex: object.ckaIdHex, parsed: parseCertificate(object.der) });
+        records.push({ keyId, parsed: parseCertificate(der) });
       } catch (error) {
         this.logger.log("warn", "skipping unparsable certificate", { token: entry.serial, code: YztError.from(error).code });
       }
     }
-    // Stable order (by CKA_ID): on 一证通 keys the signing certificate comes first.
-    records.sort((a, b) => a.ckaIdHex.localeCompare(b.ckaIdHex));
     entry.certificates = records;
     return records;
   }

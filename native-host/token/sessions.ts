@@ -1,34 +1,18 @@
 /**
- * Logged-in sessions and the per-origin grants on them. A token has at most one PKCS#11 session; an origin
+ * Logged-in sessions and the per-origin grants on them. A key has at most one session (its device's); an origin
  * holds a grant on it only after its own PIN was checked, so a site that never typed the PIN cannot ride on
  * another site's login. Grants unused for the idle timeout end; a token left without grants is logged out.
  */
-import { SessionFlag, UserType, type Session } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import { checkPinRules, type EventData } from "../../protocol/messages.js";
-import { CKR, isCkr, mapPkcs11Error } from "./pkcs11-errors.js";
 import { tokenInfo, type TokenContext, type TokenEntry } from "./token-entry.js";
-import { guard, type TokenQueue } from "./token-queue.js";
+import type { TokenQueue } from "./token-queue.js";
 
 export type EndReason = NonNullable<EventData["reason"]>;
 export type PinSource = "user" | "page";
 
 /** Wrong page-supplied PINs in a row a key takes before page PINs stop reaching it (10 lock a 一证通). */
 export const PAGE_PIN_ATTEMPTS = 3;
-
-/** Runs `task` on a fresh read/write session of the token (C_SetPIN, C_InitPIN need one), closed afterwards. */
-export function withReadWriteSession<T>(entry: TokenEntry, task: (session: Session) => T): T {
-  const session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION));
-  try {
-    return task(session);
-  } finally {
-    try {
-      session.close();
-    } catch {
-      // The token may already be gone; the outcome of the task stands.
-    }
-  }
-}
 
 export class SessionTable {
   private idleTimer: NodeJS.Timeout | null = null;
@@ -81,24 +65,17 @@ export class SessionTable {
     this.requirePagePinAllowed(entry, source);
     checkPinRules(pin);
     this.requirePinUsable(entry);
-    const session = this.ensureSession(entry);
     if (entry.loggedIn) {
-      // C_Login on a logged-in token does not check the PIN; log out so the new PIN really is verified.
-      try {
-        session.logout();
-      } catch (error) {
-        if (!isCkr(error, CKR.USER_NOT_LOGGED_IN)) throw mapPkcs11Error(error);
-      }
+      // A login on a logged-in key does not check the PIN; log out so the new PIN really is verified.
+      entry.device.logout();
       this.markLoggedOut(entry);
     }
     try {
-      session.login(pin, UserType.USER);
+      await entry.device.login(pin);
     } catch (error) {
-      if (!isCkr(error, CKR.USER_ALREADY_LOGGED_IN)) {
-        // Logging out ended every other origin's grant too; say so instead of leaving stale state behind.
-        this.endGrants(entry, [...entry.grants.keys()], "loginFailed");
-        throw this.pinFailure(entry, error, source);
-      }
+      // Logging out ended every other origin's grant too; say so instead of leaving stale state behind.
+      this.endGrants(entry, [...entry.grants.keys()], "loginFailed");
+      throw this.pinFailure(entry, error, source);
     }
     entry.loggedIn = true;
     this.pinAccepted(entry);
@@ -123,9 +100,9 @@ export class SessionTable {
     entry.pageFailures = 0;
   }
 
-  /** Maps a failed C_Login / C_SetPIN, adding how many tries are left. */
+  /** A failed PIN login or change, with how many tries are left. */
   pinFailure(entry: TokenEntry, error: unknown, source: PinSource = "user"): YztError {
-    const mapped = mapPkcs11Error(error);
+    const mapped = YztError.from(error);
     if (mapped.code !== "PIN_INCORRECT" && mapped.code !== "PIN_LOCKED") return mapped;
     entry.failures = entry.failures === null ? null : entry.failures + 1;
     if (source === "page") entry.pageFailures += 1;
@@ -134,11 +111,6 @@ export class SessionTable {
       return new YztError("PIN_LOCKED", "the PIN is now locked after too many wrong tries", { retriesLeft: 0 });
     }
     return new YztError("PIN_INCORRECT", mapped.message, { retriesLeft: pin.retriesLeft });
-  }
-
-  ensureSession(entry: TokenEntry): Session {
-    if (!entry.session) entry.session = guard(() => entry.slot.open(SessionFlag.SERIAL_SESSION));
-    return entry.session;
   }
 
   touch(entry: TokenEntry, origin: string): void {
@@ -167,9 +139,9 @@ export class SessionTable {
   }
 
   logoutToken(entry: TokenEntry): void {
-    if (entry.loggedIn && entry.session) {
+    if (entry.loggedIn) {
       try {
-        entry.session.logout();
+        entry.device.logout();
       } catch {
         // Already logged out by the token (removal, another application): the state below is what counts.
       }
@@ -177,21 +149,13 @@ export class SessionTable {
     this.markLoggedOut(entry);
   }
 
-  /** Private-key handles only live as long as the login, so they go with it. */
   markLoggedOut(entry: TokenEntry): void {
     entry.loggedIn = false;
-    entry.keys.clear();
   }
 
+  /** Ends the device's session: its login and every handle on it. */
   dropSession(entry: TokenEntry): void {
-    if (entry.session) {
-      try {
-        entry.session.close();
-      } catch {
-        // Closing a session of a removed token fails; the handle is dead either way.
-      }
-    }
-    entry.session = null;
+    entry.device.close();
     this.markLoggedOut(entry);
   }
 

@@ -1,28 +1,19 @@
 /**
- * What the token layer knows about one key: the state every part of the layer shares (slot watcher,
- * session table, operations). One entry per token serial lives in the service's registry for as long as
- * the host runs, so a key that comes back keeps its PIN-failure count.
+ * What the token layer knows about one key: the state every part of the layer shares (key watcher, session
+ * table, operations). One entry per key serial lives in the service's registry for as long as the host runs,
+ * so a key that comes back keeps its PIN-failure count. The key itself is reached through its KeyDevice,
+ * whichever backend (PKCS#11 or SKF) serves it.
  */
-import type { Key, Module, Session, Slot } from "graphene-pk11";
 import { YztError } from "../../protocol/errors.js";
 import type { TokenInfo } from "../../protocol/types.js";
 import type { EventData, EventName } from "../../protocol/messages.js";
 import type { ParsedCertificate } from "../crypto/certificate-view.js";
-import type { ModuleCandidate } from "./modules.js";
-import { pinStateFrom } from "./pin-state.js";
-
-export interface LoadedModule {
-  candidate: ModuleCandidate;
-  module: Module | null;
-  error?: string;
-  manufacturer?: string;
-  description?: string;
-  /** False once the module said C_WaitForSlotEvent is unsupported: then every poll rescans the slots. */
-  slotEvents: boolean;
-}
+import type { KeyDevice, PinReading } from "./device.js";
+import { pinStateOf } from "./pin-state.js";
 
 export interface CertificateRecord {
-  ckaIdHex: string;
+  /** The device's id of the certificate's key pair (CKA_ID in hex for PKCS#11); part of the certificate id. */
+  keyId: string;
   parsed: ParsedCertificate;
 }
 
@@ -34,13 +25,8 @@ export interface Removal {
 
 export interface TokenEntry {
   serial: string;
-  label: string;
-  manufacturer: string;
-  model: string;
-  owner: LoadedModule;
-  slot: Slot;
+  device: KeyDevice;
   present: boolean;
-  session: Session | null;
   loggedIn: boolean;
   /** origin → time of last use (ms). */
   grants: Map<string, number>;
@@ -52,8 +38,6 @@ export interface TokenEntry {
    */
   pageFailures: number;
   certificates: CertificateRecord[] | null;
-  /** Private-key handles by CKA_ID; valid only while logged in, so cleared whenever the login changes. */
-  keys: Map<string, Key>;
   removal: Removal;
 }
 
@@ -83,18 +67,21 @@ export function tokenRemovedError(serial: string): YztError {
   return new YztError("TOKEN_REMOVED", `token ${serial} was removed`, { tokenSerial: serial });
 }
 
+const UNREADABLE_PIN: PinReading = { retriesLeft: null, countLow: false, finalTry: false, locked: false, mustChange: false };
+
 export function tokenInfo(entry: TokenEntry, pinMaxTries: number): TokenInfo {
-  let flags = 0;
+  let reading = UNREADABLE_PIN;
   if (entry.present) {
     try {
-      flags = entry.slot.getToken().flags;
+      reading = entry.device.pinReading();
     } catch {
       // Removed since the last poll; the watcher will report it.
     }
   }
+  const { device } = entry;
   return {
-    serial: entry.serial, label: entry.label, manufacturer: entry.manufacturer, model: entry.model,
+    serial: entry.serial, label: device.label, manufacturer: device.manufacturer, model: device.model,
     present: entry.present, loggedIn: entry.present && entry.loggedIn,
-    pin: pinStateFrom(flags, pinMaxTries, entry.failures),
+    pin: pinStateOf(reading, pinMaxTries, entry.failures),
   };
 }

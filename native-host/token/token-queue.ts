@@ -1,11 +1,10 @@
 /**
  * Runs work on one token at a time, bounded by the operation timeout and by removal: a task rejects
  * TOKEN_REMOVED as soon as the watcher sees the token go, even if the driver call itself hangs.
- * PKCS#11 failures leave here mapped to YztError once.
+ * Adapters map their backend's failures to YztError; anything else leaving a task becomes INTERNAL here.
  */
 import { YztError } from "../../protocol/errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import { mapPkcs11Error } from "./pkcs11-errors.js";
 import { tokenRemovedError, type TokenEntry } from "./token-entry.js";
 
 export class TokenQueue {
@@ -24,21 +23,12 @@ export class TokenQueue {
       try {
         return await Promise.race([task(), entry.removal.promise, timeout]);
       } catch (error) {
-        const mapped = mapPkcs11Error(error);
+        const mapped = YztError.from(error, "INTERNAL");
         if (mapped.code === "TOKEN_REMOVED") this.onRemoved();
         throw mapped;
       } finally {
         clearTimeout(timer);
       }
     });
-  }
-}
-
-/** Runs a synchronous PKCS#11 call, mapping its failure once. */
-export function guard<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (error) {
-    throw mapPkcs11Error(error);
   }
 }

@@ -1,30 +1,30 @@
 /**
- * The token layer: everything the host does with PKCS#11 keys, behind one facade for the dispatcher and
- * the CLI. It may import crypto/ (certificates, CMS, encodings), support/ and the protocol contract; nothing
- * in it knows about framing or the browser.
+ * The token layer: everything the host does with USB keys, behind one facade for the dispatcher and the CLI.
+ * It may import crypto/ (certificates, CMS, encodings), support/ and the protocol contract; nothing in it
+ * knows about framing or the browser.
  *
  * The parts, each in its own file:
- * - slot-watcher.ts: loads modules, polls slot events, inserts and removes tokens;
- * - sessions.ts:     one PKCS#11 session per token, per-origin grants, PIN login, idle expiry;
- * - operations.ts:   list certificates, login, sign, change PIN;
- * - token-queue.ts:  one operation at a time per token, racing removal and a timeout.
- * Signing runs through pkcs11js' asynchronous C_Sign (a worker thread), so a slow USB key never blocks slot
- * watching or other tokens.
+ * - device.ts:       the seam: KeyLibrary / KeyDevice, implemented by the adapters pkcs11/ and skf/;
+ * - key-watcher.ts:  loads libraries, polls their events, inserts and removes keys;
+ * - sessions.ts:     one session per key, per-origin grants, PIN login, idle expiry;
+ * - operations.ts:   list certificates, login, sign, change PIN, decrypt, unlock;
+ * - token-queue.ts:  one operation at a time per key, racing removal and a timeout.
+ * Adapters sign off the main thread (pkcs11js' asynchronous C_Sign, koffi's asynchronous calls), so a slow
+ * USB key never blocks watching or other keys.
  */
 import { EventEmitter } from "node:events";
 import type { SignResult, TokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { EventData, EventName, LoginResult } from "../../protocol/messages.js";
 import { silentLogger, type Logger } from "../support/log.js";
-import type { ModuleCandidate } from "./modules.js";
-import type { Sm2Settings } from "./key-signer.js";
+import type { KeyLibrary, LibraryCandidate, LibraryLoader } from "./device.js";
 import { TokenOperations, type CertificateSnapshot, type SignParams } from "./operations.js";
 import { DEFAULT_PIN_MAX_TRIES } from "./pin-state.js";
 import { SessionTable } from "./sessions.js";
-import { SlotWatcher } from "./slot-watcher.js";
-import { tokenInfo, type LoadedModule, type ServiceEvent, type TokenContext, type TokenEntry } from "./token-entry.js";
+import { KeyWatcher } from "./key-watcher.js";
+import { tokenInfo, type ServiceEvent, type TokenContext, type TokenEntry } from "./token-entry.js";
 import { TokenQueue } from "./token-queue.js";
 
-export type { LoadedModule, ServiceEvent } from "./token-entry.js";
+export type { ServiceEvent } from "./token-entry.js";
 
 export interface TokenServiceOptions {
   /** Grants unused for this long end; when none is left the token is logged out. */
@@ -36,19 +36,17 @@ export interface TokenServiceOptions {
   pinMaxTries?: number;
   now?: () => Date;
   logger?: Logger;
-  /** SM2 mechanisms of libraries named in config.json, and where that file is (for error messages). */
-  sm2?: Sm2Settings;
 }
 
 export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   private readonly tokens = new Map<string, TokenEntry>();
   private readonly context: TokenContext;
   private readonly sessions: SessionTable;
-  private readonly watcher: SlotWatcher;
+  private readonly watcher: KeyWatcher;
   private readonly operations: TokenOperations;
   private readonly pollIntervalMs: number;
 
-  constructor(private candidates: ModuleCandidate[], options: TokenServiceOptions = {}) {
+  constructor(private candidates: LibraryCandidate[], loadLibrary: LibraryLoader, options: TokenServiceOptions = {}) {
     super();
     const now = options.now ?? (() => new Date());
     const logger = options.logger ?? silentLogger;
@@ -61,15 +59,21 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     };
     const queue = new TokenQueue(options.operationTimeoutMs ?? 120_000, () => this.watcher.scan(false));
     this.sessions = new SessionTable(this.context, queue, options.idleTimeoutMs ?? 30 * 60 * 1000);
-    this.watcher = new SlotWatcher(this.context, this.sessions, logger);
-    this.operations = new TokenOperations(this.context, this.sessions, queue, logger, options.sm2 ?? { configured: [], configPath: "config.json" });
+    this.watcher = new KeyWatcher(this.context, this.sessions, loadLibrary, logger);
+    this.operations = new TokenOperations(this.context, this.sessions, queue, logger);
   }
 
-  get modules(): LoadedModule[] {
-    return this.watcher.modules;
+  /** Every library the host tried to load, with its error where it failed. */
+  get libraries(): KeyLibrary[] {
+    return this.watcher.libraries;
   }
 
-  /** Loads the modules and takes the first look at the slots; `watch` starts polling and idle expiry. */
+  /** Why a loaded library failed its last look for keys (a faulty driver); undefined while it works. */
+  scanProblem(library: KeyLibrary): string | undefined {
+    return this.watcher.scanProblems.get(library);
+  }
+
+  /** Loads the libraries and takes the first look at their keys; `watch` starts polling and idle expiry. */
   start(watch = true): void {
     this.watcher.load(this.candidates);
     if (watch) {
@@ -86,7 +90,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.sessions.setIdleTimeout(ms);
   }
 
-  /** Logs out, closes sessions and finalizes every module. */
+  /** Logs out, closes sessions and finalizes every library. */
   close(): void {
     this.sessions.stopIdleSweep();
     for (const entry of this.tokens.values()) this.sessions.dropSession(entry);
@@ -94,8 +98,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.watcher.close();
   }
 
-  /** Repair: forget every session and module handle, rediscover, load again. */
-  reload(candidates?: ModuleCandidate[]): void {
+  /** Repair: forget every session and library handle, rediscover, load again. */
+  reload(candidates?: LibraryCandidate[]): void {
     const watching = this.watcher.watching;
     for (const entry of this.tokens.values()) {
       if (entry.present) this.watcher.markRemoved(entry);

@@ -9,14 +9,14 @@ import { verifyRawSignature } from "../crypto/verify-raw.js";
 import { validateCertificate, verifyMessage } from "../crypto/message-checks.js";
 import type { Method, ParamsOf, Request, ResultOf } from "../../protocol/messages.js";
 import { PROTOCOL_VERSION } from "../../protocol/messages.js";
-import type { ModuleCandidate } from "../token/modules.js";
+import type { LibraryCandidate } from "../token/device.js";
 import type { TokenService } from "../token/token-service.js";
 import { HOST_VERSION } from "../support/version.js";
 
 export interface DispatcherContext {
   service: TokenService;
   /** Fresh module discovery, used by repair. */
-  discover: () => ModuleCandidate[];
+  discover: () => LibraryCandidate[];
   caPaths: string[];
   configProblem?: string;
 }
@@ -39,7 +39,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     hello: () => ({
       host: HOST_VERSION,
       protocol: PROTOCOL_VERSION,
-      modules: service.modules.filter((m) => m.module).map((m) => m.candidate.path),
+      modules: service.libraries.filter((library) => library.error === null).map((library) => library.candidate.path),
     }),
     listTokens: () => service.listTokens(),
     listCertificates: (params) => service.listCertificates(params),
@@ -70,7 +70,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };
     },
     repair: async () => {
-      const actions = ["closed all token sessions", "reloaded PKCS#11 modules"];
+      const actions = ["closed all token sessions", "reloaded the key libraries (PKCS#11, SKF)"];
       authorities = null;
       service.reload(context.discover());
       return { ...(await diagnoseNow()), actions };

@@ -18,7 +18,7 @@ export interface NsisInput {
   work: string;
   xpi: Buffer;
   output: string;
-  /** Windows node.exe and pkcs11.node; absent: compile check with this machine's files. */
+  /** Windows node.exe, pkcs11.node and koffi-win32-x64/ (koffi's binary package); absent: compile check with this machine's files. */
   windowsPayload?: string;
 }
 
@@ -31,7 +31,7 @@ export function buildNsisInstaller(input: NsisInput): string {
     root: input.root,
     version: input.version,
     runtime: { from: windows ? join(windows, "node.exe") : process.execPath, to: "node.exe" },
-    ...(windows ? { addonBinary: join(windows, "pkcs11.node") } : {}),
+    ...(windows ? { addonBinary: join(windows, "pkcs11.node"), koffiPlatform: join(windows, "koffi-win32-x64") } : {}),
   });
   // %~dp0 is the folder of the .bat itself: the install folder may be anywhere.
   stage.write("yzt-host.bat", '@echo off\r\n"%~dp0node.exe" "%~dp0dist\\host\\main.js" %*\r\n');

@@ -1,10 +1,10 @@
 /**
  * Staging a package's file tree, and the part every package shares: the host payload — the bundled host
  * and CLI laid out as in a checkout (so packageRoot(), the version and `yzt install` work unchanged), the
- * Node runtime and the pkcs11js addon beside them.
+ * Node runtime, the pkcs11js addon and koffi (the FFI the SKF backend loads vendor libraries with) beside them.
  */
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { chromeExtensionIdFromKey, launcherScript } from "../../native-host/install/host-manifest.js";
 
 /** A directory standing for the target machine's "/" (or the install folder); records what it writes. */
@@ -70,6 +70,28 @@ export interface HostPayloadInput {
   runtime: { from: string; to: string };
   /** The pkcs11js addon binary (default: this checkout's build). */
   addonBinary?: string;
+  /**
+   * koffi's prebuilt binary package for the target (node_modules/@koromix/koffi-<os>-<arch>); default: this
+   * machine's. Without one the package carries no SKF backend, and the host says so when a library is set.
+   */
+  koffiPlatform?: string;
+}
+
+/** The files of koffi's JavaScript side that its CommonJS entry loads (the C++ sources are not shipped). */
+const KOFFI_FILES = ["package.json", "index.cjs", "LICENSE.txt", "src/koffi/index.cjs", "src/koffi/src/static.cjs"];
+
+/** koffi, and its prebuilt binary package for the target, under the payload's node_modules. */
+function stageKoffi(stage: Stage, dir: string, root: string, platformPackage: string | undefined): void {
+  const koffi = join(root, "node_modules", "koffi");
+  for (const name of KOFFI_FILES) stage.copy(`${dir}/node_modules/koffi/${name}`, join(koffi, name));
+  const platform = platformPackage ?? join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`);
+  const copyTree = (from: string, to: string): void => {
+    for (const entry of readdirSync(from, { withFileTypes: true })) {
+      if (entry.isDirectory()) copyTree(join(from, entry.name), `${to}/${entry.name}`);
+      else stage.copy(`${to}/${entry.name}`, join(from, entry.name));
+    }
+  };
+  copyTree(platform, `${dir}/node_modules/@koromix/${basename(platform)}`);
 }
 
 /** Writes the host payload under `dir` of the stage; returns the staged paths of the two binaries. */
@@ -80,6 +102,7 @@ export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadIn
   for (const name of readdirSync(hostDir).sort()) stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
   const addon = join(input.root, "node_modules", "pkcs11js");
   for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${dir}/node_modules/pkcs11js/${name}`, join(addon, name));
+  stageKoffi(stage, dir, input.root, input.koffiPlatform);
   return {
     addon: stage.copy(`${dir}/node_modules/pkcs11js/build/Release/pkcs11.node`, input.addonBinary ?? join(addon, "build", "Release", "pkcs11.node")),
     runtime: stage.copy(`${dir}/${input.runtime.to}`, input.runtime.from, 0o755),

@@ -24,8 +24,10 @@ describe("npm start (headless demo)", () => {
     it(`logs in and submits a signed declaration in ${browser}`, () => {
       const env = { ...process.env, YZT_VTOKEN_HOME: vtoken.home, YZT_DEMO_DIR: join(out, browser), DISPLAY: "" };
       delete (env as Record<string, unknown>).YZT_PKCS11_MODULE;
-      const run = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "scripts", "demo.js"), "--browser", browser, "--exit"], { env, encoding: "utf8", timeout: 90_000 });
+      delete (env as Record<string, unknown>).YZT_SKF_MODULE;
+      const run = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "scripts", "demo.js"), "--browser", browser, "--backend", vtoken.backend, "--exit"], { env, encoding: "utf8", timeout: 90_000 });
       expect(run.status, run.stderr + run.stdout).toBe(0);
+      expect(run.stdout).toContain(`virtual key through ${vtoken.backend === "skf" ? "SKF (GM/T 0016)" : "PKCS#11"}: ${vtoken.library.path}`);
       // Under the tax-hall name: port 443 of its own loopback address (8443 where 443 may not be bound).
       expect(run.stdout).toMatch(/demo tax hall: https:\/\/etax\.beijing\.chinatax\.gov\.cn(:\d+)?\/ /);
       expect(run.stdout).toContain("logged in");

@@ -54,7 +54,7 @@ afterAll(async () => {
 for (const family of ["chromium", "firefox"] as const) {
   describe(`一证通证书应用环境 page in ${family}`, () => {
     async function openEnvironment(options: LaunchOptions) {
-      const session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { ...options, site: { hostIp: demo.hostIp, caPem } });
+      const session = await launchBrowser(family, vtoken.hostEnv, { ...options, site: { hostIp: demo.hostIp, caPem } });
       const page = await session.browser.newPage();
       await page.goto(demo.url);
       // Reached as a visitor does: the link at the top right of every tax-hall page.

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginToken, YztCertificate } from "../../protocol/types.js";
-import { verifyLoginToken } from "../../native-host/crypto/verify.js";
+import { verifyLoginToken } from "../../server/index.js";
 import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { loginMessage } from "../../protocol/login-token.js";
@@ -39,7 +39,7 @@ for (const family of ["chromium", "firefox"] as const) {
       site = await startTestSite(vtoken.manifest.tls);
       origin = new URL(site.allowedUrl).origin;
       work = mkdtempSync(join(tmpdir(), "yzt-e2e-"));
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
+      session = await launchBrowser(family, vtoken.hostEnv, { site });
       page = await openApiPage(session.browser, site.allowedUrl);
     }, 120_000);
 
@@ -71,28 +71,29 @@ for (const family of ["chromium", "firefox"] as const) {
 
     it("offers only signing certificates in the extension's picker, lets the user choose one, and cancel it", async () => {
       // A second key with a signing certificate, so there is a real choice; encryption certificates never appear.
-      insertToken(vtoken.home, "ec");
-      await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000002"), { timeout: 5000 });
+      insertToken(vtoken.home, "rsa");
+      await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000005"), { timeout: 5000 });
       await startCall(page, "pick", "window.yzt.selectCertificate()");
       const picker = await waitForDialog(session.browser, "picker");
       const items = await picker.waitForSelector("[data-certificate-id]").then(() => picker.$$eval("[data-certificate-id]", (els) => els.map((e) => e.getAttribute("data-certificate-id"))));
-      expect(items.sort()).toEqual(["YZT0000000000001:0101", "YZT0000000000002:0101"]);
-      await press(picker, `[data-certificate-id="YZT0000000000002:0101"]`);
+      const rsaId = vtoken.certificateId("YZT0000000000005", "0101");
+      expect(items.sort()).toEqual([vtoken.certificateId("YZT0000000000001", "0101"), rsaId].sort());
+      await press(picker, `[data-certificate-id="${rsaId}"]`);
       await press(picker, "button[type=submit]");
       const picked = await callResult<YztCertificate>(page, "pick");
-      expect(picked.value).toMatchObject({ id: "YZT0000000000002:0101", purpose: "sign", keyAlgorithm: "EC" });
+      expect(picked.value).toMatchObject({ id: rsaId, purpose: "sign", keyAlgorithm: "RSA" });
 
       await startCall(page, "pickCancel", "window.yzt.selectCertificate()");
       const again = await waitForDialog(session.browser, "picker");
       await again.waitForSelector("[data-action=cancel]");
       await press(again, "[data-action=cancel]");
       expect(await callResult(page, "pickCancel")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
-      removeToken(vtoken.home, "ec");
-      await page.waitForFunction(() => window.__events.includes("tokenremoved:YZT0000000000002"), { timeout: 5000 });
+      removeToken(vtoken.home, "rsa");
+      await page.waitForFunction(() => window.__events.includes("tokenremoved:YZT0000000000005"), { timeout: 5000 });
     });
 
     it("refuses to log in or sign with the encryption certificate of a dual pair (BAD_REQUEST)", async () => {
-      const encryptionId = "YZT0000000000001:0202";
+      const encryptionId = vtoken.certificateId("YZT0000000000001", "0202");
       const refused = await page.evaluate(async (id) => {
         const outcomes: string[] = [];
         for (const call of [() => window.yzt.login({ certificateId: id, challenge: "challenge-0123456789" }), () => window.yzt.sign({ certificateId: id, data: "QUJD", format: "raw" })]) {
@@ -121,7 +122,7 @@ for (const family of ["chromium", "firefox"] as const) {
       // The demo key is SM2, like a current 一证通: an SM2SM3 token, checked by OpenSSL and by the verifier.
       expect(token.algorithm).toBe("SM2SM3");
       expect(opensslVerifiesSm2(Buffer.from(token.certificate, "base64"), loginMessage(origin, challenge), rsToDer(Buffer.from(token.signature, "base64")))).toBe(true);
-      const verified = verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
+      const verified = await verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
       expect(verified.holderName).toBe("北京演示科技有限公司");
       expect(verified.creditCode).toBe(signCert.creditCode);
     });
@@ -268,7 +269,7 @@ for (const family of ["chromium", "firefox"] as const) {
           const api = (globalThis as unknown as { browser?: { storage: { local: { get(k: null): Promise<unknown> } } }; chrome: { storage: { local: { get(k: null): Promise<unknown> } } } });
           return JSON.stringify(await (api.browser ?? api.chrome).storage.local.get(null));
         });
-        // A PIN is a digit run of its own; key serials such as YZT0000000000002 (the picker remembers the
+        // A PIN is a digit run of its own; key serials such as YZT0000000000005 (the picker remembers the
         // last certificate per site) hold longer runs that are not PINs.
         for (const pin of [PIN, WRONG_PIN, "24681357"]) expect(stored).not.toMatch(new RegExp(`(?<![0-9])${pin}(?![0-9])`));
       } finally {
@@ -279,13 +280,13 @@ for (const family of ["chromium", "firefox"] as const) {
     it("explains a locked PIN in the prompt and rejects PIN_LOCKED", async () => {
       // The picker test inserted this key once already: wait for this insertion's event, not that one.
       const seen = await page.evaluate(() => window.__events.length);
-      insertToken(vtoken.home, "ec");
-      setRetries(vtoken.home, "ec", 1);
+      insertToken(vtoken.home, "rsa");
+      setRetries(vtoken.home, "rsa", 1);
       try {
-        await page.waitForFunction((from) => window.__events.slice(from).includes("tokeninserted:YZT0000000000002"), { timeout: 5000 }, seen);
-        const ec = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
-        const ecId = ec.find((c) => c.tokenSerial === "YZT0000000000002")!.id;
-        await startCall(page, "locked", `window.yzt.login({ certificateId: ${JSON.stringify(ecId)}, challenge: "locked-challenge-0123456789" })`);
+        await page.waitForFunction((from) => window.__events.slice(from).includes("tokeninserted:YZT0000000000005"), { timeout: 5000 }, seen);
+        const listed = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
+        const rsaId = listed.find((c) => c.tokenSerial === "YZT0000000000005")!.id;
+        await startCall(page, "locked", `window.yzt.login({ certificateId: ${JSON.stringify(rsaId)}, challenge: "locked-challenge-0123456789" })`);
         const prompt = await waitForDialog(session.browser, "pin");
         await prompt.waitForSelector("input[name=pin]");
         expect(await prompt.$eval("#retries", (el) => el.textContent ?? "")).toMatch(/1/);
@@ -295,7 +296,7 @@ for (const family of ["chromium", "firefox"] as const) {
         await prompt.waitForSelector("#locked:not([hidden])", { timeout: 5000 });
         await prompt.close();
       } finally {
-        removeToken(vtoken.home, "ec");
+        removeToken(vtoken.home, "rsa");
       }
     });
 

@@ -15,7 +15,7 @@ import type { YztCertificate } from "../../protocol/types.js";
 import { launchBrowser, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { loginWithPin } from "../support/page-calls.js";
-import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
+import { verifyCmsSignature } from "../../server/index.js";
 import * as pkijs from "pkijs";
 import { detachContent } from "../../protocol/cms-attach.js";
 import { independentlyVerifiesCms, independentlyVerifiesSm2Cms } from "../support/independent-verify.js";
@@ -70,7 +70,7 @@ for (const family of ["chromium", "firefox"] as const) {
       vtoken = await cloneVirtualToken();
       site = await startTestSite(vtoken.manifest.tls);
       work = mkdtempSync(join(tmpdir(), "yzt-large-"));
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
+      session = await launchBrowser(family, vtoken.hostEnv, { site });
       page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof window.yzt === "object", { timeout: 10_000 });

@@ -35,7 +35,7 @@ for (const family of ["chromium", "firefox"] as const) {
       vtoken = await cloneVirtualToken();
       for (const alias of ["office01", "office02"]) insertToken(vtoken.home, alias);
       site = await startTestSite(vtoken.manifest.tls);
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
+      session = await launchBrowser(family, vtoken.hostEnv, { site });
       page = await openApiPage(session.browser, site.allowedUrl);
       const certificates = (await page.evaluate(() => window.yzt.listCertificates({ purpose: "sign" }))) as YztCertificate[];
       certA = certificates.find((certificate) => certificate.tokenSerial === "YZT1000000000001")!;

@@ -51,7 +51,7 @@ for (const family of ["chromium", "firefox"] as const) {
     beforeAll(async () => {
       vtoken = await cloneVirtualToken();
       site = await startTestSite(vtoken.manifest.tls);
-      session = await launchBrowser(family, { YZT_PKCS11_MODULE: vtoken.module, ...vtoken.env }, { site });
+      session = await launchBrowser(family, vtoken.hostEnv, { site });
       page = await session.browser.newPage();
     }, 120_000);
 

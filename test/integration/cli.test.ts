@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { rsToDer } from "../../native-host/crypto/sm2.js";
-import { verifyCmsSignature } from "../../native-host/crypto/verify.js";
+import { verifyCmsSignature } from "../../server/index.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";
@@ -17,7 +17,7 @@ let work: string;
 function yzt(args: string[], input?: string) {
   const result = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), ...args], {
     env: {
-      ...process.env, ...vtoken.env, YZT_PKCS11_MODULE: vtoken.module, YZT_CONFIG_DIR: work,
+      ...process.env, ...vtoken.hostEnv, YZT_CONFIG_DIR: work,
       YZT_DATA_DIR: join(work, "data"), YZT_INSTALL_HOME: join(work, "home"),
     },
     input: input ?? "",
@@ -61,7 +61,7 @@ describe("yzt CLI", () => {
     const input = join(work, "declaration.xml");
     const output = join(work, "declaration.p7s");
     writeFileSync(input, "<申报>增值税</申报>");
-    const { code, stdout } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
+    const { code, stdout } = yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000001", "0101"), "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
     expect(code).toBe(0);
     expect(stdout).toContain("pkcs7-detached, SM3withSM2");
     expect(independentlyVerifiesCms(readFileSync(output), readFileSync(input), vtoken.manifest.pki.chain)).toBe(true);
@@ -72,7 +72,7 @@ describe("yzt CLI", () => {
     const input = join(work, "raw.txt");
     const output = join(work, "raw.sig");
     writeFileSync(input, "raw data");
-    expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
+    expect(yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000001", "0101"), "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
     const certificatePem = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.certificates[0]!.pem;
     expect(opensslVerifiesSm2(certificatePem, readFileSync(input), rsToDer(readFileSync(output)))).toBe(true);
     expect(opensslVerifiesSm2(certificatePem, Buffer.from("other data"), rsToDer(readFileSync(output)))).toBe(false);
@@ -83,7 +83,7 @@ describe("yzt CLI", () => {
     const input = join(work, "raw-rsa.txt");
     const output = join(work, "raw-rsa.sig");
     writeFileSync(input, "raw data");
-    expect(yzt(["sign", "--cert", "YZT0000000000005:0101", "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
+    expect(yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000005", "0101"), "--in", input, "--out", output, "--format", "raw", "--pin-stdin"], "12345678\n").code).toBe(0);
     const certificate = join(work, "cert.pem");
     writeFileSync(certificate, vtoken.manifest.tokens.find((t) => t.alias === "rsa")!.certificates[0]!.pem);
     const pub = join(work, "pub.pem");
@@ -99,7 +99,7 @@ describe("yzt CLI", () => {
     // Sparse: costs no disk, but every byte is hashed. readFileSync refuses files over 2 GiB, so only a stream works.
     writeFileSync(input, "");
     truncateSync(input, 2 ** 31 + 1);
-    const { code, stdout, stderr } = yzt(["sign", "--cert", "YZT0000000000005:0101", "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
+    const { code, stdout, stderr } = yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000005", "0101"), "--in", input, "--out", output, "--pin-stdin"], "12345678\n");
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toContain(`signed ${2 ** 31 + 1} bytes`);
@@ -112,7 +112,7 @@ describe("yzt CLI", () => {
     const input = join(work, "attached.xml");
     const output = join(work, "attached.p7s");
     writeFileSync(input, "<申报>附件</申报>".repeat(50_000));
-    expect(yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", output, "--format", "pkcs7-attached", "--pin-stdin"], "12345678\n").code).toBe(0);
+    expect(yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000001", "0101"), "--in", input, "--out", output, "--format", "pkcs7-attached", "--pin-stdin"], "12345678\n").code).toBe(0);
     expect(independentlyVerifiesCms(readFileSync(output), readFileSync(input), vtoken.manifest.pki.chain)).toBe(true);
     const verified = await verifyCmsSignature(readFileSync(output), { trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
     expect(Buffer.from(verified.content).equals(readFileSync(input))).toBe(true);
@@ -121,7 +121,7 @@ describe("yzt CLI", () => {
   it("reports a wrong PIN with the retries left and a non-zero exit", () => {
     const input = join(work, "x.txt");
     writeFileSync(input, "x");
-    const { code, stderr } = yzt(["sign", "--cert", "YZT0000000000001:0101", "--in", input, "--out", join(work, "x.sig"), "--pin-stdin"], "00000000\n");
+    const { code, stderr } = yzt(["sign", "--cert", vtoken.certificateId("YZT0000000000001", "0101"), "--in", input, "--out", join(work, "x.sig"), "--pin-stdin"], "00000000\n");
     expect(code).toBe(1);
     expect(stderr).toContain("PIN_INCORRECT");
     expect(stderr).toContain("9");
@@ -153,7 +153,7 @@ describe("yzt CLI", () => {
     const healthy = yzt(["doctor", "--certs"]);
     expect(healthy.code).toBe(0);
     expect(healthy.stdout).toContain("证书检测报告");
-    expect(healthy.stdout).toMatch(/\[1\] 北京演示科技有限公司 · YZT0000000000001:0101/);
+    expect(healthy.stdout).toContain(`[1] 北京演示科技有限公司 · ${vtoken.certificateId("YZT0000000000001", "0101")}`);
     for (const item of ["有效期 validity", "证书链 chain", "密钥用法 key usage", "企业标识 identity"]) expect(healthy.stdout).toContain(`✔ ${item}`);
     expect(healthy.stdout).toMatch(/企业标识 identity: .*credit code 91110108MA01DEMX0\w, unique id SF91110108MA01DEMX0\w/);
     expect(healthy.stdout).toContain("全部正常");
@@ -180,7 +180,7 @@ describe("yzt CLI", () => {
   it("yzt unlock --token SERIAL sets a new PIN with the admin (SO) PIN after the key locked, and refuses a wrong admin PIN", () => {
     const serial = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.serial;
     writeFileSync(join(work, "unlock-in.txt"), "解锁后签名");
-    for (let i = 0; i < 10; i++) yzt(["sign", "--cert", `${serial}:0101`, "--in", join(work, "unlock-in.txt"), "--out", join(work, "x"), "--pin-stdin"], "00000000\n");
+    for (let i = 0; i < 10; i++) yzt(["sign", "--cert", vtoken.certificateId(serial, "0101"), "--in", join(work, "unlock-in.txt"), "--out", join(work, "x"), "--pin-stdin"], "00000000\n");
     expect(yzt(["tokens", "--json"]).stdout).toContain('"locked": true');
     const wrong = yzt(["unlock", "--token", serial, "--pin-stdin"], "00000000\n24681357\n24681357\n");
     expect(wrong.code).toBe(1);
@@ -192,7 +192,7 @@ describe("yzt CLI", () => {
     expect(done.code).toBe(0);
     const tokens = JSON.parse(yzt(["tokens", "--json"]).stdout) as Array<{ serial: string; pin: { locked: boolean; retriesLeft: number } }>;
     expect(tokens.find((t) => t.serial === serial)!.pin).toMatchObject({ locked: false, retriesLeft: 10 });
-    const signed = yzt(["sign", "--cert", `${serial}:0101`, "--in", join(work, "unlock-in.txt"), "--out", join(work, "unlock.p7s"), "--pin-stdin"], "24681357\n");
+    const signed = yzt(["sign", "--cert", vtoken.certificateId(serial, "0101"), "--in", join(work, "unlock-in.txt"), "--out", join(work, "unlock.p7s"), "--pin-stdin"], "24681357\n");
     expect(signed.code).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginMessage } from "../../protocol/login-token.js";
 import type { YztCertificate } from "../../protocol/types.js";
 import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
+import { testBackend } from "../virtual-token/backend.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 
@@ -51,7 +52,7 @@ beforeAll(async () => {
   removeToken(vtoken.home, "demo");
   insertToken(vtoken.home, KEY);
   work = mkdtempSync(join(tmpdir(), "yzt-host-test-"));
-  host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
+  host = HostProcess.start({ library: vtoken.library, env: vtoken.env });
   const certificates = await host.request("listCertificates", {});
   signCert = certificates.find((c) => c.tokenSerial === KEY_SERIAL && c.purpose === "sign")!;
   encCert = certificates.find((c) => c.tokenSerial === KEY_SERIAL && c.purpose === "encrypt")!;
@@ -67,7 +68,7 @@ describe("native host against the virtual token", () => {
   it("answers hello with its version and protocol 1", async () => {
     const hello = await host.request("hello", {});
     expect(hello.protocol).toBe(1);
-    expect(hello.modules).toEqual([vtoken.module]);
+    expect(hello.modules).toEqual([vtoken.library.path]);
   });
 
   it("lists the inserted demo token with full PIN retries", async () => {
@@ -80,7 +81,7 @@ describe("native host against the virtual token", () => {
 
   it("lists the demo company's signing and encryption certificates with every API field", async () => {
     expect(signCert).toMatchObject({
-      id: `${KEY_SERIAL}:0101`, tokenLabel: "BJ-YZT RSA", holderName: "北京演示科技有限公司",
+      id: vtoken.certificateId(KEY_SERIAL, "0101"), tokenLabel: "BJ-YZT RSA", holderName: "北京演示科技有限公司",
       purpose: "sign", keyAlgorithm: "RSA", status: "valid", keyUsage: ["digitalSignature", "nonRepudiation"],
     });
     expect(signCert.creditCode).toMatch(/^91110108MA01[0-9A-Z]{6}$/);
@@ -186,14 +187,20 @@ describe("native host against the virtual token", () => {
     await host.waitForEvent((e) => e.event === "tokenremoved" && e.data.tokenSerial === "YZT0000000000003");
   });
 
-  it("reports an expiring certificate (10 days) and an EC P-256 certificate that signs ES256", async () => {
+  it("reports an expiring certificate (10 days)", async () => {
     insertToken(vtoken.home, "expiring");
+    await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === "YZT0000000000004");
+    const expiring = (await host.request("listCertificates", {})).find((c) => c.tokenSerial === "YZT0000000000004")!;
+    expect(expiring).toMatchObject({ status: "expiring", daysLeft: 10 });
+    removeToken(vtoken.home, "expiring");
+    await host.waitForEvent((e) => e.event === "tokenremoved" && e.data.tokenSerial === "YZT0000000000004");
+  });
+
+  // GM/T 0016 keys hold SM2 and RSA pairs only: a P-256 key exists on the PKCS#11 face alone.
+  it.runIf(testBackend() === "pkcs11")("signs ES256 with an EC P-256 certificate", async () => {
     insertToken(vtoken.home, "ec");
     await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === "YZT0000000000002");
-    await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === "YZT0000000000004");
     const all = await host.request("listCertificates", {});
-    const expiring = all.find((c) => c.tokenSerial === "YZT0000000000004")!;
-    expect(expiring).toMatchObject({ status: "expiring", daysLeft: 10 });
     const ec = all.find((c) => c.tokenSerial === "YZT0000000000002" && c.purpose === "sign")!;
     expect(ec.keyAlgorithm).toBe("EC");
     const challenge = "ec-challenge-0123456789";
@@ -205,7 +212,6 @@ describe("native host against the virtual token", () => {
     expect(openssl(["dgst", "-sha256", "-verify", pub, "-signature", file("ec.sig", Buffer.from(raw.signature, "base64")), file("ec.bin", Buffer.from("ec data"))])).toContain("Verified OK");
     const cms = await host.request("sign", { certificateId: ec.id, origin: ORIGIN, format: "pkcs7-detached", data: Buffer.from("ec cms").toString("base64") });
     openssl(["cms", "-verify", "-binary", "-inform", "DER", "-in", file("ec.p7s", Buffer.from(cms.signature, "base64")), "-content", file("ec-cms.bin", Buffer.from("ec cms")), "-CAfile", vtoken.manifest.pki.chain, "-purpose", "any", "-out", "/dev/null"]);
-    removeToken(vtoken.home, "expiring");
     removeToken(vtoken.home, "ec");
     await host.waitForEvent((e) => e.event === "tokenremoved" && e.data.tokenSerial === "YZT0000000000002");
   });
@@ -287,7 +293,7 @@ describe("native host against the virtual token", () => {
 describe("PIN lock on the virtual token", () => {
   it("locks the PIN after 10 wrong tries and reports PIN_LOCKED; SO unlock restores login", async () => {
     const local = await cloneVirtualToken();
-    const lockHost = HostProcess.start({ module: local.module, env: local.env });
+    const lockHost = HostProcess.start({ library: local.library, env: local.env });
     try {
       const [cert] = await lockHost.request("listCertificates", { purpose: "sign" });
       const retries: unknown[] = [];

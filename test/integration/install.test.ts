@@ -12,6 +12,7 @@ import { encodeFrame, FrameDecoder } from "../../native-host/transport/framing.j
 import { chromeExtensionId } from "../../native-host/install/host-manifest.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { libraryFlag } from "../virtual-token/backend.js";
 
 let work: string;
 let home: string;
@@ -20,7 +21,7 @@ const CHROME_ID = chromeExtensionId(join(REPO_ROOT, "manifest.json"));
 
 function yzt(args: string[]) {
   const result = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), ...args], {
-    env: { ...process.env, ...vtoken.env, YZT_PKCS11_MODULE: vtoken.module, YZT_CONFIG_DIR: join(work, "config"), YZT_DATA_DIR: join(work, "data"), YZT_INSTALL_HOME: home },
+    env: { ...process.env, ...vtoken.hostEnv, YZT_CONFIG_DIR: join(work, "config"), YZT_DATA_DIR: join(work, "data"), YZT_INSTALL_HOME: home },
     encoding: "utf8",
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -68,7 +69,7 @@ afterAll(() => {
 
 describe("yzt install", () => {
   it("registers the host for every browser with manifests where each browser looks", () => {
-    const { code, stdout } = yzt(["install", "--browser", "all", "--module", vtoken.module]);
+    const { code, stdout } = yzt(["install", "--browser", "all", libraryFlag(vtoken.library), vtoken.library.path]);
     expect(code).toBe(0);
     expect(stdout).toContain("installed");
     const launcher = join(work, "data", "yzt-host");
@@ -80,9 +81,9 @@ describe("yzt install", () => {
     }
   });
 
-  it("writes a launcher that answers native messaging with the chosen module", async () => {
+  it("writes a launcher that answers native messaging with the chosen library", async () => {
     const hello = await helloThrough(join(work, "data", "yzt-host"));
-    expect(hello).toMatchObject({ id: 1, result: { protocol: 1, modules: [vtoken.module] } });
+    expect(hello).toMatchObject({ id: 1, result: { protocol: 1, modules: [vtoken.library.path] } });
   });
 
   it("doctor finds a missing, a corrupt and a stale manifest, and doctor --fix repairs all three", async () => {

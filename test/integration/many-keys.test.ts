@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostProcess, REPO_ROOT } from "../../scripts/host-process.js";
+import { hostLibraryOf, libraryFlag } from "../virtual-token/backend.js";
 import type { VtokenManifest } from "../virtual-token/manifest.js";
 import { provision, USER_PIN } from "../virtual-token/provision.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";
@@ -25,7 +26,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), "yzt-hub-"));
   manifest = await provision(home, { keys: OFFICE_KEYS });
   env = { YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain };
-  host = HostProcess.start({ module: manifest.module, env });
+  host = HostProcess.start({ library: hostLibraryOf(manifest), env });
 }, 120_000);
 
 afterAll(async () => {
@@ -66,7 +67,7 @@ describe(`an office hub of ${OFFICE_KEYS} keys`, () => {
   });
 
   it("yzt certs lists every company of the hub", () => {
-    const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), "certs", "--module", manifest.module], { env: { ...process.env, ...env }, encoding: "utf8" });
+    const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "yzt.js"), "certs", libraryFlag(hostLibraryOf(manifest)), hostLibraryOf(manifest).path], { env: { ...process.env, ...env }, encoding: "utf8" });
     expect(run.status).toBe(0);
     for (const token of manifest.tokens.filter((t) => t.alias.startsWith("office"))) expect(run.stdout).toContain(token.company);
   });

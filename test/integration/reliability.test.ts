@@ -15,7 +15,8 @@ import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.j
 import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
 
 const PIN = "12345678";
-const CERT = "YZT0000000000001:0101";
+/** The demo key's signing certificate; beforeAll sets its id on this run's backend (the format stays valid). */
+let CERT = "YZT0000000000001:0101";
 const SERIAL = "YZT0000000000001";
 const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
 
@@ -38,7 +39,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   vtoken = await cloneVirtualToken();
-  host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
+  CERT = vtoken.certificateId(SERIAL, "0101");
+  host = HostProcess.start({ library: vtoken.library, env: vtoken.env });
   await host.request("hello", {});
 });
 afterAll(async () => {
@@ -211,7 +213,7 @@ describe("secrets", () => {
     const dir = mkdtempSync(join(tmpdir(), "yzt-log-"));
     const local = await cloneVirtualToken();
     const logFile = join(dir, "host.log");
-    const logged = HostProcess.start({ module: local.module, env: { ...local.env, YZT_LOG_FILE: logFile, YZT_LOG_LEVEL: "debug" } });
+    const logged = HostProcess.start({ library: local.library, env: { ...local.env, YZT_LOG_FILE: logFile, YZT_LOG_LEVEL: "debug" } });
     try {
       const wrong = "98765432";
       const fresh = "55667788";

@@ -14,7 +14,7 @@ import * as pkijs from "pkijs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginMessage } from "../../protocol/login-token.js";
 import type { LoginToken, YztCertificate } from "../../protocol/types.js";
-import { verifyCmsSignature, verifyLoginToken } from "../../native-host/crypto/verify.js";
+import { verifyCmsSignature, verifyLoginToken } from "../../server/index.js";
 import { derToRs, rsToDer } from "../../native-host/crypto/sm2.js";
 import { HostProcess } from "../../scripts/host-process.js";
 import { independentlyVerifiesSm2Cms, opensslVerifiesSm2 } from "../support/independent-verify.js";
@@ -41,7 +41,7 @@ let certificatePem: string;
 beforeAll(async () => {
   vtoken = await cloneVirtualToken();
     work = mkdtempSync(join(tmpdir(), "yzt-sm2-"));
-  host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
+  host = HostProcess.start({ library: vtoken.library, env: vtoken.env });
   const certificates = await host.request("listCertificates", { tokenSerial: SM2_SERIAL });
   signCert = certificates.find((c) => c.purpose === "sign")!;
   certificatePem = vtoken.manifest.tokens.find((t) => t.alias === "demo")!.certificates[0]!.pem;
@@ -99,10 +99,10 @@ describe("SM2 signing through the host", () => {
     const token = loginToken as LoginToken;
     expect(token.algorithm).toBe("SM2SM3");
     expect(opensslVerifiesSm2(certificatePem, loginMessage(ORIGIN, challenge), rsToDer(Buffer.from(token.signature, "base64")))).toBe(true);
-    expect(verifyLoginToken(token, { challenge, origin: ORIGIN, trustedRoots }).holderName).toBe("北京演示科技有限公司");
-    expect(() => verifyLoginToken(token, { challenge, origin: "https://evil.example.cn", trustedRoots })).toThrow(/origin|made for/);
+    expect((await verifyLoginToken(token, { challenge, origin: ORIGIN, trustedRoots })).holderName).toBe("北京演示科技有限公司");
+    await expect(verifyLoginToken(token, { challenge, origin: "https://evil.example.cn", trustedRoots })).rejects.toThrow(/origin|made for/);
     const forged = { ...token, signature: Buffer.from(derToRs(rsToDer(Buffer.alloc(64, 7)))).toString("base64") };
-    expect(() => verifyLoginToken(forged, { challenge, origin: ORIGIN, trustedRoots })).toThrow(/signature/);
+    await expect(verifyLoginToken(forged, { challenge, origin: ORIGIN, trustedRoots })).rejects.toThrow(/signature/);
   });
 
   for (const cmsProfile of ["pkcs7", "gm"] as const) {
@@ -144,12 +144,12 @@ describe("SM2 signing through the host", () => {
     await host.waitForEvent((e) => e.event === "tokeninserted" && e.data.tokenSerial === "YZT0000000000006");
     const certificates = await host.request("listCertificates", { tokenSerial: "YZT0000000000006" });
     expect(certificates.map((c) => [c.id, c.keyAlgorithm, c.purpose])).toEqual([
-      ["YZT0000000000006:0101", "RSA", "sign"], ["YZT0000000000006:0303", "SM2", "sign"],
+      [vtoken.certificateId("YZT0000000000006", "0101"), "RSA", "sign"], [vtoken.certificateId("YZT0000000000006", "0303"), "SM2", "sign"],
     ]);
-    await host.request("login", { certificateId: "YZT0000000000006:0101", origin: ORIGIN, pin: vtoken.manifest.userPin });
+    await host.request("login", { certificateId: vtoken.certificateId("YZT0000000000006", "0101"), origin: ORIGIN, pin: vtoken.manifest.userPin });
     const data = Buffer.from("同一把钥匙上的两种证书");
-    const rsa = await host.request("sign", { certificateId: "YZT0000000000006:0101", origin: ORIGIN, format: "raw", data: data.toString("base64") });
-    const sm2 = await host.request("sign", { certificateId: "YZT0000000000006:0303", origin: ORIGIN, format: "raw", data: data.toString("base64") });
+    const rsa = await host.request("sign", { certificateId: vtoken.certificateId("YZT0000000000006", "0101"), origin: ORIGIN, format: "raw", data: data.toString("base64") });
+    const sm2 = await host.request("sign", { certificateId: vtoken.certificateId("YZT0000000000006", "0303"), origin: ORIGIN, format: "raw", data: data.toString("base64") });
     expect([rsa.algorithm, sm2.algorithm]).toEqual(["sha256WithRSAEncryption", "SM3withSM2"]);
     const rsaKey = createPublicKey(new X509Certificate(Buffer.from(rsa.certificate, "base64")).publicKey.export({ type: "spki", format: "pem" }));
     expect(verify("sha256", data, rsaKey, Buffer.from(rsa.signature, "base64"))).toBe(true);

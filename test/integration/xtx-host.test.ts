@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { YztCertificate } from "../../protocol/types.js";
 import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
+import { testBackend } from "../virtual-token/backend.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { toPem } from "../virtual-token/pem.js";
 import { insertToken } from "../virtual-token/state.js";
@@ -46,7 +47,7 @@ beforeAll(async () => {
   vtoken = await cloneVirtualToken();
   insertToken(vtoken.home, "rsa");
   work = mkdtempSync(join(tmpdir(), "yzt-xtx-host-"));
-  host = HostProcess.start({ module: vtoken.module, env: vtoken.env });
+  host = HostProcess.start({ library: vtoken.library, env: vtoken.env });
   const certificates = await host.request("listCertificates", { tokenSerial: RSA_SERIAL });
   signCert = certificates.find((c) => c.purpose === "sign")!;
   encCert = certificates.find((c) => c.purpose === "encrypt")!;
@@ -72,7 +73,9 @@ describe("XTXApp host methods", () => {
 
   it("decrypts on the token what openssl cms -encrypt made, once the origin is logged in", async () => {
     const text = Buffer.from("发票数据 ".repeat(2000));
-    const envelope = execFileSync("openssl", ["cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", file("enc-recip.pem", pem(encCert.der))], { input: text });
+    // An SKF key decrypts the content inside itself, and GM/T 0016 ciphers are SM4: OpenSSL's SM4 envelope there.
+    const cipher = vtoken.backend === "skf" ? "-sm4-cbc" : "-aes256";
+    const envelope = execFileSync("openssl", ["cms", "-encrypt", "-binary", "-outform", "DER", cipher, file("enc-recip.pem", pem(encCert.der))], { input: text });
     const request = { certificateId: signCert.id, origin: ORIGIN, data: envelope.toString("base64"), format: "envelope" as const };
     expect((await rejectionOf(host.request("decrypt", request))).code).toBe("LOGIN_REQUIRED");
     const { data } = await host.request("decrypt", { ...request, pin: PIN });
@@ -82,12 +85,25 @@ describe("XTXApp host methods", () => {
     expect(Buffer.from((await host.request("decrypt", { ...request, data: own.data })).data, "base64").toString("utf8")).toBe("往返");
   });
 
+  it.runIf(testBackend() === "skf")("refuses an AES envelope on an SKF key with UNSUPPORTED_ALGORITHM naming the cipher (GM/T 0016 decrypts SM4 content only)", async () => {
+    const envelope = execFileSync("openssl", ["cms", "-encrypt", "-binary", "-outform", "DER", "-aes256", file("aes-recip.pem", pem(encCert.der))], { input: Buffer.from("AES") });
+    const refused = await rejectionOf(host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: envelope.toString("base64"), format: "envelope", pin: PIN }));
+    expect(refused.code).toBe("UNSUPPORTED_ALGORITHM");
+    expect(refused.message).toContain("2.16.840.1.101.3.4.1.42");
+  });
+
   it("encrypts and decrypts raw PKCS#1 v1.5 with the key (SOF_PubKeyEncrypt / SOF_PriKeyDecrypt), both checked by OpenSSL", async () => {
     const { data } = await host.request("encrypt", { certificate: encCert.der, data: Buffer.from("口令").toString("base64"), format: "raw" });
     const plain = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", file("raw.key", encryptionKeyPem()), "-pkeyopt", "rsa_padding_mode:pkcs1"], { input: Buffer.from(data, "base64") });
     expect(plain.toString("utf8")).toBe("口令");
     const theirs = execFileSync("openssl", ["pkeyutl", "-encrypt", "-certin", "-inkey", file("raw.pem", pem(encCert.der)), "-pkeyopt", "rsa_padding_mode:pkcs1"], { input: Buffer.from("secret") });
-    const back = await host.request("decrypt", { certificateId: signCert.id, origin: ORIGIN, data: theirs.toString("base64"), format: "raw" });
+    const request = { certificateId: signCert.id, origin: ORIGIN, data: theirs.toString("base64"), format: "raw" as const };
+    if (vtoken.backend === "skf") {
+      // GM/T 0016 has no RSA private-key decryption: a typed refusal, never a wrong answer.
+      expect((await rejectionOf(host.request("decrypt", request))).code).toBe("UNSUPPORTED_ALGORITHM");
+      return;
+    }
+    const back = await host.request("decrypt", request);
     expect(Buffer.from(back.data, "base64").toString()).toBe("secret");
   });
 

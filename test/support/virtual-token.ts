@@ -7,15 +7,24 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
+import { certificateIdOn, hostLibraryOf, libraryEnv, testBackend, type HostLibrary, type KeyBackend } from "../virtual-token/backend.js";
 import type { VtokenManifest } from "../virtual-token/manifest.js";
 import { unlockToken } from "../virtual-token/state.js";
 
 export interface VirtualToken {
   home: string;
+  /** The PKCS#11 shim (tests that talk PKCS#11 to the keys directly use it whatever the backend). */
   module: string;
   manifest: VtokenManifest;
   /** Environment for processes that load the shim. */
   env: Record<string, string>;
+  /** The backend this run drives the keys through (YZT_TEST_BACKEND), and the library the host loads for it. */
+  backend: KeyBackend;
+  library: HostLibrary;
+  /** `env` plus the variable that points a browser-started host at `library`. */
+  hostEnv: Record<string, string>;
+  /** A certificate's id on this run's backend, named by key serial and CKA_ID. */
+  certificateId(serial: string, ckaId: string): string;
   /** SO login + C_InitPIN: what a service point does to a locked key. Resets the PIN to the user PIN. */
   unlock(alias: string): void;
   dispose(): void;
@@ -31,11 +40,16 @@ export function cloneVirtualTokenFrom(template: string): VirtualToken {
   const manifest = JSON.parse(readFileSync(join(home, "manifest.json"), "utf8")) as VtokenManifest;
   // The demo CA is what a site would trust; doctor/diagnose check chains against it.
   const env = { YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain };
+  const library = hostLibraryOf(manifest);
   return {
     home,
     module: manifest.module,
     manifest,
     env,
+    backend: testBackend(),
+    library,
+    hostEnv: { ...env, ...libraryEnv(library) },
+    certificateId: (serial, ckaId) => certificateIdOn(manifest, library.kind, serial, ckaId),
     unlock: (alias) => unlockToken(home, alias),
     dispose() {
       rmSync(home, { recursive: true, force: true });

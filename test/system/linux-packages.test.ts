@@ -182,6 +182,16 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     expect(checks.checks.find((check) => check.id === "host")?.message).toContain(`yzt-bridge host ${version}`);
   });
 
+  it("the installed CLI reads a 国密 key through an SKF library with the package's own FFI (koffi)", () => {
+    expect(existsSync("/opt/yzt-bridge/node_modules/koffi/index.cjs")).toBe(true);
+    const env = { PATH: "/usr/bin:/bin", HOME: work, ...vtoken.env };
+    const listed = spawnSync("/usr/bin/yzt", ["certs", "--skf-module", vtoken.manifest.skfModule, "--json"], { encoding: "utf8", env });
+    expect(listed.status, listed.stderr).toBe(0);
+    const certificates = JSON.parse(listed.stdout) as Array<{ holderName: string; keyAlgorithm: string }>;
+    expect(certificates.map((certificate) => certificate.holderName)).toContain(vtoken.manifest.tokens[0]!.company);
+    expect(certificates.some((certificate) => certificate.keyAlgorithm === "SM2")).toBe(true);
+  });
+
   for (const family of ["chromium", "firefox"] as const) {
     it(`${family}, started as a desktop starts it, gets the extension; login and a signed declaration go through the /opt host`, async () => {
       const session = await desktopBrowser(family, join(work, `${family}-installed`));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../native-host/support/config.js";
-import { configuredSm2Mechanisms, resolveSm2Mechanisms, sm2DecryptMechanism, unsupportedSm2 } from "../../native-host/token/mechanisms.js";
+import { configuredSm2Mechanisms, resolveSm2Mechanisms, sm2DecryptMechanism, unsupportedSm2 } from "../../native-host/token/pkcs11/mechanisms.js";
 
 const LONGMAI = { path: "/usr/lib/libgm3000_pkcs11.so", manufacturer: "Longmai" };
 

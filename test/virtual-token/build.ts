@@ -1,27 +1,77 @@
-/** Compiles the virtual-token shim with the system C compiler (cc), once per change of shim.c. */
+/**
+ * Compiles the virtual-token libraries with the system C compiler (cc), once per change of their source: the
+ * PKCS#11 shim (shim.c) and its SKF face (skf.c), which dlopens the shim from its own directory.
+ */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../../native-host/install/paths.js";
 
 export const SHIM_NAME = "libyzt-vtoken.so";
+export const SKF_NAME = "libyzt-vskf.so";
 
 /** The repository root (the shim source lives in it). */
 export const repoRoot = packageRoot;
 
-export function buildShim(home: string): string {
-  const source = join(repoRoot(), "test", "virtual-token", "shim.c");
+/**
+ * SKF test variants built from the same source: `missing-export` lacks SKF_ECCSignData, `garbage-lengths`
+ * answers nonsense lengths (see skf.c's header comment), for the host's error paths.
+ */
+export type SkfVariant = "standard" | "missing-export" | "garbage-lengths";
+
+const SKF_DEFINES: Record<SkfVariant, string[]> = {
+  standard: [],
+  "missing-export": ["-DVSKF_MISSING_EXPORT"],
+  "garbage-lengths": ["-DVSKF_GARBAGE_LENGTHS"],
+};
+
+/**
+ * Compiles source into dist/vtoken/<name> unless the cached library is newer. Built under a temporary name and
+ * renamed, so that test workers building at the same time never load a half-written library.
+ */
+function compileCached(sourceName: string, name: string, extraArgs: string[]): string {
+  const source = join(repoRoot(), "test", "virtual-token", sourceName);
   const cacheDir = join(repoRoot(), "dist", "vtoken");
-  const cached = join(cacheDir, SHIM_NAME);
-  if (!existsSync(cached) || statSync(cached).mtimeMs < statSync(source).mtimeMs) {
+  const cached = join(cacheDir, name);
+  // The shared header counts as part of each source.
+  const newestInput = Math.max(statSync(source).mtimeMs, statSync(join(repoRoot(), "test", "virtual-token", "pkcs11-text.h")).mtimeMs);
+  if (!existsSync(cached) || statSync(cached).mtimeMs < newestInput) {
     mkdirSync(cacheDir, { recursive: true });
-    execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-format-truncation", "-I/usr/include/p11-kit-1", "-o", cached, source, "-ldl", "-lpthread", "-lcrypto"], {
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    const partial = `${cached}.${process.pid}.tmp`;
+    try {
+      execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", ...extraArgs, "-I/usr/include/p11-kit-1", "-o", partial, source, "-ldl", "-lpthread", "-lcrypto"], {
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      renameSync(partial, cached);
+    } finally {
+      rmSync(partial, { force: true });
+    }
   }
+  return cached;
+}
+
+export function buildShim(home: string): string {
+  const cached = compileCached("shim.c", SHIM_NAME, ["-Wno-format-truncation"]);
   mkdirSync(home, { recursive: true });
   // The shim finds its state next to itself, so each virtual-token home gets its own copy.
   const target = join(home, SHIM_NAME);
+  copyFileSync(cached, target);
+  return target;
+}
+
+/** The file name of an SKF variant in a home: libyzt-vskf.so, libyzt-vskf-missing-export.so, … */
+export function skfFileName(variant: SkfVariant = "standard"): string {
+  return variant === "standard" ? SKF_NAME : SKF_NAME.replace(/\.so$/, `-${variant}.so`);
+}
+
+/**
+ * The virtual SKF key library, copied into home next to the shim (which it loads from its own directory, so the
+ * home must already hold the shim: buildShim first). Returns its absolute path.
+ */
+export function buildSkf(home: string, variant: SkfVariant = "standard"): string {
+  const cached = compileCached("skf.c", skfFileName(variant), ["-fvisibility=hidden", ...SKF_DEFINES[variant]]);
+  mkdirSync(home, { recursive: true });
+  const target = join(home, skfFileName(variant));
   copyFileSync(cached, target);
   return target;
 }

@@ -33,13 +33,13 @@ async function main(argv: string[]): Promise<void> {
     case "reset": {
       const manifest = await provision(home, { keys });
       const offices = manifest.tokens.filter((token) => token.alias.startsWith("office")).map((token) => token.alias);
-      console.log(`virtual token ready in ${home}\nmodule: ${manifest.module}\nuser PIN ${manifest.userPin}, SO PIN ${manifest.soPin}; inserted: demo${offices.length > 0 ? `, ${offices.join(", ")}` : ""}`);
+      console.log(`virtual token ready in ${home}\nmodule: ${manifest.module} (PKCS#11)\nskfModule: ${manifest.skfModule} (SKF, GM/T 0016)\nuser PIN ${manifest.userPin}, SO PIN ${manifest.soPin}; inserted: demo${offices.length > 0 ? `, ${offices.join(", ")}` : ""}`);
       return;
     }
     case "status": {
       requireProvisioned(home);
       const manifest = readManifest(home);
-      console.log(`module: ${manifest.module}`);
+      console.log(`module: ${manifest.module}\nskfModule: ${manifest.skfModule}`);
       for (const token of manifest.tokens) {
         const state = isInserted(home, token.alias) ? "inserted" : "removed ";
         console.log(`${token.alias.padEnd(9)} ${token.serial}  ${state}  PIN tries left ${getRetries(home, token.alias)}  latency ${getLatency(home, token.alias)} ms  ${token.company}`);

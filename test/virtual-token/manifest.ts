@@ -29,6 +29,11 @@ export interface VtokenManifest {
   home: string;
   /** The shim: the PKCS#11 module to load. */
   module: string;
+  /**
+   * The same keys as a vendor SKF library (GM/T 0016; skf.c): libyzt-vskf.so next to the shim, which it loads
+   * from its own directory. Absolute path.
+   */
+  skfModule: string;
   userPin: string;
   soPin: string;
   tokens: VtokenToken[];

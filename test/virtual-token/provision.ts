@@ -1,13 +1,13 @@
 /**
- * Creates a complete virtual-token home: the shim, a SoftHSM2 store with four keys like those a tax-hall
- * user may own, the demo CA files and manifest.json. Only the "demo" key starts inserted; the others
- * wait "in the drawer" until a test or the user inserts them.
+ * Creates a complete virtual-token home: the shim and its SKF face, a SoftHSM2 store with four keys like
+ * those a tax-hall user may own, the demo CA files and manifest.json. Only the "demo" key starts inserted;
+ * the others wait "in the drawer" until a test or the user inserts them.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildShim } from "./build.js";
+import { buildShim, buildSkf } from "./build.js";
 import {
   companySubject, createDemoCa, creditCodeWithCheck, DAY, generateKeyPair, generateSm2Key, issueCertificate, privateKeyPem,
   type DemoCa, type KeyUsageName,
@@ -134,6 +134,7 @@ async function issueFor(plan: TokenPlan, cas: { rsa: DemoCa; sm2: DemoCa }, pair
 export async function provision(home: string, options: { now?: Date; keys?: number } = {}): Promise<VtokenManifest> {
   const now = (options.now ?? new Date()).getTime();
   const module = buildShim(home);
+  const skfModule = buildSkf(home);
   for (const dir of ["tokens", "state", "pki"]) rmSync(join(home, dir), { recursive: true, force: true });
   rmSync(join(home, "serial-map"), { force: true });
   mkdirSync(join(home, "tokens"), { recursive: true });
@@ -201,7 +202,7 @@ export async function provision(home: string, options: { now?: Date; keys?: numb
   }
 
   const tls = createDemoTls(home);
-  const manifest: VtokenManifest = { home, module, userPin: USER_PIN, soPin: SO_PIN, tokens, pki, tls };
+  const manifest: VtokenManifest = { home, module, skfModule, userPin: USER_PIN, soPin: SO_PIN, tokens, pki, tls };
   writeFileSync(join(home, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   for (const plan of tokenPlans) if (plan.alias !== "demo" && !plan.alias.startsWith("office")) removeToken(home, plan.alias);
   return manifest;

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <p11-kit/pkcs11.h>
+#include "pkcs11-text.h"
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -229,13 +230,6 @@ static void pad_copy(CK_UTF8CHAR *field, size_t size, const char *text) {
   memcpy(field, text, strlen(text) < size ? strlen(text) : size);
 }
 
-static void trimmed(const CK_UTF8CHAR *field, size_t size, char *out, size_t out_size) {
-  size_t n = size;
-  while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == 0)) n--;
-  if (n >= out_size) n = out_size - 1;
-  memcpy(out, field, n);
-  out[n] = 0;
-}
 
 /* Replaces SoftHSM's random serial with the one provisioning chose, if the map names it. */
 static void map_serial(char *serial, size_t size) {
@@ -655,6 +649,23 @@ static CK_RV w_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info) {
   pad_copy(info->manufacturerID, sizeof info->manufacturerID, MANUFACTURER);
   pad_copy(info->model, sizeof info->model, MODEL);
   pad_copy(info->serialNumber, sizeof info->serialNumber, s->serial);
+  return CKR_OK;
+}
+
+/*
+ * Not PKCS#11: the exact number of user-PIN tries left on a present key, for the SKF face (skf.c), whose
+ * SKF_GetPINInfo and SKF_VerifyPIN report it where PKCS#11 has only the COUNT_LOW / FINAL_TRY / LOCKED flags.
+ */
+__attribute__((visibility("default"))) CK_RV yzt_vtoken_user_pin_retries(CK_SLOT_ID id, CK_ULONG *retries) {
+  if (!retries) return CKR_ARGUMENTS_BAD;
+  if (!initialized) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  struct slot_state *s;
+  CK_RV rv = check_slot(id, &s);
+  if (rv != CKR_OK) return rv;
+  pthread_mutex_lock(&lock);
+  int left = read_int_file(s, "retries", MAX_PIN_TRIES);
+  pthread_mutex_unlock(&lock);
+  *retries = left < 0 ? 0 : left > MAX_PIN_TRIES ? MAX_PIN_TRIES : (CK_ULONG)left;
   return CKR_OK;
 }
 

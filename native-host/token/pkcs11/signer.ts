@@ -1,23 +1,17 @@
 /**
- * Builds the SigningKey the crypto layer signs through for one private key on a token: which mechanism, with
- * which parameter, and the mechanism's output normalised (SM2 r‖s whether the vendor returns r‖s or DER).
- * Signing runs through pkcs11js' asynchronous C_Sign (a worker thread), so a slow USB key never blocks the
- * host; removal and timeouts are handled by the token queue every caller runs inside.
+ * Builds the SigningKey the crypto layer signs through for one private key on a PKCS#11 token: which
+ * mechanism, with which parameter, and the mechanism's output normalised (SM2 r‖s whether the vendor returns
+ * r‖s or DER). Signing runs through pkcs11js' asynchronous C_Sign (a worker thread), so a slow USB key never
+ * blocks the host; removal and timeouts are handled by the token queue every caller runs inside.
  */
 import type { Key, Session } from "graphene-pk11";
-import type { SigningKey, TokenPrimitive } from "../crypto/algorithms.js";
-import type { ParsedCertificate } from "../crypto/certificate-view.js";
-import { derToRs, SM2_DEFAULT_ID, sm2Digest } from "../crypto/sm2.js";
-import { YztError } from "../../protocol/errors.js";
-import { resolveSm2Mechanisms, signingMechanism, unsupportedSm2, type Sm2Mechanisms, type Sm2TableEntry } from "./mechanisms.js";
-import { mapPkcs11Error } from "./pkcs11-errors.js";
-import type { TokenEntry } from "./token-entry.js";
-import { guard } from "./token-queue.js";
-
-export interface Sm2Settings {
-  configured: readonly Sm2TableEntry[];
-  configPath: string;
-}
+import type { SigningKey, TokenPrimitive } from "../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
+import { derToRs, SM2_DEFAULT_ID, sm2Digest } from "../../crypto/sm2.js";
+import { YztError } from "../../../protocol/errors.js";
+import type { Sm2Mechanisms } from "./mechanisms.js";
+import { signingMechanism } from "./mechanisms.js";
+import { guard, mapPkcs11Error } from "./errors.js";
 
 function signOnToken(session: Session, key: Key, mechanism: string | { name: number; params: Buffer | null }, input: Uint8Array): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
@@ -30,32 +24,6 @@ function signOnToken(session: Session, key: Key, mechanism: string | { name: num
   });
 }
 
-/** The mechanism types the token's slot lists; null when the library will not say. */
-export function availableMechanisms(entry: TokenEntry): Set<number> | null {
-  try {
-    const list = entry.slot.getMechanisms();
-    const types = new Set<number>();
-    for (let i = 0; i < list.length; i++) types.add(list.items(i).type as number);
-    return types;
-  } catch {
-    return null;
-  }
-}
-
-/** The module's SM2 mechanisms, looked up once per loaded module. */
-const sm2ByModule = new WeakMap<object, Sm2Mechanisms | null>();
-
-function sm2MechanismsOf(entry: TokenEntry, settings: Sm2Settings): Sm2Mechanisms {
-  let found = sm2ByModule.get(entry.owner);
-  if (found === undefined) {
-    const module = { path: entry.owner.candidate.path, ...(entry.owner.manufacturer ? { manufacturer: entry.owner.manufacturer } : {}) };
-    found = resolveSm2Mechanisms(module, availableMechanisms(entry), settings.configured);
-    sm2ByModule.set(entry.owner, found);
-  }
-  if (!found) throw unsupportedSm2(entry.owner.candidate.path, entry.owner.manufacturer, settings.configPath);
-  return found;
-}
-
 function sm2Output(raw: Uint8Array, output: Sm2Mechanisms["output"]): Uint8Array {
   if (output === "raw" || (output === "auto" && raw.length === 64)) {
     if (raw.length !== 64) throw new YztError("INTERNAL", `the token returned a ${raw.length}-byte SM2 signature, expected r‖s (64 bytes)`);
@@ -64,13 +32,14 @@ function sm2Output(raw: Uint8Array, output: Sm2Mechanisms["output"]): Uint8Array
   return derToRs(raw);
 }
 
-export function tokenSigningKey(session: Session, key: Key, entry: TokenEntry, parsed: ParsedCertificate, settings: Sm2Settings): SigningKey {
+/** `sm2Mechanisms` is asked only for SM2 keys: it throws UNSUPPORTED_ALGORITHM when the library has none. */
+export function pkcs11SigningKey(session: Session, key: Key, parsed: ParsedCertificate, sm2Mechanisms: () => Sm2Mechanisms): SigningKey {
   const base = { keyAlgorithm: parsed.keyAlgorithm, certificate: parsed.der, ...(parsed.publicKeyPoint ? { publicKeyPoint: parsed.publicKeyPoint } : {}) };
   if (parsed.keyAlgorithm !== "SM2") {
     const mechanism = signingMechanism(parsed.keyAlgorithm);
     return { ...base, primitive: (input) => signOnToken(session, key, mechanism, input) };
   }
-  const mechanisms = sm2MechanismsOf(entry, settings);
+  const mechanisms = sm2Mechanisms();
   const { message, digest, output } = mechanisms;
   const primitive: TokenPrimitive | undefined = digest
     ? async (e) => sm2Output(await signOnToken(session, key, { name: digest.type, params: null }, e), output)

@@ -2,7 +2,7 @@
  * The single place where PKCS#11 return values become API.md error codes. Everything that calls into a token
  * catches with `mapPkcs11Error`; nothing else inspects CKR values or error strings.
  */
-import { YztError, type ErrorCode } from "../../protocol/errors.js";
+import { YztError, type ErrorCode } from "../../../protocol/errors.js";
 
 export const CKR = {
   OK: 0x00,
@@ -82,4 +82,13 @@ export function mapPkcs11Error(error: unknown): YztError {
 
 export function isCkr(error: unknown, ckr: number): boolean {
   return pkcs11CodeOf(error) === ckr;
+}
+
+/** Runs a synchronous PKCS#11 call, mapping its failure once. */
+export function guard<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw mapPkcs11Error(error);
+  }
 }

@@ -6,8 +6,8 @@
  * A mechanism that hashes inside (message + signer ID) is preferred over one that signs a precomputed
  * e = SM3(Z‖M). The input each mechanism takes is defined by crypto/algorithms.ts.
  */
-import { YztError } from "../../protocol/errors.js";
-import type { KeyAlgorithm } from "../../protocol/types.js";
+import { YztError } from "../../../protocol/errors.js";
+import type { KeyAlgorithm } from "../../../protocol/types.js";
 
 const STANDARD_MECHANISMS: Record<Exclude<KeyAlgorithm, "SM2">, string> = { RSA: "RSA_PKCS", EC: "ECDSA" };
 
@@ -117,4 +117,10 @@ export function configuredSm2Mechanisms(
       ...(entry.digest !== undefined ? { digest: { type: entry.digest } } : {}),
       output: entry.output ?? "auto",
     }));
+}
+
+/** SM2 mechanisms of libraries named in config.json, and where that file is (for error messages). */
+export interface Sm2Settings {
+  configured: readonly Sm2TableEntry[];
+  configPath: string;
 }

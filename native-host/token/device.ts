@@ -1,0 +1,126 @@
+/**
+ * The seam between the token layer and a key backend (DESIGN.md "Key backends"). The watcher, sessions and
+ * grants, queue, PIN rules and operations talk only to these two interfaces; the adapters in pkcs11/
+ * (graphene-pk11) and skf/ (a GM/T 0016 library through koffi) implement them. Nothing above this file
+ * names a vendor API.
+ *
+ * Contract for adapters: every failure leaves an adapter as a YztError, mapped once from the backend's own
+ * return codes (CKR_* in pkcs11/errors.ts, SAR_* in skf/errors.ts). Removal shows as TOKEN_REMOVED.
+ */
+import type { KeyAlgorithm, PinState } from "../../protocol/types.js";
+import type { SigningKey } from "../crypto/algorithms.js";
+import type { EnvelopeContent } from "../crypto/envelope.js";
+import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import type { ModuleSource } from "./modules.js";
+
+export type BackendKind = "pkcs11" | "skf";
+
+/** A library to load: a PKCS#11 module or an SKF library, and where discovery found it. */
+export interface LibraryCandidate {
+  kind: BackendKind;
+  path: string;
+  source: ModuleSource;
+}
+
+/** One key as its library lists it, before anything is opened on it. */
+export interface PresentKey {
+  serial: string;
+  label: string;
+  manufacturer: string;
+  model: string;
+}
+
+/** A loaded (or failed) library. */
+export interface KeyLibrary {
+  readonly candidate: LibraryCandidate;
+  /** Why the library is not usable (load failure, a missing SKF export named); null when loaded. */
+  readonly error: string | null;
+  readonly manufacturer?: string;
+  readonly description?: string;
+  /** True when keys may have come or gone since the last call; drains the library's own events. */
+  changed(): boolean;
+  /** The keys present now. Throws a YztError when the library cannot list them. */
+  presentKeys(): PresentKey[];
+  /** A handle on a key `presentKeys` just listed. */
+  openKey(key: PresentKey): KeyDevice;
+  /**
+   * Starts the library's own insert/remove notifications where it has them (SKF_WaitForDevEvent on a worker
+   * thread); `onChange` asks the watcher to look at once. Called only by a watching service, never by the CLI.
+   */
+  startEvents?(onChange: () => void): void;
+  /** Finalizes the library; its devices are closed first by the caller. */
+  close(): void;
+}
+
+/** A certificate the key holds together with its private key. `keyId` is unique on the key, without ':'. */
+export interface DeviceCertificate {
+  keyId: string;
+  der: Uint8Array;
+}
+
+/** How a key's PIN counter reads: exact tries when the backend says so, otherwise flags. */
+export interface PinReading {
+  /** Tries left as the key reports them; null when the backend has no counter (PKCS#11). */
+  retriesLeft: number | null;
+  countLow: boolean;
+  finalTry: boolean;
+  locked: boolean;
+  mustChange: boolean;
+}
+
+/** An envelope's content, decrypted on the key where the backend can keep the content key inside it. */
+export interface EnvelopeOpening {
+  keyId: string;
+  keyAlgorithm: KeyAlgorithm;
+  wrappedKey: Uint8Array;
+  content: EnvelopeContent;
+}
+
+/** One inserted key, reached through its library. Calls are serialised per key by the token queue. */
+export interface KeyDevice {
+  readonly serial: string;
+  readonly label: string;
+  readonly manufacturer: string;
+  readonly model: string;
+  readonly library: KeyLibrary;
+  /** The PIN counter; never touches the PIN. Throws TOKEN_REMOVED when the key is gone. */
+  pinReading(): PinReading;
+  /** Certificates with their private key on the device, in a stable order (signing first on 一证通 keys). */
+  readCertificates(): Promise<DeviceCertificate[]>;
+  /** False when the key was pulled and reinserted since the device's session was opened. */
+  sessionAlive(): boolean;
+  /** Verifies the user PIN (the caller logs out first when it must really be checked again). */
+  login(pin: string): Promise<void>;
+  logout(): void;
+  /** Ends the session and the login, and forgets every handle. Never throws. */
+  close(): void;
+  /** The signing primitive of a certificate's private key; needs the login. */
+  signingKey(keyId: string, certificate: ParsedCertificate): SigningKey;
+  /** Private-key decryption (RSAES-PKCS1-v1_5, or SM2 of a GM/T 0009 DER ciphertext); needs the login. */
+  decrypt(keyId: string, keyAlgorithm: KeyAlgorithm, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Where the backend imports the wrapped content key into the device and decrypts there (SKF), it does so;
+   * undefined means the host recovers the content key with `decrypt` and opens the content itself.
+   */
+  openEnvelope?(opening: EnvelopeOpening): Promise<Uint8Array>;
+  changePin(oldPin: string, newPin: string): Promise<void>;
+  /** The service-point unlock: the administrator PIN sets a new user PIN and clears the lock. */
+  unlock(adminPin: string, newPin: string): Promise<void>;
+}
+
+/** Loads a library of either kind; built by setup.ts with each adapter's settings. */
+export type LibraryLoader = (candidate: LibraryCandidate) => KeyLibrary;
+
+/** A library that could not be loaded: listed in diagnostics, never scanned. */
+export function failedLibrary(candidate: LibraryCandidate, error: string): KeyLibrary {
+  return {
+    candidate,
+    error,
+    changed: () => false,
+    presentKeys: () => [],
+    openKey: () => {
+      throw new Error(`${candidate.path} is not loaded`);
+    },
+    close: () => undefined,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The byte layouts of GM/T 0016-2012 (SKF) that cross the FFI, as pure functions over buffers, so each one is
+ * tested against byte fixtures without a library. All structs are packed to 1 byte; ULONG is 32-bit little
+ * endian on every platform the standard's libraries ship for; 256-bit values sit right-aligned in 64-byte
+ * fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
+ */
+import { derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
+
+export const ECC_FIELD_BYTES = 64;
+const SM2_VALUE_BYTES = 32;
+/** ECCSIGNATUREBLOB: r[64] s[64]. */
+export const ECC_SIGNATURE_BLOB_BYTES = 2 * ECC_FIELD_BYTES;
+/** ECCCIPHERBLOB before its variable Cipher: X[64] Y[64] HASH[32] CipherLen(ULONG). */
+export const ECC_CIPHER_BLOB_HEADER_BYTES = 2 * ECC_FIELD_BYTES + 32 + 4;
+/** DEVINFO as the standard defines it (294 bytes); vendors' structs differ at the end, so read it into more. */
+export const DEVINFO_BYTES = 294;
+export const DEVINFO_BUFFER_BYTES = 1024;
+/** BLOCKCIPHERPARAM: IV[32] IVLen PaddingType FeedBitLen. */
+export const BLOCK_CIPHER_IV_BYTES = 32;
+
+export const SGD_SM4_ECB = 0x00000401;
+export const SGD_SM4_CBC = 0x00000402;
+export const USER_TYPE = 1;
+export const ADMIN_TYPE = 0;
+/** SKF_GetContainerType: 0 empty, 1 RSA, 2 ECC (SM2). */
+export const CONTAINER_RSA = 1;
+export const CONTAINER_ECC = 2;
+/** SKF_WaitForDevEvent. */
+export const DEV_EVENT_INSERTED = 1;
+export const DEV_EVENT_REMOVED = 2;
+export const PADDING_PKCS5 = 1;
+
+/**
+ * A double-NUL-terminated list of NUL-terminated names (EnumDev, EnumApplication, EnumContainer). Names are
+ * kept byte for byte (latin1) because they go back into Connect/Open calls; vendors write them in GBK or UTF-8.
+ */
+export function parseNameList(bytes: Uint8Array, length: number): string[] {
+  if (!Number.isInteger(length) || length < 0 || length > bytes.length) throw new RangeError(`name list length ${length} is outside its ${bytes.length}-byte buffer`);
+  const names: string[] = [];
+  let start = 0;
+  for (let i = 0; i < length; i++) {
+    if (bytes[i] !== 0) continue;
+    if (i === start) break; // the empty name: the list's terminating NUL
+    names.push(Buffer.from(bytes.subarray(start, i)).toString("latin1"));
+    start = i + 1;
+  }
+  // A list whose last name runs to the end without its NUL is cut short, not read past.
+  return names;
+}
+
+/** A name from a list, as the NUL-terminated bytes a Connect/Open call takes. */
+export function nameBytes(name: string): Buffer {
+  return Buffer.concat([Buffer.from(name, "latin1"), Buffer.of(0)]);
+}
+
+/** Vendor text: UTF-8 where it is valid, else GB18030 (GBK), which Chinese vendors' libraries write. */
+export function vendorText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder("gb18030").decode(bytes);
+  }
+}
+
+/** A NUL-padded fixed-size text field, trimmed of NULs and spaces. */
+export function fixedText(bytes: Uint8Array, offset: number, size: number): string {
+  const field = bytes.subarray(offset, offset + size);
+  const end = field.indexOf(0);
+  return vendorText(end === -1 ? field : field.subarray(0, end)).trim();
+}
+
+export interface DeviceInfo {
+  version: string;
+  manufacturer: string;
+  issuer: string;
+  label: string;
+  serialNumber: string;
+}
+
+/** The leading DEVINFO fields every vendor lays out the same way (what the host shows and matches on). */
+export function parseDevInfo(bytes: Uint8Array): DeviceInfo {
+  if (bytes.length < 2 + 64 + 64 + 32 + 32) throw new RangeError("DEVINFO is truncated");
+  return {
+    version: `${bytes[0]}.${bytes[1]}`,
+    manufacturer: fixedText(bytes, 2, 64),
+    issuer: fixedText(bytes, 66, 64),
+    label: fixedText(bytes, 130, 32),
+    serialNumber: fixedText(bytes, 162, 32),
+  };
+}
+
+/** A 256-bit value right-aligned in a 64-byte field; the leading bytes must be zero. */
+function fromField(blob: Uint8Array, offset: number, what: string): Uint8Array {
+  const field = blob.subarray(offset, offset + ECC_FIELD_BYTES);
+  if (field.subarray(0, ECC_FIELD_BYTES - SM2_VALUE_BYTES).some((byte) => byte !== 0)) {
+    throw new RangeError(`${what} does not fit 256 bits (not right-aligned in its 64-byte field)`);
+  }
+  return field.slice(ECC_FIELD_BYTES - SM2_VALUE_BYTES);
+}
+
+/** ECCSIGNATUREBLOB → r‖s (64 bytes). */
+export function eccSignatureToRs(blob: Uint8Array): Uint8Array {
+  if (blob.length < ECC_SIGNATURE_BLOB_BYTES) throw new RangeError("ECCSIGNATUREBLOB is truncated");
+  const rs = new Uint8Array(2 * SM2_VALUE_BYTES);
+  rs.set(fromField(blob, 0, "r"), 0);
+  rs.set(fromField(blob, ECC_FIELD_BYTES, "s"), SM2_VALUE_BYTES);
+  return rs;
+}
+
+/** A big-endian unsigned value (an INTEGER's content, leading zero allowed) right-aligned in a 64-byte field. */
+function toField(value: Uint8Array, target: Uint8Array, offset: number, what: string): void {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const magnitude = value.subarray(start);
+  if (magnitude.length > SM2_VALUE_BYTES) throw new RangeError(`${what} is longer than 256 bits`);
+  target.set(magnitude, offset + ECC_FIELD_BYTES - magnitude.length);
+}
+
+/**
+ * GM/T 0009 SM2 ciphertext (DER SEQUENCE { INTEGER x, INTEGER y, OCTET STRING hash (C3), OCTET STRING C2 }),
+ * the form CMS envelopes carry, → ECCCIPHERBLOB, the form SKF_ImportSessionKey takes.
+ */
+export function gmCiphertextToBlob(der: Uint8Array): Uint8Array {
+  const sequence = expectTag(readTlv(der, 0), 0x30, "SEQUENCE");
+  if (sequence.end !== der.length) throw new RangeError("SM2 ciphertext: bytes after the SEQUENCE");
+  const x = expectTag(readTlv(der, sequence.start, sequence.end), 0x02, "INTEGER x");
+  const y = expectTag(readTlv(der, x.end, sequence.end), 0x02, "INTEGER y");
+  const hash = expectTag(readTlv(der, y.end, sequence.end), 0x04, "OCTET STRING hash");
+  const cipher = expectTag(readTlv(der, hash.end, sequence.end), 0x04, "OCTET STRING cipher");
+  if (hash.end - hash.start !== 32) throw new RangeError("SM2 ciphertext: the hash (C3) must be 32 bytes");
+  const cipherLength = cipher.end - cipher.start;
+  const blob = new Uint8Array(ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength);
+  toField(der.subarray(x.start, x.end), blob, 0, "x");
+  toField(der.subarray(y.start, y.end), blob, ECC_FIELD_BYTES, "y");
+  blob.set(der.subarray(hash.start, hash.end), 2 * ECC_FIELD_BYTES);
+  new DataView(blob.buffer).setUint32(2 * ECC_FIELD_BYTES + 32, cipherLength, true);
+  blob.set(der.subarray(cipher.start, cipher.end), ECC_CIPHER_BLOB_HEADER_BYTES);
+  return blob;
+}
+
+/** ECCCIPHERBLOB → GM/T 0009 DER (the inverse, for tests and for libraries that hand blobs back). */
+export function blobToGmCiphertext(blob: Uint8Array): Uint8Array {
+  if (blob.length < ECC_CIPHER_BLOB_HEADER_BYTES) throw new RangeError("ECCCIPHERBLOB is truncated");
+  const cipherLength = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(2 * ECC_FIELD_BYTES + 32, true);
+  if (ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength > blob.length) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
+  const octets = (bytes: Uint8Array) => derElement(0x04, bytes);
+  return derElement(
+    0x30,
+    derUnsignedInteger(fromField(blob, 0, "x")),
+    derUnsignedInteger(fromField(blob, ECC_FIELD_BYTES, "y")),
+    octets(blob.subarray(2 * ECC_FIELD_BYTES, 2 * ECC_FIELD_BYTES + 32)),
+    octets(blob.subarray(ECC_CIPHER_BLOB_HEADER_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength)),
+  );
+}
+
+/** BLOCKCIPHERPARAM as koffi's packed struct takes it (passed by value to SKF_DecryptInit). */
+export interface BlockCipherParam {
+  IV: number[];
+  IVLen: number;
+  PaddingType: number;
+  FeedBitLen: number;
+}
+
+export function blockCipherParam(iv: Uint8Array, paddingType = PADDING_PKCS5): BlockCipherParam {
+  if (iv.length > BLOCK_CIPHER_IV_BYTES) throw new RangeError(`IV of ${iv.length} bytes does not fit BLOCKCIPHERPARAM`);
+  const field = new Array<number>(BLOCK_CIPHER_IV_BYTES).fill(0);
+  iv.forEach((byte, index) => (field[index] = byte));
+  return { IV: field, IVLen: iv.length, PaddingType: paddingType, FeedBitLen: 0 };
+}

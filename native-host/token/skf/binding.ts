@@ -1,0 +1,176 @@
+/**
+ * Loads a vendor SKF library with koffi and binds the GM/T 0016 functions the adapter uses into one table.
+ * Everything here is declared `__stdcall`: that is what the standard's Windows libraries export (koffi looks
+ * up the decorated `_SKF_X@N` name first on 32-bit Windows and ignores the convention elsewhere). A library
+ * that lacks a required export is refused at load time with the function's name, so `yzt doctor` and the
+ * popup can say which one; optional exports (device events) fall back to polling.
+ *
+ * koffi itself is loaded on the first SKF library only: a host that drives only PKCS#11 keys never pays for it.
+ */
+import { createRequire } from "node:module";
+import { YztError } from "../../../protocol/errors.js";
+import { BLOCK_CIPHER_IV_BYTES } from "./abi.js";
+import { check } from "./errors.js";
+
+type Koffi = typeof import("koffi");
+type KoffiFunction = ReturnType<ReturnType<Koffi["load"]>["func"]>;
+
+/** An opaque handle (DEVHANDLE, HAPPLICATION, HCONTAINER, HANDLE) as koffi returns it. */
+export type SkfHandle = unknown;
+
+/** A ULONG out/in-out parameter: koffi reads and writes element 0. */
+export type UlongRef = [number];
+export type HandleRef = [SkfHandle];
+
+const REQUIRED = {
+  SKF_EnumDev: "uint32_t __stdcall SKF_EnumDev(int bPresent, _Out_ uint8_t *szNameList, _Inout_ uint32_t *pulSize)",
+  SKF_ConnectDev: "uint32_t __stdcall SKF_ConnectDev(const uint8_t *szName, _Out_ SKF_HANDLE *phDev)",
+  SKF_DisConnectDev: "uint32_t __stdcall SKF_DisConnectDev(SKF_HANDLE hDev)",
+  SKF_GetDevInfo: "uint32_t __stdcall SKF_GetDevInfo(SKF_HANDLE hDev, _Out_ uint8_t *pDevInfo)",
+  SKF_EnumApplication: "uint32_t __stdcall SKF_EnumApplication(SKF_HANDLE hDev, _Out_ uint8_t *szAppName, _Inout_ uint32_t *pulSize)",
+  SKF_OpenApplication: "uint32_t __stdcall SKF_OpenApplication(SKF_HANDLE hDev, const uint8_t *szAppName, _Out_ SKF_HANDLE *phApplication)",
+  SKF_CloseApplication: "uint32_t __stdcall SKF_CloseApplication(SKF_HANDLE hApplication)",
+  SKF_GetPINInfo: "uint32_t __stdcall SKF_GetPINInfo(SKF_HANDLE hApplication, uint32_t ulPINType, _Out_ uint32_t *pulMaxRetryCount, _Out_ uint32_t *pulRemainRetryCount, _Out_ int *pbDefaultPin)",
+  SKF_VerifyPIN: "uint32_t __stdcall SKF_VerifyPIN(SKF_HANDLE hApplication, uint32_t ulPINType, const char *szPIN, _Out_ uint32_t *pulRetryCount)",
+  SKF_ChangePIN: "uint32_t __stdcall SKF_ChangePIN(SKF_HANDLE hApplication, uint32_t ulPINType, const char *szOldPin, const char *szNewPin, _Out_ uint32_t *pulRetryCount)",
+  SKF_UnblockPIN: "uint32_t __stdcall SKF_UnblockPIN(SKF_HANDLE hApplication, const char *szAdminPIN, const char *szNewUserPIN, _Out_ uint32_t *pulRetryCount)",
+  SKF_ClearSecureState: "uint32_t __stdcall SKF_ClearSecureState(SKF_HANDLE hApplication)",
+  SKF_EnumContainer: "uint32_t __stdcall SKF_EnumContainer(SKF_HANDLE hApplication, _Out_ uint8_t *szContainerName, _Inout_ uint32_t *pulSize)",
+  SKF_OpenContainer: "uint32_t __stdcall SKF_OpenContainer(SKF_HANDLE hApplication, const uint8_t *szContainerName, _Out_ SKF_HANDLE *phContainer)",
+  SKF_CloseContainer: "uint32_t __stdcall SKF_CloseContainer(SKF_HANDLE hContainer)",
+  SKF_GetContainerType: "uint32_t __stdcall SKF_GetContainerType(SKF_HANDLE hContainer, _Out_ uint32_t *pulContainerType)",
+  SKF_ExportCertificate: "uint32_t __stdcall SKF_ExportCertificate(SKF_HANDLE hContainer, int bSignFlag, _Out_ uint8_t *pbCert, _Inout_ uint32_t *pulCertLen)",
+  SKF_ECCSignData: "uint32_t __stdcall SKF_ECCSignData(SKF_HANDLE hContainer, const uint8_t *pbData, uint32_t ulDataLen, _Out_ uint8_t *pSignature)",
+  SKF_RSASignData: "uint32_t __stdcall SKF_RSASignData(SKF_HANDLE hContainer, const uint8_t *pbData, uint32_t ulDataLen, _Out_ uint8_t *pbSignature, _Inout_ uint32_t *pulSignLen)",
+  SKF_ImportSessionKey: "uint32_t __stdcall SKF_ImportSessionKey(SKF_HANDLE hContainer, uint32_t ulAlgId, const uint8_t *pbWrapedData, uint32_t ulWrapedLen, _Out_ SKF_HANDLE *phKey)",
+  SKF_DecryptInit: "uint32_t __stdcall SKF_DecryptInit(SKF_HANDLE hKey, SKF_BLOCKCIPHERPARAM DecryptParam)",
+  SKF_Decrypt: "uint32_t __stdcall SKF_Decrypt(SKF_HANDLE hKey, const uint8_t *pbEncryptedData, uint32_t ulEncryptedLen, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
+  SKF_CloseHandle: "uint32_t __stdcall SKF_CloseHandle(SKF_HANDLE hHandle)",
+} as const;
+
+/**
+ * Optional: device events (else polling), and the vendor extension for SM2 private-key decryption of raw data
+ * (Longmai, Haitai and others export it under one of two names; GM/T 0016-2012 itself has none).
+ */
+const OPTIONAL = {
+  SKF_ECCPrvKeyDecrypt: "uint32_t __stdcall SKF_ECCPrvKeyDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
+  SKF_ECCDecrypt: "uint32_t __stdcall SKF_ECCDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
+  SKF_WaitForDevEvent: "uint32_t __stdcall SKF_WaitForDevEvent(_Out_ uint8_t *szDevName, _Inout_ uint32_t *pulDevNameLen, _Out_ uint32_t *pulEvent)",
+  SKF_CancelWaitForDevEvent: "uint32_t __stdcall SKF_CancelWaitForDevEvent()",
+} as const;
+
+export type SkfFunctionName = keyof typeof REQUIRED | keyof typeof OPTIONAL;
+
+/** A bound SKF function: synchronous call, or `async` on koffi's worker threads. */
+export interface SkfFunction {
+  (...args: unknown[]): number;
+  async(...args: unknown[]): void;
+}
+
+export type SkfFunctions = { [K in keyof typeof REQUIRED]: SkfFunction } & { [K in keyof typeof OPTIONAL]?: SkfFunction };
+
+export interface SkfBinding {
+  path: string;
+  fn: SkfFunctions;
+  /** Runs an SKF function on a worker thread (a slow key or a blocking wait must not freeze the host). */
+  callAsync(name: SkfFunctionName, ...args: unknown[]): Promise<number>;
+  close(): void;
+}
+
+/** Why a library is not a usable SKF library: the message names the library and, where it is one, the export. */
+export class SkfLoadError extends Error {}
+
+let koffiModule: Koffi | null = null;
+
+function koffi(): Koffi {
+  if (!koffiModule) {
+    try {
+      koffiModule = createRequire(import.meta.url)("koffi") as Koffi;
+    } catch (error) {
+      throw new SkfLoadError(`this installation has no FFI for SKF libraries (koffi): ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // Types are registered by name once per process; every library shares them.
+    koffiModule.pointer("SKF_HANDLE", koffiModule.opaque());
+    koffiModule.pack("SKF_BLOCKCIPHERPARAM", {
+      IV: koffiModule.array("uint8_t", BLOCK_CIPHER_IV_BYTES, "Array"),
+      IVLen: "uint32_t",
+      PaddingType: "uint32_t",
+      FeedBitLen: "uint32_t",
+    });
+  }
+  return koffiModule;
+}
+
+function bind(library: ReturnType<Koffi["load"]>, prototype: string): SkfFunction {
+  return library.func(prototype) as KoffiFunction as unknown as SkfFunction;
+}
+
+export function loadSkfBinding(path: string): SkfBinding {
+  let ffi: Koffi;
+  try {
+    ffi = koffi();
+  } catch (error) {
+    throw error instanceof SkfLoadError ? new SkfLoadError(`cannot load the SKF library ${path}: ${error.message}`) : error;
+  }
+  let library: ReturnType<Koffi["load"]>;
+  try {
+    library = ffi.load(path);
+  } catch (error) {
+    throw new SkfLoadError(`cannot load the SKF library ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const fn: Partial<Record<SkfFunctionName, SkfFunction>> = {};
+  for (const [name, prototype] of Object.entries(REQUIRED)) {
+    try {
+      fn[name as SkfFunctionName] = bind(library, prototype);
+    } catch {
+      library.unload();
+      throw new SkfLoadError(`${path} is not an SKF (GM/T 0016) library: it does not export ${name}`);
+    }
+  }
+  for (const [name, prototype] of Object.entries(OPTIONAL)) {
+    try {
+      fn[name as SkfFunctionName] = bind(library, prototype);
+    } catch {
+      // Optional: without device events the library is polled with SKF_EnumDev.
+    }
+  }
+  const functions = fn as SkfFunctions;
+  return {
+    path,
+    fn: functions,
+    callAsync: (name, ...args) =>
+      new Promise<number>((resolve, reject) => {
+        const target = functions[name];
+        if (!target) {
+          reject(new SkfLoadError(`${path} does not export ${name}`));
+          return;
+        }
+        target.async(...args, (error: unknown, result: number) => (error ? reject(error) : resolve(result >>> 0)));
+      }),
+    close: () => library.unload(),
+  };
+}
+
+/** Largest length a size query may ask for before the library is taken to be answering garbage. */
+export const MAX_SKF_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * The standard's two-step read: a NULL buffer asks for the length, a second call fills it. Lengths a real
+ * library cannot mean (over MAX_SKF_BUFFER_BYTES, or longer than the buffer it was given) are refused with
+ * INTERNAL naming the library and the call, instead of being trusted.
+ */
+export function readSized(binding: SkfBinding, call: SkfFunctionName, invoke: (buffer: Buffer | null, length: UlongRef) => number): Buffer {
+  const length: UlongRef = [0];
+  check(invoke(null, length) >>> 0, call);
+  const wanted = length[0];
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > MAX_SKF_BUFFER_BYTES) throw garbageLength(binding, call, wanted);
+  const buffer = Buffer.alloc(Math.max(wanted, 1));
+  length[0] = buffer.length;
+  check(invoke(buffer, length) >>> 0, call);
+  if (!Number.isInteger(length[0]) || length[0] > buffer.length) throw garbageLength(binding, call, length[0]);
+  return buffer.subarray(0, length[0]);
+}
+
+export function garbageLength(binding: SkfBinding, call: string, length: number): YztError {
+  return new YztError("INTERNAL", `${call} of ${binding.path} returned an impossible length (${length} bytes): the library is faulty`, { call });
+}

@@ -1,0 +1,251 @@
+/**
+ * The SKF adapter's key side: one device → its application → containers (GM/T 0016). A container holds a
+ * signing pair and an encryption pair, each with its certificate (SKF_ExportCertificate bSignFlag TRUE /
+ * FALSE). SM2 signing gets e = SM3(Z‖M) computed by the host (the signer ID is the caller's) and calls
+ * SKF_ECCSignData; RSA signs a DigestInfo with SKF_RSASignData. Envelope keys are imported into the device
+ * (SKF_ImportSessionKey) and the content decrypted there with SM4, so the content key never leaves the key.
+ * Slow calls run on koffi's worker threads.
+ */
+import { createHash } from "node:crypto";
+import { YztError } from "../../../protocol/errors.js";
+import type { KeyAlgorithm } from "../../../protocol/types.js";
+import type { SigningKey } from "../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
+import type { DeviceCertificate, EnvelopeOpening, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
+import {
+  blockCipherParam, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, ECC_SIGNATURE_BLOB_BYTES, eccSignatureToRs,
+  gmCiphertextToBlob, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE,
+} from "./abi.js";
+import { garbageLength, readSized, type HandleRef, type SkfBinding, type SkfHandle, type UlongRef } from "./binding.js";
+import { check, SAR, skfError } from "./errors.js";
+
+/** RSA-4096 signatures are 512 bytes; nothing an SKF key makes is longer. */
+const MAX_RSA_SIGNATURE_BYTES = 512;
+
+interface ContainerKey {
+  container: string;
+  type: number;
+  sign: boolean;
+}
+
+/** Container names up to this long go into the certificate id as they are (its hex part holds 64 bytes). */
+const MAX_NAMED_CONTAINER_BYTES = 63;
+
+/**
+ * Stable id of one certificate in one container (the part of the certificate id after the serial): the
+ * container name in hex and a purpose byte (01 signing, 02 encryption), so a help desk can read it back; a
+ * digest of the name stands in for names too long for the id.
+ */
+export function skfKeyId(container: string, sign: boolean): string {
+  const name = Buffer.from(container, "latin1");
+  const part = name.length <= MAX_NAMED_CONTAINER_BYTES ? name.toString("hex") : createHash("sha256").update(name).digest("hex").slice(0, 62);
+  return part + (sign ? "01" : "02");
+}
+
+export class SkfDevice implements KeyDevice {
+  readonly serial: string;
+  readonly label: string;
+  readonly manufacturer: string;
+  readonly model: string;
+  private device: SkfHandle | null = null;
+  private application: SkfHandle | null = null;
+  private readonly containerHandles = new Map<string, SkfHandle>();
+  /** keyId → container; kept across sessions (the certificates it was read with are kept too). */
+  private readonly keys = new Map<string, ContainerKey>();
+
+  constructor(key: PresentKey, readonly library: KeyLibrary, private readonly binding: SkfBinding, private readonly deviceName: string) {
+    ({ serial: this.serial, label: this.label, manufacturer: this.manufacturer, model: this.model } = key);
+  }
+
+  pinReading(): PinReading {
+    const max: UlongRef = [0];
+    const remain: UlongRef = [0];
+    const isDefault: UlongRef = [0];
+    check(this.binding.fn.SKF_GetPINInfo(this.openApplication(), USER_TYPE, max, remain, isDefault), "SKF_GetPINInfo");
+    const left = remain[0];
+    return { retriesLeft: left, countLow: left < max[0], finalTry: left === 1, locked: left === 0, mustChange: isDefault[0] !== 0 };
+  }
+
+  async readCertificates(): Promise<DeviceCertificate[]> {
+    const application = this.openApplication();
+    const list = readSized(this.binding, "SKF_EnumContainer", (buffer, length) => this.binding.fn.SKF_EnumContainer(application, buffer, length));
+    const found: DeviceCertificate[] = [];
+    for (const container of parseNameList(list, list.length)) {
+      const handle = this.openContainer(container);
+      const type: UlongRef = [0];
+      check(this.binding.fn.SKF_GetContainerType(handle, type), "SKF_GetContainerType");
+      if (type[0] !== CONTAINER_RSA && type[0] !== CONTAINER_ECC) continue; // an empty container
+      for (const sign of [true, false]) {
+        const der = this.exportCertificate(handle, sign);
+        if (!der) continue;
+        const keyId = skfKeyId(container, sign);
+        this.keys.set(keyId, { container, type: type[0], sign });
+        found.push({ keyId, der });
+      }
+    }
+    return found;
+  }
+
+  sessionAlive(): boolean {
+    if (this.device === null) return true;
+    return this.binding.fn.SKF_GetDevInfo(this.device, Buffer.alloc(DEVINFO_BUFFER_BYTES)) >>> 0 === SAR.OK;
+  }
+
+  async login(pin: string): Promise<void> {
+    const retries: UlongRef = [0];
+    const code = this.binding.fn.SKF_VerifyPIN(this.openApplication(), USER_TYPE, pin, retries) >>> 0;
+    if (code === SAR.OK || code === SAR.USER_ALREADY_LOGGED_IN) return;
+    const error = skfError(code, "SKF_VerifyPIN");
+    if (error.code === "PIN_INCORRECT") throw new YztError("PIN_INCORRECT", error.message, { ...error.data, retriesLeft: retries[0] });
+    throw error;
+  }
+
+  logout(): void {
+    if (this.application !== null) check(this.binding.fn.SKF_ClearSecureState(this.application), "SKF_ClearSecureState");
+  }
+
+  close(): void {
+    // Handles of a removed key fail to close; they are dead either way.
+    for (const handle of this.containerHandles.values()) this.binding.fn.SKF_CloseContainer(handle);
+    this.containerHandles.clear();
+    if (this.application !== null) this.binding.fn.SKF_CloseApplication(this.application);
+    if (this.device !== null) this.binding.fn.SKF_DisConnectDev(this.device);
+    this.application = null;
+    this.device = null;
+  }
+
+  signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
+    const key = this.containerKey(keyId);
+    const base = { keyAlgorithm: certificate.keyAlgorithm, certificate: certificate.der, ...(certificate.publicKeyPoint ? { publicKeyPoint: certificate.publicKeyPoint } : {}) };
+    if (certificate.keyAlgorithm === "SM2" && key.type === CONTAINER_ECC) return { ...base, primitive: (e) => this.signEcc(key, e) };
+    if (certificate.keyAlgorithm === "RSA" && key.type === CONTAINER_RSA) return { ...base, primitive: (digestInfo) => this.signRsa(key, digestInfo) };
+    throw new YztError("UNSUPPORTED_ALGORITHM", `SKF (GM/T 0016) keys sign with SM2 or RSA; this ${certificate.keyAlgorithm} certificate cannot be used through ${this.binding.path}`);
+  }
+
+  /** Raw SM2 decryption through the vendor extension, where the library has it; envelopes need none. */
+  async decrypt(keyId: string, keyAlgorithm: KeyAlgorithm, ciphertext: Uint8Array): Promise<Uint8Array> {
+    const key = this.containerKey(keyId);
+    const name = this.binding.fn.SKF_ECCPrvKeyDecrypt ? "SKF_ECCPrvKeyDecrypt" : this.binding.fn.SKF_ECCDecrypt ? "SKF_ECCDecrypt" : null;
+    if (keyAlgorithm !== "SM2" || name === null) {
+      throw new YztError("UNSUPPORTED_ALGORITHM", `GM/T 0016 has no private-key decryption of raw ${keyAlgorithm} data and ${this.binding.path} offers no vendor extension for it: only envelopes (SOF_DecryptData) open with this key`);
+    }
+    const blob = Buffer.from(toCipherBlob(ciphertext));
+    // SM2 plaintext is exactly as long as C2.
+    const plain = Buffer.alloc(Math.max(blob.length - ECC_CIPHER_BLOB_HEADER_BYTES, 1));
+    const length: UlongRef = [plain.length];
+    check(await this.binding.callAsync(name, this.openContainer(key.container), blob, plain, length), name);
+    if (length[0] > plain.length) throw garbageLength(this.binding, name, length[0]);
+    return new Uint8Array(plain.subarray(0, length[0]));
+  }
+
+  async openEnvelope(opening: EnvelopeOpening): Promise<Uint8Array> {
+    const key = this.containerKey(opening.keyId);
+    if (opening.content.cipher !== "SM4-CBC") {
+      throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher (${opening.content.cipherOid}) cannot be opened inside an SKF key, which knows SM4`);
+    }
+    const wrapped = opening.keyAlgorithm === "SM2" ? toCipherBlob(opening.wrappedKey) : opening.wrappedKey;
+    const sessionKey: HandleRef = [null];
+    check(this.binding.fn.SKF_ImportSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
+    try {
+      check(this.binding.fn.SKF_DecryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
+      const encrypted = Buffer.from(opening.content.encrypted);
+      // PKCS#5 plaintext is never longer than its ciphertext: one call, no size query to trip a vendor's state.
+      const plain = Buffer.alloc(Math.max(encrypted.length, 16));
+      const length: UlongRef = [plain.length];
+      check(await this.binding.callAsync("SKF_Decrypt", sessionKey[0], encrypted, encrypted.length, plain, length), "SKF_Decrypt");
+      if (length[0] > plain.length) throw garbageLength(this.binding, "SKF_Decrypt", length[0]);
+      return new Uint8Array(plain.subarray(0, length[0]));
+    } finally {
+      this.binding.fn.SKF_CloseHandle(sessionKey[0]);
+    }
+  }
+
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    const retries: UlongRef = [0];
+    check(this.binding.fn.SKF_ChangePIN(this.openApplication(), USER_TYPE, oldPin, newPin, retries), "SKF_ChangePIN");
+  }
+
+  async unlock(adminPin: string, newPin: string): Promise<void> {
+    const retries: UlongRef = [0];
+    const application = this.openApplication();
+    const code = this.binding.fn.SKF_UnblockPIN(application, adminPin, newPin, retries) >>> 0;
+    if (code !== SAR.OK) throw skfError(code, "SKF_UnblockPIN");
+  }
+
+  private async signEcc(key: ContainerKey, e: Uint8Array): Promise<Uint8Array> {
+    const blob = Buffer.alloc(ECC_SIGNATURE_BLOB_BYTES);
+    check(await this.binding.callAsync("SKF_ECCSignData", this.openContainer(key.container), Buffer.from(e), e.length, blob), "SKF_ECCSignData");
+    try {
+      return eccSignatureToRs(blob);
+    } catch (error) {
+      throw new YztError("INTERNAL", `SKF_ECCSignData of ${this.binding.path} returned a malformed signature: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private async signRsa(key: ContainerKey, digestInfo: Uint8Array): Promise<Uint8Array> {
+    const signature = Buffer.alloc(MAX_RSA_SIGNATURE_BYTES);
+    const length: UlongRef = [signature.length];
+    check(await this.binding.callAsync("SKF_RSASignData", this.openContainer(key.container), Buffer.from(digestInfo), digestInfo.length, signature, length), "SKF_RSASignData");
+    if (length[0] === 0 || length[0] > signature.length) throw garbageLength(this.binding, "SKF_RSASignData", length[0]);
+    return new Uint8Array(signature.subarray(0, length[0]));
+  }
+
+  private containerKey(keyId: string): ContainerKey {
+    const key = this.keys.get(keyId);
+    if (!key) throw new YztError("NO_CERTIFICATE", "the certificate has no key container on this key");
+    return key;
+  }
+
+  private exportCertificate(container: SkfHandle, sign: boolean): Uint8Array | null {
+    try {
+      const der = readSized(this.binding, "SKF_ExportCertificate", (buffer, length) => this.binding.fn.SKF_ExportCertificate(container, sign ? 1 : 0, buffer, length));
+      return der.length > 0 ? new Uint8Array(der) : null;
+    } catch (error) {
+      // A container with only one pair has no certificate for the other purpose: not an error.
+      if (YztError.from(error).code === "NO_CERTIFICATE") return null;
+      throw error;
+    }
+  }
+
+  private openDevice(): SkfHandle {
+    if (this.device === null) {
+      const handle: HandleRef = [null];
+      check(this.binding.fn.SKF_ConnectDev(nameBytes(this.deviceName), handle), "SKF_ConnectDev");
+      this.device = handle[0];
+    }
+    return this.device;
+  }
+
+  /** The key's first application (一证通 keys have one); its PIN guards every container in it. */
+  private openApplication(): SkfHandle {
+    if (this.application === null) {
+      const device = this.openDevice();
+      const list = readSized(this.binding, "SKF_EnumApplication", (buffer, length) => this.binding.fn.SKF_EnumApplication(device, buffer, length));
+      const [first] = parseNameList(list, list.length);
+      if (first === undefined) throw new YztError("NO_CERTIFICATE", "the key holds no application (it is blank)");
+      const handle: HandleRef = [null];
+      check(this.binding.fn.SKF_OpenApplication(device, nameBytes(first), handle), "SKF_OpenApplication");
+      this.application = handle[0];
+    }
+    return this.application;
+  }
+
+  private openContainer(container: string): SkfHandle {
+    let handle = this.containerHandles.get(container);
+    if (handle === undefined) {
+      const opened: HandleRef = [null];
+      check(this.binding.fn.SKF_OpenContainer(this.openApplication(), nameBytes(container), opened), "SKF_OpenContainer");
+      handle = opened[0];
+      this.containerHandles.set(container, handle);
+    }
+    return handle;
+  }
+}
+
+function toCipherBlob(der: Uint8Array): Uint8Array {
+  try {
+    return gmCiphertextToBlob(der);
+  } catch (error) {
+    throw new YztError("BAD_REQUEST", `data: the SM2 ciphertext is malformed (${error instanceof Error ? error.message : String(error)})`);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The SKF adapter's library side: one vendor SKF library (GM/T 0016) loaded through koffi. It lists the
+ * present devices (SKF_EnumDev, then SKF_GetDevInfo for the serial the key shares with its PKCS#11 face),
+ * and learns about insertion and removal from SKF_WaitForDevEvent, which blocks: it runs on koffi's worker
+ * thread and is cancelled with SKF_CancelWaitForDevEvent at close. Libraries without it are polled with
+ * SKF_EnumDev. Each device becomes an SkfDevice (device.ts).
+ */
+import { failedLibrary, type KeyDevice, type KeyLibrary, type LibraryCandidate, type PresentKey } from "../device.js";
+import { DEVINFO_BUFFER_BYTES, nameBytes, parseDevInfo, parseNameList } from "./abi.js";
+import { loadSkfBinding, readSized, SkfLoadError, type HandleRef, type SkfBinding, type UlongRef } from "./binding.js";
+import { SkfDevice } from "./device.js";
+import { check, SAR } from "./errors.js";
+
+/** Longest device name SKF_WaitForDevEvent may report. */
+const EVENT_NAME_BYTES = 256;
+
+interface ListedDevice extends PresentKey {
+  /** The name SKF_ConnectDev takes (SKF_EnumDev's), which need not be the serial. */
+  deviceName: string;
+}
+
+export class SkfLibrary implements KeyLibrary {
+  readonly error = null;
+  readonly description = "SKF (GM/T 0016)";
+  manufacturer?: string;
+  private readonly listed = new Map<string, ListedDevice>();
+  private lastNames: string | null = null;
+  private eventsRunning = false;
+  private eventSeen = false;
+  private waitInFlight = false;
+  private closing = false;
+
+  constructor(readonly candidate: LibraryCandidate, private readonly binding: SkfBinding) {}
+
+  changed(): boolean {
+    if (this.eventsRunning) {
+      const seen = this.eventSeen;
+      this.eventSeen = false;
+      return seen;
+    }
+    const names = this.enumDevices().join("\0");
+    if (names === this.lastNames) return false;
+    this.lastNames = names;
+    return true;
+  }
+
+  presentKeys(): PresentKey[] {
+    const names = this.enumDevices();
+    this.lastNames = names.join("\0");
+    const present: ListedDevice[] = [];
+    for (const name of names) {
+      const known = [...this.listed.values()].find((device) => device.deviceName === name);
+      const device = known ?? this.describe(name);
+      if (device) present.push(device);
+    }
+    this.listed.clear();
+    for (const device of present) this.listed.set(device.serial, device);
+    return present.map(({ serial, label, manufacturer, model }) => ({ serial, label, manufacturer, model }));
+  }
+
+  openKey(key: PresentKey): KeyDevice {
+    const listed = this.listed.get(key.serial);
+    if (!listed) throw new Error(`key ${key.serial} was not listed by ${this.candidate.path}`);
+    return new SkfDevice(key, this, this.binding, listed.deviceName);
+  }
+
+  startEvents(onChange: () => void): void {
+    if (this.eventsRunning || !this.binding.fn.SKF_WaitForDevEvent) return;
+    this.eventsRunning = true;
+    void this.waitForEvents(onChange);
+  }
+
+  close(): void {
+    this.closing = true;
+    if (this.waitInFlight) {
+      try {
+        this.binding.fn.SKF_CancelWaitForDevEvent?.();
+      } catch {
+        // Nothing more can be done: the wait ends when the next device event comes.
+      }
+      // The library is unloaded when the wait returns; unloading under a running call would crash the host.
+      return;
+    }
+    this.binding.close();
+  }
+
+  private async waitForEvents(onChange: () => void): Promise<void> {
+    while (!this.closing) {
+      const name = Buffer.alloc(EVENT_NAME_BYTES);
+      const nameLength: UlongRef = [EVENT_NAME_BYTES];
+      const event: UlongRef = [0];
+      let code: number;
+      this.waitInFlight = true;
+      try {
+        code = await this.binding.callAsync("SKF_WaitForDevEvent", name, nameLength, event);
+      } catch {
+        code = SAR.FAIL;
+      } finally {
+        this.waitInFlight = false;
+      }
+      if (this.closing) break;
+      if (code !== SAR.OK) {
+        // No usable events (unsupported, or failing): poll with SKF_EnumDev from now on, never spin here.
+        this.eventsRunning = false;
+        this.lastNames = null;
+        onChange();
+        return;
+      }
+      this.eventSeen = true;
+      onChange();
+    }
+    this.binding.close();
+  }
+
+  private enumDevices(): string[] {
+    const list = readSized(this.binding, "SKF_EnumDev", (buffer, length) => this.binding.fn.SKF_EnumDev(1, buffer, length));
+    return parseNameList(list, list.length);
+  }
+
+  /** Serial, label and manufacturer of a device; null when it went away while being read. */
+  private describe(deviceName: string): ListedDevice | null {
+    const handle: HandleRef = [null];
+    try {
+      check(this.binding.fn.SKF_ConnectDev(nameBytes(deviceName), handle), "SKF_ConnectDev");
+    } catch {
+      return null;
+    }
+    try {
+      const info = Buffer.alloc(DEVINFO_BUFFER_BYTES);
+      check(this.binding.fn.SKF_GetDevInfo(handle[0], info), "SKF_GetDevInfo");
+      const parsed = parseDevInfo(info);
+      this.manufacturer ??= parsed.manufacturer;
+      const serial = parsed.serialNumber || deviceName;
+      return { deviceName, serial, label: parsed.label || deviceName, manufacturer: parsed.manufacturer, model: parsed.issuer || "SKF" };
+    } catch {
+      return null;
+    } finally {
+      this.binding.fn.SKF_DisConnectDev(handle[0]);
+    }
+  }
+}
+
+export function loadSkfLibrary(candidate: LibraryCandidate): KeyLibrary {
+  try {
+    return new SkfLibrary(candidate, loadSkfBinding(candidate.path));
+  } catch (error) {
+    return failedLibrary(candidate, error instanceof SkfLoadError ? error.message : `cannot load ${candidate.path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

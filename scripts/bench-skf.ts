@@ -1,0 +1,95 @@
+/**
+ * The SKF rows of the benchmark: the same virtual keys driven through their SKF face (libyzt-vskf.so), as a
+ * real 国密 key is through its vendor's GM/T 0016 library. (a) The SKF floor: the host's own SKF adapter in
+ * this process, signing the input the host gives the key (e = SM3(Z‖M) for SM2, the DigestInfo for RSA)
+ * with SKF_ECCSignData / SKF_RSASignData on koffi's worker thread; (b) the host over stdio with
+ * --skf-module; (c) a page's yzt.sign through Chromium; and key removal → the page's tokenremoved event.
+ */
+import type { VtokenManifest } from "../test/virtual-token/manifest.js";
+import { certificateIdOn, hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
+import { USER_PIN } from "../test/virtual-token/provision.js";
+import { parseCertificate } from "../native-host/crypto/certificate.js";
+import { loadSkfLibrary } from "../native-host/token/skf/library.js";
+import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
+import { sm2Digest } from "../native-host/crypto/sm2.js";
+import { BENCH_KEYS, DATA, hostSigns, loginThroughDialog, pageSigns, removalToPageEvent, type BenchKey } from "./bench-paths.js";
+import { HostProcess } from "./host-process.js";
+import { launchBrowser } from "./launch-browser.js";
+import type { TestSite } from "./test-site.js";
+
+const WARM_UP = 20;
+
+export interface SkfKeyRows {
+  key: string;
+  floor: number[];
+  host: number[];
+  page: number[];
+}
+
+export interface SkfBench {
+  keys: SkfKeyRows[];
+  removalMs: number[];
+}
+
+/** The bench keys with their certificate ids on the SKF face. */
+function skfKeys(manifest: VtokenManifest): BenchKey[] {
+  return BENCH_KEYS.map((key) => ({ ...key, certificateId: certificateIdOn(manifest, "skf", key.serial, "0101") }));
+}
+
+/** (a) The SKF floor: the adapter in this process, logged in once, signing what the host would give the key. */
+async function inProcessSkfSigns(manifest: VtokenManifest, key: BenchKey, count: number): Promise<number[]> {
+  const library = loadSkfLibrary({ kind: "skf", path: manifest.skfModule, source: "explicit" });
+  if (library.error !== null) throw new Error(library.error);
+  try {
+    const present = library.presentKeys().find((candidate) => candidate.serial === key.serial);
+    if (!present) throw new Error(`key ${key.serial} is not inserted`);
+    const device = library.openKey(present);
+    const keyId = key.certificateId.slice(key.certificateId.lastIndexOf(":") + 1);
+    const certificate = (await device.readCertificates()).find((candidate) => candidate.keyId === keyId)!;
+    const parsed = parseCertificate(certificate.der);
+    await device.login(USER_PIN);
+    const primitive = device.signingKey(keyId, parsed).primitive!;
+    const input = parsed.keyAlgorithm === "SM2" ? sm2Digest(parsed.publicKeyPoint!, DATA) : rsaSha256DigestInfo(sha256(DATA));
+    const samples: number[] = [];
+    for (let i = 0; i < count + WARM_UP; i++) {
+      const started = performance.now();
+      await primitive(input);
+      if (i >= WARM_UP) samples.push(performance.now() - started);
+    }
+    device.close();
+    return samples;
+  } finally {
+    library.close();
+  }
+}
+
+export async function measureSkf(manifest: VtokenManifest, env: Record<string, string>, site: TestSite, count: number): Promise<SkfBench> {
+  const keys = skfKeys(manifest);
+  const floors: number[][] = [];
+  for (const key of keys) floors.push(await inProcessSkfSigns(manifest, key, count));
+
+  const library = hostLibraryOf(manifest, "skf");
+  const host = HostProcess.start({ library, env: { ...env, YZT_LOG_LEVEL: "warn" } });
+  const viaHost: number[][] = [];
+  try {
+    for (const key of keys) viaHost.push(await hostSigns(host, key, "https://bench-skf.example.cn", count));
+  } finally {
+    await host.close();
+  }
+
+  const session = await launchBrowser("chromium", { ...libraryEnv(library), ...env, YZT_LOG_LEVEL: "warn" }, { site });
+  try {
+    const page = await session.browser.newPage();
+    await page.goto(site.allowedUrl);
+    await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
+    const viaPage: number[][] = [];
+    for (const key of keys) {
+      await loginThroughDialog(session.browser, page, key.certificateId);
+      viaPage.push(await pageSigns(page, key, count));
+    }
+    const removalMs = await removalToPageEvent(page, manifest.home, "demo", 10);
+    return { keys: keys.map((key, k) => ({ key: key.name, floor: floors[k]!, host: viaHost[k]!, page: viaPage[k]! })), removalMs };
+  } finally {
+    await session.close();
+  }
+}
