@@ -131,7 +131,8 @@ function signWithNonce(d: bigint, inverseOnePlusD: bigint, e: bigint, k: bigint)
 }
 
 /**
- * GB/T 32918.2 §6 signing; returns r‖s (64 bytes). NOT constant time: only for the demo CA / provisioning.
+ * GB/T 32918.2 §6 signing; returns r‖s (64 bytes). k·G is the curve library's constant-time multiplication, the
+ * rest plain bigint arithmetic: it signs for the demo CA and provisioning, never with a user's key (keys sign on the key).
  * `fixedK` is for reproducing published test vectors; it throws instead of retrying when k is unusable.
  */
 export function sm2Sign(d: bigint | Uint8Array, e: Uint8Array, fixedK?: bigint): Uint8Array {

@@ -122,7 +122,7 @@ for (const family of ["chromium", "firefox"] as const) {
       // The demo key is SM2, like a current 一证通: an SM2SM3 token, checked by OpenSSL and by the verifier.
       expect(token.algorithm).toBe("SM2SM3");
       expect(opensslVerifiesSm2(Buffer.from(token.certificate, "base64"), loginMessage(origin, challenge), rsToDer(Buffer.from(token.signature, "base64")))).toBe(true);
-      const verified = await verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
+      const verified = verifyLoginToken(token, { challenge, origin, trustedRoots: [readFileSync(vtoken.manifest.pki.chain, "utf8")] });
       expect(verified.holderName).toBe("北京演示科技有限公司");
       expect(verified.creditCode).toBe(signCert.creditCode);
     });

@@ -128,6 +128,21 @@ describe("SM2 sign and verify", () => {
     expect(sm2Verify(publicKey, e, rsToDer(signature))).toBe(false);
   });
 
+  it("keeps verifying a key it has seen before (with its precomputed tables) and still rejects a tampered signature", () => {
+    const d = randomBytes(32);
+    d[0] = 0x42;
+    const publicPoint = sm2PublicFromPrivate(d);
+    for (let round = 0; round < 5; round++) {
+      const e = randomBytes(32);
+      const signature = sm2Sign(d, e);
+      expect(sm2Verify(publicPoint, e, signature)).toBe(true);
+      const tampered = Uint8Array.from(signature);
+      tampered[63] ^= 1;
+      expect(sm2Verify(publicPoint, e, tampered)).toBe(false);
+      expect(sm2Verify(publicPoint, Uint8Array.from(e, (byte, i) => (i === 0 ? byte ^ 1 : byte)), signature)).toBe(false);
+    }
+  });
+
   it("rejects public keys that are malformed or not on the curve", () => {
     const d = randomPrivateKey();
     const publicKey = sm2PublicFromPrivate(d);
