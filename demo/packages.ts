@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-export type DownloadKind = "deb" | "rpm" | "windows" | "macos" | "crx" | "xpi";
+export type DownloadKind = "deb" | "rpm" | "windows" | "macos" | "crx" | "zip" | "xpi";
 
 export interface Download {
   name: string;
@@ -22,6 +22,7 @@ const SHAPES: Array<[RegExp, DownloadKind]> = [
   [/^yzt-bridge_(\d+\.\d+\.\d+)_setup\.exe$/, "windows"],
   [/^yzt-bridge-(\d+\.\d+\.\d+)\.pkg$/, "macos"],
   [/^yzt-bridge-chrome-(\d+\.\d+\.\d+)\.crx$/, "crx"],
+  [/^yzt-bridge-chrome-(\d+\.\d+\.\d+)\.zip$/, "zip"],
   [/^yzt-bridge-firefox-(\d+\.\d+\.\d+)\.xpi$/, "xpi"],
 ];
 

@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageRoot } from "../native-host/install/paths.js";
+import { publishedIds } from "../native-host/install/extension-ids.js";
 import { CmsVerificationError, memoryChallengeStore, verifyCmsSignature, type ChallengeStore } from "../server/index.js";
 import { readJson, send, type Handler } from "./http.js";
 import { loginRoutes } from "./login.js";
@@ -107,7 +108,8 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       sessions.end(request);
       send(response, 200, { loggedOut: true });
     },
-    "GET /api/packages": async (_request, response) => send(response, 200, { downloads: listDownloads(packagesDir) }),
+    // The published extension ids let the environment page link each store's listing.
+    "GET /api/packages": async (_request, response) => send(response, 200, { downloads: listDownloads(packagesDir), extensionIds: publishedIds(packageRoot()) }),
   };
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -11,6 +11,8 @@ export const REPAIRABLE_CHECKS: ReadonlySet<string> = new Set(["registration", "
 const ADVICE: Record<string, string> = {
   registration: "运行“全部修复”重新注册本地服务 / run 全部修复 (yzt doctor --fix) to register the host again",
   config: "运行“全部修复”整理配置文件 / run 全部修复 to clean the config file",
+  browser: "按该项提示为这个浏览器注册本地服务，然后重新启动浏览器 / register the host for this browser as shown, then restart it",
+  binding: "本安装缺少访问证书驱动的组件（PKCS#11：pkcs11js；SKF：koffi）：请下载正式发布的安装程序重新安装 / this installation lacks a key-library binding (PKCS#11: pkcs11js; SKF: koffi): reinstall from the released installer",
   module: "请安装证书驱动（一证通证书应用环境）/ install the key's driver",
   usbKey: "已识别插入的 USB Key，但未安装其驱动：按提示安装驱动后点“全部修复” / the inserted key's driver is missing: install it as shown, then run 全部修复",
   token: "请插入一证通 USB Key / insert the USB key",

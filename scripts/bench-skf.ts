@@ -6,7 +6,7 @@
  * --skf-module; (c) a page's yzt.sign through Chromium; and key removal → the page's tokenremoved event.
  */
 import type { VtokenManifest } from "../test/virtual-token/manifest.js";
-import { certificateIdOn, hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
+import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { USER_PIN } from "../test/virtual-token/provision.js";
 import { parseCertificate } from "../native-host/crypto/certificate.js";
 import { loadSkfLibrary } from "../native-host/token/skf/library.js";
@@ -29,11 +29,6 @@ export interface SkfKeyRows {
 export interface SkfBench {
   keys: SkfKeyRows[];
   removalMs: number[];
-}
-
-/** The bench keys with their certificate ids on the SKF face. */
-function skfKeys(manifest: VtokenManifest): BenchKey[] {
-  return BENCH_KEYS.map((key) => ({ ...key, certificateId: certificateIdOn(manifest, "skf", key.serial, "0101") }));
 }
 
 /** (a) The SKF floor: the adapter in this process, logged in once, signing what the host would give the key. */
@@ -64,7 +59,8 @@ async function inProcessSkfSigns(manifest: VtokenManifest, key: BenchKey, count:
 }
 
 export async function measureSkf(manifest: VtokenManifest, env: Record<string, string>, site: TestSite, count: number): Promise<SkfBench> {
-  const keys = skfKeys(manifest);
+  // The same certificate ids as on the PKCS#11 face (skfKeyId numbers pairs as the virtual token does).
+  const keys = BENCH_KEYS;
   const floors: number[][] = [];
   for (const key of keys) floors.push(await inProcessSkfSigns(manifest, key, count));
 

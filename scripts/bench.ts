@@ -22,6 +22,7 @@ import { HostProcess } from "./host-process.js";
 import { measureLargeDocuments, type LargeDocumentStats } from "./bench-large.js";
 import { measureServerLogins, serverLoginRow } from "./bench-logins.js";
 import { measureSkf, type SkfBench } from "./bench-skf.js";
+import { measureVerifyRates, verifyRatesRow } from "./bench-verify.js";
 import { measureManyKeys, OFFICE_KEYS } from "./bench-many-keys.js";
 import { measurePackages } from "./bench-packages.js";
 import { launchBrowser } from "./launch-browser.js";
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
 
     console.log("the server kit: logins through two demo nodes sharing one Redis (RSA-2048, SM2)…");
     const serverLogins = await measureServerLogins(work);
+    const verifyRates = measureVerifyRates();
 
     const site = await startTestSite(manifest.tls);
     const session = await launchBrowser("chromium", { ...libraryEnv(hostLibraryOf(manifest, "pkcs11")), ...env, YZT_LOG_LEVEL: "warn" }, { site });
@@ -203,6 +205,7 @@ async function main(): Promise<void> {
       largeDocument20MB: large,
       packages: packaged,
       serverLogins,
+      signatureChecksPerCpuSecond: verifyRates,
       officeHub: hubStats,
       budget: {
         pageOverheadMs: { target: 3, met: perKey.every((k) => k.overheadMs.page <= 3) },
@@ -250,6 +253,7 @@ async function main(): Promise<void> {
       }),
       `4 tabs × 50 concurrent SM2 signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
       ...serverLogins.map(serverLoginRow),
+      verifyRatesRow(verifyRates),
     ].join("\n");
     console.log(`\n${table}\n`);
     const out = join(root, "bench");

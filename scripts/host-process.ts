@@ -41,11 +41,12 @@ export class HostProcess {
 
   /**
    * Starts the host on one library, named by its flag (--module for PKCS#11, --skf-module for SKF), or with
-   * no flag, on what its environment (YZT_PKCS11_MODULE, YZT_SKF_MODULE) or discovery gives.
+   * no flag, on what its environment (YZT_PKCS11_MODULE, YZT_SKF_MODULE) or discovery gives; `args` adds more
+   * (a browser's own), `entry` runs another copy of the host (an installation's).
    */
-  static start(options: { library?: HostLibrary; env?: Record<string, string> }): HostProcess {
+  static start(options: { library?: HostLibrary; env?: Record<string, string>; args?: string[]; entry?: string }): HostProcess {
     const flags = options.library ? [libraryFlag(options.library), options.library.path] : [];
-    const child = spawn(process.execPath, [hostEntry(), ...flags], {
+    const child = spawn(process.execPath, [options.entry ?? hostEntry(), ...flags, ...(options.args ?? [])], {
       env: { ...process.env, YZT_LOG_LEVEL: "debug", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });

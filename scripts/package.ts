@@ -1,19 +1,24 @@
 /**
  * `npm run package`: everything a user downloads, built from the current build, into dist/packages/:
  *   yzt-bridge_<v>_amd64.deb, yzt-bridge-<v>-1.x86_64.rpm   host + runtime + extension for Linux
- *   yzt-bridge_<v>_setup.exe (with YZT_WINDOWS_PAYLOAD), yzt-bridge-<v>.pkg (on macOS)
+ *   yzt-bridge_<v>_setup.exe   the Windows installer, with a real Windows payload: node.exe and koffi's
+ *                              Windows binary from the npm registry (scripts/packaging/windows-payload.ts),
+ *                              plus pkcs11js when the release runner passes its build (YZT_WINDOWS_PAYLOAD)
+ *   yzt-bridge-<v>.pkg (on macOS)
  *   yzt-bridge-chrome-<v>.crx / .zip, yzt-bridge-firefox-<v>.xpi   the extension alone
+ *   yzt-bridge-store-<v>.zip, yzt-bridge-360-<v>.crx   what the stores take (scripts/packaging/store.ts)
  *   SHA256SUMS
- * and compiles the Windows NSIS installer against the staged payload (a Linux payload here: that only
- * proves the script builds; the release workflow builds the real one on Windows, see README).
  *
  * Inputs that change the bytes are explicit: the version (package.json), SOURCE_DATE_EPOCH (default: the
  * last commit's time), the Node runtime (YZT_NODE_RUNTIME, default this Node), the CRX signing key
- * (YZT_EXTENSION_KEY_FILE, default the development key) and a Mozilla-signed .xpi (YZT_SIGNED_XPI).
+ * (YZT_EXTENSION_KEY_FILE, default the development key), a Mozilla-signed .xpi (YZT_SIGNED_XPI), the store
+ * ids (packaging/extension-ids.json, YZT_EDGE_EXTENSION_ID, YZT_360_EXTENSION_ID) and the Windows runtime
+ * (YZT_WINDOWS_NODE_VERSION, default this Node's version; or YZT_WINDOWS_PAYLOAD). YZT_NSIS_FAST=1 compresses
+ * the installer with zlib instead of LZMA (development: a larger file, much sooner).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { packageRoot } from "../native-host/install/paths.js";
@@ -22,6 +27,10 @@ import { buildCrx3, manifestKeyOf } from "./packaging/crx3.js";
 import { buildDeb } from "./packaging/deb.js";
 import { stageLinuxTree } from "./packaging/linux-tree.js";
 import { buildNsisInstaller } from "./packaging/nsis.js";
+import { builtChromeManifest } from "./packaging/stage.js";
+import { gatherWindowsPayload } from "./packaging/windows-payload.js";
+import { storePackages } from "./packaging/store.js";
+import { publishedIds } from "../native-host/install/extension-ids.js";
 import { buildMacPkg } from "./packaging/macos.js";
 import { buildRpm } from "./packaging/rpm.js";
 
@@ -30,15 +39,15 @@ export const DEVELOPMENT_KEY = "packaging/keys/extension-development.pem";
 export interface PackageOptions {
   outDir: string;
   /** Which artefacts; default all. */
-  formats?: Array<"deb" | "rpm" | "nsis" | "macos">;
+  formats?: Array<"deb" | "rpm" | "nsis" | "macos" | "store">;
 }
 
 export interface PackageReport {
   version: string;
   files: string[];
-  /** Size of the NSIS compile check's output (Linux payload: not a release artefact), when it ran. */
-  nsisCheck?: string;
   xpiSigned: boolean;
+  /** Where the Windows installer's binaries came from, and whether it carries the PKCS#11 binding; when built. */
+  windows?: { source: string; pkcs11: boolean };
 }
 
 function sourceDateEpoch(root: string): number {
@@ -68,7 +77,7 @@ export function buildPackages(options: PackageOptions): PackageReport {
   const version = packageVersion(root);
   const epoch = sourceDateEpoch(root);
   // pkgbuild exists only on macOS: there the .pkg is built, elsewhere the Linux packages.
-  const formats = options.formats ?? (process.platform === "darwin" ? ["macos"] : ["deb", "rpm", "nsis"]);
+  const formats = options.formats ?? (process.platform === "darwin" ? ["macos"] : ["deb", "rpm", "nsis", "store"]);
   for (const dir of ["host", "extension-chrome", "extension-firefox"]) {
     if (!existsSync(join(root, "dist", dir))) throw new Error(`dist/${dir} is missing: run "npm run build" first`);
   }
@@ -89,6 +98,10 @@ export function buildPackages(options: PackageOptions): PackageReport {
     emit(`yzt-bridge-chrome-${version}.crx`, crx);
     emit(`yzt-bridge-chrome-${version}.zip`, chromeZip);
     emit(`yzt-bridge-firefox-${version}.xpi`, xpi);
+    if (formats.includes("store")) {
+      const store = storePackages(root, version, crx);
+      for (const file of [store.storeZip, store.qihoo360Crx]) emit(file.name, file.bytes);
+    }
 
     const node = process.env.YZT_NODE_RUNTIME ?? process.execPath;
     const common = { root, version, node, crx, xpi, xpiSigned: Boolean(signedXpi), sourceDateEpoch: epoch };
@@ -105,23 +118,20 @@ export function buildPackages(options: PackageOptions): PackageReport {
     if (formats.includes("macos")) {
       files.push(buildMacPkg({ root, version, node, sourceDateEpoch: epoch, stage: join(work, "macos-root"), work: join(work, "macos"), output: join(options.outDir, `yzt-bridge-${version}.pkg`) }));
     }
-    let nsisCheck: string | undefined;
+    let windows: PackageReport["windows"];
     if (formats.includes("nsis")) {
-      const windowsPayload = process.env.YZT_WINDOWS_PAYLOAD;
-      const nsis = { root, version, work: join(work, "nsis"), xpi };
-      if (windowsPayload) {
-        files.push(buildNsisInstaller({ ...nsis, windowsPayload, output: join(options.outDir, `yzt-bridge_${version}_setup.exe`) }));
-      } else {
-        const check = buildNsisInstaller({ ...nsis, output: join(work, "linux-payload-check.exe") });
-        nsisCheck = `${statSync(check).size} bytes`;
-      }
+      const payload = gatherWindowsPayload({ root, ...(process.env.YZT_WINDOWS_PAYLOAD ? { given: process.env.YZT_WINDOWS_PAYLOAD } : {}), ...(process.env.YZT_WINDOWS_NODE_VERSION ? { nodeVersion: process.env.YZT_WINDOWS_NODE_VERSION } : {}) });
+      const ids = publishedIds(root, { chrome: builtChromeManifest(root).chromeId });
+      const output = join(options.outDir, `yzt-bridge_${version}_setup.exe`);
+      files.push(buildNsisInstaller({ root, version, work: join(work, "nsis"), xpi, xpiSigned: Boolean(signedXpi), output, payload, ids, fast: process.env.YZT_NSIS_FAST === "1" }));
+      windows = { source: payload.source, pkcs11: payload.pkcs11Addon !== null };
     }
     const sums = files
       .sort()
       .map((path) => `${createHash("sha256").update(readFileSync(path)).digest("hex")}  ${basename(path)}`)
       .join("\n");
     emit("SHA256SUMS", Buffer.from(sums + "\n"));
-    return { version, files, xpiSigned: Boolean(signedXpi), ...(nsisCheck ? { nsisCheck } : {}) };
+    return { version, files, xpiSigned: Boolean(signedXpi), ...(windows ? { windows } : {}) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -136,6 +146,9 @@ if (process.argv[1] && basename(process.argv[1]) === "package.js") {
   const formats = argument("formats")?.split(",") as PackageOptions["formats"];
   const report = buildPackages({ outDir: argument("out") ?? join(packageRoot(), "dist", "packages"), ...(formats ? { formats } : {}) });
   for (const file of report.files) console.log(file);
-  if (report.nsisCheck) console.log(`NSIS installer script compiles (checked against the Linux payload, ${report.nsisCheck}; not shipped)`);
+  if (report.windows) {
+    console.log(`Windows installer: ${report.windows.source}`);
+    if (!report.windows.pkcs11) console.log("Windows: no PKCS#11 binding (pkcs11js has no Windows binary on the npm registry): the installer drives keys through SKF libraries only; the release workflow builds pkcs11js on Windows (YZT_WINDOWS_PAYLOAD).");
+  }
   if (!report.xpiSigned) console.log("Firefox: the .xpi is unsigned (set YZT_SIGNED_XPI to a Mozilla-signed build); Firefox will not install it from the package.");
 }

@@ -2,12 +2,13 @@
 # Installs the system packages yzt-bridge needs on Debian/Ubuntu: SoftHSM2 behind the virtual token,
 # OpenSC (pkcs11-tool), a C compiler with PKCS#11 and OpenSSL (libcrypto: SM2) headers for the
 # virtual-token shim, OpenSSL for signature checks, xmlsec1 (an independent XML-DSig verifier for the
-# tests), the package builders (rpm, lintian, NSIS makensis, binutils strip; dpkg-deb is always there)
-# and the browsers used by the end-to-end tests and the demo.
+# tests), the package builders (rpm, lintian, NSIS makensis, binutils strip; dpkg-deb is always there),
+# Wine (wine + wine64: the package tests install and run the Windows installer under it) and the browsers
+# used by the end-to-end tests and the demo.
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server)
+packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server wine wine64)
 if [ "${YZT_WITH_BROWSERS:-1}" = "1" ]; then
   # libnss3-tools: certutil, to trust the demo TLS CA in the throw-away browser profiles.
   packages+=(chromium firefox-esr xvfb fonts-noto-cjk libnss3-tools)

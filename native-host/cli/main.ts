@@ -13,7 +13,7 @@ import { diagnose } from "../token/diagnostics.js";
 import { YztError } from "../../protocol/errors.js";
 import { signFormatSchema } from "../../protocol/messages.js";
 import { repairConfig } from "../support/config.js";
-import { setupService, type ServiceSetup } from "../token/setup.js";
+import { bindingChecks, setupService, type ServiceSetup } from "../token/setup.js";
 import { registrationChecks, runInstall, runPackage, runPolicies, runUninstall, setupContext } from "./setup-commands.js";
 import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args.js";
 import { signFile } from "./sign-file.js";
@@ -105,7 +105,7 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
         authorities: () => loadAuthorities([...setup.caPaths, ...SYSTEM_CA_BUNDLES]),
         ...(setup.configProblem && !fix ? { configProblem: setup.configProblem } : {}),
       });
-      const checks = [...registration.checks, ...result.checks];
+      const checks = [...registration.checks, ...bindingChecks(), ...result.checks];
       if (args.options.has("certs")) {
         // 证书检测: the certificates only, as a report to copy to the help desk.
         if (json) console.log(JSON.stringify({ ...result, checks: result.checks.filter((c) => typeof c.detail?.certificateId === "string") }, null, 2));

@@ -2,11 +2,14 @@
  * The CLI commands that set a machine up rather than use a key: install, uninstall, package, policies,
  * and the registration half of doctor (with --fix, the "全部修复" of the old 证书应用环境).
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { YztError } from "../../protocol/errors.js";
 import { BROWSERS, type BrowserName, type Scope } from "../install/browsers.js";
 import { chromeExtensionId } from "../install/host-manifest.js";
-import { checkRegistration, defaultDataDir, install, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
+import { checkRegistration, defaultDataDir, install, registryKeysOf, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
+import { publishedIds, storeIds } from "../install/extension-ids.js";
+import { unregisteredBrowserChecks } from "../install/unregistered-browsers.js";
 import { packageExtension, writePolicies } from "../install/packaging.js";
 import { hostEntry, packageRoot } from "../install/paths.js";
 import type { DiagnosticCheck } from "../../protocol/messages.js";
@@ -19,30 +22,38 @@ export interface SetupContext {
   defaults: Omit<InstallOptions, "dataDir">;
 }
 
-function browsersOption(args: ParsedArgs): BrowserName[] | undefined {
+function browsersOption(args: ParsedArgs): BrowserName[] | "all" | undefined {
   const value = stringOption(args, "browser");
   if (value === undefined || value === "detected") return undefined;
-  if (value === "all") return [...BROWSERS];
+  if (value === "all") return "all";
   const names = value.split(",").map((name) => name.trim());
   for (const name of names) {
-    if (!(BROWSERS as readonly string[]).includes(name)) throw new YztError("BAD_REQUEST", `--browser: unknown browser "${name}" (chrome, chromium, edge, brave, firefox, all)`);
+    if (!(BROWSERS as readonly string[]).includes(name)) throw new YztError("BAD_REQUEST", `--browser: unknown browser "${name}" (${BROWSERS.join(", ")}, all)`);
   }
   return names as BrowserName[];
 }
 
+/** On Windows, an installation made by the installer keeps its registration record in its own folder. */
+function installedDataDir(): string | undefined {
+  const root = packageRoot();
+  return process.platform === "win32" && existsSync(join(root, "install.json")) ? root : undefined;
+}
+
 export function setupContext(args: ParsedArgs): SetupContext {
   const scope: Scope = args.options.has("system") ? "system" : "user";
-  const dataDir = stringOption(args, "data-dir") ?? process.env.YZT_DATA_DIR ?? defaultDataDir(process.platform, scope);
+  const dataDir = stringOption(args, "data-dir") ?? process.env.YZT_DATA_DIR ?? installedDataDir() ?? defaultDataDir(process.platform, scope);
   const browsers = browsersOption(args);
   const module = stringOption(args, "module");
   const skfModule = stringOption(args, "skf-module");
+  const ids = publishedIds(packageRoot());
   return {
     scope,
     dataDir,
     defaults: {
       scope,
       entry: hostEntry(),
-      chromeId: chromeExtensionId(join(packageRoot(), "manifest.json")),
+      chromeId: ids.chrome,
+      storeIds: storeIds(ids),
       ...(browsers ? { browsers } : {}),
       ...(module ? { module } : {}),
       ...(skfModule ? { skfModule } : {}),
@@ -54,7 +65,7 @@ export function setupContext(args: ParsedArgs): SetupContext {
 export function runInstall(context: SetupContext): void {
   const record = install({ ...context.defaults, dataDir: context.dataDir });
   console.log(`已安装 installed yzt-bridge native host (${context.scope}): ${record.launcher}`);
-  for (const entry of record.browsers) console.log(`  ${entry.browser.padEnd(8)} ${entry.registryKey ?? entry.manifestPath}`);
+  for (const entry of record.browsers) console.log(`  ${entry.browser.padEnd(8)} ${registryKeysOf(entry).join(", ") || entry.manifestPath}`);
   if (record.windowsScripts) console.log(`  registry: ${record.windowsScripts.reg} (or ${record.windowsScripts.powershell})`);
   console.log("重启浏览器后生效 restart the browser to use it");
 }
@@ -87,5 +98,5 @@ export function registrationChecks(context: SetupContext, fix: boolean): { check
     const record = repairRegistration(context.dataDir, context.defaults);
     actions.push(`re-registered the native host for ${record.browsers.map((b) => b.browser).join(", ")}`);
   }
-  return { checks: checkRegistration(context.dataDir, expected).checks, actions };
+  return { checks: [...checkRegistration(context.dataDir, expected).checks, ...unregisteredBrowserChecks(process.platform, context.scope)], actions };
 }

@@ -2,14 +2,43 @@
  * Where each browser looks for native-messaging host manifests, per OS and scope (current user or the
  * whole machine). Windows browsers look in the registry instead; there the manifest can live anywhere
  * and a registry value points at it.
+ *
+ * Windows: Chromium reads `<hive>\Software\Google\Chrome\NativeMessagingHosts\<name>` (HKCU first, then
+ * HKLM in both registry views: 32-bit `Software\WOW6432Node\…` and 64-bit); Edge reads `Microsoft\Edge`,
+ * then `Chromium`, then `Google\Chrome`. Chinese forks (360安全浏览器, 360极速浏览器, QQ浏览器, 搜狗, 2345,
+ * 奇安信可信浏览器) are Chromium builds that keep Chromium's lookup unless they patched it, so the keys below
+ * reach them too. Per machine, every key is written in both views.
+ *
+ * Linux: `uos` is the 统信 UOS / deepin browser (org.deepin.browser): its system directory
+ * `/etc/browser/native-messaging-hosts` is where deepin's own packages put their hosts (linuxdeepin
+ * org.deepin.downloader). Its per-user directory is not published, so it is registered per machine only.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { HOST_NAME } from "../../protocol/messages.js";
 import type { BrowserFamily } from "./host-manifest.js";
 
-export type BrowserName = "chrome" | "chromium" | "edge" | "brave" | "firefox";
+export type BrowserName = "chrome" | "chromium" | "edge" | "brave" | "uos" | "firefox";
 export type Scope = "user" | "system";
-export const BROWSERS: readonly BrowserName[] = ["chrome", "chromium", "edge", "brave", "firefox"];
+export const BROWSERS: readonly BrowserName[] = ["chrome", "chromium", "edge", "brave", "uos", "firefox"];
+
+/** Windows: the registry key (under Software\) each browser reads its host manifests from. */
+export const WINDOWS_HOST_KEYS: Partial<Record<BrowserName, string>> = {
+  chrome: "Google\\Chrome\\NativeMessagingHosts",
+  chromium: "Chromium\\NativeMessagingHosts",
+  edge: "Microsoft\\Edge\\NativeMessagingHosts",
+  brave: "BraveSoftware\\Brave-Browser\\NativeMessagingHosts",
+  firefox: "Mozilla\\NativeMessagingHosts",
+};
+
+/** Windows registry keys for one browser: HKCU per user; HKLM in the 64-bit and the 32-bit (WOW6432Node) view per machine. */
+export function windowsHostKeys(browser: BrowserName, scope: Scope, hostName: string): string[] {
+  const key = WINDOWS_HOST_KEYS[browser];
+  if (!key) return [];
+  return scope === "user"
+    ? [`HKEY_CURRENT_USER\\Software\\${key}\\${hostName}`]
+    : [`HKEY_LOCAL_MACHINE\\Software\\${key}\\${hostName}`, `HKEY_LOCAL_MACHINE\\Software\\WOW6432Node\\${key}\\${hostName}`];
+}
 
 export function familyOf(browser: BrowserName): BrowserFamily {
   return browser === "firefox" ? "firefox" : "chromium";
@@ -19,8 +48,8 @@ export interface BrowserLocation {
   browser: BrowserName;
   /** Directory for host manifests (Linux/macOS), or where we keep the manifest on Windows. */
   manifestDir: string;
-  /** Windows only: registry key whose default value is the manifest path. */
-  registryKey?: string;
+  /** Windows only: registry keys whose default value is the manifest path (both views per machine). */
+  registryKeys?: string[];
   /** A path whose existence means the browser is installed or has been used. */
   detect: string[];
 }
@@ -39,18 +68,10 @@ export function browserLocations(platform: NodeJS.Platform, scope: Scope, home =
     ];
   }
   if (platform === "win32") {
-    const hive = user ? "HKEY_CURRENT_USER" : "HKEY_LOCAL_MACHINE";
-    const keys: Record<BrowserName, string> = {
-      chrome: "Software\\Google\\Chrome\\NativeMessagingHosts",
-      chromium: "Software\\Chromium\\NativeMessagingHosts",
-      edge: "Software\\Microsoft\\Edge\\NativeMessagingHosts",
-      brave: "Software\\BraveSoftware\\Brave-Browser\\NativeMessagingHosts",
-      firefox: "Software\\Mozilla\\NativeMessagingHosts",
-    };
-    return BROWSERS.map((browser) => ({
+    return BROWSERS.filter((browser) => WINDOWS_HOST_KEYS[browser]).map((browser) => ({
       browser,
       manifestDir: join(dataDir, "manifests", browser),
-      registryKey: `${hive}\\${keys[browser]}\\org.yztbridge.host`,
+      registryKeys: windowsHostKeys(browser, scope, HOST_NAME),
       detect: [],
     }));
   }
@@ -60,6 +81,7 @@ export function browserLocations(platform: NodeJS.Platform, scope: Scope, home =
     { browser: "chromium", manifestDir: user ? join(config, "chromium", "NativeMessagingHosts") : "/etc/chromium/native-messaging-hosts", detect: ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium", join(config, "chromium")] },
     { browser: "edge", manifestDir: user ? join(config, "microsoft-edge", "NativeMessagingHosts") : "/etc/opt/edge/native-messaging-hosts", detect: ["/usr/bin/microsoft-edge", "/opt/microsoft/msedge", join(config, "microsoft-edge")] },
     { browser: "brave", manifestDir: user ? join(config, "BraveSoftware", "Brave-Browser", "NativeMessagingHosts") : "/etc/opt/chrome/native-messaging-hosts", detect: ["/usr/bin/brave-browser", "/opt/brave.com/brave", join(config, "BraveSoftware")] },
+    ...(user ? [] : [{ browser: "uos" as const, manifestDir: "/etc/browser/native-messaging-hosts", detect: ["/usr/share/applications/org.deepin.browser.desktop"] }]),
     { browser: "firefox", manifestDir: user ? join(home, ".mozilla", "native-messaging-hosts") : "/usr/lib/mozilla/native-messaging-hosts", detect: ["/usr/bin/firefox", "/usr/bin/firefox-esr", "/snap/bin/firefox", join(home, ".mozilla")] },
   ];
 }

@@ -26,11 +26,14 @@ export function chromeExtensionId(manifestPath: string): string {
   return chromeExtensionIdFromKey(key);
 }
 
-export function hostManifest(family: BrowserFamily, launcherPath: string, chromeId: string): Record<string, unknown> {
+/**
+ * The manifest a browser family reads. Chromium browsers get every published id (`storeIds`: Edge Add-ons,
+ * 360; see extension-ids.ts) beside the Chrome id, so the copy from any store may connect.
+ */
+export function hostManifest(family: BrowserFamily, launcherPath: string, chromeId: string, storeIds: readonly string[] = []): Record<string, unknown> {
   const common = { name: HOST_NAME, description: "yzt-bridge native host (USB certificate tokens)", path: launcherPath, type: "stdio" };
-  return family === "firefox"
-    ? { ...common, allowed_extensions: [FIREFOX_EXTENSION_ID] }
-    : { ...common, allowed_origins: [`chrome-extension://${chromeId}/`] };
+  const origins = [...new Set([chromeId, ...storeIds])].map((id) => `chrome-extension://${id}/`);
+  return family === "firefox" ? { ...common, allowed_extensions: [FIREFOX_EXTENSION_ID] } : { ...common, allowed_origins: origins };
 }
 
 function shellQuote(value: string): string {

@@ -10,21 +10,24 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { DiagnosticCheck } from "../../protocol/messages.js";
 import { HOST_NAME } from "../../protocol/messages.js";
+import { YztError } from "../../protocol/errors.js";
 import { BROWSERS, browserLocations, familyOf, type BrowserName, type Scope } from "./browsers.js";
 import { FIREFOX_EXTENSION_ID, hostManifest, launcherScript } from "./host-manifest.js";
 
 export interface InstallOptions {
   scope: Scope;
-  /** Browsers to register; default: the detected ones (all, if none is detected). */
-  browsers?: BrowserName[];
+  /** Browsers to register; "all": every one this OS and scope has a place for; default: the detected ones (all, if none is detected). */
+  browsers?: BrowserName[] | "all";
   /** PKCS#11 module the host should load (pinned in the launcher); default: discovery at run time. */
   module?: string;
   /** SKF library the host should load (pinned in the launcher, YZT_SKF_MODULE). */
   skfModule?: string;
   chromeId: string;
+  /** Other published ids of the extension (Edge Add-ons, 360): allowed beside chromeId. */
+  storeIds?: string[];
   node?: string;
   entry: string;
   platform?: NodeJS.Platform;
@@ -42,7 +45,9 @@ export interface InstallRecord {
   module?: string;
   skfModule?: string;
   chromeId: string;
-  browsers: Array<{ browser: BrowserName; manifestPath: string; registryKey?: string }>;
+  storeIds?: string[];
+  /** registryKeys: Windows keys pointing at the manifest (records before 0.1.1 had one `registryKey`). */
+  browsers: Array<{ browser: BrowserName; manifestPath: string; registryKeys?: string[]; registryKey?: string }>;
   windowsScripts?: { reg: string; powershell: string };
 }
 
@@ -56,12 +61,25 @@ function recordPath(dataDir: string): string {
   return join(dataDir, "install.json");
 }
 
+/**
+ * The install record in `dataDir`. Paths in it may be relative to that folder: the Windows installer's
+ * records are written before anyone knows the install folder.
+ */
 export function readRecord(dataDir: string): InstallRecord | null {
+  let record: InstallRecord;
   try {
-    return JSON.parse(readFileSync(recordPath(dataDir), "utf8")) as InstallRecord;
+    record = JSON.parse(readFileSync(recordPath(dataDir), "utf8")) as InstallRecord;
   } catch {
     return null;
   }
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(dataDir, path));
+  return {
+    ...record,
+    launcher: at(record.launcher),
+    node: at(record.node),
+    entry: at(record.entry),
+    browsers: record.browsers.map((entry) => ({ ...entry, manifestPath: at(entry.manifestPath) })),
+  };
 }
 
 export function detectedBrowsers(platform: NodeJS.Platform, scope: Scope, home?: string, exists: (path: string) => boolean = existsSync): BrowserName[] {
@@ -85,15 +103,28 @@ function regEscape(path: string): string {
   return path.replace(/\\/g, "\\\\");
 }
 
+/** Every registry key an entry wrote, old records included. */
+export function registryKeysOf(entry: InstallRecord["browsers"][number]): string[] {
+  return entry.registryKeys ?? (entry.registryKey ? [entry.registryKey] : []);
+}
+
 function windowsRegistryScripts(entries: InstallRecord["browsers"]): { reg: string; powershell: string } {
   const reg = ["Windows Registry Editor Version 5.00", ""];
   const ps = ["# yzt-bridge: native-messaging registry entries (generated)", "$ErrorActionPreference = 'Stop'"];
   for (const entry of entries) {
-    reg.push(`[${entry.registryKey}]`, `@="${regEscape(entry.manifestPath)}"`, "");
-    const psKey = entry.registryKey!.replace(/^HKEY_CURRENT_USER/, "HKCU:").replace(/^HKEY_LOCAL_MACHINE/, "HKLM:");
-    ps.push(`New-Item -Path '${psKey}' -Force | Out-Null`, `Set-ItemProperty -Path '${psKey}' -Name '(default)' -Value '${entry.manifestPath}'`);
+    for (const key of registryKeysOf(entry)) {
+      reg.push(`[${key}]`, `@="${regEscape(entry.manifestPath)}"`, "");
+      const psKey = key.replace(/^HKEY_CURRENT_USER/, "HKCU:").replace(/^HKEY_LOCAL_MACHINE/, "HKLM:");
+      ps.push(`New-Item -Path '${psKey}' -Force | Out-Null`, `Set-ItemProperty -Path '${psKey}' -Name '(default)' -Value '${entry.manifestPath}'`);
+    }
   }
   return { reg: reg.join("\r\n"), powershell: ps.join("\r\n") + "\r\n" };
+}
+
+/** A browser asked for by name whose host directory is not known for this OS and scope. */
+function unplaceableBrowsers(browsers: BrowserName[], platform: NodeJS.Platform, scope: Scope): YztError {
+  const hint = browsers.includes("uos") && platform === "linux" && scope === "user" ? "：统信 UOS 浏览器只能整机注册 / the UOS browser is registered per machine only: yzt install --system --browser uos" : "";
+  return new YztError("BAD_REQUEST", `--browser ${browsers.join(",")}: 本系统不支持 / not available on ${platform} (${scope})${hint}`);
 }
 
 export function install(options: InstallOptions): InstallRecord {
@@ -113,19 +144,25 @@ export function install(options: InstallOptions): InstallRecord {
   // Explicitly: a mode given to writeFileSync only applies to new files, and repair rewrites old ones.
   chmodSync(launcher, 0o755);
 
+  const locations = browserLocations(platform, options.scope, home, dataDir);
+  const named = options.browsers === "all" ? [] : options.browsers ?? [];
+  const unplaceable = named.filter((browser) => !locations.some((l) => l.browser === browser));
+  if (unplaceable.length > 0) throw unplaceableBrowsers(unplaceable, platform, options.scope);
   const detected = detectedBrowsers(platform, options.scope, home);
-  const wanted = options.browsers ?? (detected.length > 0 ? detected : [...BROWSERS]);
+  const wanted = options.browsers === "all" ? [...BROWSERS] : options.browsers ?? (detected.length > 0 ? detected : [...BROWSERS]);
+  const storeIds = options.storeIds ?? [];
   const entries: InstallRecord["browsers"] = [];
-  for (const location of browserLocations(platform, options.scope, home, dataDir)) {
+  for (const location of locations) {
     if (!wanted.includes(location.browser)) continue;
     mkdirSync(location.manifestDir, { recursive: true });
     const manifestPath = join(location.manifestDir, `${HOST_NAME}.json`);
-    writeFileSync(manifestPath, JSON.stringify(hostManifest(familyOf(location.browser), launcher, options.chromeId), null, 2) + "\n");
-    entries.push({ browser: location.browser, manifestPath, ...(location.registryKey ? { registryKey: location.registryKey } : {}) });
+    writeFileSync(manifestPath, JSON.stringify(hostManifest(familyOf(location.browser), launcher, options.chromeId, storeIds), null, 2) + "\n");
+    entries.push({ browser: location.browser, manifestPath, ...(location.registryKeys ? { registryKeys: location.registryKeys } : {}) });
   }
 
   const record: InstallRecord = {
     scope: options.scope, platform, launcher, node, entry: options.entry, chromeId: options.chromeId, browsers: entries,
+    ...(storeIds.length > 0 ? { storeIds } : {}),
     ...(options.module ? { module: options.module } : {}),
     ...(options.skfModule ? { skfModule: options.skfModule } : {}),
   };
@@ -152,10 +189,10 @@ export function uninstall(dataDir: string): string[] {
       rmSync(entry.manifestPath, { force: true });
       removed.push(entry.manifestPath);
     }
-    if (entry.registryKey && process.platform === "win32") {
+    for (const key of process.platform === "win32" ? registryKeysOf(entry) : []) {
       try {
-        execFileSync("reg", ["delete", entry.registryKey, "/f"], { stdio: "ignore" });
-        removed.push(entry.registryKey);
+        execFileSync("reg", ["delete", key, "/f"], { stdio: "ignore" });
+        removed.push(key);
       } catch {
         // Already gone.
       }
@@ -189,14 +226,18 @@ function registrationProblem(record: InstallRecord, entry: InstallRecord["browse
     return `manifest is not valid JSON: ${entry.manifestPath}`;
   }
   if (manifest.name !== HOST_NAME || manifest.type !== "stdio") return "manifest has the wrong host name or type";
-  if (manifest.path !== record.launcher) return `manifest points to ${String(manifest.path)} instead of ${record.launcher}`;
+  // Windows browsers resolve a relative host path against the manifest's own folder.
+  const hostPath = typeof manifest.path === "string" && record.platform === "win32" && !isAbsolute(manifest.path) ? resolve(dirname(entry.manifestPath), manifest.path) : manifest.path;
+  if (hostPath !== record.launcher) return `manifest points to ${String(manifest.path)} instead of ${record.launcher}`;
   const allowed = familyOf(entry.browser) === "firefox" ? manifest.allowed_extensions : manifest.allowed_origins;
   const expected = familyOf(entry.browser) === "firefox" ? FIREFOX_EXTENSION_ID : `chrome-extension://${record.chromeId}/`;
   if (!Array.isArray(allowed) || !allowed.includes(expected)) return "manifest does not allow the yzt-bridge extension";
   if (!existsSync(record.launcher)) return `launcher missing: ${record.launcher}`;
   if (record.platform !== "win32" && !executable(record.launcher)) return `launcher is not executable: ${record.launcher}`;
   const launcherText = readFileSync(record.launcher, "utf8");
-  if (!launcherText.includes(record.entry)) return "launcher starts a different host";
+  // The Windows installer's launcher names the entry relative to its own folder (%~dp0).
+  const relativeEntry = `%~dp0${relative(dirname(record.launcher), record.entry)}`;
+  if (!launcherText.includes(record.entry) && !(record.platform === "win32" && launcherText.includes(relativeEntry))) return "launcher starts a different host";
   if (!existsSync(record.node)) return `Node.js not found at ${record.node}`;
   if (!existsSync(record.entry)) return `host program not found at ${record.entry}`;
   return null;

@@ -7,7 +7,7 @@ import type { X509Certificate } from "node:crypto";
 import { checkChain } from "../crypto/chain.js";
 import { parseCertificate } from "../crypto/certificate.js";
 import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
-import type { YztCertificate } from "../../protocol/types.js";
+import type { TokenInfo as YztTokenInfo, YztCertificate } from "../../protocol/types.js";
 import type { TokenService } from "./token-service.js";
 import { identifyUsbKeys, readUsbDevices, type IdentifiedUsbKey } from "./usb-keys.js";
 import { HOST_VERSION } from "../support/version.js";
@@ -52,7 +52,7 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
   const present = tokens.filter((token) => token.present);
   checks.push(
     present.length > 0
-      ? { id: "token", status: "ok", message: `${present.length} token(s) inserted`, detail: { serials: present.map((t) => t.serial) } }
+      ? { id: "token", status: "ok", message: `${present.length} token(s) inserted`, detail: { serials: present.map((t) => t.serial), servedBy: servedBy(service, present) } }
       : { id: "token", status: "error", message: "no token inserted: insert the USB key (请插入证书)" },
   );
   for (const token of present) {
@@ -82,6 +82,16 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     );
   }
   return { host: HOST_VERSION, checks };
+}
+
+/** Which library (kind and path) drives each inserted key: what a help desk asks first. */
+function servedBy(service: TokenService, tokens: YztTokenInfo[]): Record<string, { kind: string; path: string }> {
+  const served: Record<string, { kind: string; path: string }> = {};
+  for (const token of tokens) {
+    const library = service.servingLibrary(token.serial);
+    if (library) served[token.serial] = { kind: library.kind, path: library.path };
+  }
+  return served;
 }
 
 /** Each inserted key of a known model: is its driver (SKF library or PKCS#11 module) installed here? */

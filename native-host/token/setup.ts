@@ -3,14 +3,20 @@
  * libraries (--module / YZT_PKCS11_MODULE, --skf-module / YZT_SKF_MODULE) or discovery, the user config, and
  * tunables. This is where the adapters are plugged in: the loader below is the only place above the seam
  * that names them.
+ *
+ * The PKCS#11 adapter is imported on its own (a dynamic import: its own chunk in the bundle) and may be
+ * missing: graphene-pk11 loads the pkcs11js addon as it starts, and an installation can lack that addon (the
+ * Windows installer built on Linux: the npm registry has no Windows pkcs11js). The host then still starts and
+ * serves SKF keys, every PKCS#11 library is listed as failed with why, and bindingChecks() tells doctor.
  */
+import { createRequire } from "node:module";
 import { delimiter } from "node:path";
+import type { DiagnosticCheck } from "../../protocol/messages.js";
 import { loadConfig } from "../support/config.js";
 import type { Logger } from "../support/log.js";
-import type { LibraryCandidate, LibraryLoader } from "./device.js";
+import { failedLibrary, type LibraryCandidate, type LibraryLoader } from "./device.js";
 import { discoverLibraries, explicitSkfFrom } from "./libraries.js";
 import { explicitModulesFrom } from "./modules.js";
-import { loadPkcs11Library } from "./pkcs11/library.js";
 import { configuredSm2Mechanisms, type Sm2Settings } from "./pkcs11/mechanisms.js";
 import { loadSkfLibrary } from "./skf/library.js";
 import { TokenService } from "./token-service.js";
@@ -37,8 +43,55 @@ function positiveNumber(text: string | undefined): number | undefined {
   return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
+type Pkcs11Loader = (typeof import("./pkcs11/library.js"))["loadPkcs11Library"];
+
+/** The PKCS#11 adapter's loader, or why this installation has none. */
+const pkcs11Adapter: Pkcs11Loader | Error = await import("./pkcs11/library.js").then(
+  (adapter) => adapter.loadPkcs11Library,
+  (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+);
+
+export const PKCS11_BINDING_MISSING = "the PKCS#11 binding (pkcs11js) is not in this installation";
+
+/** Null when PKCS#11 libraries can be loaded; else what is missing, with the loader's own first line. */
+export function pkcs11Binding(): string | null {
+  if (!(pkcs11Adapter instanceof Error)) return null;
+  return `${PKCS11_BINDING_MISSING} (${pkcs11Adapter.message.split("\n")[0]})`;
+}
+
+/** koffi (the SKF backend's FFI) and its binary for this platform: can they be found from here? */
+function skfBinding(): string | null {
+  const find = createRequire(import.meta.url);
+  const platformPackage = `@koromix/koffi-${process.platform}-${process.arch}`;
+  for (const name of ["koffi", platformPackage]) {
+    try {
+      find.resolve(name);
+    } catch {
+      return `the SKF binding (${name}) is not in this installation`;
+    }
+  }
+  return null;
+}
+
+/** The environment check's word on the two bindings: which key libraries this installation can load at all. */
+export function bindingChecks(): DiagnosticCheck[] {
+  const pkcs11 = pkcs11Binding();
+  const skf = skfBinding();
+  return [
+    pkcs11
+      ? { id: "binding", status: skf ? "error" : "warning", message: `${pkcs11}: PKCS#11 modules cannot be loaded${skf ? "" : "; SKF libraries can"}`, detail: { backend: "pkcs11" } }
+      : { id: "binding", status: "ok", message: "PKCS#11 binding (pkcs11js) present", detail: { backend: "pkcs11" } },
+    skf
+      ? { id: "binding", status: "error", message: `${skf}: SKF libraries cannot be loaded`, detail: { backend: "skf" } }
+      : { id: "binding", status: "ok", message: "SKF binding (koffi) present", detail: { backend: "skf" } },
+  ];
+}
+
 export function libraryLoader(sm2: Sm2Settings): LibraryLoader {
-  return (candidate) => (candidate.kind === "skf" ? loadSkfLibrary(candidate) : loadPkcs11Library(candidate, sm2));
+  return (candidate) => {
+    if (candidate.kind === "skf") return loadSkfLibrary(candidate);
+    return pkcs11Adapter instanceof Error ? failedLibrary(candidate, pkcs11Binding()!) : pkcs11Adapter(candidate, sm2);
+  };
 }
 
 export function setupService(options: SetupOptions): ServiceSetup {

@@ -68,6 +68,11 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     return this.watcher.libraries;
   }
 
+  /** Which library serves a key (a key two libraries reach is served by one). */
+  servingLibrary(serial: string): LibraryCandidate | undefined {
+    return this.tokens.get(serial)?.device.library.candidate;
+  }
+
   /** Why a loaded library failed its last look for keys (a faulty driver); undefined while it works. */
   scanProblem(library: KeyLibrary): string | undefined {
     return this.watcher.scanProblems.get(library);

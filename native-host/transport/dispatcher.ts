@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
 import { diagnose } from "../token/diagnostics.js";
+import { bindingChecks } from "../token/setup.js";
 import { verifyRawSignature } from "../crypto/verify-raw.js";
 import { validateCertificate, verifyMessage } from "../crypto/message-checks.js";
 import type { Method, ParamsOf, Request, ResultOf } from "../../protocol/messages.js";
@@ -28,12 +29,15 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
   // Read once, on first need (diagnostics, SOF_ValidateCert); repair forgets them.
   let authorities: X509Certificate[] | null = null;
   const knownAuthorities = () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]));
-  const diagnoseNow = () =>
-    diagnose({
+  // The bindings first: without one, a whole kind of key library cannot load, whatever else the check finds.
+  const diagnoseNow = async () => {
+    const result = await diagnose({
       service,
       authorities: knownAuthorities,
       ...(context.configProblem ? { configProblem: context.configProblem } : {}),
     });
+    return { ...result, checks: [...bindingChecks(), ...result.checks] };
+  };
 
   const handlers: Handlers = {
     hello: () => ({

@@ -21,6 +21,7 @@ import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { firefoxPolicy } from "../../native-host/install/packaging.js";
 import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
+import { publishedIds, storeIdFile, storeIds } from "../../native-host/install/extension-ids.js";
 
 export const INSTALL_DIR = "/opt/yzt-bridge";
 export const CRX_PATH = `${INSTALL_DIR}/extension/yzt-bridge-chrome.crx`;
@@ -102,17 +103,21 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
 
   const binaries = stageHostPayload(stage, INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
   // Debug symbols are most of a Node binary's size and no user needs them.
-  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, binaries.addon]);
+  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, ...(binaries.addon ? [binaries.addon] : [])]);
 
   const { node, entry: hostEntry, launcher, cli } = stageUnixLaunchers(stage, INSTALL_DIR);
   stage.link("/usr/bin/yzt", cli);
 
   // Native-messaging manifests, one per directory (Brave reads Chrome's system directory).
-  const record: InstallRecord = { scope: "system", platform: "linux", launcher, node, entry: hostEntry, chromeId, browsers: [] };
+  // Every published id may connect; installed, `yzt doctor` reads the same list from extension-ids.json.
+  const ids = publishedIds(input.root, { chrome: chromeId });
+  const others = storeIds(ids);
+  stage.write(`${INSTALL_DIR}/extension-ids.json`, json(storeIdFile(ids)));
+  const record: InstallRecord = { scope: "system", platform: "linux", launcher, node, entry: hostEntry, chromeId, browsers: [], ...(others.length > 0 ? { storeIds: others } : {}) };
   const written = new Set<string>();
   const etcRegistrations: EtcRegistration[] = [];
   for (const family of ["chromium", "firefox"] as const) {
-    stage.write(`${INSTALL_DIR}/native-messaging-hosts/${family}.json`, json(hostManifest(family, launcher, chromeId)));
+    stage.write(`${INSTALL_DIR}/native-messaging-hosts/${family}.json`, json(hostManifest(family, launcher, chromeId, others)));
   }
   const locations = browserLocations("linux", "system");
   const firefoxDirs = input.format === "rpm" ? ["/usr/lib/mozilla/native-messaging-hosts", "/usr/lib64/mozilla/native-messaging-hosts"] : ["/usr/lib/mozilla/native-messaging-hosts"];
@@ -125,7 +130,7 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
       written.add(manifestPath);
       const family = familyOf(location.browser);
       if (manifestPath.startsWith("/etc/")) etcRegistrations.push({ source: `${INSTALL_DIR}/native-messaging-hosts/${family}.json`, target: manifestPath });
-      else stage.write(manifestPath, json(hostManifest(family, launcher, chromeId)));
+      else stage.write(manifestPath, json(hostManifest(family, launcher, chromeId, others)));
     }
   }
   stage.write(`${INSTALL_DIR}/install.json`, json(record));

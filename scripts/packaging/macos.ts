@@ -18,6 +18,7 @@ import { browserLocations, familyOf } from "../../native-host/install/browsers.j
 import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
+import { publishedIds, storeIdFile, storeIds } from "../../native-host/install/extension-ids.js";
 
 export const MAC_INSTALL_DIR = "/Library/Application Support/yzt-bridge";
 const STORE_UPDATE_URLS = {
@@ -39,10 +40,13 @@ export function stageMacTree(input: MacTreeInput): { files: string[]; chromeId: 
   stageHostPayload(stage, MAC_INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
   const { node, entry, launcher, cli } = stageUnixLaunchers(stage, MAC_INSTALL_DIR);
   stage.link("/usr/local/bin/yzt", cli);
-  const record: InstallRecord = { scope: "system", platform: "darwin", launcher, node, entry, chromeId, browsers: [] };
+  const ids = publishedIds(input.root, { chrome: chromeId });
+  const others = storeIds(ids);
+  stage.write(`${MAC_INSTALL_DIR}/extension-ids.json`, json(storeIdFile(ids)));
+  const record: InstallRecord = { scope: "system", platform: "darwin", launcher, node, entry, chromeId, browsers: [], ...(others.length > 0 ? { storeIds: others } : {}) };
   for (const location of browserLocations("darwin", "system")) {
     const manifestPath = `${location.manifestDir}/${HOST_NAME}.json`;
-    stage.write(manifestPath, json(hostManifest(familyOf(location.browser), launcher, chromeId)));
+    stage.write(manifestPath, json(hostManifest(familyOf(location.browser), launcher, chromeId, others)));
     record.browsers.push({ browser: location.browser, manifestPath });
   }
   stage.write(`${MAC_INSTALL_DIR}/install.json`, json(record));

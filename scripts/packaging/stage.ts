@@ -68,8 +68,11 @@ export interface HostPayloadInput {
   version: string;
   /** The Node runtime to ship and where it goes, relative to the payload directory ("bin/node", "node.exe"). */
   runtime: { from: string; to: string };
-  /** The pkcs11js addon binary (default: this checkout's build). */
-  addonBinary?: string;
+  /**
+   * The pkcs11js addon binary (default: this checkout's build); null: the payload carries no PKCS#11 binding
+   * (a Windows payload gathered without a Windows pkcs11js), and the host serves SKF keys only.
+   */
+  addonBinary?: string | null;
   /**
    * koffi's prebuilt binary package for the target (node_modules/@koromix/koffi-<os>-<arch>); default: this
    * machine's. Without one the package carries no SKF backend, and the host says so when a library is set.
@@ -87,6 +90,8 @@ function stageKoffi(stage: Stage, dir: string, root: string, platformPackage: st
   const platform = platformPackage ?? join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`);
   const copyTree = (from: string, to: string): void => {
     for (const entry of readdirSync(from, { withFileTypes: true })) {
+      // The packages target glibc systems: the musl build would only sit there unlinked against libc.
+      if (entry.isDirectory() && entry.name.startsWith("musl_")) continue;
       if (entry.isDirectory()) copyTree(join(from, entry.name), `${to}/${entry.name}`);
       else stage.copy(`${to}/${entry.name}`, join(from, entry.name));
     }
@@ -94,19 +99,20 @@ function stageKoffi(stage: Stage, dir: string, root: string, platformPackage: st
   copyTree(platform, `${dir}/node_modules/@koromix/${basename(platform)}`);
 }
 
-/** Writes the host payload under `dir` of the stage; returns the staged paths of the two binaries. */
-export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadInput): { runtime: string; addon: string } {
+/** Writes the host payload under `dir` of the stage; returns the staged paths of the binaries (addon: null when absent). */
+export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadInput): { runtime: string; addon: string | null } {
   stage.write(`${dir}/package.json`, json({ name: "yzt-bridge", version: input.version, private: true, type: "module" }));
   stage.write(`${dir}/manifest.json`, json(builtChromeManifest(input.root).manifest));
   const hostDir = join(input.root, "dist", "host");
   for (const name of readdirSync(hostDir).sort()) stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
-  const addon = join(input.root, "node_modules", "pkcs11js");
-  for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${dir}/node_modules/pkcs11js/${name}`, join(addon, name));
   stageKoffi(stage, dir, input.root, input.koffiPlatform);
-  return {
-    addon: stage.copy(`${dir}/node_modules/pkcs11js/build/Release/pkcs11.node`, input.addonBinary ?? join(addon, "build", "Release", "pkcs11.node")),
-    runtime: stage.copy(`${dir}/${input.runtime.to}`, input.runtime.from, 0o755),
-  };
+  const addon = join(input.root, "node_modules", "pkcs11js");
+  let stagedAddon: string | null = null;
+  if (input.addonBinary !== null) {
+    for (const name of ["package.json", "index.js", "LICENSE"]) stage.copy(`${dir}/node_modules/pkcs11js/${name}`, join(addon, name));
+    stagedAddon = stage.copy(`${dir}/node_modules/pkcs11js/build/Release/pkcs11.node`, input.addonBinary ?? join(addon, "build", "Release", "pkcs11.node"));
+  }
+  return { addon: stagedAddon, runtime: stage.copy(`${dir}/${input.runtime.to}`, input.runtime.from, 0o755) };
 }
 
 /**

@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostProcess } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
-import { certificateIdOn } from "../virtual-token/backend.js";
 import { buildSkf } from "../virtual-token/build.js";
 
 const DEMO_SERIAL = "YZT0000000000001";
@@ -32,17 +31,17 @@ afterAll(async () => {
 });
 
 describe("a key reachable through an SKF library and a PKCS#11 module", () => {
-  it("is listed once, served through SKF, and signs there", async () => {
+  it("is listed once, served through SKF with the same certificate ids, and signs there", async () => {
     const host = hostWith(vtoken.manifest.skfModule);
     const tokens = (await host.request("listTokens", {})).filter((token) => token.serial === DEMO_SERIAL);
     expect(tokens).toHaveLength(1);
+    const report = await host.request("diagnose", {});
+    const servedBy = report.checks.find((check) => check.id === "token")!.detail!.servedBy as Record<string, { kind: string; path: string }>;
+    expect(servedBy[DEMO_SERIAL]).toEqual({ kind: "skf", path: vtoken.manifest.skfModule });
     const certificates = (await host.request("listCertificates", {})).filter((certificate) => certificate.tokenSerial === DEMO_SERIAL);
-    expect(certificates.map((certificate) => certificate.id).sort()).toEqual(
-      [certificateIdOn(vtoken.manifest, "skf", DEMO_SERIAL, "0101"), certificateIdOn(vtoken.manifest, "skf", DEMO_SERIAL, "0202")].sort(),
-    );
-    const signId = certificateIdOn(vtoken.manifest, "skf", DEMO_SERIAL, "0101");
-    await host.request("login", { certificateId: signId, origin: ORIGIN, pin: vtoken.manifest.userPin });
-    const signed = await host.request("sign", { certificateId: signId, origin: ORIGIN, format: "raw", data: Buffer.from("once").toString("base64") });
+    expect(certificates.map((certificate) => [certificate.id, certificate.purpose])).toEqual([[`${DEMO_SERIAL}:0101`, "sign"], [`${DEMO_SERIAL}:0202`, "encrypt"]]);
+    await host.request("login", { certificateId: `${DEMO_SERIAL}:0101`, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const signed = await host.request("sign", { certificateId: `${DEMO_SERIAL}:0101`, origin: ORIGIN, format: "raw", data: Buffer.from("once").toString("base64") });
     expect(Buffer.from(signed.signature, "base64")).toHaveLength(64);
   });
 });

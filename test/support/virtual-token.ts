@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
-import { certificateIdOn, hostLibraryOf, libraryEnv, testBackend, type HostLibrary, type KeyBackend } from "../virtual-token/backend.js";
+import { hostLibraryOf, libraryEnv, testBackend, type HostLibrary, type KeyBackend } from "../virtual-token/backend.js";
 import type { VtokenManifest } from "../virtual-token/manifest.js";
 import { unlockToken } from "../virtual-token/state.js";
 
@@ -23,7 +23,10 @@ export interface VirtualToken {
   library: HostLibrary;
   /** `env` plus the variable that points a browser-started host at `library`. */
   hostEnv: Record<string, string>;
-  /** A certificate's id on this run's backend, named by key serial and CKA_ID. */
+  /**
+   * A certificate's id, named by key serial and CKA_ID: the same on both backends, as the SKF adapter numbers
+   * a key's pairs by container (skfKeyId) the way the virtual token numbers their CKA_IDs.
+   */
   certificateId(serial: string, ckaId: string): string;
   /** SO login + C_InitPIN: what a service point does to a locked key. Resets the PIN to the user PIN. */
   unlock(alias: string): void;
@@ -49,7 +52,7 @@ export function cloneVirtualTokenFrom(template: string): VirtualToken {
     backend: testBackend(),
     library,
     hostEnv: { ...env, ...libraryEnv(library) },
-    certificateId: (serial, ckaId) => certificateIdOn(manifest, library.kind, serial, ckaId),
+    certificateId: (serial, ckaId) => `${serial}:${ckaId}`,
     unlock: (alias) => unlockToken(home, alias),
     dispose() {
       rmSync(home, { recursive: true, force: true });

@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { browserLocations } from "../../native-host/install/browsers.js";
+import { publishedIds, storeIds } from "../../native-host/install/extension-ids.js";
 import { install } from "../../native-host/install/installer.js";
+import { unregisteredBrowserChecks } from "../../native-host/install/unregistered-browsers.js";
+import { REPO_ROOT } from "../../scripts/host-process.js";
 
 describe("installer paths and Windows registry scripts", () => {
   it("knows the macOS per-user and system manifest directories", () => {
@@ -37,5 +40,76 @@ describe("installer paths and Windows registry scripts", () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("registers per machine on Windows under HKLM in both registry views, for Chrome, Chromium, Edge, Brave and Firefox", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "yzt-win-"));
+    try {
+      const record = install({ scope: "system", platform: "win32", dataDir, chromeId: "a".repeat(32), entry: "C:\\yzt\\main.js", node: "C:\\node\\node.exe" });
+      const reg = readFileSync(record.windowsScripts!.reg, "utf8");
+      for (const vendor of ["Google\\Chrome", "Chromium", "Microsoft\\Edge", "BraveSoftware\\Brave-Browser", "Mozilla"]) {
+        for (const view of ["Software", "Software\\WOW6432Node"]) expect(reg).toContain(`[HKEY_LOCAL_MACHINE\\${view}\\${vendor}\\NativeMessagingHosts\\org.yztbridge.host]`);
+      }
+      expect(reg).not.toContain("HKEY_CURRENT_USER");
+      expect(record.browsers.map((b) => b.browser)).toEqual(["chrome", "chromium", "edge", "brave", "firefox"]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("lets every published id talk to the host: the Chrome id and the store ids", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "yzt-ids-"));
+    try {
+      const storeId = "b".repeat(32);
+      const record = install({ scope: "user", platform: "linux", dataDir, home: dataDir, browsers: ["chromium", "firefox"], chromeId: "a".repeat(32), storeIds: [storeId], entry: "/x/main.js" });
+      const chromium = JSON.parse(readFileSync(record.browsers.find((b) => b.browser === "chromium")!.manifestPath, "utf8")) as { allowed_origins: string[] };
+      expect(chromium.allowed_origins).toEqual([`chrome-extension://${"a".repeat(32)}/`, `chrome-extension://${storeId}/`]);
+      const firefox = JSON.parse(readFileSync(record.browsers.find((b) => b.browser === "firefox")!.manifestPath, "utf8")) as { allowed_extensions: string[] };
+      expect(firefox.allowed_extensions).toEqual(["yzt-bridge@yztbridge.org"]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("registers the 统信 UOS browser per machine in /etc/browser, and refuses it per user with the command that works", () => {
+    expect(browserLocations("linux", "system").find((l) => l.browser === "uos")!.manifestDir).toBe("/etc/browser/native-messaging-hosts");
+    expect(browserLocations("linux", "user").some((l) => l.browser === "uos")).toBe(false);
+    const dataDir = mkdtempSync(join(tmpdir(), "yzt-uos-"));
+    try {
+      expect(() => install({ scope: "user", platform: "linux", dataDir, home: dataDir, browsers: ["uos"], chromeId: "a".repeat(32), entry: "/x/main.js" })).toThrow(/yzt install --system --browser uos/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("doctor names an installed 奇安信可信浏览器 and the registration that reaches it; nothing when it is absent", () => {
+    const qianxin = (path: string) => path === "/opt/qianxin.com/qaxbrowser/qaxbrowser";
+    const [check] = unregisteredBrowserChecks("linux", "system", qianxin);
+    expect(check).toMatchObject({ id: "browser", status: "warning" });
+    expect(check!.message).toContain("sudo yzt install --system --browser chromium");
+    expect(unregisteredBrowserChecks("linux", "user", () => false)).toEqual([]);
+    expect(unregisteredBrowserChecks("win32", "user", () => true)).toEqual([]);
+    const uos = unregisteredBrowserChecks("linux", "user", (path) => path.endsWith("org.deepin.browser.desktop"));
+    expect(uos.map((c) => c.message).join()).toContain("--system --browser uos");
+    expect(unregisteredBrowserChecks("linux", "system", (path) => path.endsWith("org.deepin.browser.desktop"))).toEqual([]);
+  });
+});
+
+describe("published extension ids (packaging/extension-ids.json)", () => {
+  it("defaults the store ids to the Chrome id of the manifest key, with no 360 id", () => {
+    const ids = publishedIds(REPO_ROOT, { env: {} });
+    expect(ids.chrome).toMatch(/^[a-p]{32}$/);
+    expect(ids).toEqual({ chrome: ids.chrome, chromeWebStore: ids.chrome, edge: ids.chrome, qihoo360: null });
+    expect(storeIds(ids)).toEqual([]);
+  });
+
+  it("takes each store's own id from the environment and lists them once each", () => {
+    const edge = "c".repeat(32);
+    const ids = publishedIds(REPO_ROOT, { env: { YZT_EDGE_EXTENSION_ID: edge, YZT_360_EXTENSION_ID: "d".repeat(32), YZT_CHROME_WEB_STORE_ID: edge } });
+    expect(storeIds(ids)).toEqual([edge, "d".repeat(32)]);
+  });
+
+  it("refuses an id that is not 32 letters a-p", () => {
+    expect(() => publishedIds(REPO_ROOT, { env: { YZT_EDGE_EXTENSION_ID: "not-an-id" } })).toThrow(/Edge Add-ons id/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The packaging pieces that need no root and no package tools: the CRX3 file read back by an independent
- * parser and its signature checked, the maintainer scripts' removal order, the macOS tree, and which
- * files the demo's download list serves.
+ * parser and its signature checked, the maintainer scripts' removal order, the macOS tree, the store uploads,
+ * the Windows installer's install records, and which files the demo's download list serves.
  */
 import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +15,11 @@ import { chromeExtensionIdFromKey } from "../../native-host/install/host-manifes
 import { packageRoot } from "../../native-host/install/paths.js";
 import { classify, listDownloads, readDownload } from "../../demo/packages.js";
 import { DEVELOPMENT_KEY } from "../../scripts/package.js";
+import { windowsInstallRecord } from "../../scripts/packaging/nsis.js";
+import { storePackages } from "../../scripts/packaging/store.js";
+import { isWindowsBinary } from "../../scripts/packaging/windows-payload.js";
+import { publishedIds } from "../../native-host/install/extension-ids.js";
+import { inflateRawSync } from "node:zlib";
 
 const work = mkdtempSync(join(tmpdir(), "yzt-packaging-unit-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -131,5 +136,55 @@ describe("demo downloads", () => {
     expect(readDownload(dir, "../package.json")).toBeNull();
     expect(classify("yzt-bridge_1.2.3_setup.exe")).toEqual({ kind: "windows", version: "1.2.3" });
     expect(classify("yzt-bridge_1.2.3_amd64.deb.bak")).toBeNull();
+  });
+});
+
+/** The named entry of a ZIP (stored or deflated), read through its local header. */
+function zipEntry(zip: Buffer, name: string): Buffer | null {
+  for (let at = 0; zip.readUInt32LE(at) === 0x04034b50; ) {
+    const method = zip.readUInt16LE(at + 8);
+    const size = zip.readUInt32LE(at + 18);
+    const nameLength = zip.readUInt16LE(at + 26);
+    const extra = zip.readUInt16LE(at + 28);
+    const entryName = zip.subarray(at + 30, at + 30 + nameLength).toString("utf8");
+    const data = zip.subarray(at + 30 + nameLength + extra, at + 30 + nameLength + extra + size);
+    if (entryName === name) return method === 8 ? inflateRawSync(data) : data;
+    at += 30 + nameLength + extra + size;
+  }
+  return null;
+}
+
+describe("store packages", () => {
+  it("upload the Chrome build without its manifest key (the stores refuse it) and give 360 the signed CRX", () => {
+    const crx = Buffer.from("signed crx bytes");
+    const store = storePackages(packageRoot(), "1.2.3", crx);
+    expect(store.storeZip.name).toBe("yzt-bridge-store-1.2.3.zip");
+    const manifest = JSON.parse(zipEntry(store.storeZip.bytes, "manifest.json")!.toString("utf8")) as Record<string, unknown>;
+    expect(manifest.key).toBeUndefined();
+    expect(manifest.manifest_version).toBe(3);
+    expect(store.qihoo360Crx).toEqual({ name: "yzt-bridge-360-1.2.3.crx", bytes: crx });
+  });
+});
+
+describe("Windows installer records", () => {
+  it("name the installer's registry keys per scope, with paths relative to the install folder", () => {
+    const ids = publishedIds(packageRoot(), { env: {} });
+    const user = windowsInstallRecord("user", ids);
+    expect(user).toMatchObject({ scope: "user", platform: "win32", launcher: "yzt-host.bat", node: "node.exe", entry: "dist\\host\\main.js", chromeId: ids.chrome });
+    expect(user.browsers.map((b) => [b.browser, b.manifestPath])).toEqual([
+      ["chrome", "yzt-bridge-chromium.json"], ["chromium", "yzt-bridge-chromium.json"], ["edge", "yzt-bridge-chromium.json"], ["brave", "yzt-bridge-chromium.json"], ["firefox", "yzt-bridge-firefox.json"],
+    ]);
+    expect(user.browsers[0]!.registryKeys).toEqual(["HKEY_CURRENT_USER\\Software\\Google\\Chrome\\NativeMessagingHosts\\org.yztbridge.host"]);
+    expect(windowsInstallRecord("system", ids).browsers[4]!.registryKeys).toEqual([
+      "HKEY_LOCAL_MACHINE\\Software\\Mozilla\\NativeMessagingHosts\\org.yztbridge.host",
+      "HKEY_LOCAL_MACHINE\\Software\\WOW6432Node\\Mozilla\\NativeMessagingHosts\\org.yztbridge.host",
+    ]);
+  });
+
+  it("tell a Windows binary (MZ) from this machine's own", () => {
+    const exe = join(work, "fake.exe");
+    writeFileSync(exe, Buffer.from("MZ\x90\x00"));
+    expect(isWindowsBinary(exe)).toBe(true);
+    expect(isWindowsBinary(process.execPath)).toBe(false);
   });
 });

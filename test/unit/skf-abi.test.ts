@@ -4,6 +4,7 @@ import {
   blobToGmCiphertext, blockCipherParam, DEVINFO_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, eccSignatureToRs, gmCiphertextToBlob, nameBytes,
   parseDevInfo, parseNameList, vendorText,
 } from "../../native-host/token/skf/abi.js";
+import { skfKeyId } from "../../native-host/token/skf/device.js";
 import { SAR, skfError } from "../../native-host/token/skf/errors.js";
 import { derElement, derUnsignedInteger } from "../../protocol/der.js";
 
@@ -148,5 +149,16 @@ describe("SAR codes → API.md error codes", () => {
     expect(error.code).toBe("INTERNAL");
     expect(error.message).toContain("SKF_ECCSignData");
     expect(error.data).toMatchObject({ sar: "SAR_0x0a0000ff", call: "SKF_ECCSignData" });
+  });
+});
+
+describe("certificate ids of SKF keys (no CKA_ID: the pair's place on the key)", () => {
+  it("numbers the first container's signing and encryption pairs 0101 and 0202, the second's 0303 and 0404", () => {
+    expect([skfKeyId(0, true), skfKeyId(0, false), skfKeyId(1, true), skfKeyId(1, false)]).toEqual(["0101", "0202", "0303", "0404"]);
+  });
+  it("stays unique and valid (even-length lower-case hex) past 255 pairs", () => {
+    const ids = Array.from({ length: 300 }, (_, index) => [skfKeyId(index, true), skfKeyId(index, false)]).flat();
+    expect(new Set(ids).size).toBe(600);
+    for (const id of ids) expect(id).toMatch(/^(?:[0-9a-f]{2})+$/);
   });
 });

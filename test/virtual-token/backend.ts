@@ -4,7 +4,6 @@
  * YZT_TEST_BACKEND (vitest runs them once per backend, see vitest.config.ts); the demo and the bench take it
  * from their own flags. One description of the host's library, turned into the flag or variable it needs.
  */
-import { skfKeyId } from "../../native-host/token/skf/device.js";
 import type { VtokenManifest } from "./manifest.js";
 
 export type KeyBackend = "pkcs11" | "skf";
@@ -32,20 +31,4 @@ export function libraryFlag(library: HostLibrary): "--module" | "--skf-module" {
 /** The environment variable a browser-started host reads the library from. */
 export function libraryEnv(library: HostLibrary): Record<string, string> {
   return library.kind === "skf" ? { YZT_SKF_MODULE: library.path } : { YZT_PKCS11_MODULE: library.path };
-}
-
-/**
- * The id a virtual key's certificate has on a backend. PKCS#11: `serial:CKA_ID`. SKF: the container the
- * virtual SKF key (skf.c) puts it in — "<algorithm>-<CKA_ID of the signing certificate>" — in the host's SKF
- * id form (skfKeyId), so one test names the same certificate on both backends.
- */
-export function certificateIdOn(manifest: Pick<VtokenManifest, "tokens">, backend: KeyBackend, serial: string, ckaId: string): string {
-  if (backend === "pkcs11") return `${serial}:${ckaId}`;
-  const token = manifest.tokens.find((candidate) => candidate.serial === serial);
-  const certificate = token?.certificates.find((candidate) => candidate.ckaId === ckaId);
-  if (!token || !certificate) throw new Error(`no certificate ${ckaId} on virtual key ${serial}`);
-  const sign = certificate.purpose === "sign";
-  const signing = token.certificates.find((candidate) => candidate.purpose === "sign" && candidate.keyAlgorithm === certificate.keyAlgorithm);
-  const container = `${certificate.keyAlgorithm}-${sign ? ckaId : (signing?.ckaId ?? ckaId)}`;
-  return `${serial}:${skfKeyId(container, sign)}`;
 }

@@ -6,7 +6,6 @@
  * (SKF_ImportSessionKey) and the content decrypted there with SM4, so the content key never leaves the key.
  * Slow calls run on koffi's worker threads.
  */
-import { createHash } from "node:crypto";
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";
 import type { SigningKey } from "../../crypto/algorithms.js";
@@ -28,18 +27,19 @@ interface ContainerKey {
   sign: boolean;
 }
 
-/** Container names up to this long go into the certificate id as they are (its hex part holds 64 bytes). */
-const MAX_NAMED_CONTAINER_BYTES = 63;
-
 /**
- * Stable id of one certificate in one container (the part of the certificate id after the serial): the
- * container name in hex and a purpose byte (01 signing, 02 encryption), so a help desk can read it back; a
- * digest of the name stands in for names too long for the id.
+ * The id of a certificate's key pair on an SKF key (the part of the certificate id after the serial). SKF has
+ * no CKA_ID, so the id is the pair's place on the key: the n-th container (in SKF_EnumContainer order, empty
+ * ones counted) gives 2n-1 for its signing pair and 2n for its encryption pair, written as a byte twice —
+ * 0101/0202 for the first container, 0303/0404 for the second. These are the CKA_IDs 一证通 keys' PKCS#11
+ * faces give the same pairs (the virtual token's included), so a page, a saved choice or an XTXApp certID
+ * names the same certificate whichever library serves the key.
  */
-export function skfKeyId(container: string, sign: boolean): string {
-  const name = Buffer.from(container, "latin1");
-  const part = name.length <= MAX_NAMED_CONTAINER_BYTES ? name.toString("hex") : createHash("sha256").update(name).digest("hex").slice(0, 62);
-  return part + (sign ? "01" : "02");
+export function skfKeyId(containerIndex: number, sign: boolean): string {
+  const pair = 2 * containerIndex + (sign ? 1 : 2);
+  const digits = pair < 0x100 ? 2 : 4;
+  const part = pair.toString(16).padStart(digits, "0");
+  return part + part;
 }
 
 export class SkfDevice implements KeyDevice {
@@ -70,7 +70,7 @@ export class SkfDevice implements KeyDevice {
     const application = this.openApplication();
     const list = readSized(this.binding, "SKF_EnumContainer", (buffer, length) => this.binding.fn.SKF_EnumContainer(application, buffer, length));
     const found: DeviceCertificate[] = [];
-    for (const container of parseNameList(list, list.length)) {
+    for (const [index, container] of parseNameList(list, list.length).entries()) {
       const handle = this.openContainer(container);
       const type: UlongRef = [0];
       check(this.binding.fn.SKF_GetContainerType(handle, type), "SKF_GetContainerType");
@@ -78,7 +78,7 @@ export class SkfDevice implements KeyDevice {
       for (const sign of [true, false]) {
         const der = this.exportCertificate(handle, sign);
         if (!der) continue;
-        const keyId = skfKeyId(container, sign);
+        const keyId = skfKeyId(index, sign);
         this.keys.set(keyId, { container, type: type[0], sign });
         found.push({ keyId, der });
       }

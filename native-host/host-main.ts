@@ -1,0 +1,57 @@
+/**
+ * The native-messaging host (started through main.ts). Browsers start it with their own arguments (Chrome: the caller's
+ * origin and, on Windows, `--parent-window=N`; Firefox: the manifest path and extension id), which are
+ * ignored; `--module PATH` (PKCS#11) and `--skf-module PATH` may be given by hand for testing. The host lives
+ * as long as the extension's port: stdin closing ends it, once the replies already made have been written.
+ * The wire is file descriptors 0 and 1 (transport/stdio.ts), so the same host runs on Windows and under Wine.
+ */
+import { createDispatcher } from "./transport/dispatcher.js";
+import { HostLoop } from "./transport/host.js";
+import { FdReader, FdWriter } from "./transport/stdio.js";
+import { createLogger } from "./support/log.js";
+import { setupService } from "./token/setup.js";
+import { HOST_VERSION } from "./support/version.js";
+
+const STDIN_FD = 0;
+const STDOUT_FD = 1;
+/** How long a host whose browser went away still tries to hand over its last replies. */
+const EXIT_FLUSH_MS = 1_000;
+
+/** Values of `--flag PATH` / `--flag=PATH`; any other argument (the browser's) is ignored. */
+function pathsFromArgv(argv: string[], flag: string): string[] {
+  const paths: string[] = [];
+  argv.forEach((arg, index) => {
+    if (arg === flag && argv[index + 1]) paths.push(argv[index + 1]!);
+    else if (arg.startsWith(`${flag}=`)) paths.push(arg.slice(flag.length + 1));
+  });
+  return paths;
+}
+
+const logger = createLogger();
+logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
+const argv = process.argv.slice(2);
+const setup = setupService({ cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger });
+const output = new FdWriter(STDOUT_FD);
+const loop = new HostLoop({ write: (frame) => output.write(frame) }, createDispatcher(setup), logger);
+
+setup.service.on("event", (event) => loop.send(event));
+try {
+  setup.service.start();
+} catch (error) {
+  // Even with no usable module the host must answer, so diagnose can explain what is wrong.
+  logger.log("error", "token service failed to start", { error: error instanceof Error ? error.message : String(error) });
+}
+
+new FdReader(STDIN_FD, {
+  data: (chunk) => loop.receive(chunk),
+  end: (error) => {
+    if (error) logger.log("warn", "stdin failed", { error: error.message });
+    setup.service.close();
+    const giveUp = new Promise<void>((resolve) => setTimeout(resolve, EXIT_FLUSH_MS).unref());
+    void Promise.race([output.flushed(), giveUp]).then(() => process.exit(0));
+  },
+}).start();
+process.on("uncaughtException", (error) => {
+  // One bad callback must not take every tab's session down with it.
+  logger.log("error", "uncaught exception", { error: error.message });
+});

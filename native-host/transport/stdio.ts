@@ -1,0 +1,120 @@
+/**
+ * The host's stdio, on file descriptors 0 and 1 rather than process.stdin / process.stdout.
+ * Why: under Wine, Node's stdin/stdout streams on a pipe throw EBADF when libuv opens the pipe (DESIGN.md,
+ * "Platform facts"), while plain fs.read(0, …) and fs.writeSync(1, …) work on the same pipes. Built on those,
+ * one transport runs on Linux, macOS, Windows and Wine alike.
+ *
+ * - FdReader reads one chunk at a time (the next read starts after the chunk is handed over), reports the
+ *   end of input once (EOF, or the pipe broken by the browser), and waits and retries on EAGAIN, which a
+ *   non-blocking descriptor inherited from a parent may give.
+ * - FdWriter writes frames whole and in order. A blocking pipe blocks the write as process.stdout does on
+ *   Linux; a non-blocking one that is full (EAGAIN) keeps the rest queued and retries on a timer, never
+ *   spinning. A reader gone for good (EPIPE) drops what is queued. `flushed()` resolves once everything
+ *   queued has been written, so the last replies reach the browser before the host exits.
+ */
+import { read, writeSync } from "node:fs";
+
+/** Bytes asked for per read: a whole typical frame, and a large one in few reads. */
+export const READ_CHUNK_BYTES = 64 * 1024;
+/** First wait after EAGAIN, doubled per retry up to the ceiling. */
+export const RETRY_FIRST_MS = 1;
+export const RETRY_MAX_MS = 50;
+
+const errorCode = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | null)?.code;
+
+export interface ReaderEvents {
+  data(chunk: Buffer): void;
+  /** Input is over: `error` says why when it was not a clean EOF. */
+  end(error?: Error): void;
+}
+
+export class FdReader {
+  private readonly buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  private retryMs = RETRY_FIRST_MS;
+  private ended = false;
+
+  constructor(private readonly fd: number, private readonly events: ReaderEvents) {}
+
+  start(): void {
+    this.next();
+  }
+
+  private next(): void {
+    read(this.fd, this.buffer, 0, this.buffer.length, null, (error, bytesRead) => {
+      if (error && errorCode(error) === "EAGAIN") {
+        setTimeout(() => this.next(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+        return;
+      }
+      this.retryMs = RETRY_FIRST_MS;
+      if (error || bytesRead === 0) return this.finish(error ?? undefined);
+      // The buffer is reused by the next read: hand over a copy.
+      this.events.data(Buffer.from(this.buffer.subarray(0, bytesRead)));
+      this.next();
+    });
+  }
+
+  private finish(error?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    // EOF (Unix), a broken pipe (Windows: the browser closed its end) and a closed descriptor all end input.
+    const clean = error === undefined || ["EOF", "EPIPE", "EBADF"].includes(errorCode(error) ?? "");
+    this.events.end(clean ? undefined : error);
+  }
+}
+
+export class FdWriter {
+  private readonly queue: Buffer[] = [];
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_FIRST_MS;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly fd: number) {}
+
+  /** Bytes accepted but not yet written (a reader that is not keeping up). */
+  get pendingBytes(): number {
+    return this.queue.reduce((sum, chunk) => sum + chunk.length, 0);
+  }
+
+  write(frame: Buffer): void {
+    if (this.closed) return;
+    this.queue.push(frame);
+    if (this.retryTimer === null) this.drain();
+  }
+
+  /** Resolves when every frame written so far has left the process (or the reader is gone). */
+  flushed(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private drain(): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      let written: number;
+      try {
+        written = writeSync(this.fd, head);
+      } catch (error) {
+        if (errorCode(error) === "EAGAIN") {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.drain();
+          }, this.retryMs);
+          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+          return;
+        }
+        // EPIPE and the like: nobody will ever read this, so nothing queued can be delivered.
+        this.closed = true;
+        this.queue.length = 0;
+        break;
+      }
+      this.retryMs = RETRY_FIRST_MS;
+      if (written < head.length) this.queue[0] = head.subarray(written);
+      else this.queue.shift();
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
