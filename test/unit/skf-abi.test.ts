@@ -63,6 +63,12 @@ describe("DEVINFO (packed, 294 bytes in the standard)", () => {
   it("refuses a truncated struct", () => {
     expect(() => parseDevInfo(new Uint8Array(100))).toThrow(RangeError);
   });
+  it("reads fields padded with 0xFF as some vendors pad them", () => {
+    const info = devInfo({ manufacturer: "M", issuer: "I", label: "L", serial: "" });
+    info.fill(0xff, 162, 194);
+    info.set(Buffer.from("HT0123"), 162);
+    expect(parseDevInfo(info).serialNumber).toBe("HT0123");
+  });
 });
 
 describe("ECCSIGNATUREBLOB", () => {
@@ -73,10 +79,17 @@ describe("ECCSIGNATUREBLOB", () => {
     const rs = eccSignatureToRs(blob);
     expect(Buffer.from(rs)).toEqual(Buffer.concat([Buffer.alloc(32, 0x11), Buffer.alloc(32, 0x22)]));
   });
-  it("refuses a value that is left-aligned (a vendor that filled the field from the start)", () => {
+  it("reads values a vendor wrote at the start of their fields (the second half all zero)", () => {
     const blob = new Uint8Array(128);
     blob.set(filled(32, 0x11), 0);
-    expect(() => eccSignatureToRs(blob)).toThrow(/right-aligned/);
+    blob.set(filled(32, 0x22), 64);
+    expect(Buffer.from(eccSignatureToRs(blob))).toEqual(Buffer.concat([Buffer.alloc(32, 0x11), Buffer.alloc(32, 0x22)]));
+  });
+  it("refuses a field with bytes in both halves (more than 256 bits)", () => {
+    const blob = new Uint8Array(128);
+    blob.set(filled(64, 0x11), 0);
+    blob.set(filled(32, 0x22), 96);
+    expect(() => eccSignatureToRs(blob)).toThrow(/256 bits/);
   });
   it("refuses a truncated blob", () => {
     expect(() => eccSignatureToRs(new Uint8Array(64))).toThrow(RangeError);

@@ -88,6 +88,21 @@ describe("SKF device watching", () => {
     expect(looks).toBe(1);
     expect(library.changed()).toBe(true);
     expect(library.changed()).toBe(false);
+    library.close();
+    await tick();
+  });
+
+  it("rescans at the next look when a call found a device handle dead (a key pulled and put back between looks)", () => {
+    const script: Script = { present: ["KEY1"], events: false, cancelled: 0, unloaded: 0 };
+    const library = new SkfLibrary(CANDIDATE, scriptedBinding(script));
+    const [key] = library.presentKeys();
+    expect(library.changed()).toBe(false);
+    const device = library.openKey(key!);
+    script.present = [];
+    // The device is gone (ConnectDev answers SAR_DEVICE_REMOVED) but the name list looks as before once it is back.
+    expect(() => device.pinReading()).toThrow(/removed/);
+    script.present = ["KEY1"];
+    expect(library.changed()).toBe(true);
   });
 
   it("falls back to polling when waiting fails, instead of spinning on a broken wait", async () => {

@@ -62,10 +62,11 @@ export function vendorText(bytes: Uint8Array): string {
   }
 }
 
-/** A NUL-padded fixed-size text field, trimmed of NULs and spaces. */
+/** A fixed-size text field padded with NULs (or 0xFF, as some vendors pad), trimmed of spaces. */
 export function fixedText(bytes: Uint8Array, offset: number, size: number): string {
   const field = bytes.subarray(offset, offset + size);
-  const end = field.indexOf(0);
+  // 0xFF is never part of UTF-8 or GBK text: it can only be padding.
+  const end = field.findIndex((byte) => byte === 0 || byte === 0xff);
   return vendorText(end === -1 ? field : field.subarray(0, end)).trim();
 }
 
@@ -89,13 +90,19 @@ export function parseDevInfo(bytes: Uint8Array): DeviceInfo {
   };
 }
 
-/** A 256-bit value right-aligned in a 64-byte field; the leading bytes must be zero. */
+/**
+ * A 256-bit value in a 64-byte field: right-aligned as the standard says. Some vendors write it at the start
+ * instead; a field whose second half is all zero and first half not can only be that (a right-aligned SM2
+ * value is never zero), so it is read from the start.
+ */
 function fromField(blob: Uint8Array, offset: number, what: string): Uint8Array {
   const field = blob.subarray(offset, offset + ECC_FIELD_BYTES);
-  if (field.subarray(0, ECC_FIELD_BYTES - SM2_VALUE_BYTES).some((byte) => byte !== 0)) {
-    throw new RangeError(`${what} does not fit 256 bits (not right-aligned in its 64-byte field)`);
-  }
-  return field.slice(ECC_FIELD_BYTES - SM2_VALUE_BYTES);
+  const head = field.subarray(0, ECC_FIELD_BYTES - SM2_VALUE_BYTES);
+  const tail = field.subarray(ECC_FIELD_BYTES - SM2_VALUE_BYTES);
+  const isZero = (part: Uint8Array) => part.every((byte) => byte === 0);
+  if (isZero(head)) return tail.slice();
+  if (isZero(tail)) return head.slice();
+  throw new RangeError(`${what} does not fit 256 bits in its 64-byte field`);
 }
 
 /** ECCSIGNATUREBLOB → r‖s (64 bytes). */

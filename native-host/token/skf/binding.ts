@@ -49,12 +49,13 @@ const REQUIRED = {
 } as const;
 
 /**
- * Optional: device events (else polling), and the vendor extension for SM2 private-key decryption of raw data
- * (Longmai, Haitai and others export it under one of two names; GM/T 0016-2012 itself has none).
+ * Optional: device events (used only with their cancel; else polling), and the vendor extension for SM2
+ * private-key decryption of raw data. GM/T 0016-2012 has none; SKF_ECCPrvKeyDecrypt has the same four
+ * arguments wherever it is exported. SKF_ECCDecrypt is deliberately not used: SDKs disagree on its arguments
+ * (some add a BOOL bSignFlag), and a wrong guess writes through a bogus pointer inside the vendor library.
  */
 const OPTIONAL = {
   SKF_ECCPrvKeyDecrypt: "uint32_t __stdcall SKF_ECCPrvKeyDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
-  SKF_ECCDecrypt: "uint32_t __stdcall SKF_ECCDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
   SKF_WaitForDevEvent: "uint32_t __stdcall SKF_WaitForDevEvent(_Out_ uint8_t *szDevName, _Inout_ uint32_t *pulDevNameLen, _Out_ uint32_t *pulEvent)",
   SKF_CancelWaitForDevEvent: "uint32_t __stdcall SKF_CancelWaitForDevEvent()",
 } as const;
@@ -74,6 +75,7 @@ export interface SkfBinding {
   fn: SkfFunctions;
   /** Runs an SKF function on a worker thread (a slow key or a blocking wait must not freeze the host). */
   callAsync(name: SkfFunctionName, ...args: unknown[]): Promise<number>;
+  /** Unloads the library, once no call runs on a worker any more (unloading under one would crash the host). */
   close(): void;
 }
 
@@ -105,6 +107,19 @@ function bind(library: ReturnType<Koffi["load"]>, prototype: string): SkfFunctio
   return library.func(prototype) as KoffiFunction as unknown as SkfFunction;
 }
 
+/**
+ * GM/T 0016 makes ULONG 32 bits, but some vendors' Linux headers say `unsigned long` (64 bits there). Such a
+ * library writes 8 bytes through every ULONG pointer and lays its structs out differently, so the host must
+ * not talk to it with 32-bit prototypes: SKF_EnumDev's size query, given 8 bytes set to 0xFF, tells them
+ * apart (a 32-bit library leaves the upper four untouched).
+ */
+function writesWideUlong(library: ReturnType<Koffi["load"]>): boolean {
+  const probe = bind(library, "uint32_t __stdcall SKF_EnumDev(int bPresent, void *szNameList, void *pulSize)");
+  const size = Buffer.alloc(8, 0xff);
+  if (probe(1, null, size) >>> 0 !== 0) return false;
+  return size.readUInt32LE(4) !== 0xffffffff;
+}
+
 export function loadSkfBinding(path: string): SkfBinding {
   let ffi: Koffi;
   try {
@@ -134,7 +149,16 @@ export function loadSkfBinding(path: string): SkfBinding {
       // Optional: without device events the library is polled with SKF_EnumDev.
     }
   }
+  if (process.platform !== "win32" && writesWideUlong(library)) {
+    library.unload();
+    throw new SkfLoadError(`${path} uses a 64-bit ULONG (unsigned long), not GM/T 0016's 32 bits: yzt-bridge cannot drive this build of the library; ask the vendor for its standard SKF library`);
+  }
   const functions = fn as SkfFunctions;
+  let running = 0;
+  let unloadWanted = false;
+  const unloadWhenIdle = () => {
+    if (unloadWanted && running === 0) library.unload();
+  };
   return {
     path,
     fn: functions,
@@ -145,9 +169,18 @@ export function loadSkfBinding(path: string): SkfBinding {
           reject(new SkfLoadError(`${path} does not export ${name}`));
           return;
         }
-        target.async(...args, (error: unknown, result: number) => (error ? reject(error) : resolve(result >>> 0)));
+        running++;
+        target.async(...args, (error: unknown, result: number) => {
+          running--;
+          if (error) reject(error);
+          else resolve(result >>> 0);
+          unloadWhenIdle();
+        });
       }),
-    close: () => library.unload(),
+    close: () => {
+      unloadWanted = true;
+      unloadWhenIdle();
+    },
   };
 }
 

@@ -4,7 +4,10 @@
  * FALSE). SM2 signing gets e = SM3(Z‖M) computed by the host (the signer ID is the caller's) and calls
  * SKF_ECCSignData; RSA signs a DigestInfo with SKF_RSASignData. Envelope keys are imported into the device
  * (SKF_ImportSessionKey) and the content decrypted there with SM4, so the content key never leaves the key.
- * Slow calls run on koffi's worker threads.
+ * Slow calls run on koffi's worker threads; handles are closed only once no such call uses them, and status
+ * requests during such a call get the last PIN reading, so the main thread does not talk to a key a worker is
+ * busy with. A dead handle (the key pulled out, perhaps put back) makes the library
+ * rescan, so the key is opened afresh.
  */
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";
@@ -15,8 +18,8 @@ import {
   blockCipherParam, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, ECC_SIGNATURE_BLOB_BYTES, eccSignatureToRs,
   gmCiphertextToBlob, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE,
 } from "./abi.js";
-import { garbageLength, readSized, type HandleRef, type SkfBinding, type SkfHandle, type UlongRef } from "./binding.js";
-import { check, SAR, skfError } from "./errors.js";
+import { garbageLength, readSized, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
+import { SAR, skfError } from "./errors.js";
 
 /** RSA-4096 signatures are 512 bytes; nothing an SKF key makes is longer. */
 const MAX_RSA_SIGNATURE_BYTES = 512;
@@ -52,28 +55,47 @@ export class SkfDevice implements KeyDevice {
   private readonly containerHandles = new Map<string, SkfHandle>();
   /** keyId → container; kept across sessions (the certificates it was read with are kept too). */
   private readonly keys = new Map<string, ContainerKey>();
+  /** The PIN counter as last read (given while a worker call runs); null: none read since it changed. */
+  private pin: PinReading | null = null;
+  /** Calls running on a worker thread, and handles whose close waits for them. */
+  private running = 0;
+  private readonly closeLater: Array<() => void> = [];
 
-  constructor(key: PresentKey, readonly library: KeyLibrary, private readonly binding: SkfBinding, private readonly deviceName: string) {
+  constructor(
+    key: PresentKey,
+    readonly library: KeyLibrary,
+    private readonly binding: SkfBinding,
+    private readonly deviceName: string,
+    /** Told when a call finds a handle dead: the library then rescans and the key is opened afresh. */
+    private readonly onDeadHandle: () => void,
+  ) {
     ({ serial: this.serial, label: this.label, manufacturer: this.manufacturer, model: this.model } = key);
   }
 
   pinReading(): PinReading {
+    // While a call runs on a worker, the last reading stands in: no second thread talks to the key meanwhile.
+    if (this.pin && this.running > 0) return this.pin;
     const max: UlongRef = [0];
     const remain: UlongRef = [0];
     const isDefault: UlongRef = [0];
-    check(this.binding.fn.SKF_GetPINInfo(this.openApplication(), USER_TYPE, max, remain, isDefault), "SKF_GetPINInfo");
+    this.check(this.binding.fn.SKF_GetPINInfo(this.openApplication(), USER_TYPE, max, remain, isDefault), "SKF_GetPINInfo");
     const left = remain[0];
-    return { retriesLeft: left, countLow: left < max[0], finalTry: left === 1, locked: left === 0, mustChange: isDefault[0] !== 0 };
+    this.pin = { retriesLeft: left, countLow: left < max[0], finalTry: left === 1, locked: left === 0, mustChange: isDefault[0] !== 0 };
+    return this.pin;
   }
 
   async readCertificates(): Promise<DeviceCertificate[]> {
+    return this.removalAware(() => this.listCertificates());
+  }
+
+  private listCertificates(): DeviceCertificate[] {
     const application = this.openApplication();
     const list = readSized(this.binding, "SKF_EnumContainer", (buffer, length) => this.binding.fn.SKF_EnumContainer(application, buffer, length));
     const found: DeviceCertificate[] = [];
     for (const [index, container] of parseNameList(list, list.length).entries()) {
       const handle = this.openContainer(container);
       const type: UlongRef = [0];
-      check(this.binding.fn.SKF_GetContainerType(handle, type), "SKF_GetContainerType");
+      this.check(this.binding.fn.SKF_GetContainerType(handle, type), "SKF_GetContainerType");
       if (type[0] !== CONTAINER_RSA && type[0] !== CONTAINER_ECC) continue; // an empty container
       for (const sign of [true, false]) {
         const der = this.exportCertificate(handle, sign);
@@ -93,25 +115,34 @@ export class SkfDevice implements KeyDevice {
 
   async login(pin: string): Promise<void> {
     const retries: UlongRef = [0];
-    const code = this.binding.fn.SKF_VerifyPIN(this.openApplication(), USER_TYPE, pin, retries) >>> 0;
+    this.pin = null;
+    const code = this.removalAware(() => this.binding.fn.SKF_VerifyPIN(this.openApplication(), USER_TYPE, pin, retries) >>> 0);
     if (code === SAR.OK || code === SAR.USER_ALREADY_LOGGED_IN) return;
     const error = skfError(code, "SKF_VerifyPIN");
+    if (error.code === "TOKEN_REMOVED") this.onDeadHandle();
     if (error.code === "PIN_INCORRECT") throw new YztError("PIN_INCORRECT", error.message, { ...error.data, retriesLeft: retries[0] });
     throw error;
   }
 
   logout(): void {
-    if (this.application !== null) check(this.binding.fn.SKF_ClearSecureState(this.application), "SKF_ClearSecureState");
+    if (this.application !== null) this.check(this.binding.fn.SKF_ClearSecureState(this.application), "SKF_ClearSecureState");
   }
 
   close(): void {
-    // Handles of a removed key fail to close; they are dead either way.
-    for (const handle of this.containerHandles.values()) this.binding.fn.SKF_CloseContainer(handle);
+    const containers = [...this.containerHandles.values()];
+    const [application, device] = [this.application, this.device];
     this.containerHandles.clear();
-    if (this.application !== null) this.binding.fn.SKF_CloseApplication(this.application);
-    if (this.device !== null) this.binding.fn.SKF_DisConnectDev(this.device);
     this.application = null;
     this.device = null;
+    this.pin = null;
+    // Handles of a removed key fail to close; they are dead either way. A call still running on a worker
+    // keeps its handles until it returns: closing them under it would free memory the library is using.
+    this.closeLater.push(() => {
+      for (const handle of containers) this.binding.fn.SKF_CloseContainer(handle);
+      if (application !== null) this.binding.fn.SKF_CloseApplication(application);
+      if (device !== null) this.binding.fn.SKF_DisConnectDev(device);
+    });
+    this.closeWhenIdle();
   }
 
   signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
@@ -125,7 +156,7 @@ export class SkfDevice implements KeyDevice {
   /** Raw SM2 decryption through the vendor extension, where the library has it; envelopes need none. */
   async decrypt(keyId: string, keyAlgorithm: KeyAlgorithm, ciphertext: Uint8Array): Promise<Uint8Array> {
     const key = this.containerKey(keyId);
-    const name = this.binding.fn.SKF_ECCPrvKeyDecrypt ? "SKF_ECCPrvKeyDecrypt" : this.binding.fn.SKF_ECCDecrypt ? "SKF_ECCDecrypt" : null;
+    const name = this.binding.fn.SKF_ECCPrvKeyDecrypt ? "SKF_ECCPrvKeyDecrypt" : null;
     if (keyAlgorithm !== "SM2" || name === null) {
       throw new YztError("UNSUPPORTED_ALGORITHM", `GM/T 0016 has no private-key decryption of raw ${keyAlgorithm} data and ${this.binding.path} offers no vendor extension for it: only envelopes (SOF_DecryptData) open with this key`);
     }
@@ -133,26 +164,30 @@ export class SkfDevice implements KeyDevice {
     // SM2 plaintext is exactly as long as C2.
     const plain = Buffer.alloc(Math.max(blob.length - ECC_CIPHER_BLOB_HEADER_BYTES, 1));
     const length: UlongRef = [plain.length];
-    check(await this.binding.callAsync(name, this.openContainer(key.container), blob, plain, length), name);
+    this.check(await this.onWorker(name, this.openContainer(key.container), blob, plain, length), name);
     if (length[0] > plain.length) throw garbageLength(this.binding, name, length[0]);
     return new Uint8Array(plain.subarray(0, length[0]));
   }
 
   async openEnvelope(opening: EnvelopeOpening): Promise<Uint8Array> {
     const key = this.containerKey(opening.keyId);
+    if (key.sign) {
+      // SKF_ImportSessionKey unwraps with the container's encryption pair, never its signing one.
+      throw new YztError("NO_CERTIFICATE", "the envelope is addressed to a signing certificate, whose key does not decrypt on an SKF key");
+    }
     if (opening.content.cipher !== "SM4-CBC") {
       throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher (${opening.content.cipherOid}) cannot be opened inside an SKF key, which knows SM4`);
     }
     const wrapped = opening.keyAlgorithm === "SM2" ? toCipherBlob(opening.wrappedKey) : opening.wrappedKey;
     const sessionKey: HandleRef = [null];
-    check(this.binding.fn.SKF_ImportSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
+    this.check(this.binding.fn.SKF_ImportSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
     try {
-      check(this.binding.fn.SKF_DecryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
+      this.check(this.binding.fn.SKF_DecryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
       const encrypted = Buffer.from(opening.content.encrypted);
       // PKCS#5 plaintext is never longer than its ciphertext: one call, no size query to trip a vendor's state.
       const plain = Buffer.alloc(Math.max(encrypted.length, 16));
       const length: UlongRef = [plain.length];
-      check(await this.binding.callAsync("SKF_Decrypt", sessionKey[0], encrypted, encrypted.length, plain, length), "SKF_Decrypt");
+      this.check(await this.onWorker("SKF_Decrypt", sessionKey[0], encrypted, encrypted.length, plain, length), "SKF_Decrypt");
       if (length[0] > plain.length) throw garbageLength(this.binding, "SKF_Decrypt", length[0]);
       return new Uint8Array(plain.subarray(0, length[0]));
     } finally {
@@ -162,19 +197,53 @@ export class SkfDevice implements KeyDevice {
 
   async changePin(oldPin: string, newPin: string): Promise<void> {
     const retries: UlongRef = [0];
-    check(this.binding.fn.SKF_ChangePIN(this.openApplication(), USER_TYPE, oldPin, newPin, retries), "SKF_ChangePIN");
+    this.pin = null;
+    this.check(this.binding.fn.SKF_ChangePIN(this.openApplication(), USER_TYPE, oldPin, newPin, retries), "SKF_ChangePIN");
   }
 
   async unlock(adminPin: string, newPin: string): Promise<void> {
     const retries: UlongRef = [0];
-    const application = this.openApplication();
-    const code = this.binding.fn.SKF_UnblockPIN(application, adminPin, newPin, retries) >>> 0;
-    if (code !== SAR.OK) throw skfError(code, "SKF_UnblockPIN");
+    this.pin = null;
+    this.check(this.binding.fn.SKF_UnblockPIN(this.openApplication(), adminPin, newPin, retries), "SKF_UnblockPIN");
+  }
+
+  /** Throws the mapped error of a failed call; a dead handle also makes the library rescan. */
+  private check(code: number, call: string): void {
+    if (code >>> 0 === SAR.OK) return;
+    const error = skfError(code >>> 0, call);
+    if (error.code === "TOKEN_REMOVED") this.onDeadHandle();
+    throw error;
+  }
+
+  /** Runs work whose errors come from readSized or the handle openers, telling the library of a dead handle. */
+  private removalAware<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof YztError && error.code === "TOKEN_REMOVED") this.onDeadHandle();
+      throw error;
+    }
+  }
+
+  /** An SKF call on koffi's worker thread, counted so that closing waits for it. */
+  private async onWorker(name: SkfFunctionName, ...args: unknown[]): Promise<number> {
+    this.running++;
+    try {
+      return await this.binding.callAsync(name, ...args);
+    } finally {
+      this.running--;
+      this.closeWhenIdle();
+    }
+  }
+
+  private closeWhenIdle(): void {
+    if (this.running > 0) return;
+    for (const close of this.closeLater.splice(0)) close();
   }
 
   private async signEcc(key: ContainerKey, e: Uint8Array): Promise<Uint8Array> {
     const blob = Buffer.alloc(ECC_SIGNATURE_BLOB_BYTES);
-    check(await this.binding.callAsync("SKF_ECCSignData", this.openContainer(key.container), Buffer.from(e), e.length, blob), "SKF_ECCSignData");
+    this.check(await this.onWorker("SKF_ECCSignData", this.openContainer(key.container), Buffer.from(e), e.length, blob), "SKF_ECCSignData");
     try {
       return eccSignatureToRs(blob);
     } catch (error) {
@@ -185,7 +254,7 @@ export class SkfDevice implements KeyDevice {
   private async signRsa(key: ContainerKey, digestInfo: Uint8Array): Promise<Uint8Array> {
     const signature = Buffer.alloc(MAX_RSA_SIGNATURE_BYTES);
     const length: UlongRef = [signature.length];
-    check(await this.binding.callAsync("SKF_RSASignData", this.openContainer(key.container), Buffer.from(digestInfo), digestInfo.length, signature, length), "SKF_RSASignData");
+    this.check(await this.onWorker("SKF_RSASignData", this.openContainer(key.container), Buffer.from(digestInfo), digestInfo.length, signature, length), "SKF_RSASignData");
     if (length[0] === 0 || length[0] > signature.length) throw garbageLength(this.binding, "SKF_RSASignData", length[0]);
     return new Uint8Array(signature.subarray(0, length[0]));
   }
@@ -201,8 +270,11 @@ export class SkfDevice implements KeyDevice {
       const der = readSized(this.binding, "SKF_ExportCertificate", (buffer, length) => this.binding.fn.SKF_ExportCertificate(container, sign ? 1 : 0, buffer, length));
       return der.length > 0 ? new Uint8Array(der) : null;
     } catch (error) {
-      // A container with only one pair has no certificate for the other purpose: not an error.
-      if (YztError.from(error).code === "NO_CERTIFICATE") return null;
+      const code = YztError.from(error).code;
+      // A container with only one pair has no certificate for the other purpose: not an error. Vendors say so
+      // in several ways (SAR_CERTNOTFOUNTERR, SAR_FILE_NOT_EXIST, SAR_FAIL, codes of their own): for the
+      // encryption half anything short of the key's removal means "none".
+      if (code === "NO_CERTIFICATE" || (!sign && code !== "TOKEN_REMOVED")) return null;
       throw error;
     }
   }
@@ -210,7 +282,7 @@ export class SkfDevice implements KeyDevice {
   private openDevice(): SkfHandle {
     if (this.device === null) {
       const handle: HandleRef = [null];
-      check(this.binding.fn.SKF_ConnectDev(nameBytes(this.deviceName), handle), "SKF_ConnectDev");
+      this.check(this.binding.fn.SKF_ConnectDev(nameBytes(this.deviceName), handle), "SKF_ConnectDev");
       this.device = handle[0];
     }
     return this.device;
@@ -220,11 +292,11 @@ export class SkfDevice implements KeyDevice {
   private openApplication(): SkfHandle {
     if (this.application === null) {
       const device = this.openDevice();
-      const list = readSized(this.binding, "SKF_EnumApplication", (buffer, length) => this.binding.fn.SKF_EnumApplication(device, buffer, length));
+      const list = this.removalAware(() => readSized(this.binding, "SKF_EnumApplication", (buffer, length) => this.binding.fn.SKF_EnumApplication(device, buffer, length)));
       const [first] = parseNameList(list, list.length);
       if (first === undefined) throw new YztError("NO_CERTIFICATE", "the key holds no application (it is blank)");
       const handle: HandleRef = [null];
-      check(this.binding.fn.SKF_OpenApplication(device, nameBytes(first), handle), "SKF_OpenApplication");
+      this.check(this.binding.fn.SKF_OpenApplication(device, nameBytes(first), handle), "SKF_OpenApplication");
       this.application = handle[0];
     }
     return this.application;
@@ -234,7 +306,7 @@ export class SkfDevice implements KeyDevice {
     let handle = this.containerHandles.get(container);
     if (handle === undefined) {
       const opened: HandleRef = [null];
-      check(this.binding.fn.SKF_OpenContainer(this.openApplication(), nameBytes(container), opened), "SKF_OpenContainer");
+      this.check(this.binding.fn.SKF_OpenContainer(this.openApplication(), nameBytes(container), opened), "SKF_OpenContainer");
       handle = opened[0];
       this.containerHandles.set(container, handle);
     }

@@ -2,8 +2,10 @@
  * The SKF adapter's library side: one vendor SKF library (GM/T 0016) loaded through koffi. It lists the
  * present devices (SKF_EnumDev, then SKF_GetDevInfo for the serial the key shares with its PKCS#11 face),
  * and learns about insertion and removal from SKF_WaitForDevEvent, which blocks: it runs on koffi's worker
- * thread and is cancelled with SKF_CancelWaitForDevEvent at close. Libraries without it are polled with
- * SKF_EnumDev. Each device becomes an SkfDevice (device.ts).
+ * thread and is cancelled with SKF_CancelWaitForDevEvent at close. Libraries without both (a wait that cannot
+ * be cancelled would hold a worker thread for good), or whose wait fails, are polled with SKF_EnumDev; there a
+ * call that finds a device handle dead makes the next look a full rescan, so a key pulled and put back between
+ * two looks is opened afresh. Each device becomes an SkfDevice (device.ts).
  */
 import { failedLibrary, type KeyDevice, type KeyLibrary, type LibraryCandidate, type PresentKey } from "../device.js";
 import { DEVINFO_BUFFER_BYTES, nameBytes, parseDevInfo, parseNameList } from "./abi.js";
@@ -13,6 +15,13 @@ import { check, SAR } from "./errors.js";
 
 /** Longest device name SKF_WaitForDevEvent may report. */
 const EVENT_NAME_BYTES = 256;
+/**
+ * koffi runs asynchronous calls on libuv's shared pool (4 threads unless UV_THREADPOOL_SIZE says otherwise),
+ * and a wait holds its thread until a device event: at most this many libraries wait, the rest are polled,
+ * so signing, decryption and file reads always keep threads of their own.
+ */
+const MAX_WAITING_LIBRARIES = 2;
+let waitingLibraries = 0;
 
 interface ListedDevice extends PresentKey {
   /** The name SKF_ConnectDev takes (SKF_EnumDev's), which need not be the serial. */
@@ -29,10 +38,18 @@ export class SkfLibrary implements KeyLibrary {
   private eventSeen = false;
   private waitInFlight = false;
   private closing = false;
+  /** A device handle was found dead: rescan at the next look whatever the events say. */
+  private handleDied = false;
 
   constructor(readonly candidate: LibraryCandidate, private readonly binding: SkfBinding) {}
 
   changed(): boolean {
+    // Polling compares name lists, which a key pulled and put back between two looks leaves unchanged; the
+    // events report both moves themselves (and a rescan after them checks every session).
+    if (this.handleDied && !this.eventsRunning) {
+      this.handleDied = false;
+      return true;
+    }
     if (this.eventsRunning) {
       const seen = this.eventSeen;
       this.eventSeen = false;
@@ -48,9 +65,9 @@ export class SkfLibrary implements KeyLibrary {
     const names = this.enumDevices();
     this.lastNames = names.join("\0");
     const present: ListedDevice[] = [];
+    // Read afresh each time: a vendor may name devices by reader slot, and another key can take a slot over.
     for (const name of names) {
-      const known = [...this.listed.values()].find((device) => device.deviceName === name);
-      const device = known ?? this.describe(name);
+      const device = this.describe(name);
       if (device) present.push(device);
     }
     this.listed.clear();
@@ -61,11 +78,13 @@ export class SkfLibrary implements KeyLibrary {
   openKey(key: PresentKey): KeyDevice {
     const listed = this.listed.get(key.serial);
     if (!listed) throw new Error(`key ${key.serial} was not listed by ${this.candidate.path}`);
-    return new SkfDevice(key, this, this.binding, listed.deviceName);
+    return new SkfDevice(key, this, this.binding, listed.deviceName, () => (this.handleDied = true));
   }
 
   startEvents(onChange: () => void): void {
-    if (this.eventsRunning || !this.binding.fn.SKF_WaitForDevEvent) return;
+    if (this.eventsRunning || !this.binding.fn.SKF_WaitForDevEvent || !this.binding.fn.SKF_CancelWaitForDevEvent) return;
+    if (waitingLibraries >= MAX_WAITING_LIBRARIES) return;
+    waitingLibraries++;
     this.eventsRunning = true;
     void this.waitForEvents(onChange);
   }
@@ -85,6 +104,14 @@ export class SkfLibrary implements KeyLibrary {
   }
 
   private async waitForEvents(onChange: () => void): Promise<void> {
+    try {
+      await this.waitLoop(onChange);
+    } finally {
+      waitingLibraries--;
+    }
+  }
+
+  private async waitLoop(onChange: () => void): Promise<void> {
     while (!this.closing) {
       const name = Buffer.alloc(EVENT_NAME_BYTES);
       const nameLength: UlongRef = [EVENT_NAME_BYTES];
