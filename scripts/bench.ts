@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
-import { provision, USER_PIN } from "../test/virtual-token/provision.js";
+import { provision } from "../test/virtual-token/provision.js";
 import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
 import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, loginThroughDialog, pageSigns, removalToPageEvent } from "./bench-paths.js";
@@ -46,6 +46,15 @@ function stats(samples: number[]): Stats {
 }
 
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
+
+/** One key's three signing paths, and what the host and the page cost over the floor. */
+function keyPaths(key: string, floor: Stats, viaHost: Stats, viaPage: Stats) {
+  return {
+    key, inProcess: floor, host: viaHost, page: viaPage,
+    ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
+    overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
+  };
+}
 
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
@@ -175,24 +184,10 @@ async function main(): Promise<void> {
       await skfSite.close();
       removeToken(home, "rsa");
     }
-    const skfKeys = skf.keys.map((k) => {
-      const floor = stats(k.floor);
-      const viaHost = stats(k.host);
-      const viaPage = stats(k.page);
-      return { key: k.key, inProcess: floor, host: viaHost, page: viaPage, overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) } };
-    });
+    const skfKeys = skf.keys.map((k) => keyPaths(k.key, stats(k.floor), stats(k.host), stats(k.page)));
     const skfRemoval = stats(skf.removalMs);
 
-    const perKey = BENCH_KEYS.map((key, k) => {
-      const floor = floors[k]!;
-      const viaHost = viaHosts[k]!;
-      const viaPage = viaPages[k]!;
-      return {
-        key: key.name, inProcess: floor, host: viaHost, page: viaPage,
-        ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
-        overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
-      };
-    });
+    const perKey = BENCH_KEYS.map((key, k) => keyPaths(key.name, floors[k]!, viaHosts[k]!, viaPages[k]!));
     const largeOverhead = (stats: LargeDocumentStats) => Math.max(stats.overheadOverFloor.detached, stats.overheadOverFloor.attached);
     Object.assign(results, {
       keys: perKey,

@@ -7,7 +7,7 @@
  * Contract for adapters: every failure leaves an adapter as a YztError, mapped once from the backend's own
  * return codes (CKR_* in pkcs11/errors.ts, SAR_* in skf/errors.ts). Removal shows as TOKEN_REMOVED.
  */
-import type { KeyAlgorithm, PinState } from "../../protocol/types.js";
+import type { KeyAlgorithm } from "../../protocol/types.js";
 import type { SigningKey } from "../crypto/algorithms.js";
 import type { EnvelopeContent } from "../crypto/envelope.js";
 import type { ParsedCertificate } from "../crypto/certificate-view.js";

@@ -6,9 +6,8 @@
  * (modules.ts). SKF libraries come first: a 国密 key that both serve is then driven through SKF, whose SM2
  * is the same for every vendor, where PKCS#11 SM2 numbers are vendor-defined.
  */
-import { delimiter } from "node:path";
 import type { LibraryCandidate } from "./device.js";
-import { discoverModules, realFiles, type FileProbe } from "./modules.js";
+import { discoverModules, explicitPaths, realFiles, type FileProbe } from "./modules.js";
 
 export interface LibraryDiscoveryInput {
   explicitPkcs11?: string[];
@@ -31,17 +30,22 @@ export function discoverLibraries(input: LibraryDiscoveryInput): LibraryCandidat
       ...explicitPkcs11.map((path) => ({ kind: "pkcs11" as const, path, source: "explicit" as const })),
     ];
   }
-  const skf: LibraryCandidate[] = [
-    ...(input.configSkfModules ?? []).map((path) => ({ kind: "skf" as const, path, source: "config" as const })),
-    ...(input.knownSkf ?? []).map((path) => ({ kind: "skf" as const, path, source: "known" as const })),
-  ];
+  // Known libraries arrive one path per library (usb-keys.ts compared their contents); only the config's
+  // entries must be compared, with each other and with them — and only when there are any, since telling
+  // files apart means hashing whole vendor libraries at start-up.
+  const config = input.configSkfModules ?? [];
+  const known = input.knownSkf ?? [];
   const seen = new Set<string>();
-  const uniqueSkf = skf.filter((candidate) => {
-    const identity = files.identity(candidate.path);
+  const firstOfItsLibrary = (path: string) => {
+    const identity = files.identity(path);
     if (seen.has(identity)) return false;
     seen.add(identity);
     return true;
-  });
+  };
+  const uniqueSkf: LibraryCandidate[] = [
+    ...config.filter(firstOfItsLibrary).map((path) => ({ kind: "skf" as const, path, source: "config" as const })),
+    ...(config.length > 0 ? known.filter(firstOfItsLibrary) : known).map((path) => ({ kind: "skf" as const, path, source: "known" as const })),
+  ];
   const pkcs11 = discoverModules({
     configModules: input.configModules ?? [],
     files,
@@ -52,6 +56,5 @@ export function discoverLibraries(input: LibraryDiscoveryInput): LibraryCandidat
 
 /** `YZT_SKF_MODULE` may hold several paths separated like PATH; --skf-module wins over it. */
 export function explicitSkfFrom(cliModules: string[], env: NodeJS.ProcessEnv): string[] {
-  if (cliModules.length > 0) return cliModules;
-  return (env.YZT_SKF_MODULE ?? "").split(delimiter).filter((p) => p.length > 0);
+  return explicitPaths(cliModules, env.YZT_SKF_MODULE);
 }

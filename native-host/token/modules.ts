@@ -136,6 +136,11 @@ export function discoverModules(input: DiscoveryInput): ModuleCandidate[] {
 
 /** `YZT_PKCS11_MODULE` may hold several paths separated like PATH. */
 export function explicitModulesFrom(cliModules: string[], env: NodeJS.ProcessEnv): string[] {
-  if (cliModules.length > 0) return cliModules;
-  return (env.YZT_PKCS11_MODULE ?? "").split(delimiter).filter((p) => p.length > 0);
+  return explicitPaths(cliModules, env.YZT_PKCS11_MODULE);
+}
+
+/** Paths given on the command line win; else an environment variable's list, separated like PATH. */
+export function explicitPaths(cliPaths: string[], envList: string | undefined): string[] {
+  if (cliPaths.length > 0) return cliPaths;
+  return (envList ?? "").split(delimiter).filter((p) => p.length > 0);
 }

@@ -4,7 +4,7 @@ import {
   blobToGmCiphertext, blockCipherParam, DEVINFO_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, eccSignatureToRs, gmCiphertextToBlob, nameBytes,
   parseDevInfo, parseNameList, vendorText,
 } from "../../native-host/token/skf/abi.js";
-import { skfKeyId } from "../../native-host/token/skf/device.js";
+import { skfKeyId } from "../../native-host/token/skf/key-ids.js";
 import { SAR, skfError } from "../../native-host/token/skf/errors.js";
 import { derElement, derUnsignedInteger } from "../../protocol/der.js";
 

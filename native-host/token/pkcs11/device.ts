@@ -11,12 +11,23 @@ import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import type { DeviceCertificate, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
 import { CKR, guard, isCkr, mapPkcs11Error } from "./errors.js";
 import { sm2DecryptMechanism, type Sm2Mechanisms } from "./mechanisms.js";
-import { mechanismTypes } from "./library.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./objects.js";
 import { pinReadingFromFlags } from "./pin-flags.js";
 import { pkcs11SigningKey } from "./signer.js";
 
 type Mechanism = string | { name: number; params: null };
+
+/** The mechanism types a slot lists; null when the library will not say. */
+export function mechanismTypes(slot: Slot): Set<number> | null {
+  try {
+    const list = slot.getMechanisms();
+    const types = new Set<number>();
+    for (let i = 0; i < list.length; i++) types.add(list.items(i).type as number);
+    return types;
+  } catch {
+    return null;
+  }
+}
 
 export class Pkcs11Device implements KeyDevice {
   readonly serial: string;

@@ -5,7 +5,7 @@
  */
 import { Module, type Slot } from "graphene-pk11";
 import { failedLibrary, type KeyDevice, type KeyLibrary, type LibraryCandidate, type PresentKey } from "../device.js";
-import { Pkcs11Device } from "./device.js";
+import { mechanismTypes, Pkcs11Device } from "./device.js";
 import { CKR, guard, isCkr } from "./errors.js";
 import { resolveSm2Mechanisms, unsupportedSm2, type Sm2Mechanisms, type Sm2Settings } from "./mechanisms.js";
 
@@ -89,18 +89,6 @@ export class Pkcs11Library implements KeyLibrary {
     }
     if (!this.sm2) throw unsupportedSm2(this.candidate.path, this.manufacturer, this.sm2Settings.configPath);
     return this.sm2;
-  }
-}
-
-/** The mechanism types a slot lists; null when the library will not say. */
-export function mechanismTypes(slot: Slot): Set<number> | null {
-  try {
-    const list = slot.getMechanisms();
-    const types = new Set<number>();
-    for (let i = 0; i < list.length; i++) types.add(list.items(i).type as number);
-    return types;
-  } catch {
-    return null;
   }
 }
 

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { YztError } from "../../../protocol/errors.js";
 import { BLOCK_CIPHER_IV_BYTES } from "./abi.js";
 import { check } from "./errors.js";
+import { WorkerCalls } from "./worker-calls.js";
 
 type Koffi = typeof import("koffi");
 type KoffiFunction = ReturnType<ReturnType<Koffi["load"]>["func"]>;
@@ -154,33 +155,23 @@ export function loadSkfBinding(path: string): SkfBinding {
     throw new SkfLoadError(`${path} uses a 64-bit ULONG (unsigned long), not GM/T 0016's 32 bits: yzt-bridge cannot drive this build of the library; ask the vendor for its standard SKF library`);
   }
   const functions = fn as SkfFunctions;
-  let running = 0;
-  let unloadWanted = false;
-  const unloadWhenIdle = () => {
-    if (unloadWanted && running === 0) library.unload();
-  };
+  const calls = new WorkerCalls();
   return {
     path,
     fn: functions,
     callAsync: (name, ...args) =>
-      new Promise<number>((resolve, reject) => {
-        const target = functions[name];
-        if (!target) {
-          reject(new SkfLoadError(`${path} does not export ${name}`));
-          return;
-        }
-        running++;
-        target.async(...args, (error: unknown, result: number) => {
-          running--;
-          if (error) reject(error);
-          else resolve(result >>> 0);
-          unloadWhenIdle();
-        });
-      }),
-    close: () => {
-      unloadWanted = true;
-      unloadWhenIdle();
-    },
+      calls.run(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const target = functions[name];
+            if (!target) {
+              reject(new SkfLoadError(`${path} does not export ${name}`));
+              return;
+            }
+            target.async(...args, (error: unknown, result: number) => (error ? reject(error) : resolve(result >>> 0)));
+          }),
+      ),
+    close: () => calls.whenIdle(() => library.unload()),
   };
 }
 

@@ -20,6 +20,8 @@ import {
 } from "./abi.js";
 import { garbageLength, readSized, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
 import { SAR, skfError } from "./errors.js";
+import { skfKeyId } from "./key-ids.js";
+import { WorkerCalls } from "./worker-calls.js";
 
 /** RSA-4096 signatures are 512 bytes; nothing an SKF key makes is longer. */
 const MAX_RSA_SIGNATURE_BYTES = 512;
@@ -28,21 +30,6 @@ interface ContainerKey {
   container: string;
   type: number;
   sign: boolean;
-}
-
-/**
- * The id of a certificate's key pair on an SKF key (the part of the certificate id after the serial). SKF has
- * no CKA_ID, so the id is the pair's place on the key: the n-th container (in SKF_EnumContainer order, empty
- * ones counted) gives 2n-1 for its signing pair and 2n for its encryption pair, written as a byte twice —
- * 0101/0202 for the first container, 0303/0404 for the second. These are the CKA_IDs 一证通 keys' PKCS#11
- * faces give the same pairs (the virtual token's included), so a page, a saved choice or an XTXApp certID
- * names the same certificate whichever library serves the key.
- */
-export function skfKeyId(containerIndex: number, sign: boolean): string {
-  const pair = 2 * containerIndex + (sign ? 1 : 2);
-  const digits = pair < 0x100 ? 2 : 4;
-  const part = pair.toString(16).padStart(digits, "0");
-  return part + part;
 }
 
 export class SkfDevice implements KeyDevice {
@@ -57,9 +44,8 @@ export class SkfDevice implements KeyDevice {
   private readonly keys = new Map<string, ContainerKey>();
   /** The PIN counter as last read (given while a worker call runs); null: none read since it changed. */
   private pin: PinReading | null = null;
-  /** Calls running on a worker thread, and handles whose close waits for them. */
-  private running = 0;
-  private readonly closeLater: Array<() => void> = [];
+  /** Calls running on a worker thread: handles close only once none uses them. */
+  private readonly calls = new WorkerCalls();
 
   constructor(
     key: PresentKey,
@@ -74,7 +60,7 @@ export class SkfDevice implements KeyDevice {
 
   pinReading(): PinReading {
     // While a call runs on a worker, the last reading stands in: no second thread talks to the key meanwhile.
-    if (this.pin && this.running > 0) return this.pin;
+    if (this.pin && this.calls.busy) return this.pin;
     const max: UlongRef = [0];
     const remain: UlongRef = [0];
     const isDefault: UlongRef = [0];
@@ -117,11 +103,14 @@ export class SkfDevice implements KeyDevice {
     const retries: UlongRef = [0];
     this.pin = null;
     const code = this.removalAware(() => this.binding.fn.SKF_VerifyPIN(this.openApplication(), USER_TYPE, pin, retries) >>> 0);
-    if (code === SAR.OK || code === SAR.USER_ALREADY_LOGGED_IN) return;
-    const error = skfError(code, "SKF_VerifyPIN");
-    if (error.code === "TOKEN_REMOVED") this.onDeadHandle();
-    if (error.code === "PIN_INCORRECT") throw new YztError("PIN_INCORRECT", error.message, { ...error.data, retriesLeft: retries[0] });
-    throw error;
+    if (code === SAR.USER_ALREADY_LOGGED_IN) return;
+    try {
+      this.check(code, "SKF_VerifyPIN");
+    } catch (error) {
+      // VerifyPIN says how many tries are left: the page shows it.
+      if (error instanceof YztError && error.code === "PIN_INCORRECT") throw new YztError("PIN_INCORRECT", error.message, { ...error.data, retriesLeft: retries[0] });
+      throw error;
+    }
   }
 
   logout(): void {
@@ -137,12 +126,11 @@ export class SkfDevice implements KeyDevice {
     this.pin = null;
     // Handles of a removed key fail to close; they are dead either way. A call still running on a worker
     // keeps its handles until it returns: closing them under it would free memory the library is using.
-    this.closeLater.push(() => {
+    this.calls.whenIdle(() => {
       for (const handle of containers) this.binding.fn.SKF_CloseContainer(handle);
       if (application !== null) this.binding.fn.SKF_CloseApplication(application);
       if (device !== null) this.binding.fn.SKF_DisConnectDev(device);
     });
-    this.closeWhenIdle();
   }
 
   signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
@@ -226,19 +214,8 @@ export class SkfDevice implements KeyDevice {
   }
 
   /** An SKF call on koffi's worker thread, counted so that closing waits for it. */
-  private async onWorker(name: SkfFunctionName, ...args: unknown[]): Promise<number> {
-    this.running++;
-    try {
-      return await this.binding.callAsync(name, ...args);
-    } finally {
-      this.running--;
-      this.closeWhenIdle();
-    }
-  }
-
-  private closeWhenIdle(): void {
-    if (this.running > 0) return;
-    for (const close of this.closeLater.splice(0)) close();
+  private onWorker(name: SkfFunctionName, ...args: unknown[]): Promise<number> {
+    return this.calls.run(() => this.binding.callAsync(name, ...args));
   }
 
   private async signEcc(key: ContainerKey, e: Uint8Array): Promise<Uint8Array> {

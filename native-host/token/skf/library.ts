@@ -97,9 +97,8 @@ export class SkfLibrary implements KeyLibrary {
       } catch {
         // Nothing more can be done: the wait ends when the next device event comes.
       }
-      // The library is unloaded when the wait returns; unloading under a running call would crash the host.
-      return;
     }
+    // The binding unloads once no call runs on a worker, this wait included.
     this.binding.close();
   }
 
@@ -136,7 +135,6 @@ export class SkfLibrary implements KeyLibrary {
       this.eventSeen = true;
       onChange();
     }
-    this.binding.close();
   }
 
   private enumDevices(): string[] {
