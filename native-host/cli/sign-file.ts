@@ -10,7 +10,7 @@ import { YztError } from "../../protocol/errors.js";
 import { attachContent } from "../../protocol/cms-attach.js";
 import type { SignResult } from "../../protocol/types.js";
 import { signatureAlgorithm } from "../crypto/algorithms.js";
-import { sm2Z } from "../crypto/sm2.js";
+import { sm2Z } from "../crypto/sm2-digest.js";
 import type { TokenService } from "../token/token-service.js";
 
 export interface SignFileOptions {

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { badRequest, YztError } from "../../protocol/errors.js";
 import type { KeyAlgorithm, LoginToken } from "../../protocol/types.js";
 import { ecdsaRawToDer, rsaSha256DigestInfo, sha256 } from "./signature-encoding.js";
-import { rsToDer, SM2_DEFAULT_ID, sm2Digest } from "./sm2.js";
+import { rsToDer, SM2_DEFAULT_ID, sm2Digest } from "./sm2-digest.js";
 
 /** The token signs what it is given with the key's mechanism and returns the mechanism's raw output. */
 export type TokenPrimitive = (input: Uint8Array) => Promise<Uint8Array>;

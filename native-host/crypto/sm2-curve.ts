@@ -1,6 +1,6 @@
 /**
  * The SM2 recommended curve (GB/T 32918.5 / GM/T 0003.5) on a reviewed, maintained curve library: the
- * parameters below define it on @noble/curves' short-Weierstrass implementation, and this file is only the
+ * parameters (sm2-params.ts) define it on @noble/curves' short-Weierstrass implementation, and this file is only the
  * glue the SM2 scheme (sm2.ts: Z, e = SM3(Z‖M), the r/s equations) and SM2 encryption (sm2-encrypt.ts) call.
  * Secret scalars (encryption's ephemeral k, the demo CA's signing nonce) go through the library's
  * constant-time multiplication; verification, whose inputs are all public, through its faster
@@ -8,23 +8,12 @@
  */
 import { weierstrass, type WeierstrassPoint } from "@noble/curves/abstract/weierstrass.js";
 import { invert, mod as modulo } from "@noble/curves/abstract/modular.js";
+import { isOnCurve, SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P, type AffinePoint } from "./sm2-params.js";
 
-/** Curve y² = x³ + ax + b over F_p, base point G of prime order n, cofactor 1. */
-export const SM2_P = 0xfffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffffn;
-export const SM2_A = 0xfffffffeffffffffffffffffffffffffffffffff00000000fffffffffffffffcn;
-export const SM2_B = 0x28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93n;
-export const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
-export const SM2_GX = 0x32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7n;
-export const SM2_GY = 0xbc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0n;
+export { bigIntToBytes, bytesToBigInt, isOnCurve, SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P, type AffinePoint } from "./sm2-params.js";
 
 const Sm2Point = weierstrass({ p: SM2_P, n: SM2_N, h: 1n, a: SM2_A, b: SM2_B, Gx: SM2_GX, Gy: SM2_GY });
 type Point = WeierstrassPoint<bigint>;
-
-/** An affine point; the point at infinity never appears in this form (callers get null instead). */
-export interface AffinePoint {
-  x: bigint;
-  y: bigint;
-}
 
 export function mod(value: bigint, modulus: bigint): bigint {
   return modulo(value, modulus);
@@ -36,18 +25,6 @@ export function modInverse(value: bigint, modulus: bigint): bigint {
   return invert(value, modulus);
 }
 
-export function bytesToBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`);
-}
-
-/** Big-endian, left-padded to `length` bytes; throws if the value does not fit. */
-export function bigIntToBytes(value: bigint, length: number): Uint8Array {
-  if (value < 0n) throw new Error("SM2: cannot encode a negative integer");
-  const hex = value.toString(16).padStart(2 * length, "0");
-  if (hex.length > 2 * length) throw new Error(`SM2: integer does not fit ${length} bytes`);
-  return new Uint8Array(Buffer.from(hex, "hex"));
-}
-
 function toAffine(point: Point): AffinePoint | null {
   if (point.is0()) return null;
   const { x, y } = point.toAffine();
@@ -56,17 +33,7 @@ function toAffine(point: Point): AffinePoint | null {
 
 /** The library's point for an affine one; null when it is not on the curve (or not a field element). */
 function fromAffine(point: AffinePoint): Point | null {
-  try {
-    const candidate = Sm2Point.fromAffine(point);
-    candidate.assertValidity();
-    return candidate;
-  } catch {
-    return null;
-  }
-}
-
-export function isOnCurve(point: AffinePoint): boolean {
-  return fromAffine(point) !== null;
+  return isOnCurve(point) ? Sm2Point.fromAffine(point) : null;
 }
 
 /** k·G (k taken mod n; constant time); null when k ≡ 0. */

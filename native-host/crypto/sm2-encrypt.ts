@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { YztError } from "../../protocol/errors.js";
 import { concatBytes, derElement, derUnsignedInteger } from "../../protocol/der.js";
 import { bigIntToBytes, bytesToBigInt, isOnCurve, multiplyBase, multiplyPoint, SM2_N } from "./sm2-curve.js";
-import { sm3 } from "./sm2.js";
+import { sm3 } from "./sm2-digest.js";
 
 /** The GM/T 0003.4 key derivation function: SM3(Z‖ct) for ct = 1, 2, … (32-bit big-endian), truncated. */
 function kdf(z: Uint8Array, length: number): Uint8Array {

@@ -1,22 +1,16 @@
 /**
- * SM2 digital signatures (GB/T 32918.2 / GM/T 0003.2) on the recommended curve, plus the r‖s ⇄ DER
- * encodings. Node's crypto hashes SM3 but signs SM2-curve keys with plain ECDSA, so the SM2 scheme itself
- * (Z value, e = SM3(Z‖M), the r/s equations) lives here. Verification is what the host relies on;
- * sm2Sign exists for the demo CA and token provisioning only.
+ * SM2 digital signatures (GB/T 32918.2 / GM/T 0003.2) on the recommended curve: verification, which the host
+ * and the server kit rely on, and signing, for the demo CA and token provisioning only. Z, e = SM3(Z‖M) and the
+ * r‖s ⇄ DER encodings live in sm2-digest.ts (re-exported here) so that signing on a key never loads the curve.
  */
-import { createHash, randomBytes } from "node:crypto";
-import {
-  type AffinePoint,
-  SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N,
-  bigIntToBytes, bytesToBigInt, isOnCurve, mod, modInverse, multiplyBase, multiplyBaseAndAdd,
-} from "./sm2-curve.js";
+import { randomBytes } from "node:crypto";
+import { mod, modInverse, multiplyBase, multiplyBaseAndAdd } from "./sm2-curve.js";
+import { bigIntToBytes, bytesToBigInt, SM2_N, type AffinePoint } from "./sm2-params.js";
+import { parsePublicPoint } from "./sm2-digest.js";
 import { concatBytes } from "../../protocol/der.js";
-import { ecdsaDerToRaw, ecdsaRawToDer } from "./signature-encoding.js";
 
-export { SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P } from "./sm2-curve.js";
-
-/** The distinguishing identifier every SM2 implementation uses when none is agreed. */
-export const SM2_DEFAULT_ID = "1234567812345678";
+export { SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P } from "./sm2-params.js";
+export { derToRs, rsToDer, SM2_DEFAULT_ID, sm2Digest, sm2Z, sm3 } from "./sm2-digest.js";
 
 export interface Sm2Signature {
   r: bigint;
@@ -24,34 +18,6 @@ export interface Sm2Signature {
 }
 
 const COORDINATE_BYTES = 32;
-const MAX_ID_BYTES = 0xffff >> 3;
-
-/** SM3 over the parts in order. */
-export function sm3(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash("sm3");
-  for (const part of parts) hash.update(part);
-  return new Uint8Array(hash.digest());
-}
-
-function idBytes(id: Uint8Array | string): Uint8Array {
-  return typeof id === "string" ? new TextEncoder().encode(id) : id;
-}
-
-/** Parses a 65-byte uncompressed point 04‖x‖y; null if malformed or not on the curve. */
-function parsePublicPoint(encoded: Uint8Array): AffinePoint | null {
-  if (encoded.length !== 1 + 2 * COORDINATE_BYTES || encoded[0] !== 0x04) return null;
-  const point = {
-    x: bytesToBigInt(encoded.subarray(1, 1 + COORDINATE_BYTES)),
-    y: bytesToBigInt(encoded.subarray(1 + COORDINATE_BYTES)),
-  };
-  return isOnCurve(point) ? point : null;
-}
-
-function requirePublicPoint(encoded: Uint8Array): AffinePoint {
-  const point = parsePublicPoint(encoded);
-  if (!point) throw new Error("SM2: public key must be a 65-byte uncompressed point (04‖x‖y) on the SM2 curve");
-  return point;
-}
 
 function encodePoint(point: AffinePoint): Uint8Array {
   const out = new Uint8Array(1 + 2 * COORDINATE_BYTES);
@@ -59,21 +25,6 @@ function encodePoint(point: AffinePoint): Uint8Array {
   out.set(bigIntToBytes(point.x, COORDINATE_BYTES), 1);
   out.set(bigIntToBytes(point.y, COORDINATE_BYTES), 1 + COORDINATE_BYTES);
   return out;
-}
-
-/** Z = SM3(ENTL‖ID‖a‖b‖xG‖yG‖xA‖yA), ENTL being the ID's length in bits as 2 bytes big-endian. */
-export function sm2Z(publicKeyPoint: Uint8Array, id: Uint8Array | string = SM2_DEFAULT_ID): Uint8Array {
-  const point = requirePublicPoint(publicKeyPoint);
-  const identifier = idBytes(id);
-  if (identifier.length > MAX_ID_BYTES) throw new Error(`SM2: ID longer than ${MAX_ID_BYTES} bytes`);
-  const entl = Uint8Array.of((identifier.length * 8) >> 8, (identifier.length * 8) & 0xff);
-  const coordinates = [SM2_A, SM2_B, SM2_GX, SM2_GY, point.x, point.y].map((v) => bigIntToBytes(v, COORDINATE_BYTES));
-  return sm3(entl, identifier, ...coordinates);
-}
-
-/** e = SM3(Z‖M): the value that is actually signed and verified. */
-export function sm2Digest(publicKeyPoint: Uint8Array, message: Uint8Array, id: Uint8Array | string = SM2_DEFAULT_ID): Uint8Array {
-  return sm3(sm2Z(publicKeyPoint, id), message);
 }
 
 function digestToScalar(e: Uint8Array): bigint {
@@ -147,14 +98,3 @@ export function sm2Sign(d: bigint | Uint8Array, e: Uint8Array, fixedK?: bigint):
   }
 }
 
-
-/** r‖s (64 bytes) → DER SEQUENCE { INTEGER r, INTEGER s }, the form CMS, X.509 and BJCA's service use. */
-export function rsToDer(rs: Uint8Array): Uint8Array {
-  if (rs.length !== 64) throw new Error(`SM2: r‖s signature must be 64 bytes, got ${rs.length}`);
-  return ecdsaRawToDer(rs);
-}
-
-/** DER SEQUENCE { INTEGER r, INTEGER s } → r‖s (64 bytes); throws on anything that is not exactly that. */
-export function derToRs(der: Uint8Array): Uint8Array {
-  return ecdsaDerToRaw(der, 32);
-}

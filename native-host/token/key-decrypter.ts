@@ -6,7 +6,6 @@
  * signing one only where a single certificate does both).
  */
 import { YztError } from "../../protocol/errors.js";
-import { parseEnvelope, recipientMatches } from "../crypto/envelope.js";
 import type { KeyDevice } from "./device.js";
 import type { CertificateRecord } from "./token-entry.js";
 
@@ -32,6 +31,7 @@ export async function decryptWithToken(request: DecryptRequest): Promise<Uint8Ar
     const record = candidates[0]!;
     return device.decrypt(record.keyId, record.parsed.keyAlgorithm, request.data);
   }
+  const { parseEnvelope, recipientMatches } = await import("../crypto/envelope.js");
   const envelope = parseEnvelope(request.data);
   for (const record of candidates) {
     const recipient = envelope.recipients.find((candidate) => recipientMatches(candidate, record.parsed.der));

@@ -1,13 +1,11 @@
 /**
  * Maps validated protocol requests to the token service. Every handler receives params already checked by
- * protocol.ts, so this file is only wiring.
+ * protocol.ts, so this file is only wiring. What only some methods need (diagnostics, chains, verification,
+ * envelopes, XML) is imported by those methods on first use: a browser starts the host to list certificates,
+ * and the host must answer that without compiling code it does not run.
  */
-import { X509Certificate } from "node:crypto";
-import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
-import { diagnose } from "../token/diagnostics.js";
+import type { X509Certificate } from "node:crypto";
 import { bindingChecks } from "../token/setup.js";
-import { verifyRawSignature } from "../crypto/verify-raw.js";
-import { validateCertificate, verifyMessage } from "../crypto/message-checks.js";
 import type { Method, ParamsOf, Request, ResultOf } from "../../protocol/messages.js";
 import { PROTOCOL_VERSION } from "../../protocol/messages.js";
 import type { LibraryCandidate } from "../token/device.js";
@@ -28,12 +26,16 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
   const { service } = context;
   // Read once, on first need (diagnostics, SOF_ValidateCert); repair forgets them.
   let authorities: X509Certificate[] | null = null;
-  const knownAuthorities = () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]));
+  const authoritiesReader = async () => {
+    const { loadAuthorities, SYSTEM_CA_BUNDLES } = await import("../crypto/chain.js");
+    return () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]));
+  };
   // The bindings first: without one, a whole kind of key library cannot load, whatever else the check finds.
   const diagnoseNow = async () => {
+    const { diagnose } = await import("../token/diagnostics.js");
     const result = await diagnose({
       service,
-      authorities: knownAuthorities,
+      authorities: await authoritiesReader(),
       ...(context.configProblem ? { configProblem: context.configProblem } : {}),
     });
     return { ...result, checks: [...bindingChecks(), ...result.checks] };
@@ -54,11 +56,15 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
     certificateInfo: async (params) => (await import("../crypto/certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
-    verifyRaw: (params) => ({
-      valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")),
-    }),
-    verifyMessage: (params) => verifyMessage(params),
-    validateCertificate: async (params) => ({ status: await validateCertificate(Buffer.from(params.certificate, "base64"), knownAuthorities()) }),
+    verifyRaw: async (params) => {
+      const { verifyRawSignature } = await import("../crypto/verify-raw.js");
+      return { valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")) };
+    },
+    verifyMessage: async (params) => (await import("../crypto/message-checks.js")).verifyMessage(params),
+    validateCertificate: async (params) => {
+      const { validateCertificate } = await import("../crypto/message-checks.js");
+      return { status: await validateCertificate(Buffer.from(params.certificate, "base64"), (await authoritiesReader())()) };
+    },
     encrypt: async (params) => {
       const { buildEnvelope, publicKeyEncrypt } = await import("../crypto/envelope.js");
       const certificate = Buffer.from(params.certificate, "base64");
