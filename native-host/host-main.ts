@@ -1,5 +1,5 @@
 /**
- * The native-messaging host (started through main.ts). Browsers start it with their own arguments (Chrome: the caller's
+ * The native-messaging host (main.ts starts `serve`). Browsers start it with their own arguments (Chrome: the caller's
  * origin and, on Windows, `--parent-window=N`; Firefox: the manifest path and extension id), which are
  * ignored; `--module PATH` (PKCS#11) and `--skf-module PATH` may be given by hand for testing. The host lives
  * as long as the extension's port: stdin closing ends it, once the replies already made have been written.
@@ -7,7 +7,7 @@
  */
 import { createDispatcher } from "./transport/dispatcher.js";
 import { HostLoop } from "./transport/host.js";
-import { FdReader, FdWriter } from "./transport/stdio.js";
+import { FdWriter, openInput } from "./transport/stdio.js";
 import { createLogger } from "./support/log.js";
 import { setupService } from "./token/setup.js";
 import { HOST_VERSION } from "./support/version.js";
@@ -27,31 +27,34 @@ function pathsFromArgv(argv: string[], flag: string): string[] {
   return paths;
 }
 
-const logger = createLogger();
-logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
-const argv = process.argv.slice(2);
-const setup = setupService({ cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger });
-const output = new FdWriter(STDOUT_FD);
-const loop = new HostLoop({ write: (frame) => output.write(frame) }, createDispatcher(setup), logger);
+/** Sets the host up and serves the browser's port until it closes. */
+export async function serve(): Promise<void> {
+  const logger = createLogger();
+  logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
+  const argv = process.argv.slice(2);
+  const setup = await setupService({ cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger });
+  const output = new FdWriter(STDOUT_FD);
+  const loop = new HostLoop({ write: (frame) => output.write(frame) }, createDispatcher(setup), logger);
 
-setup.service.on("event", (event) => loop.send(event));
-try {
-  setup.service.start();
-} catch (error) {
-  // Even with no usable module the host must answer, so diagnose can explain what is wrong.
-  logger.log("error", "token service failed to start", { error: error instanceof Error ? error.message : String(error) });
+  setup.service.on("event", (event) => loop.send(event));
+  try {
+    setup.service.start();
+  } catch (error) {
+    // Even with no usable module the host must answer, so diagnose can explain what is wrong.
+    logger.log("error", "token service failed to start", { error: error instanceof Error ? error.message : String(error) });
+  }
+
+  openInput(STDIN_FD, {
+    data: (chunk) => loop.receive(chunk),
+    end: (error) => {
+      if (error) logger.log("warn", "stdin failed", { error: error.message });
+      setup.service.close();
+      const giveUp = new Promise<void>((resolve) => setTimeout(resolve, EXIT_FLUSH_MS).unref());
+      void Promise.race([output.flushed(), giveUp]).then(() => process.exit(0));
+    },
+  }).start();
+  process.on("uncaughtException", (error) => {
+    // One bad callback must not take every tab's session down with it.
+    logger.log("error", "uncaught exception", { error: error.message });
+  });
 }
-
-new FdReader(STDIN_FD, {
-  data: (chunk) => loop.receive(chunk),
-  end: (error) => {
-    if (error) logger.log("warn", "stdin failed", { error: error.message });
-    setup.service.close();
-    const giveUp = new Promise<void>((resolve) => setTimeout(resolve, EXIT_FLUSH_MS).unref());
-    void Promise.race([output.flushed(), giveUp]).then(() => process.exit(0));
-  },
-}).start();
-process.on("uncaughtException", (error) => {
-  // One bad callback must not take every tab's session down with it.
-  logger.log("error", "uncaught exception", { error: error.message });
-});

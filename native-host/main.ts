@@ -1,9 +1,11 @@
 /**
  * Native-messaging host entry point: what browsers run (through the launcher). It makes Node's stdio safe
  * where libuv cannot open it (Wine; support/stdio-fallback.ts) before it loads the host itself
- * (host-main.ts), because loading a module graph already reads the process object.
+ * (host-main.ts), because loading a module graph already reads the process object. No top-level await: the
+ * same module runs inside the CommonJS bundle (launch/run-bundle.ts), which has none.
  */
 import { installStdioFallback } from "./support/stdio-fallback.js";
+import { exitOnStartFailure } from "./support/start-failure.js";
 
 installStdioFallback();
-await import("./host-main.js");
+import("./host-main.js").then(({ serve }) => serve()).catch(exitOnStartFailure);

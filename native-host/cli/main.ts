@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const module = stringOption(args, "module");
     const skfModule = stringOption(args, "skf-module");
-    setup = setupService({ cliModules: module ? [module] : [], cliSkfModules: skfModule ? [skfModule] : [] });
+    setup = await setupService({ cliModules: module ? [module] : [], cliSkfModules: skfModule ? [skfModule] : [] });
     setup.service.start(false);
     return await run(args, setup);
   } catch (error) {

@@ -1,10 +1,12 @@
 /**
  * X.509 parsing into what a tax-hall login page needs (API.md YztCertificate): holder (company) name,
  * unified social credit code (统一社会信用代码), validity, key usage and purpose. Pure: bytes in, facts out.
+ * The certificate is read with the project's DER walker (x509-reader.ts), not an ASN.1 library: listing a
+ * hub's keys at the first contact must not wait for one.
  */
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
+import { readTlv } from "../../protocol/der.js";
 import { YztError } from "../../protocol/errors.js";
+import { childrenOf, contentOf, decodeOid, readX509, stringValue, type CertificateExtension, type NameAttribute, type X509Fields } from "./x509-reader.js";
 import type { ParsedCertificate } from "./certificate-view.js";
 import type { KeyAlgorithm, Purpose } from "../../protocol/types.js";
 import type { CertificateInfo } from "../../protocol/messages.js";
@@ -68,49 +70,70 @@ function creditCodeCandidates(text: string): string[] {
   return [...text.toUpperCase().matchAll(CREDIT_IN_TEXT)].map((match) => match[0]);
 }
 
-// ---------- ASN.1 helpers ----------
+// ---------- extension values ----------
 
-function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString("hex");
+function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
 }
 
-function asString(value: unknown): string | undefined {
-  const block = (value as { valueBlock?: { value?: unknown } } | null)?.valueBlock;
-  return typeof block?.value === "string" ? block.value : undefined;
+/** The first element of an extension's value; undefined when it is not DER at all. */
+function valueElement(bytes: Uint8Array): { tag: number; content: Uint8Array; children: () => Array<{ tag: number; content: Uint8Array }> } | undefined {
+  try {
+    const tlv = readTlv(bytes, 0);
+    return {
+      tag: tlv.tag,
+      content: contentOf(bytes, tlv),
+      children: () => childrenOf(bytes, tlv).map((child) => ({ tag: child.tag, content: contentOf(bytes, child) })),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Text of an extension value: any ASN.1 string, possibly wrapped once more in an OCTET STRING. */
-function extensionText(extension: pkijs.Extension): string | undefined {
-  const inner = asn1js.fromBER(extension.extnValue.valueBlock.valueHexView);
-  if (inner.offset === -1) return undefined;
-  const direct = asString(inner.result);
+function extensionText(extension: CertificateExtension): string | undefined {
+  const inner = valueElement(extension.value);
+  if (!inner) return undefined;
+  const direct = stringValue(inner.tag, inner.content);
   if (direct !== undefined) return direct.trim();
-  if (inner.result instanceof asn1js.OctetString) {
-    const nested = asn1js.fromBER(inner.result.valueBlock.valueHexView);
-    const text = nested.offset === -1 ? undefined : asString(nested.result);
-    return (text ?? Buffer.from(inner.result.valueBlock.valueHexView).toString("utf8")).trim();
+  if (inner.tag === 0x04) {
+    const nested = valueElement(inner.content);
+    const text = nested ? stringValue(nested.tag, nested.content) : undefined;
+    return (text ?? Buffer.from(inner.content).toString("utf8")).trim();
   }
   return undefined;
 }
 
-function nameRecord(name: pkijs.RelativeDistinguishedNames): { record: Record<string, string>; dn: string } {
+function nameRecord(name: NameAttribute[]): { record: Record<string, string>; dn: string } {
   const record: Record<string, string> = {};
   const parts: string[] = [];
-  for (const pair of name.typesAndValues) {
-    const key = NAME_OIDS[pair.type] ?? pair.type;
-    const value = asString(pair.value) ?? toHex(pair.value.valueBlock.valueHexView ?? new Uint8Array());
+  for (const { type, value } of name) {
+    const key = NAME_OIDS[type] ?? type;
     record[key] = record[key] === undefined ? value : `${record[key]}, ${value}`;
     parts.push(`${key}=${value.replace(/([,+"\\<>;])/g, "\\$1")}`);
   }
   return { record, dn: parts.reverse().join(", ") };
 }
 
-function keyUsageOf(extension: pkijs.Extension | undefined): string[] {
-  if (!extension) return [];
-  const parsed = asn1js.fromBER(extension.extnValue.valueBlock.valueHexView).result;
-  if (!(parsed instanceof asn1js.BitString)) return [];
-  const bytes = parsed.valueBlock.valueHexView;
+function keyUsageOf(extension: CertificateExtension | undefined): string[] {
+  const parsed = extension ? valueElement(extension.value) : undefined;
+  if (parsed?.tag !== 0x03) return [];
+  const bytes = parsed.content.subarray(1);
   return KEY_USAGE_NAMES.filter((_, bit) => ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
+}
+
+/** BasicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }. */
+function isCaOf(extension: CertificateExtension | undefined): boolean {
+  const parsed = extension ? valueElement(extension.value) : undefined;
+  const first = parsed?.tag === 0x30 ? parsed.children()[0] : undefined;
+  return first?.tag === 0x01 && first.content[0] !== 0;
+}
+
+/** ExtKeyUsageSyntax: SEQUENCE OF KeyPurposeId (OIDs). */
+function extendedKeyUsageOf(extension: CertificateExtension | undefined): string[] {
+  const parsed = extension ? valueElement(extension.value) : undefined;
+  if (parsed?.tag !== 0x30) return [];
+  return parsed.children().filter((child) => child.tag === 0x06).map((child) => decodeOid(child.content));
 }
 
 function purposeOf(keyUsage: string[]): Purpose {
@@ -121,34 +144,31 @@ function purposeOf(keyUsage: string[]): Purpose {
   return "both";
 }
 
-function keyAlgorithmOf(certificate: pkijs.Certificate): { keyAlgorithm: KeyAlgorithm; ecCurve?: string; publicKeyPoint?: Uint8Array } {
-  const spki = certificate.subjectPublicKeyInfo;
-  const algorithm = spki.algorithm;
-  if (algorithm.algorithmId === OID.ecPublicKey) {
-    const params = algorithm.algorithmParams;
-    const curve = params instanceof asn1js.ObjectIdentifier ? params.valueBlock.toString() : undefined;
-    const sm2 = curve === OID.sm2Curve || certificate.signatureAlgorithm.algorithmId === OID.sm2WithSm3;
-    const publicKeyPoint = new Uint8Array(spki.subjectPublicKey.valueBlock.valueHexView);
-    return { keyAlgorithm: sm2 ? "SM2" : "EC", publicKeyPoint, ...(curve ? { ecCurve: curve } : {}) };
+function keyAlgorithmOf(fields: X509Fields): { keyAlgorithm: KeyAlgorithm; ecCurve?: string; publicKeyPoint?: Uint8Array } {
+  if (fields.publicKeyAlgorithm === OID.ecPublicKey) {
+    const curve = fields.publicKeyCurve;
+    const sm2 = curve === OID.sm2Curve || fields.signatureAlgorithm === OID.sm2WithSm3;
+    return { keyAlgorithm: sm2 ? "SM2" : "EC", publicKeyPoint: new Uint8Array(fields.publicKey), ...(curve ? { ecCurve: curve } : {}) };
   }
-  if (algorithm.algorithmId === OID.rsa) return { keyAlgorithm: "RSA" };
-  throw new YztError("BAD_REQUEST", `certificate: unsupported public key algorithm ${algorithm.algorithmId}`);
+  if (fields.publicKeyAlgorithm === OID.rsa) return { keyAlgorithm: "RSA" };
+  throw new YztError("BAD_REQUEST", `certificate: unsupported public key algorithm ${fields.publicKeyAlgorithm}`);
 }
 
-function serialHex(certificate: pkijs.Certificate): string {
-  let bytes = certificate.serialNumber.valueBlock.valueHexView;
+function serialHex(fields: X509Fields): string {
+  let bytes = fields.serialNumber;
   if (bytes.length > 1 && bytes[0] === 0 && (bytes[1]! & 0x80) !== 0) bytes = bytes.subarray(1);
   return toHex(bytes).toLowerCase();
 }
 
-function identifierHex(extension: pkijs.Extension | undefined, authority: boolean): string | undefined {
-  if (!extension) return undefined;
-  const parsed = asn1js.fromBER(extension.extnValue.valueBlock.valueHexView);
-  if (parsed.offset === -1) return undefined;
-  if (!authority) return parsed.result instanceof asn1js.OctetString ? toHex(parsed.result.valueBlock.valueHexView) : undefined;
+/** SubjectKeyIdentifier: an OCTET STRING; AuthorityKeyIdentifier: SEQUENCE { [0] keyIdentifier OPTIONAL, … }. */
+function identifierHex(extension: CertificateExtension | undefined, authority: boolean): string | undefined {
+  const parsed = extension ? valueElement(extension.value) : undefined;
+  if (!parsed) return undefined;
+  if (!authority) return parsed.tag === 0x04 ? toHex(parsed.content) : undefined;
+  if (parsed.tag !== 0x30) return undefined;
   try {
-    const aki = new pkijs.AuthorityKeyIdentifier({ schema: parsed.result });
-    return aki.keyIdentifier ? toHex(aki.keyIdentifier.valueBlock.valueHexView) : undefined;
+    const keyIdentifier = parsed.children().find((child) => child.tag === 0x80);
+    return keyIdentifier ? toHex(keyIdentifier.content) : undefined;
   } catch {
     return undefined;
   }
@@ -159,9 +179,9 @@ function identifierHex(extension: pkijs.Extension | undefined, authority: boolea
  * code is accepted even with a wrong check character: issuers' data is not always clean), subject
  * serialNumber, then codes embedded in OU/CN text or the BJCA unique id (check character required).
  */
-function findCreditCode(extensions: pkijs.Extension[], subject: Record<string, string>, uniqueId: string | undefined): string | undefined {
+function findCreditCode(extensions: CertificateExtension[], subject: Record<string, string>, uniqueId: string | undefined): string | undefined {
   for (const oid of [OID.creditCodeGmt0015, OID.creditCodeOld]) {
-    const extension = extensions.find((e) => e.extnID === oid);
+    const extension = extensions.find((e) => e.oid === oid);
     const text = extension ? extensionText(extension) : undefined;
     const candidates = text ? creditCodeCandidates(text) : [];
     const best = candidates.find(isCreditCode) ?? candidates[0];
@@ -177,12 +197,10 @@ function findCreditCode(extensions: pkijs.Extension[], subject: Record<string, s
   return undefined;
 }
 
-/** DER → pkijs certificate; anything else is BAD_REQUEST. */
-function decodeCertificate(der: Uint8Array): pkijs.Certificate {
+/** DER → the certificate's fields; anything else is BAD_REQUEST. */
+function decodeCertificate(der: Uint8Array): X509Fields {
   try {
-    const asn = asn1js.fromBER(der);
-    if (asn.offset === -1) throw new Error(asn.result.error);
-    return new pkijs.Certificate({ schema: asn.result });
+    return readX509(der);
   } catch (error) {
     throw new YztError("BAD_REQUEST", `certificate: not a DER X.509 certificate (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -192,17 +210,15 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   return parsedFrom(decodeCertificate(der), der);
 }
 
-function parsedFrom(certificate: pkijs.Certificate, der: Uint8Array): ParsedCertificate {
-  const extensions = certificate.extensions ?? [];
-  const byOid = (oid: string) => extensions.find((e) => e.extnID === oid);
-  const subject = nameRecord(certificate.subject);
-  const issuer = nameRecord(certificate.issuer);
+function parsedFrom(fields: X509Fields, der: Uint8Array): ParsedCertificate {
+  const { extensions } = fields;
+  const byOid = (oid: string) => extensions.find((e) => e.oid === oid);
+  const subject = nameRecord(fields.subject);
+  const issuer = nameRecord(fields.issuer);
   const keyUsage = keyUsageOf(byOid(OID.keyUsage));
-  const uniqueIdExtension = extensions.find((e) => (OID.bjcaUniqueIds as readonly string[]).includes(e.extnID));
+  const uniqueIdExtension = extensions.find((e) => (OID.bjcaUniqueIds as readonly string[]).includes(e.oid));
   const uniqueId = uniqueIdExtension ? extensionText(uniqueIdExtension) : undefined;
   const creditCode = findCreditCode(extensions, subject.record, uniqueId);
-  const basicConstraints = byOid(OID.basicConstraints)?.parsedValue as pkijs.BasicConstraints | undefined;
-  const extendedKeyUsage = (byOid(OID.extKeyUsage)?.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
   const ski = identifierHex(byOid(OID.subjectKeyIdentifier), false);
   const aki = identifierHex(byOid(OID.authorityKeyIdentifier), true);
   return {
@@ -214,19 +230,18 @@ function parsedFrom(certificate: pkijs.Certificate, der: Uint8Array): ParsedCert
     holderName: subject.record.O ?? subject.record.CN ?? Object.values(subject.record)[0] ?? "",
     ...(creditCode ? { creditCode } : {}),
     ...(uniqueId ? { uniqueId } : {}),
-    serialNumber: serialHex(certificate),
-    notBefore: certificate.notBefore.value,
-    notAfter: certificate.notAfter.value,
+    serialNumber: serialHex(fields),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
     keyUsage,
-    extendedKeyUsage,
+    extendedKeyUsage: extendedKeyUsageOf(byOid(OID.extKeyUsage)),
     purpose: purposeOf(keyUsage),
-    ...keyAlgorithmOf(certificate),
-    isCa: basicConstraints?.cA === true,
+    ...keyAlgorithmOf(fields),
+    isCa: isCaOf(byOid(OID.basicConstraints)),
     ...(ski ? { subjectKeyIdentifier: ski } : {}),
     ...(aki ? { authorityKeyIdentifier: aki } : {}),
   };
 }
-
 
 const SIGNATURE_ALGORITHM_NAMES: Record<string, string> = {
   "1.2.840.113549.1.1.5": "sha1RSA",
@@ -240,16 +255,16 @@ const SIGNATURE_ALGORITHM_NAMES: Record<string, string> = {
 
 /** Everything `certificateInfo` reports, including what legacy (BJCA SOF_GetCertInfo[ByOid]) pages ask for. */
 export function certificateInfo(der: Uint8Array): CertificateInfo {
-  const certificate = decodeCertificate(der);
-  const parsed = parsedFrom(certificate, der);
+  const fields = decodeCertificate(der);
+  const parsed = parsedFrom(fields, der);
   const extensionTexts: Record<string, string> = {};
-  for (const extension of certificate.extensions ?? []) {
+  for (const extension of fields.extensions) {
     const text = extensionText(extension);
-    if (text !== undefined) extensionTexts[extension.extnID] = text;
+    if (text !== undefined) extensionTexts[extension.oid] = text;
   }
-  const oid = certificate.signatureAlgorithm.algorithmId;
+  const oid = fields.signatureAlgorithm;
   return {
-    version: certificate.version + 1,
+    version: fields.version + 1,
     serialNumber: parsed.serialNumber,
     signatureAlgorithm: SIGNATURE_ALGORITHM_NAMES[oid] ?? oid,
     notBefore: parsed.notBefore.toISOString(),
@@ -261,7 +276,7 @@ export function certificateInfo(der: Uint8Array): CertificateInfo {
     holderName: parsed.holderName,
     keyAlgorithm: parsed.keyAlgorithm,
     extensionTexts,
-    publicKey: Buffer.from(certificate.subjectPublicKeyInfo.toSchema().toBER(false)).toString("base64"),
+    publicKey: Buffer.from(fields.spki).toString("base64"),
     ...(parsed.creditCode ? { creditCode: parsed.creditCode } : {}),
     ...(parsed.uniqueId ? { uniqueId: parsed.uniqueId } : {}),
   };

@@ -4,7 +4,7 @@
  * tunables. This is where the adapters are plugged in: the loader below is the only place above the seam
  * that names them.
  *
- * The PKCS#11 adapter is imported on its own (a dynamic import: its own chunk in the bundle) and may be
+ * The PKCS#11 adapter is imported on its own (a dynamic import, awaited by setupService) and may be
  * missing: graphene-pk11 loads the pkcs11js addon as it starts, and an installation can lack that addon (the
  * Windows installer built on Linux: the npm registry has no Windows pkcs11js). The host then still starts and
  * serves SKF keys, every PKCS#11 library is listed as failed with why, and bindingChecks() tells doctor.
@@ -45,16 +45,21 @@ function positiveNumber(text: string | undefined): number | undefined {
 
 type Pkcs11Loader = (typeof import("./pkcs11/library.js"))["loadPkcs11Library"];
 
-/** The PKCS#11 adapter's loader, or why this installation has none. */
-const pkcs11Adapter: Pkcs11Loader | Error = await import("./pkcs11/library.js").then(
-  (adapter) => adapter.loadPkcs11Library,
-  (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-);
+/** The PKCS#11 adapter's loader, or why this installation has none; set by the first setupService. */
+let pkcs11Adapter: Pkcs11Loader | Error | undefined;
+
+async function loadPkcs11Adapter(): Promise<Pkcs11Loader | Error> {
+  return (pkcs11Adapter ??= await import("./pkcs11/library.js").then(
+    (adapter) => adapter.loadPkcs11Library,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  ));
+}
 
 export const PKCS11_BINDING_MISSING = "the PKCS#11 binding (pkcs11js) is not in this installation";
 
 /** Null when PKCS#11 libraries can be loaded; else what is missing, with the loader's own first line. */
 export function pkcs11Binding(): string | null {
+  if (pkcs11Adapter === undefined) throw new Error("pkcs11Binding() before setupService()");
   if (!(pkcs11Adapter instanceof Error)) return null;
   return `${PKCS11_BINDING_MISSING} (${pkcs11Adapter.message.split("\n")[0]})`;
 }
@@ -87,14 +92,15 @@ export function bindingChecks(): DiagnosticCheck[] {
   ];
 }
 
-export function libraryLoader(sm2: Sm2Settings): LibraryLoader {
+export async function libraryLoader(sm2: Sm2Settings): Promise<LibraryLoader> {
+  const pkcs11 = await loadPkcs11Adapter();
   return (candidate) => {
     if (candidate.kind === "skf") return loadSkfLibrary(candidate);
-    return pkcs11Adapter instanceof Error ? failedLibrary(candidate, pkcs11Binding()!) : pkcs11Adapter(candidate, sm2);
+    return pkcs11 instanceof Error ? failedLibrary(candidate, pkcs11Binding()!) : pkcs11(candidate, sm2);
   };
 }
 
-export function setupService(options: SetupOptions): ServiceSetup {
+export async function setupService(options: SetupOptions): Promise<ServiceSetup> {
   const env = options.env ?? process.env;
   const { config, problem, path } = loadConfig(env);
   // Reads the config file again each time: repair and doctor --fix run after the user (or --fix) changed it.
@@ -111,7 +117,7 @@ export function setupService(options: SetupOptions): ServiceSetup {
   const idleMinutes = config.idleTimeoutMinutes;
   const idleTimeoutMs = positiveNumber(env.YZT_IDLE_TIMEOUT_MS) ?? (idleMinutes ? idleMinutes * 60_000 : undefined);
   const pollIntervalMs = positiveNumber(env.YZT_POLL_MS);
-  const loader = libraryLoader({ configured: configuredSm2Mechanisms(config.sm2Mechanisms ?? []), configPath: path });
+  const loader = await libraryLoader({ configured: configuredSm2Mechanisms(config.sm2Mechanisms ?? []), configPath: path });
   const service = new TokenService(discover(), loader, {
     ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
     ...(pollIntervalMs ? { pollIntervalMs } : {}),

@@ -4,6 +4,10 @@
  * "Platform facts"), while plain fs.read(0, …) and fs.writeSync(1, …) work on the same pipes. Built on those,
  * one transport runs on Linux, macOS, Windows and Wine alike.
  *
+ * - openInput reads with FdReader on Windows only. Elsewhere the descriptor is read as a libuv stream
+ *   (StreamReader): fs.read parks one of libuv's four pool threads in read(2) for the host's whole life and
+ *   hands every request over from that thread, while the pool is also where the key signs (pkcs11js'
+ *   asynchronous C_Sign) and SKF libraries wait for device events.
  * - FdReader reads one chunk at a time (the next read starts after the chunk is handed over), reports the
  *   end of input once (EOF, or the pipe broken by the browser), and waits and retries on EAGAIN, which a
  *   non-blocking descriptor inherited from a parent may give.
@@ -13,6 +17,7 @@
  *   queued has been written, so the last replies reach the browser before the host exits.
  */
 import { read, writeSync } from "node:fs";
+import { Socket } from "node:net";
 
 /** Bytes asked for per read: a whole typical frame, and a large one in few reads. */
 export const READ_CHUNK_BYTES = 64 * 1024;
@@ -28,7 +33,42 @@ export interface ReaderEvents {
   end(error?: Error): void;
 }
 
-export class FdReader {
+/** EOF (Unix), a broken pipe (Windows: the browser closed its end) and a closed descriptor all end input cleanly. */
+function endReason(error?: Error): Error | undefined {
+  return error === undefined || ["EOF", "EPIPE", "EBADF"].includes(errorCode(error) ?? "") ? undefined : error;
+}
+
+export interface InputReader {
+  start(): void;
+}
+
+/** Standard input, read the way this platform reads a pipe best (see the header). */
+export function openInput(fd: number, events: ReaderEvents, platform: NodeJS.Platform = process.platform): InputReader {
+  return platform === "win32" ? new FdReader(fd, events) : new StreamReader(fd, events);
+}
+
+/** A descriptor as a Node stream: a pipe is watched by the event loop itself, no thread waits on it. */
+export class StreamReader implements InputReader {
+  private ended = false;
+
+  constructor(private readonly fd: number, private readonly events: ReaderEvents) {}
+
+  start(): void {
+    // process.stdin also copes with a file or a terminal; another descriptor is taken to be a pipe.
+    const stream = this.fd === 0 ? process.stdin : new Socket({ fd: this.fd, readable: true, writable: false });
+    stream.on("data", (chunk: Buffer) => this.events.data(chunk));
+    stream.on("end", () => this.finish());
+    stream.on("error", (error: Error) => this.finish(error));
+  }
+
+  private finish(error?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.events.end(endReason(error));
+  }
+}
+
+export class FdReader implements InputReader {
   private readonly buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   private retryMs = RETRY_FIRST_MS;
   private ended = false;
@@ -57,9 +97,7 @@ export class FdReader {
   private finish(error?: Error): void {
     if (this.ended) return;
     this.ended = true;
-    // EOF (Unix), a broken pipe (Windows: the browser closed its end) and a closed descriptor all end input.
-    const clean = error === undefined || ["EOF", "EPIPE", "EBADF"].includes(errorCode(error) ?? "");
-    this.events.end(clean ? undefined : error);
+    this.events.end(endReason(error));
   }
 }
 

@@ -67,6 +67,34 @@ describe("certificate parsing", () => {
     }
   });
 
+  it("reads BMPString names (older Chinese CAs), GeneralizedTime after 2049 and bytes after the certificate", () => {
+    const key = join(work, "bmp.key");
+    const der = join(work, "bmp.der");
+    // string_mask=nombstr is not what we want: force BMPString for every name attribute.
+    const config = join(work, "bmp.cnf");
+    writeFileSync(config, "[req]\ndistinguished_name=dn\nstring_mask=MASK:0x800\n[dn]\n");
+    execFileSync("openssl", [
+      "req", "-x509", "-utf8", "-config", config, "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-outform", "DER", "-out", der,
+      "-days", "36500", "-subj", "/O=北京演示科技有限公司/CN=北京演示科技有限公司",
+    ], { stdio: "pipe" });
+    const bytes = new Uint8Array(readFileSync(der));
+    // The subject's O is a BMPString (tag 0x1e) holding the company name in UTF-16BE.
+    expect(Buffer.from(bytes).includes(Buffer.concat([Buffer.from([0x1e, 20]), Buffer.from("北京演示科技有限公司", "utf16le").swap16()]))).toBe(true);
+    const padded = new Uint8Array([...bytes, 0, 0, 0, 0]);
+    const parsed = parseCertificate(padded);
+    expect(parsed.holderName).toBe("北京演示科技有限公司");
+    expect(parsed.notAfter.getUTCFullYear()).toBeGreaterThan(2100);
+    const enddate = execFileSync("openssl", ["x509", "-inform", "DER", "-in", der, "-noout", "-enddate"], { encoding: "utf8" });
+    expect(parsed.notAfter.getTime()).toBe(new Date(/notAfter=(.*)/.exec(enddate)![1]!).getTime());
+  });
+
+  it("rejects every truncation of a real certificate with BAD_REQUEST", () => {
+    const der = makeCertificate("cut", { key: "sm2", subject: "/O=国密测试/CN=sm2", extensions: ["keyUsage=digitalSignature"] });
+    for (let length = 0; length < der.length; length += 7) {
+      expect(() => parseCertificate(der.subarray(0, length))).toThrowError(YztError);
+    }
+  });
+
   it("computes days left and status around the 30-day expiry window", () => {
     const notBefore = new Date("2026-01-01T00:00:00Z");
     const notAfter = new Date("2026-12-31T00:00:00Z");

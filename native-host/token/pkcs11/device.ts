@@ -3,6 +3,7 @@
  * use, closed on removal, logout or repair), the private-key handles found during a login, and maps every
  * PKCS#11 failure to a YztError through errors.ts.
  */
+import "./pkcs11js-interop.js";
 import { ObjectClass, SessionFlag, UserType, type Key, type Session, type Slot } from "graphene-pk11";
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";

@@ -3,6 +3,7 @@
  * (CKF_DONT_BLOCK, or a rescan when the module cannot report events) and lists the initialized tokens.
  * Each token becomes a Pkcs11Device (device.ts).
  */
+import "./pkcs11js-interop.js";
 import { Module, type Slot } from "graphene-pk11";
 import { failedLibrary, type KeyDevice, type KeyLibrary, type LibraryCandidate, type PresentKey } from "../device.js";
 import { mechanismTypes, Pkcs11Device } from "./device.js";

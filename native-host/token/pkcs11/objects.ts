@@ -3,6 +3,7 @@
  * login and signing when a key with the same CKA_ID exists. Private keys are only visible after login, so
  * before login the public key with that id stands in for it (middleware of Chinese keys stores both).
  */
+import "./pkcs11js-interop.js";
 import { ObjectClass, type Key, type Session } from "graphene-pk11";
 
 export interface CertificateObject {
