@@ -1,7 +1,7 @@
 /**
  * The three signing paths the benchmark compares, for one key: (a) graphene in this process calling the
  * same PKCS#11 mechanism the host uses (the floor), (b) the native host over stdio, (c) a page's yzt.sign.
- * Each path signs the same small document; the first 20 signatures warm caches up and are not counted.
+ * Each path signs the same small document, in batches alternating with the floor's (interleaved()).
  */
 import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
 import type { Browser, Page } from "puppeteer-core";
@@ -12,7 +12,7 @@ import type { HostProcess } from "./host-process.js";
 import { press, waitForDialog } from "./launch-browser.js";
 
 export const DATA = Buffer.from("<申报表>bench</申报表>");
-const WARM_UP = 20;
+const WARM_UP_ROUNDS = 2;
 
 export interface BenchKey {
   /** Row label, e.g. "RSA-2048". */
@@ -32,57 +32,94 @@ export const BENCH_KEYS: BenchKey[] = [
   { name: "SM2 (国密)", serial: "YZT0000000000001", certificateId: "YZT0000000000001:0101", mechanism: { name: 0x80005302, params: null }, tokenInput: DATA, contentHash: "SM3" },
 ];
 
-/** (a) The floor: graphene in this process, the same mechanism and input as the host. */
-export function inProcessSigns(module: string, key: BenchKey, count: number): number[] {
+/** Signs `n` times and gives each signature's time in ms. */
+export type BatchSampler = (n: number) => number[] | Promise<number[]>;
+
+/** A floor that stays open while the path it is compared with is measured. */
+export interface Floor {
+  batch: BatchSampler;
+  close(): void;
+}
+
+/** (a) The floor: graphene in this process, logged in once, the same mechanism and input as the host. */
+export function pkcs11Floor(module: string, key: BenchKey): Floor {
   const lib = Module.load(module);
   lib.initialize({ flags: 2 });
-  try {
-    const slots = lib.getSlots(true);
-    const slot = Array.from({ length: slots.length }, (_, i) => slots.items(i)).find((s) => s.getToken().serialNumber === key.serial)!;
-    const session = slot.open(SessionFlag.SERIAL_SESSION);
-    session.login(USER_PIN, UserType.USER);
-    const privateKey = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
-    const samples: number[] = [];
-    for (let i = 0; i < count + WARM_UP; i++) {
+  const slots = lib.getSlots(true);
+  const slot = Array.from({ length: slots.length }, (_, i) => slots.items(i)).find((s) => s.getToken().serialNumber === key.serial)!;
+  const session = slot.open(SessionFlag.SERIAL_SESSION);
+  session.login(USER_PIN, UserType.USER);
+  const privateKey = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
+  let closed = false;
+  return {
+    batch: (n) => Array.from({ length: n }, () => {
       const started = performance.now();
       session.createSign(key.mechanism as never, privateKey).once(key.tokenInput);
-      if (i >= WARM_UP) samples.push(performance.now() - started);
-    }
-    session.logout();
-    session.close();
-    return samples;
-  } finally {
-    lib.finalize();
-  }
+      return performance.now() - started;
+    }),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      // The key may have been pulled out since: the session is gone with it, the module still finalizes.
+      try {
+        session.logout();
+        session.close();
+      } catch {
+        // nothing left to close
+      }
+      lib.finalize();
+    },
+  };
 }
 
 /** (b) The native host over stdio framing, logged in once for the origin. */
-export async function hostSigns(host: HostProcess, key: BenchKey, origin: string, count: number): Promise<number[]> {
+export async function hostSampler(host: HostProcess, key: BenchKey, origin: string): Promise<BatchSampler> {
   await host.request("login", { certificateId: key.certificateId, origin, pin: USER_PIN });
-  const samples: number[] = [];
-  for (let i = 0; i < count + WARM_UP; i++) {
-    const started = performance.now();
-    await host.request("sign", { certificateId: key.certificateId, origin, format: "raw", data: DATA.toString("base64") });
-    if (i >= WARM_UP) samples.push(performance.now() - started);
-  }
-  return samples;
+  return async (n) => {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const started = performance.now();
+      await host.request("sign", { certificateId: key.certificateId, origin, format: "raw", data: DATA.toString("base64") });
+      samples.push(performance.now() - started);
+    }
+    return samples;
+  };
 }
 
-/** (c) window.yzt.sign in a page whose origin is already logged in on the key. */
-export async function pageSigns(page: Page, key: BenchKey, count: number): Promise<number[]> {
-  return page.evaluate(
-    async (id, data, total, warmUp) => {
+/** (c) window.yzt.sign in a page whose origin is already logged in on the key, timed in the page. */
+export function pageSampler(page: Page, key: BenchKey): BatchSampler {
+  return (n) => page.evaluate(
+    async (id, data, total) => {
       const yzt = (window as unknown as { yzt: { sign(o: object): Promise<unknown> } }).yzt;
       const samples: number[] = [];
-      for (let i = 0; i < total + warmUp; i++) {
+      for (let i = 0; i < total; i++) {
         const started = performance.now();
         await yzt.sign({ certificateId: id, data, format: "raw" });
-        if (i >= warmUp) samples.push(performance.now() - started);
+        samples.push(performance.now() - started);
       }
       return samples;
     },
-    key.certificateId, DATA.toString("base64"), count, WARM_UP,
+    key.certificateId, DATA.toString("base64"), n,
   );
+}
+
+/**
+ * The floor and a path measured in alternating batches of ten, `count` signatures each after two warm-up
+ * rounds: this machine's speed drifts over a run (other processes, CPU frequency), and a floor measured
+ * minutes before its path would turn that drift into "overhead".
+ */
+export async function interleaved(floor: BatchSampler, path: BatchSampler, count: number): Promise<{ floor: number[]; path: number[] }> {
+  const batch = 10;
+  const floorSamples: number[] = [];
+  const pathSamples: number[] = [];
+  for (let round = 0; round < WARM_UP_ROUNDS + Math.ceil(count / batch); round++) {
+    const floorBatch = await floor(batch);
+    const pathBatch = await path(batch);
+    if (round < WARM_UP_ROUNDS) continue;
+    floorSamples.push(...floorBatch);
+    pathSamples.push(...pathBatch);
+  }
+  return { floor: floorSamples, path: pathSamples };
 }
 
 /** Logs a tab's origin in on a certificate through the extension's real PIN dialog. */

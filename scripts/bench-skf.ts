@@ -11,19 +11,17 @@ import { USER_PIN } from "../test/virtual-token/provision.js";
 import { parseCertificate } from "../native-host/crypto/certificate.js";
 import { loadSkfLibrary } from "../native-host/token/skf/library.js";
 import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
-import { sm2Digest } from "../native-host/crypto/sm2.js";
-import { BENCH_KEYS, DATA, hostSigns, loginThroughDialog, pageSigns, removalToPageEvent, type BenchKey } from "./bench-paths.js";
+import { sm2Digest } from "../native-host/crypto/sm2-digest.js";
+import { BENCH_KEYS, DATA, hostSampler, interleaved, loginThroughDialog, pageSampler, removalToPageEvent, type BenchKey, type Floor } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { launchBrowser } from "./launch-browser.js";
 import type { TestSite } from "./test-site.js";
 
-const WARM_UP = 20;
-
+/** Each path with the floor measured in turn with it (interleaved()). */
 export interface SkfKeyRows {
   key: string;
-  floor: number[];
-  host: number[];
-  page: number[];
+  host: { floor: number[]; path: number[] };
+  page: { floor: number[]; path: number[] };
 }
 
 export interface SkfBench {
@@ -32,60 +30,66 @@ export interface SkfBench {
 }
 
 /** (a) The SKF floor: the adapter in this process, logged in once, signing what the host would give the key. */
-async function inProcessSkfSigns(manifest: VtokenManifest, key: BenchKey, count: number): Promise<number[]> {
+async function skfFloor(manifest: VtokenManifest, key: BenchKey): Promise<Floor> {
   const library = loadSkfLibrary({ kind: "skf", path: manifest.skfModule, source: "explicit" });
   if (library.error !== null) throw new Error(library.error);
-  try {
-    const present = library.presentKeys().find((candidate) => candidate.serial === key.serial);
-    if (!present) throw new Error(`key ${key.serial} is not inserted`);
-    const device = library.openKey(present);
-    const keyId = key.certificateId.slice(key.certificateId.lastIndexOf(":") + 1);
-    const certificate = (await device.readCertificates()).find((candidate) => candidate.keyId === keyId)!;
-    const parsed = parseCertificate(certificate.der);
-    await device.login(USER_PIN);
-    const primitive = device.signingKey(keyId, parsed).primitive!;
-    const input = parsed.keyAlgorithm === "SM2" ? sm2Digest(parsed.publicKeyPoint!, DATA) : rsaSha256DigestInfo(sha256(DATA));
-    const samples: number[] = [];
-    for (let i = 0; i < count + WARM_UP; i++) {
-      const started = performance.now();
-      await primitive(input);
-      if (i >= WARM_UP) samples.push(performance.now() - started);
-    }
-    device.close();
-    return samples;
-  } finally {
-    library.close();
-  }
+  const present = library.presentKeys().find((candidate) => candidate.serial === key.serial);
+  if (!present) throw new Error(`key ${key.serial} is not inserted`);
+  const device = library.openKey(present);
+  const keyId = key.certificateId.slice(key.certificateId.lastIndexOf(":") + 1);
+  const certificate = (await device.readCertificates()).find((candidate) => candidate.keyId === keyId)!;
+  const parsed = parseCertificate(certificate.der);
+  await device.login(USER_PIN);
+  const primitive = device.signingKey(keyId, parsed).primitive!;
+  const input = parsed.keyAlgorithm === "SM2" ? sm2Digest(parsed.publicKeyPoint!, DATA) : rsaSha256DigestInfo(sha256(DATA));
+  return {
+    batch: async (n) => {
+      const samples: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const started = performance.now();
+        await primitive(input);
+        samples.push(performance.now() - started);
+      }
+      return samples;
+    },
+    close: () => {
+      device.close();
+      library.close();
+    },
+  };
 }
 
 export async function measureSkf(manifest: VtokenManifest, env: Record<string, string>, site: TestSite, count: number): Promise<SkfBench> {
   // The same certificate ids as on the PKCS#11 face (skfKeyId numbers pairs as the virtual token does).
   const keys = BENCH_KEYS;
-  const floors: number[][] = [];
-  for (const key of keys) floors.push(await inProcessSkfSigns(manifest, key, count));
-
-  const library = hostLibraryOf(manifest, "skf");
-  const host = HostProcess.start({ library, env: { ...env, YZT_LOG_LEVEL: "warn" } });
-  const viaHost: number[][] = [];
+  const floors: Floor[] = [];
+  for (const key of keys) floors.push(await skfFloor(manifest, key));
   try {
-    for (const key of keys) viaHost.push(await hostSigns(host, key, "https://bench-skf.example.cn", count));
-  } finally {
-    await host.close();
-  }
-
-  const session = await launchBrowser("chromium", { ...libraryEnv(library), ...env, YZT_LOG_LEVEL: "warn" }, { site });
-  try {
-    const page = await session.browser.newPage();
-    await page.goto(site.allowedUrl);
-    await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
-    const viaPage: number[][] = [];
-    for (const key of keys) {
-      await loginThroughDialog(session.browser, page, key.certificateId);
-      viaPage.push(await pageSigns(page, key, count));
+    const library = hostLibraryOf(manifest, "skf");
+    const host = HostProcess.start({ library, env: { ...env, YZT_LOG_LEVEL: "warn" } });
+    const viaHost: Array<{ floor: number[]; path: number[] }> = [];
+    try {
+      for (const [k, key] of keys.entries()) viaHost.push(await interleaved(floors[k]!.batch, await hostSampler(host, key, "https://bench-skf.example.cn"), count));
+    } finally {
+      await host.close();
     }
-    const removalMs = await removalToPageEvent(page, manifest.home, "demo", 10);
-    return { keys: keys.map((key, k) => ({ key: key.name, floor: floors[k]!, host: viaHost[k]!, page: viaPage[k]! })), removalMs };
+
+    const session = await launchBrowser("chromium", { ...libraryEnv(library), ...env, YZT_LOG_LEVEL: "warn" }, { site });
+    try {
+      const page = await session.browser.newPage();
+      await page.goto(site.allowedUrl);
+      await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
+      const viaPage: Array<{ floor: number[]; path: number[] }> = [];
+      for (const [k, key] of keys.entries()) {
+        await loginThroughDialog(session.browser, page, key.certificateId);
+        viaPage.push(await interleaved(floors[k]!.batch, pageSampler(page, key), count));
+      }
+      const removalMs = await removalToPageEvent(page, manifest.home, "demo", 10);
+      return { keys: keys.map((key, k) => ({ key: key.name, host: viaHost[k]!, page: viaPage[k]! })), removalMs };
+    } finally {
+      await session.close();
+    }
   } finally {
-    await session.close();
+    for (const floor of floors) floor.close();
   }
 }

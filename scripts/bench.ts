@@ -14,10 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { HOST_PROCESS_ENV } from "../native-host/install/host-manifest.js";
 import { provision } from "../test/virtual-token/provision.js";
 import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
-import { BENCH_KEYS, DATA, hostSigns, inProcessSigns, loginThroughDialog, pageSigns, removalToPageEvent } from "./bench-paths.js";
+import { BENCH_KEYS, DATA, hostSampler, interleaved, loginThroughDialog, pageSampler, pkcs11Floor, removalToPageEvent } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { measureLargeDocuments, type LargeDocumentStats } from "./bench-large.js";
 import { measureServerLogins, serverLoginRow } from "./bench-logins.js";
@@ -47,14 +48,32 @@ function stats(samples: number[]): Stats {
 
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 
-/** One key's three signing paths, and what the host and the page cost over the floor. */
-function keyPaths(key: string, floor: Stats, viaHost: Stats, viaPage: Stats) {
+type Paired = { floor: number[]; path: number[] };
+
+/** One key's three signing paths, and what the host and the page cost over the floor measured in turn with each. */
+function keyPaths(key: string, viaHost: Paired, viaPage: Paired) {
+  const [hostFloor, host, pageFloor, page] = [viaHost.floor, viaHost.path, viaPage.floor, viaPage.path].map(stats) as [Stats, Stats, Stats, Stats];
   return {
-    key, inProcess: floor, host: viaHost, page: viaPage,
-    ratios: { hostOverFloor: round(viaHost.median / floor.median, 2), pageOverFloor: round(viaPage.median / floor.median, 2) },
-    overheadMs: { host: round(viaHost.median - floor.median), page: round(viaPage.median - floor.median) },
+    key, inProcess: hostFloor, host, page, pageFloor,
+    ratios: { hostOverFloor: round(host.median / hostFloor.median, 2), pageOverFloor: round(page.median / pageFloor.median, 2) },
+    overheadMs: { host: round(host.median - hostFloor.median), page: round(page.median - pageFloor.median) },
   };
 }
+
+/** Issue 22's budgets; every figure is printed beside its own. */
+const BUDGET = {
+  coldStartOverBareMs: 30,
+  packagedOverBare: 1.3,
+  hostOverheadMs: 0.5,
+  pageOverheadMs: 2,
+  officeHubListMs: 250,
+  idleRssMb: 45,
+  rssAfter1000Mb: 60,
+  /** SM2 checks per CPU-second before @noble/curves, in the issue's run: must not drop. */
+  sm2ChecksPerCpuSecond: 572,
+} as const;
+
+const verdict = (met: boolean) => (met ? "met" : "NOT MET");
 
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
@@ -64,25 +83,33 @@ function rssMb(pid: number): number {
 /** A Node process that answers the first frame and nothing else: what Node itself costs to start here. */
 const NODE_ECHO = `process.stdin.once("data", () => { const b = Buffer.from('{"id":1,"result":null}'); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); process.stdout.write(Buffer.concat([h, b])); });`;
 
-/** Start to first answer: a fresh process each time, as when a browser starts the host. */
-async function coldStarts(args: string[], env: Record<string, string>, runs: number, executable = process.execPath): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    const child = spawn(executable, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "ignore"] });
-    const decoder = new FrameDecoder(1 << 20);
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (chunk: Buffer) => {
-        if (decoder.push(chunk).some((d) => d.kind === "message" && (d.value as { id?: number }).id === 1)) resolve();
-      });
-      child.on("error", reject);
-      child.stdin.write(encodeFrame({ id: 1, method: "hello", params: {} }));
+/** Start to first answer: a fresh process, as when a browser starts the host. */
+async function coldStart(args: string[], env: Record<string, string>, executable = process.execPath): Promise<number> {
+  const started = performance.now();
+  const child = spawn(executable, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "ignore"] });
+  const decoder = new FrameDecoder(1 << 20);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (decoder.push(chunk).some((d) => d.kind === "message" && (d.value as { id?: number }).id === 1)) resolve();
     });
-    samples.push(performance.now() - started);
-    child.stdin.end();
-    await new Promise((resolve) => child.on("exit", resolve));
+    child.on("error", reject);
+    child.stdin.write(encodeFrame({ id: 1, method: "hello", params: {} }));
+  });
+  const elapsed = performance.now() - started;
+  child.stdin.end();
+  await new Promise((resolve) => child.on("exit", resolve));
+  return elapsed;
+}
+
+/** Bare Node and the host started in turn, `runs` of each, so both see the same machine. */
+async function coldStartsBesideBare(args: string[], env: Record<string, string>, runs: number, executable = process.execPath): Promise<{ host: Stats; bare: Stats }> {
+  const host: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bare.push(await coldStart(["-e", NODE_ECHO], {}));
+    host.push(await coldStart(args, { ...HOST_PROCESS_ENV, ...env }, executable));
   }
-  return samples;
+  return { host: stats(host), bare: stats(bare) };
 }
 
 async function main(): Promise<void> {
@@ -95,26 +122,27 @@ async function main(): Promise<void> {
   try {
     console.log(`yzt-bridge benchmark: ${SIGNATURES} signatures per path and key (RSA-2048, SM2) on the virtual token…`);
     insertToken(home, "rsa");
-    const floors = BENCH_KEYS.map((key) => stats(inProcessSigns(manifest.module, key, SIGNATURES)));
+    // The floors stay open for the whole run: each path is measured in turn with its floor (interleaved()).
+    const floors = BENCH_KEYS.map((key) => pkcs11Floor(manifest.module, key));
 
     const host = HostProcess.start({ library: hostLibraryOf(manifest, "pkcs11"), env: { ...env, YZT_LOG_LEVEL: "warn" } });
     await host.request("hello", {});
     const idleRss = rssMb(host.child.pid!);
-    const viaHosts: Stats[] = [];
-    for (const key of BENCH_KEYS) viaHosts.push(stats(await hostSigns(host, key, "https://bench.example.cn", SIGNATURES)));
-    for (let i = 0; i < 1000 - SIGNATURES - 20; i++) {
+    const viaHosts: Paired[] = [];
+    for (const [k, key] of BENCH_KEYS.entries()) viaHosts.push(await interleaved(floors[k]!.batch, await hostSampler(host, key, "https://bench.example.cn"), SIGNATURES));
+    const signedSoFar = viaHosts.reduce((sum, paired) => sum + paired.path.length, 0);
+    for (let i = signedSoFar; i < 1000; i++) {
       await host.request("sign", { certificateId: CERT_ID, origin: "https://bench.example.cn", format: "raw", data: DATA.toString("base64") });
     }
     const rssAfter = rssMb(host.child.pid!);
     await host.close();
 
-    const cold = stats(await coldStarts([hostEntry(), "--module", manifest.module], env, 15));
-    const bareNode = stats(await coldStarts(["-e", NODE_ECHO], {}, 15));
+    const { host: cold, bare: bareNode } = await coldStartsBesideBare([hostEntry(), "--module", manifest.module], env, 21);
     console.log(`an office hub: ${OFFICE_KEYS} keys inserted at once…`);
     const hub = await measureManyKeys(work);
     const hubStats = { keys: hub.keys, certificates: hub.certificates, coldListMs: stats(hub.coldListMs), removalMs: stats(hub.removalMs), pickerOpenMs: stats(hub.pickerOpenMs) };
     console.log("building the packages (deb, rpm) to measure them…");
-    const packaged = await measurePackages(join(work, "packages"), async (runtime, entry) => stats(await coldStarts([entry, "--module", manifest.module], env, 15, runtime)));
+    const packaged = await measurePackages(join(work, "packages"), (runtime, entry) => coldStartsBesideBare([entry, "--module", manifest.module], env, 21, runtime));
 
     console.log("the server kit: logins through two demo nodes sharing one Redis (RSA-2048, SM2)…");
     const serverLogins = await measureServerLogins(work);
@@ -122,7 +150,7 @@ async function main(): Promise<void> {
 
     const site = await startTestSite(manifest.tls);
     const session = await launchBrowser("chromium", { ...libraryEnv(hostLibraryOf(manifest, "pkcs11")), ...env, YZT_LOG_LEVEL: "warn" }, { site });
-    const viaPages: Stats[] = [];
+    const viaPages: Paired[] = [];
     let removal: Stats;
     const large: Record<string, LargeDocumentStats> = {};
     let concurrent: { tabs: number; perTab: number; ok: number; failed: number; wallMs: number; perSignatureMs: number };
@@ -133,8 +161,9 @@ async function main(): Promise<void> {
       for (const key of BENCH_KEYS) {
         // Log in through the real PIN dialog once; the session then serves every signature.
         await loginThroughDialog(session.browser, page, key.certificateId);
-        viaPages.push(stats(await pageSigns(page, key, SIGNATURES)));
+        viaPages.push(await interleaved(floors[BENCH_KEYS.indexOf(key)]!.batch, pageSampler(page, key), SIGNATURES));
       }
+      for (const floor of floors) floor.close();
       // Documents are hashed in the page: WebCrypto SHA-256 for RSA, the extension's SM3 for SM2. The GM
       // profile's SignedData puts the content off a 3-byte boundary, so its attached form is encoded anew.
       for (const key of BENCH_KEYS) {
@@ -184,10 +213,14 @@ async function main(): Promise<void> {
       await skfSite.close();
       removeToken(home, "rsa");
     }
-    const skfKeys = skf.keys.map((k) => keyPaths(k.key, stats(k.floor), stats(k.host), stats(k.page)));
+    const skfKeys = skf.keys.map((k) => keyPaths(k.key, k.host, k.page));
     const skfRemoval = stats(skf.removalMs);
 
-    const perKey = BENCH_KEYS.map((key, k) => keyPaths(key.name, floors[k]!, viaHosts[k]!, viaPages[k]!));
+    const perKey = BENCH_KEYS.map((key, k) => keyPaths(key.name, viaHosts[k]!, viaPages[k]!));
+    const addedAtStart = cold.median - bareNode.median;
+    const packagedOverBare = round(packaged.coldStartMs.host.median / packaged.coldStartMs.bare.median, 2);
+    // The issue's 572/s was the bare check repeated on one key, which is what the known-key row measures.
+    const sm2Check = verifyRates.sm2KnownKey;
     const largeOverhead = (stats: LargeDocumentStats) => Math.max(stats.overheadOverFloor.detached, stats.overheadOverFloor.attached);
     Object.assign(results, {
       keys: perKey,
@@ -203,15 +236,18 @@ async function main(): Promise<void> {
       signatureChecksPerCpuSecond: verifyRates,
       officeHub: hubStats,
       budget: {
-        pageOverheadMs: { target: 3, met: perKey.every((k) => k.overheadMs.page <= 3) },
-        skfPageOverheadMs: { target: 3, met: skfKeys.every((k) => k.overheadMs.page <= 3) },
+        coldStartOverBareMs: { target: BUDGET.coldStartOverBareMs, value: round(addedAtStart, 1), met: addedAtStart <= BUDGET.coldStartOverBareMs },
+        packagedOverBare: { target: BUDGET.packagedOverBare, value: packagedOverBare, met: packagedOverBare <= BUDGET.packagedOverBare },
+        hostOverheadMs: { target: BUDGET.hostOverheadMs, met: [...perKey, ...skfKeys].every((k) => k.overheadMs.host <= BUDGET.hostOverheadMs) },
+        pageOverheadMs: { target: BUDGET.pageOverheadMs, met: [...perKey, ...skfKeys].every((k) => k.overheadMs.page <= BUDGET.pageOverheadMs) },
+        officeHubListMs: { target: BUDGET.officeHubListMs, met: hubStats.coldListMs.median <= BUDGET.officeHubListMs },
+        idleRssMb: { target: BUDGET.idleRssMb, met: idleRss <= BUDGET.idleRssMb },
+        rssAfter1000Mb: { target: BUDGET.rssAfter1000Mb, met: rssAfter <= BUDGET.rssAfter1000Mb },
+        sm2ChecksPerCpuSecond: { target: `≥ ${BUDGET.sm2ChecksPerCpuSecond}`, met: sm2Check >= BUDGET.sm2ChecksPerCpuSecond },
         skfRemovalMs: { target: 300, met: skfRemoval.median <= 300 },
-        coldStartMs: { target: 150, met: cold.median <= 150 },
         removalMs: { target: 300, met: removal.median <= 300 },
-        idleRssMb: { target: 60, met: idleRss <= 60 },
         concurrent: { target: "all succeed", met: concurrent.failed === 0 },
         serverLogins: { target: "all succeed", met: serverLogins.every((s) => s.failed === 0 && !s.stoppedEarly) },
-        officeHubListMs: { target: 500, met: hubStats.coldListMs.median <= 500 },
         officeHubRemovalMs: { target: 300, met: hubStats.removalMs.median <= 300 },
         largeDocumentOverhead: { target: "≤ 2× the hashing floor (the key's hash: SHA-256 or SM3)", met: Object.values(large).every((l) => largeOverhead(l) <= 2) },
       },
@@ -232,15 +268,15 @@ async function main(): Promise<void> {
         row(`SKF ${k.key}: c) page yzt.sign via Chromium`, k.page),
       ]),
       "",
-      ...perKey.map((k) => `${k.key}: ratios b/a = ${k.ratios.hostOverFloor}, c/a = ${k.ratios.pageOverFloor}; overhead over the floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
-      ...skfKeys.map((k) => `SKF ${k.key}: overhead over the SKF floor: host ${k.overheadMs.host} ms, page ${k.overheadMs.page} ms (budget ≤ 3 ms)`),
+      ...[...perKey, ...skfKeys.map((k) => ({ ...k, key: `SKF ${k.key}` }))].map((k) =>
+        `${k.key}: overhead over the floor measured beside it: host ${k.overheadMs.host} ms (budget ≤ ${BUDGET.hostOverheadMs} ms: ${verdict(k.overheadMs.host <= BUDGET.hostOverheadMs)}), page ${k.overheadMs.page} ms (floor ${k.pageFloor.median.toFixed(3)} ms; budget ≤ ${BUDGET.pageOverheadMs} ms: ${verdict(k.overheadMs.page <= BUDGET.pageOverheadMs)}); ratios b/a ${k.ratios.hostOverFloor}, c/a ${k.ratios.pageOverFloor}`),
       `SKF key removal → page tokenremoved (SKF_WaitForDevEvent on a worker thread): median ${skfRemoval.median.toFixed(0)} ms, p95 ${skfRemoval.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
-      `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms (budget ≤ 150 ms); a bare Node process answering one frame: median ${bareNode.median.toFixed(1)} ms, so the host adds ${(cold.median - bareNode.median).toFixed(1)} ms`,
-      `packaged host (/opt/yzt-bridge: its own stripped Node runtime) cold start to first answer: median ${packaged.coldStartMs.median.toFixed(1)} ms, ${round(packaged.coldStartMs.median / bareNode.median, 2)}× a bare Node process`,
+      `host cold start to first answer: median ${cold.median.toFixed(1)} ms, p95 ${cold.p95.toFixed(1)} ms; a bare Node process answering one frame, started in turn with it: median ${bareNode.median.toFixed(1)} ms, so the host adds ${addedAtStart.toFixed(1)} ms (budget ≤ +${BUDGET.coldStartOverBareMs} ms: ${verdict(addedAtStart <= BUDGET.coldStartOverBareMs)})`,
+      `packaged host (/opt/yzt-bridge: its own stripped Node runtime) cold start to first answer: median ${packaged.coldStartMs.host.median.toFixed(1)} ms against ${packaged.coldStartMs.bare.median.toFixed(1)} ms for bare Node started in turn: ${packagedOverBare}× (budget ≤ ${BUDGET.packagedOverBare}×: ${verdict(packagedOverBare <= BUDGET.packagedOverBare)})`,
       `package sizes: ${packaged.sizes.map((p) => `${p.name} ${(p.bytes / 1048576).toFixed(1)} MB`).join(", ")}; installed ${(packaged.installedBytes / 1048576).toFixed(1)} MB; both built in ${(packaged.buildMs / 1000).toFixed(1)} s`,
-      `${hubStats.keys} keys inserted (${hubStats.certificates} certificates): host cold start to the full certificate list median ${hubStats.coldListMs.median.toFixed(0)} ms, p95 ${hubStats.coldListMs.p95.toFixed(0)} ms (budget ≤ 500 ms); one key's removal → host event median ${hubStats.removalMs.median.toFixed(0)} ms, p95 ${hubStats.removalMs.p95.toFixed(0)} ms (budget ≤ 300 ms); picker open (page call → dialog ready) median ${hubStats.pickerOpenMs.median.toFixed(0)} ms`,
+      `${hubStats.keys} keys inserted (${hubStats.certificates} certificates): host cold start to the full certificate list median ${hubStats.coldListMs.median.toFixed(0)} ms, p95 ${hubStats.coldListMs.p95.toFixed(0)} ms (budget ≤ ${BUDGET.officeHubListMs} ms: ${verdict(hubStats.coldListMs.median <= BUDGET.officeHubListMs)}); one key's removal → host event median ${hubStats.removalMs.median.toFixed(0)} ms, p95 ${hubStats.removalMs.p95.toFixed(0)} ms (budget ≤ 300 ms); picker open (page call → dialog ready) median ${hubStats.pickerOpenMs.median.toFixed(0)} ms`,
       `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
-      `host RSS: idle ${idleRss.toFixed(1)} MB, after 1000 signatures ${rssAfter.toFixed(1)} MB (budget idle ≤ 60 MB)`,
+      `host RSS: idle ${idleRss.toFixed(1)} MB (budget ≤ ${BUDGET.idleRssMb} MB: ${verdict(idleRss <= BUDGET.idleRssMb)}), after 1000 signatures ${rssAfter.toFixed(1)} MB (budget ≤ ${BUDGET.rssAfter1000Mb} MB: ${verdict(rssAfter <= BUDGET.rssAfter1000Mb)})`,
       ...Object.entries(large).map(([name, l]) => {
         const floor = l.keyHash === "SM3" ? `SM3 floor ${l.keyHashFloorMs} ms (WebCrypto SHA-256 ${l.hashFloorMs} ms)` : `WebCrypto SHA-256 floor ${l.hashFloorMs} ms`;
         const versusSha256 = l.keyHash === "SM3" ? `; against SHA-256: ${l.overheadOverSha256.detached}×, ${l.overheadOverSha256.attached}×` : "";
@@ -248,7 +284,7 @@ async function main(): Promise<void> {
       }),
       `4 tabs × 50 concurrent SM2 signatures: ${concurrent.ok}/${concurrent.tabs * concurrent.perTab} succeeded in ${concurrent.wallMs} ms (${concurrent.perSignatureMs} ms each, serialised per token)`,
       ...serverLogins.map(serverLoginRow),
-      verifyRatesRow(verifyRates),
+      `${verifyRatesRow(verifyRates)} (budget: SM2 on a key seen before ≥ ${BUDGET.sm2ChecksPerCpuSecond}/s, the bare check's rate before @noble/curves: ${verdict(sm2Check >= BUDGET.sm2ChecksPerCpuSecond)})`,
     ].join("\n");
     console.log(`\n${table}\n`);
     const out = join(root, "bench");

@@ -1,18 +1,19 @@
 /**
- * Bundles the native host and the `yzt` CLI into dist/host/: bundle.cjs (both programs and their
- * dependencies, one CommonJS file), its V8 code cache, and the two small loaders browsers and users start,
- * main.js and yzt.js (native-host/bundle/run-bundle.ts). One file compiled from a code cache starts far
- * faster than hundreds of ES modules compiled anew at every start (Node 20 caches neither). The directory is
- * emptied first so nothing of an older build is ever shipped. pkcs11js stays external: it is a native addon,
- * copied beside the bundle by the packager (koffi is loaded by path at run time, so it is never bundled).
+ * Bundles the native host and the `yzt` CLI into dist/host/: bundle.cjs (both programs, one CommonJS file),
+ * vendor.cjs (the libraries only some requests need), their V8 code caches, and the two small loaders
+ * browsers and users start, main.js and yzt.js (native-host/bundle/run-bundle.ts). One file compiled from a
+ * code cache starts far faster than hundreds of ES modules compiled anew at every start (Node 20 caches
+ * neither). The directory is emptied first so nothing of an older build is ever shipped. pkcs11js stays
+ * external: it is a native addon, copied beside the bundle by the packager (koffi is loaded by path at run
+ * time, so it is never bundled).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { packageRoot } from "../native-host/install/paths.js";
-import { BUNDLE_FILE, CODE_CACHE_FILE } from "../native-host/bundle/run-bundle.js";
+import { BUNDLE_FILE, codeCacheFile, VENDOR_FILE } from "../native-host/bundle/run-bundle.js";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
 
@@ -21,40 +22,73 @@ const outdir = join(root, "dist", "host");
 const compiled = join(root, "dist", "native-host");
 rmSync(outdir, { recursive: true, force: true });
 
-await build({
-  entryPoints: [join(compiled, "bundle", "programs.js")],
-  outfile: join(outdir, BUNDLE_FILE),
+/**
+ * Libraries only some requests need (CMS, chains, envelopes, XML signatures), with all they depend on: the
+ * second bundle. In the host bundle each is a stub that requires it from there on first use (run-bundle.ts
+ * hands the host bundle a `require` that loads vendor.cjs with its code cache).
+ */
+const VENDOR_PACKAGES = ["pkijs", "asn1js", "@peculiar/webcrypto", "xml-crypto", "@xmldom/xmldom"];
+const vendorStubs: Plugin = {
+  name: "yzt-vendor-stubs",
+  setup(plugin) {
+    const names = new RegExp(`^(${VENDOR_PACKAGES.map((name) => name.replace(/[/.@-]/g, "\\$&")).join("|")})$`);
+    plugin.onResolve({ filter: names }, (args) => ({ path: args.path, namespace: "yzt-vendor" }));
+    plugin.onResolve({ filter: /.*/, namespace: "yzt-vendor" }, (args) => ({ path: args.path, external: true }));
+    plugin.onLoad({ filter: /.*/, namespace: "yzt-vendor" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`./${VENDOR_FILE}`)})[${JSON.stringify(args.path)}];`,
+      loader: "js",
+    }));
+  },
+};
+
+const bundleOptions = {
   bundle: true,
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["pkcs11js"],
   // ASCII only (other characters escaped), so the loader reads it as latin1: no UTF-8 decoding at each start.
   charset: "ascii",
+  logLevel: "warning",
+} as const;
+
+await build({
+  ...bundleOptions,
+  entryPoints: [join(compiled, "bundle", "programs.js")],
+  outfile: join(outdir, BUNDLE_FILE),
+  external: ["pkcs11js"],
+  plugins: [vendorStubs],
   // ES modules of the project ask import.meta.url where they are (the package root, version.json, koffi);
   // in the CommonJS bundle that is the bundle file itself.
   define: { "import.meta.url": "__yztBundleUrl" },
   banner: { js: 'var __yztBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  logLevel: "warning",
 });
+await build({
+  ...bundleOptions,
+  // Each library is initialised when first asked for, not when the bundle loads.
+  stdin: {
+    contents: VENDOR_PACKAGES.map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(name)}) });`).join("\n"),
+    resolveDir: root,
+    loader: "js",
+  },
+  outfile: join(outdir, VENDOR_FILE),
+});
+
 // esbuild escaped every character outside ASCII in the code; the rest, in comments, goes the same way, so
-// the file is ASCII and latin1 reads it exactly.
-const bundlePath = join(outdir, BUNDLE_FILE);
-writeFileSync(bundlePath, readFileSync(bundlePath, "utf8").replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`));
+// the files are ASCII and latin1 reads them exactly.
+for (const file of [BUNDLE_FILE, VENDOR_FILE]) {
+  const path = join(outdir, file);
+  writeFileSync(path, readFileSync(path, "utf8").replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`));
+}
 
 // The loaders are CommonJS too (dist/host/package.json says so): Node starts a CommonJS file without
 // setting up its ES module loader, a few milliseconds of every start.
 writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`);
 await build({
+  ...bundleOptions,
   entryPoints: { main: join(compiled, "bundle", "host-entry.js"), yzt: join(compiled, "bundle", "cli-entry.js") },
   outdir,
-  bundle: true,
-  platform: "node",
-  format: "cjs",
-  target: "node20",
   define: { "import.meta.url": "__yztLoaderUrl" },
   banner: { js: 'var __yztLoaderUrl = require("node:url").pathToFileURL(__filename).href;' },
-  logLevel: "warning",
 });
 
 /**
@@ -77,6 +111,7 @@ async function trainingKey(): Promise<{ args: string[]; env: Record<string, stri
         { method: "listCertificates", params: {} },
         { method: "login", params: { certificateId, origin, pin: USER_PIN } },
         { method: "sign", params: { certificateId, origin, format: "raw", data: Buffer.from("yzt-bridge").toString("base64") } },
+        { method: "sign", params: { certificateId, origin, format: "pkcs7-detached", data: Buffer.from("yzt-bridge").toString("base64") } },
       ],
       dispose,
     };
@@ -108,7 +143,9 @@ async function writeCodeCache(): Promise<void> {
     });
     send();
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    if (code !== 0 || !existsSync(join(outdir, CODE_CACHE_FILE))) throw new Error(`writing the host's code cache failed (exit ${code})`);
+    const missing = [BUNDLE_FILE, VENDOR_FILE].map((file) => join(outdir, codeCacheFile(file))).filter((path) => !existsSync(path));
+    // Trained on discovery alone, nothing may have needed vendor.cjs: its cache is then simply not there.
+    if (code !== 0 || missing.includes(join(outdir, codeCacheFile(BUNDLE_FILE)))) throw new Error(`writing the host's code cache failed (exit ${code})`);
   } finally {
     key.dispose();
   }

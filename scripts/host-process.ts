@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { hostEntry, packageRoot } from "../native-host/install/paths.js";
+import { HOST_PROCESS_ENV } from "../native-host/install/host-manifest.js";
 import { libraryFlag, type HostLibrary } from "../test/virtual-token/backend.js";
 import { YztError } from "../protocol/errors.js";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
@@ -47,7 +48,8 @@ export class HostProcess {
   static start(options: { library?: HostLibrary; env?: Record<string, string>; args?: string[]; entry?: string }): HostProcess {
     const flags = options.library ? [libraryFlag(options.library), options.library.path] : [];
     const child = spawn(process.execPath, [options.entry ?? hostEntry(), ...flags, ...(options.args ?? [])], {
-      env: { ...process.env, YZT_LOG_LEVEL: "debug", ...options.env },
+      // As the launchers browsers start run it (host-manifest.ts).
+      env: { ...process.env, ...HOST_PROCESS_ENV, YZT_LOG_LEVEL: "debug", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     return new HostProcess(child);

@@ -2,10 +2,14 @@
  * Runs dist/host/bundle.cjs with V8's code cache. Node 20 caches compiled code for neither ES modules nor
  * CommonJS files, so every start parsed and compiled the host anew: on a tax payer's first contact, the
  * browser starts the host when the login page asks for certificates, and that compile was most of what the
- * host added to Node's own start. The bundle is compiled here as a vm.Script with the cache written at build
+ * host added to Node's own start. Each bundle is compiled here as a vm.Script with the cache written at build
  * time (scripts/bundle-host.ts runs the host once with YZT_CODE_CACHE=write), for the Node that built it:
  * the packages ship that Node. Another Node (a Windows runtime, a newer Node in a checkout) has V8 reject the
  * cache, and the bundle is then compiled as usual: slower, never wrong.
+ *
+ * The libraries only some requests need (CMS, chains, envelopes, XML signatures: pkijs, @peculiar/webcrypto,
+ * xml-crypto, xmldom) are a second bundle, vendor.cjs, which the host bundle requires on first use; it is
+ * loaded the same way, with its own cache.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -15,11 +19,17 @@ import { Script } from "node:vm";
 import type { Program } from "./programs.js";
 
 export const BUNDLE_FILE = "bundle.cjs";
-export const CODE_CACHE_FILE = "bundle.cjs.v8-cache";
+export const VENDOR_FILE = "vendor.cjs";
+/** Where a bundle's code cache lives: beside it. */
+export const codeCacheFile = (bundleFile: string) => `${bundleFile}.v8-cache`;
 
 interface BundleExports {
   start(program: Program): void;
 }
+
+type Require = (id: string) => unknown;
+
+const writing = () => process.env.YZT_CODE_CACHE === "write";
 
 function readCache(path: string): Buffer | undefined {
   try {
@@ -36,16 +46,29 @@ function writeCache(script: Script, path: string): void {
   renameSync(temporary, path);
 }
 
+/** Compiles one CommonJS bundle (from its cache where V8 accepts it) and runs it; returns its exports. */
+function loadBundle(file: string, bundleRequire: Require): unknown {
+  const cachePath = codeCacheFile(file);
+  const cachedData = writing() ? undefined : readCache(cachePath);
+  // Bundles are ASCII (bundle-host.ts makes sure), so latin1 reads them exactly, without UTF-8 decoding. The
+  // CommonJS wrapper on the first line keeps the bundle's line numbers in stack traces.
+  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "latin1")}\n})`;
+  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  if (writing()) process.once("exit", () => writeCache(script, cachePath));
+  const module = { exports: {} };
+  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, bundleRequire, module, file, dirname(file));
+  return module.exports;
+}
+
 export function runBundle(program: Program, loaderUrl: string): void {
   const dir = dirname(fileURLToPath(loaderUrl));
   const file = join(dir, BUNDLE_FILE);
-  const cachePath = join(dir, CODE_CACHE_FILE);
-  const cachedData = process.env.YZT_CODE_CACHE === "write" ? undefined : readCache(cachePath);
-  // The CommonJS wrapper on the bundle's first line keeps its line numbers in stack traces.
-  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "latin1")}\n})`;
-  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
-  if (process.env.YZT_CODE_CACHE === "write") process.once("exit", () => writeCache(script, cachePath));
-  const module = { exports: {} as BundleExports };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dir);
-  module.exports.start(program);
+  const nodeRequire = createRequire(file);
+  let vendor: unknown;
+  // The host bundle asks for the vendor bundle by this name (bundle-host.ts); everything else is Node's.
+  const bundleRequire: Require = Object.assign(
+    (id: string) => (id === `./${VENDOR_FILE}` ? (vendor ??= loadBundle(join(dir, VENDOR_FILE), nodeRequire)) : nodeRequire(id)),
+    nodeRequire,
+  );
+  (loadBundle(file, bundleRequire) as BundleExports).start(program);
 }
