@@ -38,35 +38,59 @@ export type BatchSampler = (n: number) => number[] | Promise<number[]>;
 /** A floor that stays open while the path it is compared with is measured. */
 export interface Floor {
   batch: BatchSampler;
+  /**
+   * The same call as the host makes it, where that differs from `batch`: the host signs through pkcs11js'
+   * asynchronous C_Sign (a pool thread, so a slow or hung key never blocks it), the floor synchronously.
+   */
+  asyncBatch?: BatchSampler;
   close(): void;
 }
 
-/** (a) The floor: graphene in this process, logged in once, the same mechanism and input as the host. */
-export function pkcs11Floor(module: string, key: BenchKey): Floor {
+/**
+ * (a) The floors: graphene in this process, one session per key logged in once, the same mechanism and input
+ * as the host. One module for all keys: a PKCS#11 module is initialised once per process, and finalized once.
+ */
+export function pkcs11Floors(module: string, keys: BenchKey[]): { floors: Floor[]; close(): void } {
   const lib = Module.load(module);
   lib.initialize({ flags: 2 });
   const slots = lib.getSlots(true);
-  const slot = Array.from({ length: slots.length }, (_, i) => slots.items(i)).find((s) => s.getToken().serialNumber === key.serial)!;
-  const session = slot.open(SessionFlag.SERIAL_SESSION);
-  session.login(USER_PIN, UserType.USER);
-  const privateKey = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
-  let closed = false;
+  const floors = keys.map((key): Floor => {
+    const slot = Array.from({ length: slots.length }, (_, i) => slots.items(i)).find((s) => s.getToken().serialNumber === key.serial)!;
+    const session = slot.open(SessionFlag.SERIAL_SESSION);
+    session.login(USER_PIN, UserType.USER);
+    const privateKey = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType<Key>();
+    return {
+      batch: (n) => Array.from({ length: n }, () => {
+        const started = performance.now();
+        session.createSign(key.mechanism as never, privateKey).once(key.tokenInput);
+        return performance.now() - started;
+      }),
+      asyncBatch: async (n) => {
+        const samples: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const started = performance.now();
+          await new Promise<void>((resolve, reject) => {
+            session.createSign(key.mechanism as never, privateKey).once(key.tokenInput, (error: Error | null) => (error ? reject(error) : resolve()));
+          });
+          samples.push(performance.now() - started);
+        }
+        return samples;
+      },
+      close: () => {
+        // The key may have been pulled out since: its session is gone with it.
+        try {
+          session.logout();
+          session.close();
+        } catch {
+          // nothing left to close
+        }
+      },
+    };
+  });
   return {
-    batch: (n) => Array.from({ length: n }, () => {
-      const started = performance.now();
-      session.createSign(key.mechanism as never, privateKey).once(key.tokenInput);
-      return performance.now() - started;
-    }),
+    floors,
     close: () => {
-      if (closed) return;
-      closed = true;
-      // The key may have been pulled out since: the session is gone with it, the module still finalizes.
-      try {
-        session.logout();
-        session.close();
-      } catch {
-        // nothing left to close
-      }
+      for (const floor of floors) floor.close();
       lib.finalize();
     },
   };
@@ -104,22 +128,36 @@ export function pageSampler(page: Page, key: BenchKey): BatchSampler {
 }
 
 /**
- * The floor and a path measured in alternating batches of ten, `count` signatures each after two warm-up
- * rounds: this machine's speed drifts over a run (other processes, CPU frequency), and a floor measured
- * minutes before its path would turn that drift into "overhead".
+ * Samplers measured in alternating batches of ten, `count` signatures each after two warm-up rounds: this
+ * machine's speed drifts over a run (other processes, CPU frequency), and a floor measured minutes before its
+ * path would turn that drift into "overhead". Returns each sampler's samples, in the order given.
  */
-export async function interleaved(floor: BatchSampler, path: BatchSampler, count: number): Promise<{ floor: number[]; path: number[] }> {
+export async function interleaved(samplers: BatchSampler[], count: number): Promise<number[][]> {
   const batch = 10;
-  const floorSamples: number[] = [];
-  const pathSamples: number[] = [];
+  const samples = samplers.map((): number[] => []);
   for (let round = 0; round < WARM_UP_ROUNDS + Math.ceil(count / batch); round++) {
-    const floorBatch = await floor(batch);
-    const pathBatch = await path(batch);
-    if (round < WARM_UP_ROUNDS) continue;
-    floorSamples.push(...floorBatch);
-    pathSamples.push(...pathBatch);
+    for (const [index, sampler] of samplers.entries()) {
+      const taken = await sampler(batch);
+      if (round >= WARM_UP_ROUNDS) samples[index]!.push(...taken);
+    }
   }
-  return { floor: floorSamples, path: pathSamples };
+  return samples;
+}
+
+/** A path's samples with its floor's, measured in turn (and the host's own way of calling the key, where it differs). */
+export interface Paired {
+  floor: number[];
+  asyncFloor?: number[];
+  path: number[];
+}
+
+export async function besideFloor(floor: Floor, path: BatchSampler, count: number): Promise<Paired> {
+  if (!floor.asyncBatch) {
+    const [floorSamples, pathSamples] = await interleaved([floor.batch, path], count);
+    return { floor: floorSamples!, path: pathSamples! };
+  }
+  const [floorSamples, asyncSamples, pathSamples] = await interleaved([floor.batch, floor.asyncBatch, path], count);
+  return { floor: floorSamples!, asyncFloor: asyncSamples!, path: pathSamples! };
 }
 
 /** Logs a tab's origin in on a certificate through the extension's real PIN dialog. */

@@ -12,16 +12,16 @@ import { parseCertificate } from "../native-host/crypto/certificate.js";
 import { loadSkfLibrary } from "../native-host/token/skf/library.js";
 import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
 import { sm2Digest } from "../native-host/crypto/sm2-digest.js";
-import { BENCH_KEYS, DATA, hostSampler, interleaved, loginThroughDialog, pageSampler, removalToPageEvent, type BenchKey, type Floor } from "./bench-paths.js";
+import { BENCH_KEYS, DATA, besideFloor, hostSampler, loginThroughDialog, pageSampler, removalToPageEvent, type BenchKey, type Floor, type Paired } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { launchBrowser } from "./launch-browser.js";
 import type { TestSite } from "./test-site.js";
 
-/** Each path with the floor measured in turn with it (interleaved()). */
+/** Each path with the floor measured in turn with it (besideFloor()). */
 export interface SkfKeyRows {
   key: string;
-  host: { floor: number[]; path: number[] };
-  page: { floor: number[]; path: number[] };
+  host: Paired;
+  page: Paired;
 }
 
 export interface SkfBench {
@@ -67,9 +67,9 @@ export async function measureSkf(manifest: VtokenManifest, env: Record<string, s
   try {
     const library = hostLibraryOf(manifest, "skf");
     const host = HostProcess.start({ library, env: { ...env, YZT_LOG_LEVEL: "warn" } });
-    const viaHost: Array<{ floor: number[]; path: number[] }> = [];
+    const viaHost: Paired[] = [];
     try {
-      for (const [k, key] of keys.entries()) viaHost.push(await interleaved(floors[k]!.batch, await hostSampler(host, key, "https://bench-skf.example.cn"), count));
+      for (const [k, key] of keys.entries()) viaHost.push(await besideFloor(floors[k]!, await hostSampler(host, key, "https://bench-skf.example.cn"), count));
     } finally {
       await host.close();
     }
@@ -79,10 +79,10 @@ export async function measureSkf(manifest: VtokenManifest, env: Record<string, s
       const page = await session.browser.newPage();
       await page.goto(site.allowedUrl);
       await page.waitForFunction(() => typeof (window as { yzt?: unknown }).yzt === "object");
-      const viaPage: Array<{ floor: number[]; path: number[] }> = [];
+      const viaPage: Paired[] = [];
       for (const [k, key] of keys.entries()) {
         await loginThroughDialog(session.browser, page, key.certificateId);
-        viaPage.push(await interleaved(floors[k]!.batch, pageSampler(page, key), count));
+        viaPage.push(await besideFloor(floors[k]!, pageSampler(page, key), count));
       }
       const removalMs = await removalToPageEvent(page, manifest.home, "demo", 10);
       return { keys: keys.map((key, k) => ({ key: key.name, host: viaHost[k]!, page: viaPage[k]! })), removalMs };

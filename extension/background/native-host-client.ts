@@ -1,7 +1,8 @@
 /**
  * The single long-lived native-messaging port to the host (API.md section 2). Keeping one port keeps the
- * host, and with it the tokens' PKCS#11 sessions, alive as long as the browser. Requests are validated
- * with the shared protocol before they leave; when the host dies every pending call rejects HOST_ERROR
+ * host, and with it the tokens' PKCS#11 sessions, alive as long as the browser. Requests are not validated
+ * again here: the background built them from page calls it validated itself (and from its own values, typed
+ * by the shared protocol), and the host validates every frame it reads. When the host dies every pending call rejects HOST_ERROR
  * (HOST_MISSING when it was never reachable), and the port is reopened with back-off so token events
  * keep flowing.
  */
@@ -9,7 +10,7 @@ import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";
 import { YztError } from "../../protocol/errors.js";
 import {
-  EVENT_NAMES, HOST_NAME, methodParams, type HostEvent, type Method, type ParamsOf, type ResultOf,
+  EVENT_NAMES, HOST_NAME, type HostEvent, type Method, type ParamsOf, type ResultOf,
 } from "../../protocol/messages.js";
 
 interface Pending {
@@ -51,12 +52,6 @@ export class NativeHostClient {
   }
 
   request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf[M]> {
-    let checked: unknown;
-    try {
-      checked = methodParams[method].parse(params, "params");
-    } catch (error) {
-      return Promise.reject(YztError.from(error, "BAD_REQUEST"));
-    }
     const port = this.connect();
     const id = this.nextId++;
     return new Promise<ResultOf[M]>((resolve, reject) => {
@@ -67,7 +62,7 @@ export class NativeHostClient {
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       try {
-        port.postMessage({ id, method, params: checked });
+        port.postMessage({ id, method, params });
       } catch (error) {
         this.settle(id, new YztError("HOST_ERROR", `cannot reach the native host: ${String(error)}`));
       }

@@ -4,10 +4,11 @@
  * "Platform facts"), while plain fs.read(0, …) and fs.writeSync(1, …) work on the same pipes. Built on those,
  * one transport runs on Linux, macOS, Windows and Wine alike.
  *
- * - openInput reads with FdReader on Windows only. Elsewhere the descriptor is read as a libuv stream
- *   (StreamReader): fs.read parks one of libuv's four pool threads in read(2) for the host's whole life and
- *   hands every request over from that thread, while the pool is also where the key signs (pkcs11js'
- *   asynchronous C_Sign) and SKF libraries wait for device events.
+ * - openInput reads with FdReader on Windows only. Elsewhere it reads the first chunk with FdReader too
+ *   (a stream needs Node's net module, 3–5 ms to load, which the browser waiting for its first answer would
+ *   pay) and everything after it as a libuv stream (StreamReader): fs.read parks one of libuv's pool threads
+ *   in read(2) and hands every request over from that thread, while the pool is also where the key signs
+ *   (pkcs11js' asynchronous C_Sign) and SKF libraries wait for device events.
  * - FdReader reads one chunk at a time (the next read starts after the chunk is handed over), reports the
  *   end of input once (EOF, or the pipe broken by the browser), and waits and retries on EAGAIN, which a
  *   non-blocking descriptor inherited from a parent may give.
@@ -44,7 +45,10 @@ export interface InputReader {
 
 /** Standard input, read the way this platform reads a pipe best (see the header). */
 export function openInput(fd: number, events: ReaderEvents, platform: NodeJS.Platform = process.platform): InputReader {
-  return platform === "win32" ? new FdReader(fd, events) : new StreamReader(fd, events);
+  if (platform === "win32") return new FdReader(fd, events);
+  // After the first chunk no read is outstanding, so the stream takes over without losing a byte; it starts
+  // once the first answers are out (setImmediate runs after the microtasks that write them).
+  return new FdReader(fd, events, () => setImmediate(() => new StreamReader(fd, events).start()));
 }
 
 /** A descriptor as a Node stream: a pipe is watched by the event loop itself, no thread waits on it. */
@@ -73,7 +77,8 @@ export class FdReader implements InputReader {
   private retryMs = RETRY_FIRST_MS;
   private ended = false;
 
-  constructor(private readonly fd: number, private readonly events: ReaderEvents) {}
+  /** With `handOver`, reading stops after the first chunk and `handOver` is called to carry on. */
+  constructor(private readonly fd: number, private readonly events: ReaderEvents, private readonly handOver?: () => void) {}
 
   start(): void {
     this.next();
@@ -90,7 +95,8 @@ export class FdReader implements InputReader {
       if (error || bytesRead === 0) return this.finish(error ?? undefined);
       // The buffer is reused by the next read: hand over a copy.
       this.events.data(Buffer.from(this.buffer.subarray(0, bytesRead)));
-      this.next();
+      if (this.handOver) this.handOver();
+      else this.next();
     });
   }
 

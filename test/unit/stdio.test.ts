@@ -8,7 +8,7 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FdReader, FdWriter, StreamReader } from "../../native-host/transport/stdio.js";
+import { FdReader, FdWriter, openInput, StreamReader, type ReaderEvents } from "../../native-host/transport/stdio.js";
 
 let dir: string | undefined;
 afterEach(() => {
@@ -27,7 +27,8 @@ function nonBlockingFifo(): { read: number; write: number } {
 describe("stdio on file descriptors", () => {
   it.each([
     ["FdReader (Windows)", FdReader],
-    ["StreamReader (elsewhere)", StreamReader],
+    ["StreamReader", StreamReader],
+    ["openInput: FdReader for the first chunk, then a stream (Linux, macOS)", class { constructor(readonly fd: number, readonly events: ReaderEvents) {} start() { openInput(this.fd, this.events, "linux").start(); } }],
   ])("carries 4 MiB of frames through a 64 KiB pipe in order, waiting out EAGAIN at both ends, then ends once: %s", async (_name, Reader) => {
     const { read, write } = nonBlockingFifo();
     const frames = Array.from({ length: 256 }, (_, i) => Buffer.alloc(16 * 1024, i % 251));
