@@ -234,7 +234,8 @@ export class TokenOperations {
 
   private async certificatesOf(entry: TokenEntry): Promise<CertificateRecord[]> {
     if (entry.certificates) return entry.certificates;
-    // Loaded on first use: pkijs/asn1js cost start-up time and memory a host that only says hello never needs.
+    // Loaded on first use: a host that only says hello never parses a certificate. Read once per inserted key
+    // (the watcher forgets them at removal), for every key at once (listCertificates).
     const { parseCertificate } = await import("../crypto/certificate.js");
     const records: CertificateRecord[] = [];
     for (const { keyId, der } of await entry.device.readCertificates()) {
