@@ -2,9 +2,9 @@
  * The single long-lived native-messaging port to the host (API.md section 2). Keeping one port keeps the
  * host, and with it the tokens' PKCS#11 sessions, alive as long as the browser. Requests are not validated
  * again here: the background built them from page calls it validated itself (and from its own values, typed
- * by the shared protocol), and the host validates every frame it reads. When the host dies every pending call rejects HOST_ERROR
- * (HOST_MISSING when it was never reachable), and the port is reopened with back-off so token events
- * keep flowing.
+ * by the shared protocol), and the host validates every frame it reads. When the host dies every pending
+ * call rejects HOST_ERROR (HOST_MISSING when it was never reachable), and the port is reopened with back-off
+ * so token events keep flowing.
  */
 import browser from "webextension-polyfill";
 import type { Runtime } from "webextension-polyfill";

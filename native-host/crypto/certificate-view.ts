@@ -1,7 +1,7 @@
 /**
  * What the rest of the host needs to know about a parsed certificate, and the pure views computed from it
  * (validity status, the API's YztCertificate). Kept apart from certificate.ts so that answering a browser
- * does not load the ASN.1 libraries until a certificate actually has to be parsed.
+ * does not load the certificate reader until a certificate actually has to be parsed.
  */
 import type { CertificateStatus, KeyAlgorithm, Purpose, YztCertificate } from "../../protocol/types.js";
 

@@ -76,14 +76,23 @@ function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("hex");
 }
 
-/** The first element of an extension's value; undefined when it is not DER at all. */
+/**
+ * The first element of an extension's value; undefined when it is not DER at all. A malformed extension
+ * value reads as absent (no children), as pkijs read it: one bad extension must not hide a certificate.
+ */
 function valueElement(bytes: Uint8Array): { tag: number; content: Uint8Array; children: () => Array<{ tag: number; content: Uint8Array }> } | undefined {
   try {
     const tlv = readTlv(bytes, 0);
     return {
       tag: tlv.tag,
       content: contentOf(bytes, tlv),
-      children: () => childrenOf(bytes, tlv).map((child) => ({ tag: child.tag, content: contentOf(bytes, child) })),
+      children: () => {
+        try {
+          return childrenOf(bytes, tlv).map((child) => ({ tag: child.tag, content: contentOf(bytes, child) }));
+        } catch {
+          return [];
+        }
+      },
     };
   } catch {
     return undefined;
@@ -133,7 +142,11 @@ function isCaOf(extension: CertificateExtension | undefined): boolean {
 function extendedKeyUsageOf(extension: CertificateExtension | undefined): string[] {
   const parsed = extension ? valueElement(extension.value) : undefined;
   if (parsed?.tag !== 0x30) return [];
-  return parsed.children().filter((child) => child.tag === 0x06).map((child) => decodeOid(child.content));
+  try {
+    return parsed.children().filter((child) => child.tag === 0x06).map((child) => decodeOid(child.content));
+  } catch {
+    return [];
+  }
 }
 
 function purposeOf(keyUsage: string[]): Purpose {
@@ -166,12 +179,8 @@ function identifierHex(extension: CertificateExtension | undefined, authority: b
   if (!parsed) return undefined;
   if (!authority) return parsed.tag === 0x04 ? toHex(parsed.content) : undefined;
   if (parsed.tag !== 0x30) return undefined;
-  try {
-    const keyIdentifier = parsed.children().find((child) => child.tag === 0x80);
-    return keyIdentifier ? toHex(keyIdentifier.content) : undefined;
-  } catch {
-    return undefined;
-  }
+  const keyIdentifier = parsed.children().find((child) => child.tag === 0x80);
+  return keyIdentifier ? toHex(keyIdentifier.content) : undefined;
 }
 
 /**

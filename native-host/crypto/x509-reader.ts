@@ -16,7 +16,6 @@ export interface NameAttribute {
 
 export interface CertificateExtension {
   oid: string;
-  critical: boolean;
   /** Content of extnValue (the DER of the extension's own structure). */
   value: Uint8Array;
 }
@@ -43,7 +42,7 @@ export interface X509Fields {
 }
 
 const TAG = {
-  boolean: 0x01, integer: 0x02, bitString: 0x03, octetString: 0x04, oid: 0x06, sequence: 0x30, set: 0x31,
+  integer: 0x02, bitString: 0x03, octetString: 0x04, oid: 0x06, sequence: 0x30, set: 0x31,
   utcTime: 0x17, generalizedTime: 0x18, version: 0xa0, extensions: 0xa3,
 } as const;
 
@@ -154,11 +153,11 @@ function decodeExtensions(der: Uint8Array, wrapper: Tlv | undefined): Certificat
   if (!list) return [];
   return childrenOf(der, expectTag(list, TAG.sequence, "Extensions")).map((extension) => {
     const parts = childrenOf(der, expectTag(extension, TAG.sequence, "Extension"));
+    // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }: nothing here reads `critical`.
     const oid = decodeOid(contentOf(der, expectTag(parts[0]!, TAG.oid, "extnID")));
-    const critical = parts.length === 3 && parts[1]!.tag === TAG.boolean && der[parts[1]!.start] !== 0;
     const value = parts[parts.length - 1];
     if (!value || parts.length < 2) throw new Error("DER: an extension needs a value");
-    return { oid, critical, value: contentOf(der, expectTag(value, TAG.octetString, "extnValue")) };
+    return { oid, value: contentOf(der, expectTag(value, TAG.octetString, "extnValue")) };
   });
 }
 

@@ -18,7 +18,6 @@
  *   queued has been written, so the last replies reach the browser before the host exits.
  */
 import { read, writeSync } from "node:fs";
-import { Socket } from "node:net";
 
 /** Bytes asked for per read: a whole typical frame, and a large one in few reads. */
 export const READ_CHUNK_BYTES = 64 * 1024;
@@ -58,7 +57,9 @@ export class StreamReader implements InputReader {
   constructor(private readonly fd: number, private readonly events: ReaderEvents) {}
 
   start(): void {
-    // process.stdin also copes with a file or a terminal; another descriptor is taken to be a pipe.
+    // process.stdin also copes with a file or a terminal; another descriptor is taken to be a pipe. Node's net
+    // module is fetched here, not imported: loading it at start is what the first chunk's fs.read avoids.
+    const { Socket } = process.getBuiltinModule("node:net");
     const stream = this.fd === 0 ? process.stdin : new Socket({ fd: this.fd, readable: true, writable: false });
     stream.on("data", (chunk: Buffer) => this.events.data(chunk));
     stream.on("end", () => this.finish());

@@ -88,6 +88,21 @@ describe("certificate parsing", () => {
     expect(parsed.notAfter.getTime()).toBe(new Date(/notAfter=(.*)/.exec(enddate)![1]!).getTime());
   });
 
+  it("reads a certificate whose extension values are malformed as if those extensions were absent, as pkijs did", () => {
+    const der = makeCertificate("bad-ext", { key: "rsa", subject: "/O=公司/CN=公司", extensions: ["basicConstraints=critical,CA:TRUE", "extendedKeyUsage=clientAuth"] });
+    expect(parseCertificate(der)).toMatchObject({ isCa: true, extendedKeyUsage: ["1.3.6.1.5.5.7.3.2"] });
+    const broken = Buffer.from(der);
+    // basicConstraints' value SEQUENCE { BOOLEAN TRUE }: the BOOLEAN now claims 5 bytes, past its SEQUENCE.
+    const ca = broken.indexOf(Buffer.from([0x30, 0x03, 0x01, 0x01, 0xff]));
+    expect(ca).toBeGreaterThan(0);
+    broken[ca + 3] = 0x05;
+    // extendedKeyUsage's one OID (id-kp-clientAuth) loses its last byte's end: a truncated OBJECT IDENTIFIER.
+    const eku = broken.indexOf(Buffer.from([0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02]));
+    expect(eku).toBeGreaterThan(0);
+    broken[eku + 9] = 0x82;
+    expect(parseCertificate(broken)).toMatchObject({ isCa: false, extendedKeyUsage: [], holderName: "公司" });
+  });
+
   it("rejects every truncation of a real certificate with BAD_REQUEST", () => {
     const der = makeCertificate("cut", { key: "sm2", subject: "/O=国密测试/CN=sm2", extensions: ["keyUsage=digitalSignature"] });
     for (let length = 0; length < der.length; length += 7) {
