@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { packageRoot } from "../native-host/install/paths.js";
+import { HOST_PROCESS_ENV } from "../native-host/install/host-manifest.js";
 import { BUNDLE_FILE, codeCacheFile, VENDOR_FILE } from "../native-host/bundle/run-bundle.js";
 import { encodeFrame, FrameDecoder } from "../native-host/transport/framing.js";
 import { provision, USER_PIN } from "../test/virtual-token/provision.js";
@@ -126,8 +127,9 @@ async function trainingKey(): Promise<{ args: string[]; env: Record<string, stri
 async function writeCodeCache(): Promise<void> {
   const key = await trainingKey();
   try {
+    // As launchers start it.
     const child = spawn(process.execPath, [join(outdir, "main.js"), ...key.args], {
-      env: { ...process.env, ...key.env, YZT_CODE_CACHE: "write", YZT_LOG_LEVEL: "error" },
+      env: { ...process.env, ...HOST_PROCESS_ENV, ...key.env, YZT_CODE_CACHE: "write", YZT_LOG_LEVEL: "error" },
       stdio: ["pipe", "pipe", "inherit"],
     });
     // One request at a time, as a page makes them; the last answer closes the host's input.

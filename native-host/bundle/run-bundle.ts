@@ -9,23 +9,38 @@
  *
  * The libraries only some requests need (CMS, chains, envelopes, XML signatures: pkijs, @peculiar/webcrypto,
  * xml-crypto, xmldom) are a second bundle, vendor.cjs, which the host bundle requires on first use; it is
- * loaded the same way, with its own cache.
+ * loaded the same way, with its own cache. V8 accepts a cache only under the flags it was written under, and
+ * the host turns to leaner flags once it has answered (support/v8-settings.ts): every compile here, and every
+ * Node built-in the bundles load, happens under Node's defaults.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
 import type { Program } from "./programs.js";
+import type { needOptimisingCompiler, underNodeDefaults } from "../support/v8-settings.js";
+import { createLogger } from "../support/log.js";
 
 export const BUNDLE_FILE = "bundle.cjs";
 export const VENDOR_FILE = "vendor.cjs";
 /** Where a bundle's code cache lives: beside it. */
 export const codeCacheFile = (bundleFile: string) => `${bundleFile}.v8-cache`;
 
-interface BundleExports {
+interface V8Settings {
+  underNodeDefaults: typeof underNodeDefaults;
+  needOptimisingCompiler: typeof needOptimisingCompiler;
+}
+
+interface BundleExports extends V8Settings {
   start(program: Program): void;
 }
+
+/**
+ * The bundle's V8 settings, once it has loaded. Until then Node's defaults are in force and nothing needs
+ * switching; the loader has no copy of its own, which would not know when the host turned lean.
+ */
+let v8Settings: V8Settings = { underNodeDefaults: (compile) => compile(), needOptimisingCompiler: () => {} };
 
 type Require = (id: string) => unknown;
 
@@ -39,10 +54,13 @@ function readCache(path: string): Buffer | undefined {
   }
 }
 
-/** Writes what V8 compiled during this run; replaces the file whole, so a concurrent start never reads half of one. */
+/**
+ * Writes what V8 compiled during this run; replaces the file whole, so a concurrent start never reads half of
+ * one. V8 stamps a cache with the flags in force when it is written, not those it compiled under.
+ */
 function writeCache(script: Script, path: string): void {
   const temporary = `${path}.${process.pid}`;
-  writeFileSync(temporary, script.createCachedData());
+  writeFileSync(temporary, v8Settings.underNodeDefaults(() => script.createCachedData()));
   renameSync(temporary, path);
 }
 
@@ -53,7 +71,9 @@ function loadBundle(file: string, bundleRequire: Require): unknown {
   // Bundles are ASCII (bundle-host.ts makes sure), so latin1 reads them exactly, without UTF-8 decoding. The
   // CommonJS wrapper on the first line keeps the bundle's line numbers in stack traces.
   const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "latin1")}\n})`;
-  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = v8Settings.underNodeDefaults(() => new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) }));
+  // Expected on Windows (its node.exe did not write the cache); anywhere else, a start slower than it should be.
+  if (cachedData && script.cachedDataRejected) createLogger().log("debug", "code cache rejected", { bundle: basename(file) });
   if (writing()) process.once("exit", () => writeCache(script, cachePath));
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, bundleRequire, module, file, dirname(file));
@@ -63,12 +83,23 @@ function loadBundle(file: string, bundleRequire: Require): unknown {
 export function runBundle(program: Program, loaderUrl: string): void {
   const dir = dirname(fileURLToPath(loaderUrl));
   const file = join(dir, BUNDLE_FILE);
-  const nodeRequire = createRequire(file);
+  const createdRequire = createRequire(file);
+  // Node's built-in modules come with code caches of their own (see loadBundle). Each id is switched for once:
+  // the bundle asks for the same few modules at dozens of places, and each switch of flags costs V8 some 20 µs.
+  const required = new Map<string, unknown>();
+  const nodeRequire: Require = (id) => {
+    if (!required.has(id)) required.set(id, v8Settings.underNodeDefaults(() => createdRequire(id)));
+    return required.get(id);
+  };
   let vendor: unknown;
+  const loadVendor = () => {
+    // The vendor libraries build CMS and XML in JavaScript.
+    v8Settings.needOptimisingCompiler();
+    return loadBundle(join(dir, VENDOR_FILE), nodeRequire);
+  };
   // The host bundle asks for the vendor bundle by this name (bundle-host.ts); everything else is Node's.
-  const bundleRequire: Require = Object.assign(
-    (id: string) => (id === `./${VENDOR_FILE}` ? (vendor ??= loadBundle(join(dir, VENDOR_FILE), nodeRequire)) : nodeRequire(id)),
-    nodeRequire,
-  );
-  (loadBundle(file, bundleRequire) as BundleExports).start(program);
+  const bundleRequire: Require = Object.assign((id: string) => (id === `./${VENDOR_FILE}` ? (vendor ??= loadVendor()) : nodeRequire(id)), createdRequire);
+  const host = loadBundle(file, bundleRequire) as BundleExports;
+  v8Settings = host;
+  host.start(program);
 }

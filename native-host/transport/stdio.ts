@@ -18,6 +18,7 @@
  *   queued has been written, so the last replies reach the browser before the host exits.
  */
 import { read, writeSync } from "node:fs";
+import { underNodeDefaults } from "../support/v8-settings.js";
 
 /** Bytes asked for per read: a whole typical frame, and a large one in few reads. */
 export const READ_CHUNK_BYTES = 64 * 1024;
@@ -59,8 +60,11 @@ export class StreamReader implements InputReader {
   start(): void {
     // process.stdin also copes with a file or a terminal; another descriptor is taken to be a pipe. Node's net
     // module is fetched here, not imported: loading it at start is what the first chunk's fs.read avoids.
-    const { Socket } = process.getBuiltinModule("node:net");
-    const stream = this.fd === 0 ? process.stdin : new Socket({ fd: this.fd, readable: true, writable: false });
+    // Node compiles the modules behind them from its own code caches only under its default flags.
+    const stream = underNodeDefaults(() => {
+      const { Socket } = process.getBuiltinModule("node:net");
+      return this.fd === 0 ? process.stdin : new Socket({ fd: this.fd, readable: true, writable: false });
+    });
     stream.on("data", (chunk: Buffer) => this.events.data(chunk));
     stream.on("end", () => this.finish());
     stream.on("error", (error: Error) => this.finish(error));

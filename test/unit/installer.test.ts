@@ -5,8 +5,19 @@ import { describe, expect, it } from "vitest";
 import { browserLocations } from "../../native-host/install/browsers.js";
 import { publishedIds, storeIds } from "../../native-host/install/extension-ids.js";
 import { install } from "../../native-host/install/installer.js";
+import { launcherScript } from "../../native-host/install/host-manifest.js";
 import { unregisteredBrowserChecks } from "../../native-host/install/unregistered-browsers.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
+
+describe("launchers", () => {
+  it("start the host's Node with its memory settings, quoting paths with spaces", () => {
+    const script = launcherScript({ node: "/opt/yzt bridge/bin/node", entry: "/opt/yzt bridge/dist/host/main.js", env: { YZT_PKCS11_MODULE: "/usr/lib/x.so" } });
+    expect(script).toMatch(/^#!\/bin\/sh\n/);
+    expect(script).toContain("export MALLOC_ARENA_MAX='2'\n");
+    expect(script).toContain("export YZT_PKCS11_MODULE='/usr/lib/x.so'\n");
+    expect(script).toContain(`exec '/opt/yzt bridge/bin/node' '/opt/yzt bridge/dist/host/main.js' "$@"\n`);
+  });
+});
 
 describe("installer paths and Windows registry scripts", () => {
   it("knows the macOS per-user and system manifest directories", () => {
