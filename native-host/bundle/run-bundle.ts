@@ -10,8 +10,8 @@
  * The libraries only some requests need (CMS, chains, envelopes, XML signatures: pkijs, @peculiar/webcrypto,
  * xml-crypto, xmldom) are a second bundle, vendor.cjs, which the host bundle requires on first use; it is
  * loaded the same way, with its own cache. V8 accepts a cache only under the flags it was written under, and
- * the host turns to leaner flags once it has answered (support/v8-settings.ts): every compile here, and every
- * Node built-in the bundles load, happens under Node's defaults.
+ * the host turns to leaner flags as soon as its bundle has loaded (support/v8-settings.ts): every compile here,
+ * every cache written, and every Node built-in the bundles load happen under Node's defaults.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
