@@ -21,39 +21,38 @@ const NODE_DEFAULTS = "--turbofan --semi-space-growth-factor=2";
 
 let leanHeap = false;
 let optimisingNeeded = false;
-let current = NODE_DEFAULTS;
 
+/** The flags these two choices call for; with neither made, NODE_DEFAULTS. */
 function flagsNow(): string {
   const turbofan = optimisingNeeded || !leanHeap ? "--turbofan" : "--no-turbofan";
   return `${turbofan} --semi-space-growth-factor=${leanHeap ? 1 : 2}`;
 }
 
-function apply(): void {
-  const wanted = flagsNow();
-  if (wanted === current) return;
-  setFlagsFromString(wanted);
-  current = wanted;
+/** Makes a choice, and tells V8 only when the flags it calls for changed. */
+function choose(make: () => void): void {
+  const before = flagsNow();
+  make();
+  const after = flagsNow();
+  if (after !== before) setFlagsFromString(after);
 }
 
 /** The host calls this as it starts; the `yzt` command line, short-lived, keeps Node's defaults. */
 export function settleLean(): void {
-  leanHeap = true;
-  apply();
+  choose(() => (leanHeap = true));
 }
 
 /** Before JavaScript-heavy code; costs nothing once TurboFan is on. */
 export function needOptimisingCompiler(): void {
-  optimisingNeeded = true;
-  apply();
+  choose(() => (optimisingNeeded = true));
 }
 
 /** Runs `compile` (a code cache read or written, a built-in module loaded) under Node's default flags. */
 export function underNodeDefaults<T>(compile: () => T): T {
-  if (current === NODE_DEFAULTS) return compile();
+  if (flagsNow() === NODE_DEFAULTS) return compile();
   setFlagsFromString(NODE_DEFAULTS);
   try {
     return compile();
   } finally {
-    setFlagsFromString(current);
+    setFlagsFromString(flagsNow());
   }
 }

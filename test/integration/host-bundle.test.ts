@@ -37,23 +37,23 @@ afterAll(() => {
 
 /** A first contact, as a login page makes it: hello, list, log in, then a CMS signature (which needs vendor.cjs). */
 async function firstContact(entry: string): Promise<{ verified: unknown; rejectedCaches: string[] }> {
-  // HostProcess starts Node as launchers do (HOST_NODE_FLAGS) and logs at debug level, where the loader says
-  // which caches V8 refused.
+  // HostProcess starts Node as launchers do and logs at debug level, where the loader says which caches V8
+  // refused.
   const host = HostProcess.start({ entry, library: vtoken.library, env: vtoken.env });
+  let verified: unknown;
   try {
     expect(await host.request("hello")).toMatchObject({ protocol: 1 });
     const [certificate] = (await host.request("listCertificates", { purpose: "sign" })).filter((candidate) => candidate.tokenSerial === vtoken.manifest.tokens[0]!.serial);
     expect(certificate).toBeDefined();
     await host.request("login", { certificateId: certificate!.id, origin: ORIGIN, pin: vtoken.manifest.userPin });
     const signed = await host.request("sign", { certificateId: certificate!.id, origin: ORIGIN, format: "pkcs7-detached", data: Buffer.from("申报表").toString("base64") });
-    const verified = await host.request("verifyMessage", { signature: signed.signature, data: Buffer.from("申报表").toString("base64") });
-    await host.close();
-    const logLines = host.stderr.join("").split("\n").filter((line) => line.startsWith("{"));
-    const rejectedCaches = logLines.map((line) => JSON.parse(line) as { message: string; bundle?: string }).filter((line) => line.message === "code cache rejected").map((line) => line.bundle!);
-    return { verified, rejectedCaches };
+    verified = await host.request("verifyMessage", { signature: signed.signature, data: Buffer.from("申报表").toString("base64") });
   } finally {
     await host.close();
   }
+  const logLines = host.stderr.join("").split("\n").filter((line) => line.startsWith("{"));
+  const rejectedCaches = logLines.map((line) => JSON.parse(line) as { message: string; bundle?: string }).filter((line) => line.message === "code cache rejected").map((line) => line.bundle!);
+  return { verified, rejectedCaches };
 }
 
 describe("the bundled host", () => {
