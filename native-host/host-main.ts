@@ -10,6 +10,7 @@ import { HostLoop } from "./transport/host.js";
 import { FdWriter, openInput } from "./transport/stdio.js";
 import { createLogger } from "./support/log.js";
 import { setupService } from "./token/setup.js";
+import { keyLibraryLoading } from "./driver/loader.js";
 import { HOST_VERSION } from "./support/version.js";
 
 const STDIN_FD = 0;
@@ -32,7 +33,9 @@ export async function serve(): Promise<void> {
   const logger = createLogger();
   logger.log("info", "host started", { pid: process.pid, version: HOST_VERSION });
   const argv = process.argv.slice(2);
-  const setup = await setupService({ cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger });
+  const setup = await setupService({
+    cliModules: pathsFromArgv(argv, "--module"), cliSkfModules: pathsFromArgv(argv, "--skf-module"), logger, ...keyLibraryLoading(process.env, logger),
+  });
   const output = new FdWriter(STDOUT_FD);
   const loop = new HostLoop({ write: (frame) => output.write(frame) }, createDispatcher(setup), logger);
 
@@ -48,9 +51,10 @@ export async function serve(): Promise<void> {
     data: (chunk) => loop.receive(chunk),
     end: (error) => {
       if (error) logger.log("warn", "stdin failed", { error: error.message });
-      setup.service.close();
+      // Drivers get a few seconds to end their libraries' sessions, then are killed: a vendor library stuck in
+      // a call never keeps the host, or itself, alive after the browser is gone.
       const giveUp = new Promise<void>((resolve) => setTimeout(resolve, EXIT_FLUSH_MS).unref());
-      void Promise.race([output.flushed(), giveUp]).then(() => process.exit(0));
+      void setup.service.close().then(() => Promise.race([output.flushed(), giveUp])).then(() => process.exit(0));
     },
   }).start();
   process.on("uncaughtException", (error) => {

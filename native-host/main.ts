@@ -6,6 +6,9 @@
  */
 import { installStdioFallback } from "./support/stdio-fallback.js";
 import { exitOnStartFailure } from "./support/start-failure.js";
+import { isDriverInvocation } from "./driver/launch.js";
 
 installStdioFallback();
-import("./host-main.js").then(({ serve }) => serve()).catch(exitOnStartFailure);
+// A key library's driver process is started from the same entry (driver/launch.ts).
+if (isDriverInvocation()) import("./driver/child.js").then(({ runDriver }) => runDriver(process.argv)).catch(exitOnStartFailure);
+else import("./host-main.js").then(({ serve }) => serve()).catch(exitOnStartFailure);

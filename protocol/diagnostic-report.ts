@@ -14,6 +14,7 @@ const ADVICE: Record<string, string> = {
   browser: "按该项提示为这个浏览器注册本地服务，然后重新启动浏览器 / register the host for this browser as shown, then restart it",
   binding: "本安装缺少访问证书驱动的组件（PKCS#11：pkcs11js；SKF：koffi）：请下载正式发布的安装程序重新安装 / this installation lacks a key-library binding (PKCS#11: pkcs11js; SKF: koffi): reinstall from the released installer",
   module: "请安装证书驱动（一证通证书应用环境）/ install the key's driver",
+  driver: "证书驱动（厂商的密钥库）崩溃或无响应，已单独停用，其他 USB Key 不受影响：请到该 Key 的厂商处更新驱动，然后点“全部修复”重试 / the key's vendor library crashed or hung and was set aside (other keys keep working): update the vendor's driver, then run 全部修复 (yzt doctor --retry) to try it again",
   usbKey: "已识别插入的 USB Key，但未安装其驱动：按提示安装驱动后点“全部修复” / the inserted key's driver is missing: install it as shown, then run 全部修复",
   token: "请插入一证通 USB Key / insert the USB key",
   pin: "PIN 已锁定或输错过：登录一证通服务平台选择【证书解锁】，或到一证通服务网点办理；客服热线 400-700-1900 / unlock on the 一证通 service platform (证书解锁) or at a service point; hotline 400-700-1900",

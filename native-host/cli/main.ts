@@ -14,6 +14,8 @@ import { YztError } from "../../protocol/errors.js";
 import { signFormatSchema } from "../../protocol/messages.js";
 import { repairConfig } from "../support/config.js";
 import { bindingChecks, setupService, type ServiceSetup } from "../token/setup.js";
+import { keyLibraryLoading } from "../driver/loader.js";
+import { createLogger } from "../support/log.js";
 import { registrationChecks, runInstall, runPackage, runPolicies, runUninstall, setupContext } from "./setup-commands.js";
 import { parseArgs, requiredOption, stringOption, type ParsedArgs } from "./args.js";
 import { signFile } from "./sign-file.js";
@@ -28,7 +30,9 @@ const USAGE = `用法 Usage:
   yzt sign --cert ID --in FILE --out FILE [--format pkcs7-detached|pkcs7-attached|raw]
   yzt change-pin --token SERIAL      修改 PIN (old, new, confirm)
   yzt unlock --token SERIAL          解锁 PIN：管理员 PIN (SO PIN) 设置新 PIN / unlock with the admin PIN
-  yzt doctor [--fix] [--certs]       环境检测 environment check; --fix 全部修复 repairs what it can;
+  yzt doctor [--fix] [--certs] [--retry]
+                                     环境检测 environment check; --fix 全部修复 repairs what it can;
+                                     --retry 重试已停用的证书驱动 tries quarantined key libraries again;
                                      --certs 证书检测 certificate report to copy to the help desk
   yzt install [--system] [--browser chrome,firefox|all] [--module PATH] [--skf-module PATH]
                                      注册本地服务 register the native host with the browsers
@@ -42,7 +46,9 @@ Options: --module PATH   PKCS#11 library (else YZT_PKCS11_MODULE, config, p11-ki
          --pin-stdin     read PIN(s) from stdin lines instead of a hidden prompt
          --json          machine-readable output`;
 
-const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system", "certs"]);
+const BOOLEAN_FLAGS = new Set(["pin-stdin", "json", "help", "fix", "system", "certs", "retry"]);
+/** How long the command line waits for a key library's driver to answer: the enumeration limit. */
+const DRIVER_ANSWER_WAIT_MS = 15_000;
 /** Commands that never touch a token, so no key library is loaded for them. */
 const SETUP_COMMANDS: Record<string, (args: ParsedArgs) => void> = {
   install: (args) => runInstall(setupContext(args)),
@@ -57,7 +63,7 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
   const fromStdin = args.options.has("pin-stdin");
   switch (args.command) {
     case "tokens": {
-      const tokens = service.listTokens();
+      const tokens = await service.listTokens();
       if (json) console.log(JSON.stringify(tokens, null, 2));
       else printTokens(tokens);
       return tokens.some((t) => t.present) ? 0 : 2;
@@ -97,7 +103,10 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
     case "doctor": {
       const fix = args.options.has("fix");
       const actions = fix ? repairConfig() : [];
-      if (actions.length > 0) service.reload(setup.discover());
+      // --retry (and --fix, as 全部修复 does) tries quarantined key libraries again.
+      if (fix || args.options.has("retry")) for (const path of setup.liftQuarantine?.() ?? []) actions.push(`重试已停用的证书驱动 retried the quarantined key library ${path}`);
+      if (actions.length > 0) await service.reload(setup.discover());
+      await service.librariesAnswered(DRIVER_ANSWER_WAIT_MS);
       const registration = registrationChecks(setupContext(args), fix);
       actions.push(...registration.actions);
       const result = await diagnose({
@@ -105,7 +114,7 @@ async function run(args: ParsedArgs, setup: ServiceSetup): Promise<number> {
         authorities: () => loadAuthorities([...setup.caPaths, ...SYSTEM_CA_BUNDLES]),
         ...(setup.configProblem && !fix ? { configProblem: setup.configProblem } : {}),
       });
-      const checks = [...registration.checks, ...bindingChecks(), ...result.checks];
+      const checks = [...registration.checks, ...(await bindingChecks()), ...result.checks];
       if (args.options.has("certs")) {
         // 证书检测: the certificates only, as a report to copy to the help desk.
         if (json) console.log(JSON.stringify({ ...result, checks: result.checks.filter((c) => typeof c.detail?.certificateId === "string") }, null, 2));
@@ -145,8 +154,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const module = stringOption(args, "module");
     const skfModule = stringOption(args, "skf-module");
-    setup = await setupService({ cliModules: module ? [module] : [], cliSkfModules: skfModule ? [skfModule] : [] });
+    // Quiet unless asked: the command's own output is what the user reads; a failing driver still says so.
+    const logger = createLogger({ ...process.env, YZT_LOG_LEVEL: process.env.YZT_LOG_LEVEL ?? "warn" });
+    setup = await setupService({ cliModules: module ? [module] : [], cliSkfModules: skfModule ? [skfModule] : [], logger, ...keyLibraryLoading(process.env, logger) });
     setup.service.start(false);
+    // The command line has time: it waits for every driver's first answer, up to the enumeration limit.
+    await setup.service.librariesAnswered(DRIVER_ANSWER_WAIT_MS);
     return await run(args, setup);
   } catch (error) {
     const failure = YztError.from(error);
@@ -154,6 +167,6 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`错误 error ${failure.code}: ${failure.message}${typeof retries === "number" ? ` (还可尝试 ${retries} 次 retries left)` : ""}`);
     return 1;
   } finally {
-    setup?.service.close();
+    await setup?.service.close();
   }
 }

@@ -30,6 +30,18 @@ export interface PresentKey {
   model: string;
 }
 
+/**
+ * How a library running in a driver process fares (driver/): still starting, serving, being restarted after a
+ * crash or a hang, or set aside after too many. In-process libraries have none.
+ */
+export interface LibraryHealth {
+  state: "starting" | "ready" | "restarting" | "quarantined";
+  /** The last crash or hang: how, in which vendor function, when. */
+  lastFailure?: { kind: "crashed" | "hung" | "garbage"; call: string; at: string; detail: string };
+  /** Crashes and hangs within the quarantine window. */
+  recentFailures: number;
+}
+
 /** A loaded (or failed) library. */
 export interface KeyLibrary {
   readonly candidate: LibraryCandidate;
@@ -48,8 +60,11 @@ export interface KeyLibrary {
    * thread); `onChange` asks the watcher to look at once. Called only by a watching service, never by the CLI.
    */
   startEvents?(onChange: () => void): void;
-  /** Finalizes the library; its devices are closed first by the caller. */
-  close(): void;
+  /** Finalizes the library; its devices are closed first by the caller. Resolves once it has let go. */
+  close(): void | Promise<void>;
+  /** Resolves once the library has answered its first look for keys, or failed (a driver starting). */
+  settled?(): Promise<void>;
+  readonly health?: LibraryHealth;
 }
 
 /** A certificate the key holds together with its private key. `keyId` is unique on the key, without ':'. */
@@ -85,6 +100,8 @@ export interface KeyDevice {
   readonly library: KeyLibrary;
   /** The PIN counter; never touches the PIN. Throws TOKEN_REMOVED when the key is gone. */
   pinReading(): PinReading;
+  /** Reads the PIN counter afresh where `pinReading` answers from the last reading (a driver process). */
+  refresh?(): Promise<void>;
   /** Certificates with their private key on the device, in a stable order (signing first on 一证通 keys). */
   readCertificates(): Promise<DeviceCertificate[]>;
   /** False when the key was pulled and reinserted since the device's session was opened. */

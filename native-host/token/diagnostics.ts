@@ -8,8 +8,10 @@ import { checkChain } from "../crypto/chain.js";
 import { parseCertificate } from "../crypto/certificate.js";
 import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
 import type { TokenInfo as YztTokenInfo, YztCertificate } from "../../protocol/types.js";
+import { basename } from "node:path";
+import type { KeyLibrary } from "./device.js";
 import type { TokenService } from "./token-service.js";
-import { identifyUsbKeys, readUsbDevices, type IdentifiedUsbKey } from "./usb-keys.js";
+import { identifyUsbKeys, readUsbDevices, USB_KEY_MODELS, type IdentifiedUsbKey } from "./usb-keys.js";
 import { HOST_VERSION } from "../support/version.js";
 
 export interface DiagnoseContext {
@@ -25,6 +27,9 @@ export interface DiagnoseContext {
 export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult> {
   const { service } = context;
   const now = context.now ?? new Date();
+  // Libraries whose driver is still starting are given their first answer (bounded): a check right after
+  // start must not call a library that merely has not spoken yet broken.
+  await service.librariesAnswered();
   const checks: DiagnosticCheck[] = [
     { id: "host", status: "ok", message: `yzt-bridge host ${HOST_VERSION} on Node ${process.versions.node}`, detail: { platform: process.platform } },
   ];
@@ -36,6 +41,8 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
   for (const library of service.libraries) {
     const { kind, path, source } = library.candidate;
     const what = kind === "skf" ? "SKF library" : "PKCS#11 module";
+    // A driver that crashed or is quarantined is reported by its own check (driverCheck).
+    if (library.health?.state === "restarting" || library.health?.state === "quarantined") continue;
     const problem = library.error ?? service.scanProblem(library);
     checks.push(
       problem === undefined
@@ -46,6 +53,7 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     );
   }
 
+  checks.push(...service.libraries.flatMap(driverCheck));
   checks.push(...usbKeyChecks((context.usbKeys ?? (() => identifyUsbKeys(readUsbDevices())))()));
 
   const { tokens, certificates } = await service.snapshot();
@@ -82,6 +90,39 @@ export async function diagnose(context: DiagnoseContext): Promise<DiagnoseResult
     );
   }
   return { host: HOST_VERSION, checks };
+}
+
+/** The model whose driver ships a library of this file name (the USB-id table), for the advice. */
+function modelOfLibrary(path: string): string | undefined {
+  const file = basename(path.replace(/\\/g, "/")).toLowerCase();
+  const model = USB_KEY_MODELS.find((candidate) =>
+    Object.values(candidate.libraries).some((libraries) => [...libraries.skf, ...libraries.pkcs11].some((location) => location.file.toLowerCase() === file)),
+  );
+  return model ? `${model.vendor.zh} ${model.model}` : undefined;
+}
+
+/**
+ * A library in a driver process that is not serving normally: still starting, crashed or hung and being
+ * restarted, or quarantined after repeated failures — which vendor function failed, and what to do.
+ */
+function driverCheck(library: KeyLibrary): DiagnosticCheck[] {
+  const health = library.health;
+  if (!health || library.error !== null) return [];
+  const { path, kind } = library.candidate;
+  const failure = health.lastFailure;
+  const model = modelOfLibrary(path);
+  const detail = { path, kind, state: health.state, recentFailures: health.recentFailures, ...(failure ? { call: failure.call, failure: failure.kind, at: failure.at } : {}), ...(model ? { model } : {}) };
+  const advice = `update the key's driver${model ? ` (${model})` : ""} from its vendor, then retry (yzt doctor --retry, 全部修复)`;
+  switch (health.state) {
+    case "starting":
+      return [{ id: "driver", status: "warning", message: `${path} is still starting (its keys are listed once it answers)`, detail }];
+    case "restarting":
+      return [{ id: "driver", status: "error", message: `${path} ${failure?.kind ?? "crashed"} in ${failure?.call ?? "?"} (${failure?.detail ?? ""}); restarting`, detail }];
+    case "quarantined":
+      return [{ id: "driver", status: "error", message: `${path} is quarantined: it failed ${failure?.kind === "hung" ? "(hung)" : "(crashed)"} in ${failure?.call ?? "?"} again and again; ${advice}`, detail }];
+    default:
+      return failure ? [{ id: "driver", status: "warning", message: `${path} ${failure.kind} in ${failure.call} at ${failure.at} and was restarted`, detail }] : [];
+  }
 }
 
 /** Which library (kind and path) drives each inserted key: what a help desk asks first. */

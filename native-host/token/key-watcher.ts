@@ -17,12 +17,16 @@ export class KeyWatcher {
   readonly scanProblems = new Map<KeyLibrary, string>();
   private pollTimer: NodeJS.Timeout | null = null;
   private scanning = false;
+  /** Until then, a library's keys wait for earlier libraries still starting (see `scan`). */
+  private orderHeldUntil = 0;
 
   constructor(
     private readonly context: TokenContext,
     private readonly sessions: SessionTable,
     private readonly loadLibrary: LibraryLoader,
     private readonly logger: Logger,
+    /** How long the candidate order holds while libraries' drivers give their first answer. */
+    private readonly firstAnswerWaitMs = 0,
   ) {}
 
   get watching(): boolean {
@@ -30,6 +34,7 @@ export class KeyWatcher {
   }
 
   load(candidates: LibraryCandidate[]): void {
+    this.orderHeldUntil = Date.now() + this.firstAnswerWaitMs;
     for (const candidate of candidates) {
       const library = this.loadLibrary(candidate);
       if (library.error !== null) this.logger.log("warn", "key library failed to load", { kind: candidate.kind, path: candidate.path, error: library.error });
@@ -44,12 +49,12 @@ export class KeyWatcher {
     for (const library of this.libraries) if (library.error === null) library.startEvents?.(() => this.scan(false));
   }
 
-  /** Stops polling and finalizes every library (devices must be closed first). */
-  close(): void {
+  /** Stops polling and finalizes every library (devices must be closed first); resolves once all let go. */
+  async close(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
     this.scanProblems.clear();
-    for (const library of this.libraries.splice(0)) library.close();
+    await Promise.all(this.libraries.splice(0).map((library) => library.close()));
   }
 
   /** Compares present keys with what we knew and emits insert/remove events. Never throws. */
@@ -57,8 +62,14 @@ export class KeyWatcher {
     if (this.scanning) return;
     this.scanning = true;
     try {
+      let earlierStarting = false;
       for (const library of this.libraries) {
         if (library.error !== null) continue;
+        // A key two libraries reach goes to the earlier one, whichever driver answers first: a library's
+        // news waits (its change kept for the next look) while an earlier one is still starting.
+        const starting = library.health?.state === "starting";
+        if (earlierStarting && Date.now() < this.orderHeldUntil) continue;
+        earlierStarting ||= starting;
         let changed: boolean;
         try {
           changed = library.changed();

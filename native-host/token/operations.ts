@@ -144,7 +144,7 @@ export class TokenOperations {
     checkPinRules(params.newPin, "newPin");
     const entry = this.presentEntry(params.tokenSerial);
     return this.queue.run(entry, async () => {
-      this.sessions.requirePinUsable(entry);
+      await this.sessions.requirePinUsable(entry);
       this.sessions.requirePagePinAllowed(entry, params.pinSource ?? "user");
       try {
         await entry.device.changePin(params.oldPin, params.newPin);

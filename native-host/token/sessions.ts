@@ -46,7 +46,9 @@ export class SessionTable {
     return entry !== undefined && entry.present && entry.loggedIn && entry.grants.has(origin);
   }
 
-  requirePinUsable(entry: TokenEntry): void {
+  /** Refuses a locked key before its PIN is tried; the counter is read afresh (it may have changed elsewhere). */
+  async requirePinUsable(entry: TokenEntry): Promise<void> {
+    await entry.device.refresh?.().catch(() => undefined);
     if (tokenInfo(entry, this.context.pinMaxTries).pin.locked) {
       throw new YztError("PIN_LOCKED", "the PIN is locked; unlock the key at the issuer (一证通服务网点)", { retriesLeft: 0 });
     }
@@ -64,7 +66,7 @@ export class SessionTable {
     // A rationed page goes to the extension's dialog whatever it sent, even a PIN the token would refuse.
     this.requirePagePinAllowed(entry, source);
     checkPinRules(pin);
-    this.requirePinUsable(entry);
+    await this.requirePinUsable(entry);
     if (entry.loggedIn) {
       // A login on a logged-in key does not check the PIN; log out so the new PIN really is verified.
       entry.device.logout();

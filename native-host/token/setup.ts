@@ -27,6 +27,7 @@ export interface ServiceSetup {
   discover: () => LibraryCandidate[];
   caPaths: string[];
   configProblem?: string;
+  liftQuarantine?: () => string[];
 }
 
 export interface SetupOptions {
@@ -36,7 +37,17 @@ export interface SetupOptions {
   cliSkfModules?: string[];
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /**
+   * How libraries are loaded: the program entries pass the driver processes' loader (driver/loader.ts);
+   * without one they load in this process (the driver itself, unit tests, the benchmark's floor).
+   */
+  loader?: LoaderFactory;
+  /** Lifts the quarantine of key libraries that crashed again and again (repair, yzt doctor --retry). */
+  liftQuarantine?: () => string[];
 }
+
+/** Builds the loader for the libraries of a service, with the SM2 settings of the config file. */
+export type LoaderFactory = (sm2: Sm2Settings) => Promise<LibraryLoader>;
 
 function positiveNumber(text: string | undefined): number | undefined {
   const value = text === undefined ? NaN : Number(text);
@@ -79,7 +90,9 @@ function skfBinding(): string | null {
 }
 
 /** The environment check's word on the two bindings: which key libraries this installation can load at all. */
-export function bindingChecks(): DiagnosticCheck[] {
+export async function bindingChecks(): Promise<DiagnosticCheck[]> {
+  // With driver processes the host itself never needed the PKCS#11 adapter: look for it now.
+  await loadPkcs11Adapter();
   const pkcs11 = pkcs11Binding();
   const skf = skfBinding();
   return [
@@ -92,6 +105,13 @@ export function bindingChecks(): DiagnosticCheck[] {
   ];
 }
 
+/** The SM2 mechanisms the config file teaches (read by the host and by each driver process). */
+export function sm2SettingsFrom(env: NodeJS.ProcessEnv): Sm2Settings {
+  const { config, path } = loadConfig(env);
+  return { configured: configuredSm2Mechanisms(config.sm2Mechanisms ?? []), configPath: path };
+}
+
+/** Loads libraries in this process, through the adapters. */
 export async function libraryLoader(sm2: Sm2Settings): Promise<LibraryLoader> {
   const pkcs11 = await loadPkcs11Adapter();
   return (candidate) => {
@@ -102,7 +122,7 @@ export async function libraryLoader(sm2: Sm2Settings): Promise<LibraryLoader> {
 
 export async function setupService(options: SetupOptions): Promise<ServiceSetup> {
   const env = options.env ?? process.env;
-  const { config, problem, path } = loadConfig(env);
+  const { config, problem } = loadConfig(env);
   // Reads the config file again each time: repair and doctor --fix run after the user (or --fix) changed it.
   const discover = () => {
     const current = loadConfig(env).config;
@@ -117,7 +137,7 @@ export async function setupService(options: SetupOptions): Promise<ServiceSetup>
   const idleMinutes = config.idleTimeoutMinutes;
   const idleTimeoutMs = positiveNumber(env.YZT_IDLE_TIMEOUT_MS) ?? (idleMinutes ? idleMinutes * 60_000 : undefined);
   const pollIntervalMs = positiveNumber(env.YZT_POLL_MS);
-  const loader = await libraryLoader({ configured: configuredSm2Mechanisms(config.sm2Mechanisms ?? []), configPath: path });
+  const loader = await (options.loader ?? libraryLoader)(sm2SettingsFrom(env));
   const service = new TokenService(discover(), loader, {
     ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
     ...(pollIntervalMs ? { pollIntervalMs } : {}),
@@ -128,5 +148,5 @@ export async function setupService(options: SetupOptions): Promise<ServiceSetup>
     ...(config.caCertificates ?? []),
     ...(env.YZT_CA_CERTIFICATES ?? "").split(delimiter).filter((p) => p.length > 0),
   ];
-  return { service, discover, caPaths, ...(problem ? { configProblem: problem } : {}) };
+  return { service, discover, caPaths, ...(problem ? { configProblem: problem } : {}), ...(options.liftQuarantine ? { liftQuarantine: options.liftQuarantine } : {}) };
 }

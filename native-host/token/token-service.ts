@@ -34,8 +34,19 @@ export interface TokenServiceOptions {
   /** Upper bound for one token operation (a key waiting for a button press, a wedged driver). */
   operationTimeoutMs?: number;
   pinMaxTries?: number;
+  /** How long a request waits for libraries whose driver has not answered its first look yet. */
+  firstAnswerWaitMs?: number;
   now?: () => Date;
   logger?: Logger;
+}
+
+/** A PIN counter read through a driver that is slow to answer is shown as last read. */
+const PIN_REFRESH_WAIT_MS = 1_000;
+
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise.then(() => undefined, () => undefined), limit]).finally(() => clearTimeout(timer));
 }
 
 export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
@@ -45,12 +56,14 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   private readonly watcher: KeyWatcher;
   private readonly operations: TokenOperations;
   private readonly pollIntervalMs: number;
+  private readonly firstAnswerWaitMs: number;
 
   constructor(private candidates: LibraryCandidate[], loadLibrary: LibraryLoader, options: TokenServiceOptions = {}) {
     super();
     const now = options.now ?? (() => new Date());
     const logger = options.logger ?? silentLogger;
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
+    this.firstAnswerWaitMs = options.firstAnswerWaitMs ?? 3_000;
     this.context = {
       tokens: this.tokens,
       pinMaxTries: options.pinMaxTries ?? DEFAULT_PIN_MAX_TRIES,
@@ -59,7 +72,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     };
     const queue = new TokenQueue(options.operationTimeoutMs ?? 120_000, () => this.watcher.scan(false));
     this.sessions = new SessionTable(this.context, queue, options.idleTimeoutMs ?? 30 * 60 * 1000);
-    this.watcher = new KeyWatcher(this.context, this.sessions, loadLibrary, logger);
+    this.watcher = new KeyWatcher(this.context, this.sessions, loadLibrary, logger, this.firstAnswerWaitMs);
     this.operations = new TokenOperations(this.context, this.sessions, queue, logger);
   }
 
@@ -95,31 +108,44 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     this.sessions.setIdleTimeout(ms);
   }
 
-  /** Logs out, closes sessions and finalizes every library. */
-  close(): void {
+  /** Logs out, closes sessions and finalizes every library; resolves once every driver has ended. */
+  close(): Promise<void> {
     this.sessions.stopIdleSweep();
     for (const entry of this.tokens.values()) this.sessions.dropSession(entry);
     this.tokens.clear();
-    this.watcher.close();
+    return this.watcher.close();
   }
 
   /** Repair: forget every session and library handle, rediscover, load again. */
-  reload(candidates?: LibraryCandidate[]): void {
+  async reload(candidates?: LibraryCandidate[]): Promise<void> {
     const watching = this.watcher.watching;
     for (const entry of this.tokens.values()) {
       if (entry.present) this.watcher.markRemoved(entry);
     }
-    this.close();
+    await this.close();
     if (candidates) this.candidates = candidates;
     this.start(watching);
   }
 
-  listTokens(): TokenInfo[] {
+  /**
+   * Waits (at most `waitMs`) for libraries whose driver has not answered its first look, then takes a look:
+   * a request right after start finds the keys, and one library that never answers holds nothing up for long.
+   */
+  async librariesAnswered(waitMs = this.firstAnswerWaitMs): Promise<void> {
+    const starting = this.watcher.libraries.filter((library) => library.settled && library.health?.state === "starting");
+    if (starting.length > 0) await within(Promise.all(starting.map((library) => library.settled!())), waitMs);
     this.watcher.scan(false);
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    await this.librariesAnswered();
+    const present = [...this.tokens.values()].filter((entry) => entry.present && entry.device.refresh);
+    await within(Promise.all(present.map((entry) => entry.device.refresh!())), PIN_REFRESH_WAIT_MS);
     return [...this.tokens.values()].map((entry) => tokenInfo(entry, this.context.pinMaxTries));
   }
 
-  listCertificates(filter: { purpose?: "sign" | "encrypt"; tokenSerial?: string } = {}): Promise<YztCertificate[]> {
+  async listCertificates(filter: { purpose?: "sign" | "encrypt"; tokenSerial?: string } = {}): Promise<YztCertificate[]> {
+    await this.librariesAnswered();
     return this.operations.listCertificates(filter);
   }
 
@@ -129,15 +155,17 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
 
   /** Module/token/certificate facts for diagnostics, without touching any PIN. */
   async snapshot(): Promise<{ tokens: TokenInfo[]; certificates: CertificateSnapshot[] }> {
-    const tokens = this.listTokens();
+    const tokens = await this.listTokens();
     return { tokens, certificates: await this.operations.certificateSnapshots() };
   }
 
-  login(params: Parameters<TokenOperations["login"]>[0]): Promise<LoginResult> {
+  async login(params: Parameters<TokenOperations["login"]>[0]): Promise<LoginResult> {
+    await this.librariesAnswered();
     return this.operations.login(params);
   }
 
-  sign(params: SignParams): Promise<SignResult> {
+  async sign(params: SignParams): Promise<SignResult> {
+    await this.librariesAnswered();
     return this.operations.sign(params);
   }
 

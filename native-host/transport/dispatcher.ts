@@ -18,6 +18,8 @@ export interface DispatcherContext {
   discover: () => LibraryCandidate[];
   caPaths: string[];
   configProblem?: string;
+  /** Lifts every quarantined key library (driver processes); returns their paths. */
+  liftQuarantine?: () => string[];
 }
 
 type Handlers = { [M in Method]: (params: ParamsOf<M>) => Promise<ResultOf[M]> | ResultOf[M] };
@@ -38,7 +40,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       authorities: await authoritiesReader(),
       ...(context.configProblem ? { configProblem: context.configProblem } : {}),
     });
-    return { ...result, checks: [...bindingChecks(), ...result.checks] };
+    return { ...result, checks: [...(await bindingChecks()), ...result.checks] };
   };
 
   const handlers: Handlers = {
@@ -81,8 +83,11 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     },
     repair: async () => {
       const actions = ["closed all token sessions", "reloaded the key libraries (PKCS#11, SKF)"];
+      // A library set aside after crashing is tried again: the user may have updated its driver.
+      for (const path of context.liftQuarantine?.() ?? []) actions.push(`retried the quarantined key library ${path}`);
       authorities = null;
-      service.reload(context.discover());
+      await service.reload(context.discover());
+      await service.librariesAnswered();
       return { ...(await diagnoseNow()), actions };
     },
   };

@@ -81,8 +81,9 @@ function decodeJson(body: Buffer): Decoded {
   }
 }
 
-export function encodeFrame(message: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(message), "utf8");
+/** `replacer` is JSON.stringify's (the driver wire turns bytes into base64 with one). */
+export function encodeFrame(message: unknown, replacer?: (key: string, value: unknown) => unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(message, replacer), "utf8");
   const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   frame.writeUInt32LE(body.length, 0);
   body.copy(frame, HEADER_BYTES);

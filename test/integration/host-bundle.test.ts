@@ -73,6 +73,7 @@ describe("the bundled host", () => {
   it("with caches V8 rejects, says so and still answers, lists, logs in and signs CMS (vendor.cjs) like the original", async () => {
     const { verified, rejectedCaches } = await firstContact(join(copy, "main.js"));
     expect(verified).toMatchObject({ valid: true });
-    expect(rejectedCaches).toEqual([BUNDLE_FILE, VENDOR_FILE]);
+    // The key library's driver process runs the same bundle and says so too.
+    expect([...new Set(rejectedCaches)].sort()).toEqual([BUNDLE_FILE, VENDOR_FILE]);
   });
 });

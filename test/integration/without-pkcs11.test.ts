@@ -40,9 +40,11 @@ afterAll(async () => {
 
 describe("a host installed without the PKCS#11 binding", () => {
   it("starts, answers hello and lists the keys its SKF library reaches", async () => {
-    expect(await host.request("hello")).toMatchObject({ protocol: 1, modules: [vtoken.manifest.skfModule] });
+    // hello waits for no library; once the libraries' drivers have answered, only the SKF one counts as loaded.
+    expect(await host.request("hello")).toMatchObject({ protocol: 1 });
     const tokens = await host.request("listTokens");
     expect(tokens.filter((token) => token.present).length).toBeGreaterThan(0);
+    expect(await host.request("hello")).toMatchObject({ protocol: 1, modules: [vtoken.manifest.skfModule] });
   });
 
   it("lists the PKCS#11 library as failed, saying the binding is not in this installation, and diagnose names it", async () => {

@@ -1,0 +1,255 @@
+/**
+ * A driver process: one key library (a vendor's SKF or PKCS#11 library, or the virtual ones) loaded through
+ * the in-process adapters (token/pkcs11, token/skf), served to the host over wire.ts. Vendor code is code we
+ * do not control (DESIGN.md): here a segfault, a hang or a library that never lets go of the process costs only
+ * this library's keys, and the host kills and restarts the driver.
+ *
+ * The driver watches its own library (the adapter's events or a poll) and pushes the present keys; each key
+ * carries a generation, new whenever the key was opened afresh (inserted, or pulled and put back between two
+ * looks), so a call made for an older generation fails TOKEN_REMOVED instead of reaching another session.
+ * Sessions, grants, the per-key queue and PIN rules stay in the host: the driver only does what it is asked.
+ *
+ * It exits when the host closes its stdin or asks it to stop. It imports the token layer's adapters and the
+ * transport's framing and stdio; nothing imports it but the program entries.
+ */
+import { YztError, type ErrorBody } from "../../protocol/errors.js";
+import { signatureAlgorithm, type SigningKey } from "../crypto/algorithms.js";
+import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import { createLogger } from "../support/log.js";
+import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey } from "../token/device.js";
+import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
+import { encodeFrame, FrameDecoder } from "../transport/framing.js";
+import { FdWriter, openInput } from "../transport/stdio.js";
+import { candidateFromArgs } from "./launch.js";
+import { deviceArgs, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
+
+const STDIN_FD = 0;
+const STDOUT_FD = 1;
+const DEFAULT_POLL_MS = 100;
+
+interface OpenKey {
+  present: PresentKey;
+  generation: number;
+  device: KeyDevice;
+  /** The PIN counter as read when the key was opened (the host's first TokenInfo needs it). */
+  pin: PinReading | null;
+  /** Certificates parsed once per key id: signing needs the parsed form the adapters take. */
+  parsed: Map<string, ParsedCertificate>;
+}
+
+/** Calls after which the reply carries the PIN counter. */
+const PIN_CALLS = new Set<DriverRequest["call"]>(["pinReading", "login", "changePin", "unlock"]);
+
+function pinOf(device: KeyDevice): PinReading | null {
+  try {
+    return device.pinReading();
+  } catch {
+    // The key went away: the next look reports it.
+    return null;
+  }
+}
+
+class Driver {
+  private readonly keys = new Map<string, OpenKey>();
+  private generations = 0;
+  private scanError: ErrorBody | null = null;
+  private lastPushed = "";
+  private scanning = false;
+  private stopping = false;
+
+  constructor(private readonly library: KeyLibrary, private readonly output: FdWriter) {}
+
+  start(pollIntervalMs: number): void {
+    this.scan(true);
+    setInterval(() => this.scan(false), pollIntervalMs);
+    this.library.startEvents?.(() => this.scan(false));
+  }
+
+  async handle(request: DriverRequest): Promise<void> {
+    const reply: DriverReply = { id: request.id };
+    const key = request.key ? this.keys.get(request.key.serial) : undefined;
+    try {
+      if (request.call === "ping") reply.result = "pong";
+      else {
+        if (!key || key.generation !== request.key!.generation) throw new YztError("TOKEN_REMOVED", `token ${request.key?.serial ?? "?"} was removed`, { tokenSerial: request.key?.serial });
+        reply.result = await this.deviceCall(key, request);
+      }
+    } catch (error) {
+      reply.error = YztError.from(error).toJSON();
+    }
+    // PIN state after the calls that change it: the host's next status must not need a second round trip.
+    if (key && PIN_CALLS.has(request.call)) {
+      const pin = pinOf(key.device);
+      if (pin) reply.pin = pin;
+    }
+    this.send(reply);
+  }
+
+  private async deviceCall(key: OpenKey, request: DriverRequest): Promise<unknown> {
+    const { device } = key;
+    switch (request.call) {
+      case "pinReading":
+        return null;
+      case "readCertificates":
+        return device.readCertificates();
+      case "login":
+        return device.login(deviceArgs.login.parse(request.args, "args").pin).then(() => null);
+      case "logout":
+        device.logout();
+        return null;
+      case "closeKey":
+        device.close();
+        return null;
+      case "sign":
+        return this.sign(key, deviceArgs.sign.parse(request.args, "args"));
+      case "decrypt": {
+        const args = deviceArgs.decrypt.parse(request.args, "args");
+        return device.decrypt(args.keyId, args.keyAlgorithm, args.ciphertext);
+      }
+      case "openEnvelope": {
+        if (!device.openEnvelope) throw new YztError("UNSUPPORTED_ALGORITHM", "this key library does not open envelopes on the key");
+        const args = deviceArgs.openEnvelope.parse(request.args, "args");
+        return device.openEnvelope(args);
+      }
+      case "changePin": {
+        const args = deviceArgs.changePin.parse(request.args, "args");
+        return device.changePin(args.oldPin, args.newPin).then(() => null);
+      }
+      case "unlock": {
+        const args = deviceArgs.unlock.parse(request.args, "args");
+        return device.unlock(args.adminPin, args.newPin).then(() => null);
+      }
+      default:
+        throw new YztError("BAD_REQUEST", `unknown driver call ${request.call}`);
+    }
+  }
+
+  /**
+   * One signature through the adapter's SigningKey. "digest" is the mechanism's precomputed input; "message"
+   * is SM2 with the signer ID, where the algorithm table prefers the key's own hashing mechanism.
+   */
+  private async sign(key: OpenKey, args: ReturnType<typeof deviceArgs.sign.parse>): Promise<Uint8Array> {
+    let parsed = key.parsed.get(args.keyId);
+    if (!parsed || !Buffer.from(parsed.der).equals(Buffer.from(args.certificate))) {
+      const { parseCertificate } = await import("../crypto/certificate.js");
+      parsed = parseCertificate(args.certificate);
+      key.parsed.set(args.keyId, parsed);
+    }
+    const signing: SigningKey = key.device.signingKey(args.keyId, parsed);
+    if (args.via === "message") return signatureAlgorithm(parsed.keyAlgorithm).signMessage(signing, args.input, args.sm2Id ?? "");
+    if (!signing.primitive) throw new YztError("UNSUPPORTED_ALGORITHM", `the token offers no mechanism that signs a precomputed ${parsed.keyAlgorithm} digest`);
+    return signing.primitive(args.input);
+  }
+
+  /** Looks at the library like the host's watcher did in-process; pushes the keys when they changed. */
+  scan(initial: boolean): void {
+    if (this.scanning || this.stopping) return;
+    this.scanning = true;
+    try {
+      let changed: boolean;
+      try {
+        changed = this.library.changed();
+      } catch {
+        changed = true;
+      }
+      if (!changed && !initial) return;
+      let present: PresentKey[];
+      try {
+        present = this.library.presentKeys();
+        this.scanError = null;
+      } catch (error) {
+        this.scanError = YztError.from(error).toJSON();
+        this.push();
+        return;
+      }
+      const seen = new Set(present.map((key) => key.serial));
+      for (const [serial, key] of this.keys) {
+        // A key pulled and put back between two looks keeps its serial but lost its sessions.
+        if (!seen.has(serial) || (!initial && !key.device.sessionAlive())) {
+          key.device.close();
+          this.keys.delete(serial);
+        }
+      }
+      for (const key of present) {
+        if (this.keys.has(key.serial)) continue;
+        try {
+          const device = this.library.openKey(key);
+          this.keys.set(key.serial, { present: key, generation: ++this.generations, device, pin: pinOf(device), parsed: new Map() });
+        } catch {
+          // Gone again while being opened: the next look decides.
+        }
+      }
+      this.push();
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  private push(): void {
+    const keys: WireKey[] = [...this.keys.values()].map(({ present, generation, device, pin }) => ({ ...present, generation, opensEnvelopes: typeof device.openEnvelope === "function", pin }));
+    const event: DriverEvent = { event: "keys", keys, scanError: this.scanError };
+    const text = JSON.stringify(event);
+    if (text === this.lastPushed) return;
+    this.lastPushed = text;
+    this.send(event);
+  }
+
+  /** The host is gone or asked the driver to end: sessions end, then the library is finalised. */
+  stop(): void {
+    this.stopping = true;
+    for (const key of this.keys.values()) key.device.close();
+    this.keys.clear();
+    this.library.close();
+  }
+
+  send(message: DriverReply | DriverEvent): void {
+    this.output.write(encodeFrame(message, encodeBytes));
+  }
+}
+
+/** The driver program: `<entry> --yzt-driver <kind> <source> <path>` (launch.ts builds the command). */
+export async function runDriver(argv: string[]): Promise<void> {
+  const logger = createLogger();
+  const candidate: LibraryCandidate = candidateFromArgs(argv);
+  const output = new FdWriter(STDOUT_FD);
+  const send = (message: DriverEvent) => output.write(encodeFrame(message));
+  const loader = await libraryLoader(sm2SettingsFrom(process.env));
+  // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.
+  const library = loader(candidate);
+  send({ event: "loaded", error: library.error, ...(library.manufacturer ? { manufacturer: library.manufacturer } : {}), ...(library.description ? { description: library.description } : {}) });
+  if (library.error !== null) {
+    await output.flushed();
+    process.exit(0);
+  }
+  const driver = new Driver(library, output);
+  const decoder = new FrameDecoder(MAX_DRIVER_FRAME_BYTES);
+  openInput(STDIN_FD, {
+    data: (chunk) => {
+      for (const decoded of decoder.push(chunk)) {
+        if (decoded.kind === "error") {
+          logger.log("warn", "driver: unreadable frame from the host", { error: decoded.error.message });
+          continue;
+        }
+        let request: DriverRequest;
+        try {
+          request = parseDriverRequest(decoded.value);
+        } catch (error) {
+          const id = (decoded.value as { id?: unknown } | null)?.id;
+          if (Number.isSafeInteger(id) && (id as number) > 0) driver.send({ id: id as number, error: YztError.from(error, "BAD_REQUEST").toJSON() });
+          continue;
+        }
+        void driver.handle(request);
+      }
+    },
+    // The host is gone: nothing is left to serve. Closing the library first lets it end its sessions.
+    end: () => {
+      try {
+        driver.stop();
+      } finally {
+        process.exit(0);
+      }
+    },
+  }).start();
+  const pollMs = Number(process.env.YZT_POLL_MS);
+  driver.start(Number.isFinite(pollMs) && pollMs > 0 ? pollMs : DEFAULT_POLL_MS);
+}

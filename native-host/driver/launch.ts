@@ -1,0 +1,46 @@
+/**
+ * How a driver process is started: the host's own entry (the bundle's loader, or the compiled host) with
+ * `--yzt-driver <kind> <source> <path>`, under the Node runtime that runs the host. The program entries
+ * (main.ts, bundle/programs.ts) look for the flag before anything else, so a driver loads no host code it
+ * does not run.
+ */
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { YztError } from "../../protocol/errors.js";
+import { hostEntry } from "../install/paths.js";
+import type { LibraryCandidate } from "../token/device.js";
+import type { ModuleSource } from "../token/modules.js";
+
+export const DRIVER_FLAG = "--yzt-driver";
+
+const KINDS = new Set(["pkcs11", "skf"]);
+const SOURCES = new Set<string>(["explicit", "config", "p11-kit", "known"] satisfies ModuleSource[]);
+
+export interface DriverCommand {
+  command: string;
+  args: string[];
+}
+
+/** True in a process started as a driver. */
+export function isDriverInvocation(argv: string[] = process.argv): boolean {
+  return argv[2] === DRIVER_FLAG;
+}
+
+/** The entry a driver runs: beside the bundle when the host runs from it, else the built host. */
+function driverEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return basename(here) === "bundle.cjs" ? join(dirname(here), "main.js") : hostEntry();
+}
+
+export function driverCommand(candidate: LibraryCandidate): DriverCommand {
+  return { command: process.execPath, args: [driverEntry(), DRIVER_FLAG, candidate.kind, candidate.source, candidate.path] };
+}
+
+/** The library a driver process was started for, from its argv. */
+export function candidateFromArgs(argv: string[] = process.argv): LibraryCandidate {
+  const [flag, kind, source, path] = argv.slice(2);
+  if (flag !== DRIVER_FLAG || !kind || !KINDS.has(kind) || !source || !SOURCES.has(source) || !path) {
+    throw new YztError("BAD_REQUEST", `a driver is started as: <entry> ${DRIVER_FLAG} <pkcs11|skf> <source> <library path>`);
+  }
+  return { kind: kind as LibraryCandidate["kind"], source: source as ModuleSource, path };
+}
