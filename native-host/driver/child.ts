@@ -21,6 +21,7 @@ import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
 import { encodeFrame, FrameDecoder } from "../transport/framing.js";
 import { FdWriter, openInput } from "../transport/stdio.js";
 import { candidateFromArgs } from "./launch.js";
+import { dieWithHost } from "./orphan-guard.js";
 import { deviceArgs, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
 
 const STDIN_FD = 0;
@@ -209,6 +210,7 @@ class Driver {
 
 /** The driver program: `<entry> --yzt-driver <kind> <source> <path>` (launch.ts builds the command). */
 export async function runDriver(argv: string[]): Promise<void> {
+  dieWithHost();
   const logger = createLogger();
   const candidate: LibraryCandidate = candidateFromArgs(argv);
   const output = new FdWriter(STDOUT_FD);

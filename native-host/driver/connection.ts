@@ -52,6 +52,20 @@ export interface ConnectionHandlers {
   failureFor(end: ConnectionEnd, call: DriverCall, key?: KeyRef): YztError;
 }
 
+/** Every driver still running: whatever the host's way out, none survives it (orphan-guard.ts covers a kill). */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const driver of running) driver.kill("SIGKILL");
+  });
+}
+
 export class DriverConnection {
   private readonly child: ChildProcess;
   private readonly pending = new Map<number, Pending>();
@@ -64,6 +78,7 @@ export class DriverConnection {
 
   constructor(command: DriverCommand, private readonly handlers: ConnectionHandlers) {
     this.child = spawn(command.command, command.args, { stdio: ["pipe", "pipe", "inherit"], windowsHide: true });
+    track(this.child);
     this.child.stdout!.on("data", (chunk: Buffer) => this.receive(chunk));
     // A write to a driver that just died fails with EPIPE; its exit reports the crash.
     this.child.stdin!.on("error", () => undefined);

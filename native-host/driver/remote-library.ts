@@ -169,14 +169,14 @@ export class DriverLibrary implements KeyLibrary {
     if (connection !== this.connection) return;
     this.stopTimers();
     this.connection = null;
+    this.settle();
     // The driver's keys are gone with it: the watcher reports them removed, and again inserted after a restart.
+    // It hears of it on the next turn of the event loop, once the calls that failed with the driver have
+    // reached their callers: they get the error that names the library and the call, not the removal.
     this.keys = [];
     this.scanError = null;
-    this.markChanged();
-    if (end.kind === "stopped" || this.closed || this.loadError !== null) {
-      this.settle();
-      return;
-    }
+    setImmediate(() => this.markChanged());
+    if (end.kind === "stopped" || this.closed || this.loadError !== null) return;
     const call = vendorCall(this.candidate.kind, end.call);
     const detail = describeEnd(end);
     this.lastFailure = { kind: end.kind, call, at: new Date().toISOString(), detail };

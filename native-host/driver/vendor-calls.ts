@@ -10,7 +10,8 @@ type Activity = DriverCall | "load" | "scan";
 
 const CALLS: Record<BackendKind, Record<Activity, string>> = {
   skf: {
-    load: "loading the library",
+    // Loading calls SKF_EnumDev once (the ULONG width probe, skf/binding.ts).
+    load: "SKF_EnumDev (loading the library)",
     scan: "SKF_EnumDev",
     ping: "SKF_EnumDev",
     pinReading: "SKF_GetPINInfo",

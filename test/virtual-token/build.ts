@@ -14,15 +14,23 @@ export const SKF_NAME = "libyzt-vskf.so";
 export const repoRoot = packageRoot;
 
 /**
- * SKF test variants built from the same source: `missing-export` lacks SKF_ECCSignData, `garbage-lengths`
- * answers nonsense lengths (see skf.c's header comment), for the host's error paths.
+ * SKF test variants built from the same source (skf.c's header comment says what each does): `missing-export`
+ * lacks SKF_ECCSignData, `garbage-lengths` answers nonsense lengths, `sm2-only` has only what an SM2 key needs,
+ * `lp64` has a 64-bit ULONG; the `crash-*` and `hang-*` variants fail as vendor libraries were seen to.
  */
-export type SkfVariant = "standard" | "missing-export" | "garbage-lengths";
+export type SkfVariant = "standard" | "missing-export" | "garbage-lengths" | "sm2-only" | "lp64" | "crash-enum" | "crash-sign" | "hang-sign" | "hang-enum" | "hang-wait";
 
 const SKF_DEFINES: Record<SkfVariant, string[]> = {
   standard: [],
   "missing-export": ["-DVSKF_MISSING_EXPORT"],
   "garbage-lengths": ["-DVSKF_GARBAGE_LENGTHS"],
+  "sm2-only": ["-DVSKF_SM2_ONLY"],
+  lp64: ["-DVSKF_LP64"],
+  "crash-enum": ["-DVSKF_FAULT_CRASH_ENUM"],
+  "crash-sign": ["-DVSKF_FAULT_CRASH_SIGN"],
+  "hang-sign": ["-DVSKF_FAULT_HANG_SIGN"],
+  "hang-enum": ["-DVSKF_FAULT_HANG_ENUM"],
+  "hang-wait": ["-DVSKF_FAULT_HANG_WAIT"],
 };
 
 /**

@@ -46,6 +46,17 @@
  *
  * Test variants, built from this file by build.ts:
  *   -DVSKF_MISSING_EXPORT   leaves out SKF_ECCSignData, like a vendor library lacking a function.
+ *   -DVSKF_SM2_ONLY         an SM2-only key's library: no SKF_RSASignData, no session-key or decryption functions
+ *                           (the parts GM/T 0016 has that such a key does not need).
+ *   -DVSKF_LP64             ULONG is `unsigned long` (64 bits on Linux), as 飞天's Linux library declares it: every
+ *                           ULONG argument, out-parameter and struct field is 8 bytes wide.
+ * Failure variants, for the host's driver processes (a vendor library is code that crashes and hangs):
+ *   -DVSKF_FAULT_CRASH_ENUM SKF_EnumDev dereferences NULL while the file "fault.armed" sits beside the library
+ *                           (龙脉 GM3000 does so in libusb when it cannot initialise), so a test arms it when it likes.
+ *   -DVSKF_FAULT_CRASH_SIGN SKF_ECCSignData and SKF_RSASignData dereference NULL.
+ *   -DVSKF_FAULT_HANG_SIGN  SKF_ECCSignData and SKF_RSASignData never return.
+ *   -DVSKF_FAULT_HANG_ENUM  SKF_EnumDev never returns (C*Core's library left the host unanswering).
+ *   -DVSKF_FAULT_HANG_WAIT  SKF_WaitForDevEvent never returns, and there is no SKF_CancelWaitForDevEvent.
  *   -DVSKF_GARBAGE_LENGTHS  answers lengths that make no sense, never writing past the caller's buffer: name
  *                           lists (EnumDev, EnumApplication, EnumContainer) report 0xFFFFFFF0 to a size query and
  *                           come without their terminating NULs, the rest of the buffer filled with 'Z', their
@@ -57,6 +68,10 @@
  * in 64-byte fields. Only the SKF_ functions are exported.
  */
 #define _GNU_SOURCE
+#ifdef VSKF_SM2_ONLY
+/* The functions behind the left-out exports stay in the source. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
@@ -65,6 +80,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <p11-kit/pkcs11.h>
 #include "pkcs11-text.h"
 #include <openssl/bn.h>
@@ -79,7 +95,11 @@
 typedef uint8_t BYTE;
 typedef char CHAR;
 typedef int32_t BOOL;
+#ifdef VSKF_LP64
+typedef unsigned long ULONG; /* what 飞天's Linux SKFAPI.h says: 64 bits on LP64 systems */
+#else
 typedef uint32_t ULONG;
+#endif
 typedef char *LPSTR;
 typedef void *HANDLE;
 typedef HANDLE DEVHANDLE;
@@ -152,14 +172,15 @@ typedef struct {
 } BLOCKCIPHERPARAM;
 #pragma pack(pop)
 
-/* The layouts callers compile against (GM/T 0016-2012 with 1-byte packing). */
-_Static_assert(sizeof(DEVINFO) == 294, "DEVINFO layout");
-_Static_assert(sizeof(RSAPUBLICKEYBLOB) == 268, "RSAPUBLICKEYBLOB layout");
-_Static_assert(sizeof(ECCPUBLICKEYBLOB) == 132, "ECCPUBLICKEYBLOB layout");
-_Static_assert(sizeof(ECCCIPHERBLOB) == 165, "ECCCIPHERBLOB layout");
+/* The layouts callers compile against (GM/T 0016-2012 with 1-byte packing); each ULONG past 4 bytes widens them. */
+#define WIDE ((int)sizeof(ULONG) - 4)
+_Static_assert(sizeof(DEVINFO) == 294 + 8 * WIDE, "DEVINFO layout");
+_Static_assert(sizeof(RSAPUBLICKEYBLOB) == 268 + 2 * WIDE, "RSAPUBLICKEYBLOB layout");
+_Static_assert(sizeof(ECCPUBLICKEYBLOB) == 132 + WIDE, "ECCPUBLICKEYBLOB layout");
+_Static_assert(sizeof(ECCCIPHERBLOB) == 165 + WIDE, "ECCCIPHERBLOB layout");
 _Static_assert(sizeof(ECCSIGNATUREBLOB) == 128, "ECCSIGNATUREBLOB layout");
-_Static_assert(sizeof(BLOCKCIPHERPARAM) == 44, "BLOCKCIPHERPARAM layout");
-#define ECC_CIPHER_HEADER 164 /* offset of ECCCIPHERBLOB.Cipher */
+_Static_assert(sizeof(BLOCKCIPHERPARAM) == 44 + 3 * WIDE, "BLOCKCIPHERPARAM layout");
+#define ECC_CIPHER_HEADER (164 + WIDE) /* offset of ECCCIPHERBLOB.Cipher */
 
 #define SAR_OK 0x00000000
 #define SAR_FAIL 0x0A000001
@@ -1425,7 +1446,44 @@ static ULONG close_handle(HANDLE h) {
     return rv_;                               \
   } while (0)
 
+/* ---------- failure variants ---------- */
+
+#ifdef VSKF_FAULT_CRASH_ENUM
+/* "fault.armed" in the library's own directory. */
+static int fault_armed(void) {
+  Dl_info info;
+  char path[PATH_MAX];
+  if (!dladdr((void *)&fault_armed, &info) || !info.dli_fname) return 0;
+  snprintf(path, sizeof path, "%s", info.dli_fname);
+  char *slash = strrchr(path, '/');
+  if (!slash || (size_t)(slash - path) + sizeof "/fault.armed" > sizeof path) return 0;
+  memcpy(slash, "/fault.armed", sizeof "/fault.armed");
+  return access(path, F_OK) == 0;
+}
+#endif
+
+#if defined(VSKF_FAULT_CRASH_ENUM) || defined(VSKF_FAULT_CRASH_SIGN)
+/* What a vendor library's bug does: a write through a NULL pointer (SIGSEGV), not a polite abort. */
+static void crash(void) {
+  volatile int *nowhere = NULL;
+  *nowhere = 1;
+}
+#endif
+
+#if defined(VSKF_FAULT_HANG_ENUM) || defined(VSKF_FAULT_HANG_SIGN) || defined(VSKF_FAULT_HANG_WAIT)
+/* A call that never returns, whatever is cancelled around it. */
+static void hang_forever(void) {
+  for (;;) pause();
+}
+#endif
+
 SKF_API ULONG SKF_EnumDev(BOOL bPresent, LPSTR szNameList, ULONG *pulSize) {
+#ifdef VSKF_FAULT_CRASH_ENUM
+  if (fault_armed()) crash();
+#endif
+#ifdef VSKF_FAULT_HANG_ENUM
+  hang_forever();
+#endif
   (void)bPresent; /* a pulled-out USB key is unknown to the driver: both lists are the present keys */
   LOCKED(enum_dev(szNameList, pulSize));
 }
@@ -1449,6 +1507,9 @@ static int take_cancel(void) {
 }
 
 SKF_API ULONG SKF_WaitForDevEvent(LPSTR szDevName, ULONG *pulDevNameLen, ULONG *pulEvent) {
+#ifdef VSKF_FAULT_HANG_WAIT
+  hang_forever();
+#endif
   if (!pulDevNameLen || !pulEvent) return SAR_INVALIDPARAMERR;
   for (;;) {
     if (take_cancel()) {
@@ -1478,6 +1539,7 @@ SKF_API ULONG SKF_WaitForDevEvent(LPSTR szDevName, ULONG *pulDevNameLen, ULONG *
   }
 }
 
+#ifndef VSKF_FAULT_HANG_WAIT
 SKF_API ULONG SKF_CancelWaitForDevEvent(void) {
   pthread_mutex_lock(&wait_lock);
   cancel_pending = 1;
@@ -1485,6 +1547,7 @@ SKF_API ULONG SKF_CancelWaitForDevEvent(void) {
   pthread_mutex_unlock(&wait_lock);
   return SAR_OK;
 }
+#endif
 
 SKF_API ULONG SKF_EnumApplication(DEVHANDLE hDev, LPSTR szAppName, ULONG *pulSize) { LOCKED(enum_application(hDev, szAppName, pulSize)); }
 SKF_API ULONG SKF_OpenApplication(DEVHANDLE hDev, LPSTR szAppName, HAPPLICATION *phApplication) {
@@ -1521,12 +1584,25 @@ SKF_API ULONG SKF_ExportPublicKey(HCONTAINER hContainer, BOOL bSignFlag, BYTE *p
   LOCKED(export_public_key(hContainer, bSignFlag, pbBlob, pulBlobLen));
 }
 
+/* The sign variants fail on the calling thread (the host's worker) before touching the lock. */
+static void sign_fault(void) {
+#ifdef VSKF_FAULT_CRASH_SIGN
+  crash();
+#endif
+#ifdef VSKF_FAULT_HANG_SIGN
+  hang_forever();
+#endif
+}
+
 #ifndef VSKF_MISSING_EXPORT
 SKF_API ULONG SKF_ECCSignData(HCONTAINER hContainer, BYTE *pbData, ULONG ulDataLen, ECCSIGNATUREBLOB *pSignature) {
+  sign_fault();
   LOCKED(ecc_sign_data(hContainer, pbData, ulDataLen, pSignature));
 }
 #endif
+#ifndef VSKF_SM2_ONLY
 SKF_API ULONG SKF_RSASignData(HCONTAINER hContainer, BYTE *pbData, ULONG ulDataLen, BYTE *pbSignature, ULONG *pulSignLen) {
+  sign_fault();
   LOCKED(rsa_sign_data(hContainer, pbData, ulDataLen, pbSignature, pulSignLen));
 }
 
@@ -1544,6 +1620,7 @@ SKF_API ULONG SKF_DecryptFinal(HANDLE hKey, BYTE *pbDecryptedData, ULONG *pulDec
   LOCKED(decrypt_final(hKey, pbDecryptedData, pulDecryptedDataLen));
 }
 SKF_API ULONG SKF_CloseHandle(HANDLE hHandle) { LOCKED(close_handle(hHandle)); }
+#endif /* VSKF_SM2_ONLY */
 
 /* Vendor extensions: SM2 decryption of an ECCCIPHERBLOB with the container's encryption key. */
 SKF_API ULONG SKF_ECCDecrypt(HCONTAINER hContainer, ECCCIPHERBLOB *pCipherText, BYTE *pbPlainText, ULONG *pulPlainTextLen) {

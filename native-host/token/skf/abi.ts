@@ -1,9 +1,13 @@
 /**
  * The byte layouts of GM/T 0016-2012 (SKF) that cross the FFI, as pure functions over buffers, so each one is
  * tested against byte fixtures without a library. All structs are packed to 1 byte; ULONG is 32-bit little
- * endian on every platform the standard's libraries ship for; 256-bit values sit right-aligned in 64-byte
- * fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
+ * endian as GM/T 0016 says, except in libraries built with `unsigned long` on LP64 systems (飞天's Linux build),
+ * where it is 64 bits: the layouts with a ULONG field take its width (`UlongBytes`). 256-bit values sit
+ * right-aligned in 64-byte fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
  */
+
+/** How wide a library's ULONG is: GM/T 0016's 4 bytes, or 8 in LP64 builds. */
+export type UlongBytes = 4 | 8;
 import { derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
 
 export const ECC_FIELD_BYTES = 64;
@@ -11,7 +15,8 @@ const SM2_VALUE_BYTES = 32;
 /** ECCSIGNATUREBLOB: r[64] s[64]. */
 export const ECC_SIGNATURE_BLOB_BYTES = 2 * ECC_FIELD_BYTES;
 /** ECCCIPHERBLOB before its variable Cipher: X[64] Y[64] HASH[32] CipherLen(ULONG). */
-export const ECC_CIPHER_BLOB_HEADER_BYTES = 2 * ECC_FIELD_BYTES + 32 + 4;
+export const eccCipherBlobHeaderBytes = (ulong: UlongBytes = 4) => 2 * ECC_FIELD_BYTES + 32 + ulong;
+export const ECC_CIPHER_BLOB_HEADER_BYTES = eccCipherBlobHeaderBytes(4);
 /** DEVINFO as the standard defines it (294 bytes); vendors' structs differ at the end, so read it into more. */
 export const DEVINFO_BYTES = 294;
 export const DEVINFO_BUFFER_BYTES = 1024;
@@ -127,7 +132,7 @@ function toField(value: Uint8Array, target: Uint8Array, offset: number, what: st
  * GM/T 0009 SM2 ciphertext (DER SEQUENCE { INTEGER x, INTEGER y, OCTET STRING hash (C3), OCTET STRING C2 }),
  * the form CMS envelopes carry, → ECCCIPHERBLOB, the form SKF_ImportSessionKey takes.
  */
-export function gmCiphertextToBlob(der: Uint8Array): Uint8Array {
+export function gmCiphertextToBlob(der: Uint8Array, ulong: UlongBytes = 4): Uint8Array {
   const sequence = expectTag(readTlv(der, 0), 0x30, "SEQUENCE");
   if (sequence.end !== der.length) throw new RangeError("SM2 ciphertext: bytes after the SEQUENCE");
   const x = expectTag(readTlv(der, sequence.start, sequence.end), 0x02, "INTEGER x");
@@ -136,27 +141,33 @@ export function gmCiphertextToBlob(der: Uint8Array): Uint8Array {
   const cipher = expectTag(readTlv(der, hash.end, sequence.end), 0x04, "OCTET STRING cipher");
   if (hash.end - hash.start !== 32) throw new RangeError("SM2 ciphertext: the hash (C3) must be 32 bytes");
   const cipherLength = cipher.end - cipher.start;
-  const blob = new Uint8Array(ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength);
+  const header = eccCipherBlobHeaderBytes(ulong);
+  const blob = new Uint8Array(header + cipherLength);
   toField(der.subarray(x.start, x.end), blob, 0, "x");
   toField(der.subarray(y.start, y.end), blob, ECC_FIELD_BYTES, "y");
   blob.set(der.subarray(hash.start, hash.end), 2 * ECC_FIELD_BYTES);
+  // Little endian: a 64-bit ULONG holding a length below 2^32 is the 32-bit value and four zero bytes.
   new DataView(blob.buffer).setUint32(2 * ECC_FIELD_BYTES + 32, cipherLength, true);
-  blob.set(der.subarray(cipher.start, cipher.end), ECC_CIPHER_BLOB_HEADER_BYTES);
+  blob.set(der.subarray(cipher.start, cipher.end), header);
   return blob;
 }
 
 /** ECCCIPHERBLOB → GM/T 0009 DER (the inverse, for tests and for libraries that hand blobs back). */
-export function blobToGmCiphertext(blob: Uint8Array): Uint8Array {
-  if (blob.length < ECC_CIPHER_BLOB_HEADER_BYTES) throw new RangeError("ECCCIPHERBLOB is truncated");
-  const cipherLength = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(2 * ECC_FIELD_BYTES + 32, true);
-  if (ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength > blob.length) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
+export function blobToGmCiphertext(blob: Uint8Array, ulong: UlongBytes = 4): Uint8Array {
+  const header = eccCipherBlobHeaderBytes(ulong);
+  if (blob.length < header) throw new RangeError("ECCCIPHERBLOB is truncated");
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const lengthAt = 2 * ECC_FIELD_BYTES + 32;
+  if (ulong === 8 && view.getUint32(lengthAt + 4, true) !== 0) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
+  const cipherLength = view.getUint32(lengthAt, true);
+  if (header + cipherLength > blob.length) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
   const octets = (bytes: Uint8Array) => derElement(0x04, bytes);
   return derElement(
     0x30,
     derUnsignedInteger(fromField(blob, 0, "x")),
     derUnsignedInteger(fromField(blob, ECC_FIELD_BYTES, "y")),
     octets(blob.subarray(2 * ECC_FIELD_BYTES, 2 * ECC_FIELD_BYTES + 32)),
-    octets(blob.subarray(ECC_CIPHER_BLOB_HEADER_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES + cipherLength)),
+    octets(blob.subarray(header, header + cipherLength)),
   );
 }
 

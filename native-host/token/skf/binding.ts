@@ -2,14 +2,17 @@
  * Loads a vendor SKF library with koffi and binds the GM/T 0016 functions the adapter uses into one table.
  * Everything here is declared `__stdcall`: that is what the standard's Windows libraries export (koffi looks
  * up the decorated `_SKF_X@N` name first on 32-bit Windows and ignores the convention elsewhere). A library
- * that lacks a required export is refused at load time with the function's name, so `yzt doctor` and the
- * popup can say which one; optional exports (device events) fall back to polling.
+ * that lacks a required export (what every key needs: devices, applications, PIN, containers, certificates,
+ * ECC signing) is refused at load time with the function's name, so `yzt doctor` and the popup can say which
+ * one; without an optional one, the operations that need it say so, and device events fall back to polling.
+ * Prototypes are written for GM/T 0016's 32-bit ULONG; a library built with a 64-bit one is bound with every
+ * ULONG (and the ULONG fields of BLOCKCIPHERPARAM) 64 bits wide.
  *
  * koffi itself is loaded on the first SKF library only: a host that drives only PKCS#11 keys never pays for it.
  */
 import { createRequire } from "node:module";
 import { YztError } from "../../../protocol/errors.js";
-import { BLOCK_CIPHER_IV_BYTES } from "./abi.js";
+import { BLOCK_CIPHER_IV_BYTES, type UlongBytes } from "./abi.js";
 import { check } from "./errors.js";
 import { WorkerCalls } from "./worker-calls.js";
 
@@ -42,20 +45,22 @@ const REQUIRED = {
   SKF_GetContainerType: "uint32_t __stdcall SKF_GetContainerType(SKF_HANDLE hContainer, _Out_ uint32_t *pulContainerType)",
   SKF_ExportCertificate: "uint32_t __stdcall SKF_ExportCertificate(SKF_HANDLE hContainer, int bSignFlag, _Out_ uint8_t *pbCert, _Inout_ uint32_t *pulCertLen)",
   SKF_ECCSignData: "uint32_t __stdcall SKF_ECCSignData(SKF_HANDLE hContainer, const uint8_t *pbData, uint32_t ulDataLen, _Out_ uint8_t *pSignature)",
+} as const;
+
+/**
+ * Optional: what only some keys need — RSA signing, and the session-key functions that open envelopes
+ * inside the key (an SM2-only key's library may lack them: the operations that need one answer
+ * UNSUPPORTED_ALGORITHM naming it); device events (used only with their cancel; else polling); and the vendor
+ * extension for SM2 private-key decryption of raw data. GM/T 0016-2012 has none; SKF_ECCPrvKeyDecrypt has the
+ * same four arguments wherever it is exported. SKF_ECCDecrypt is deliberately not used: SDKs disagree on its
+ * arguments (some add a BOOL bSignFlag), and a wrong guess writes through a bogus pointer inside the library.
+ */
+const OPTIONAL = {
   SKF_RSASignData: "uint32_t __stdcall SKF_RSASignData(SKF_HANDLE hContainer, const uint8_t *pbData, uint32_t ulDataLen, _Out_ uint8_t *pbSignature, _Inout_ uint32_t *pulSignLen)",
   SKF_ImportSessionKey: "uint32_t __stdcall SKF_ImportSessionKey(SKF_HANDLE hContainer, uint32_t ulAlgId, const uint8_t *pbWrapedData, uint32_t ulWrapedLen, _Out_ SKF_HANDLE *phKey)",
   SKF_DecryptInit: "uint32_t __stdcall SKF_DecryptInit(SKF_HANDLE hKey, SKF_BLOCKCIPHERPARAM DecryptParam)",
   SKF_Decrypt: "uint32_t __stdcall SKF_Decrypt(SKF_HANDLE hKey, const uint8_t *pbEncryptedData, uint32_t ulEncryptedLen, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
   SKF_CloseHandle: "uint32_t __stdcall SKF_CloseHandle(SKF_HANDLE hHandle)",
-} as const;
-
-/**
- * Optional: device events (used only with their cancel; else polling), and the vendor extension for SM2
- * private-key decryption of raw data. GM/T 0016-2012 has none; SKF_ECCPrvKeyDecrypt has the same four
- * arguments wherever it is exported. SKF_ECCDecrypt is deliberately not used: SDKs disagree on its arguments
- * (some add a BOOL bSignFlag), and a wrong guess writes through a bogus pointer inside the vendor library.
- */
-const OPTIONAL = {
   SKF_ECCPrvKeyDecrypt: "uint32_t __stdcall SKF_ECCPrvKeyDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
   SKF_WaitForDevEvent: "uint32_t __stdcall SKF_WaitForDevEvent(_Out_ uint8_t *szDevName, _Inout_ uint32_t *pulDevNameLen, _Out_ uint32_t *pulEvent)",
   SKF_CancelWaitForDevEvent: "uint32_t __stdcall SKF_CancelWaitForDevEvent()",
@@ -73,6 +78,8 @@ export type SkfFunctions = { [K in keyof typeof REQUIRED]: SkfFunction } & { [K 
 
 export interface SkfBinding {
   path: string;
+  /** The library's ULONG: 4 bytes (GM/T 0016) or 8 (LP64 builds); the struct layouts follow it. */
+  ulongBytes: UlongBytes;
   fn: SkfFunctions;
   /** Runs an SKF function on a worker thread (a slow key or a blocking wait must not freeze the host). */
   callAsync(name: SkfFunctionName, ...args: unknown[]): Promise<number>;
@@ -94,18 +101,16 @@ function koffi(): Koffi {
     }
     // Types are registered by name once per process; every library shares them.
     koffiModule.pointer("SKF_HANDLE", koffiModule.opaque());
-    koffiModule.pack("SKF_BLOCKCIPHERPARAM", {
-      IV: koffiModule.array("uint8_t", BLOCK_CIPHER_IV_BYTES, "Array"),
-      IVLen: "uint32_t",
-      PaddingType: "uint32_t",
-      FeedBitLen: "uint32_t",
-    });
+    for (const [name, ulong] of [["SKF_BLOCKCIPHERPARAM", "uint32_t"], ["SKF_BLOCKCIPHERPARAM64", "uint64_t"]] as const) {
+      koffiModule.pack(name, { IV: koffiModule.array("uint8_t", BLOCK_CIPHER_IV_BYTES, "Array"), IVLen: ulong, PaddingType: ulong, FeedBitLen: ulong });
+    }
   }
   return koffiModule;
 }
 
-function bind(library: ReturnType<Koffi["load"]>, prototype: string): SkfFunction {
-  return library.func(prototype) as KoffiFunction as unknown as SkfFunction;
+function bind(library: ReturnType<Koffi["load"]>, prototype: string, ulongBytes: UlongBytes = 4): SkfFunction {
+  const declared = ulongBytes === 4 ? prototype : prototype.replace(/\buint32_t\b/g, "uint64_t").replace(/\bSKF_BLOCKCIPHERPARAM\b/g, "SKF_BLOCKCIPHERPARAM64");
+  return library.func(declared) as KoffiFunction as unknown as SkfFunction;
 }
 
 /**
@@ -115,7 +120,12 @@ function bind(library: ReturnType<Koffi["load"]>, prototype: string): SkfFunctio
  * apart (a 32-bit library leaves the upper four untouched).
  */
 function writesWideUlong(library: ReturnType<Koffi["load"]>): boolean {
-  const probe = bind(library, "uint32_t __stdcall SKF_EnumDev(int bPresent, void *szNameList, void *pulSize)");
+  let probe: SkfFunction;
+  try {
+    probe = bind(library, "uint32_t __stdcall SKF_EnumDev(int bPresent, void *szNameList, void *pulSize)");
+  } catch {
+    return false; // not an SKF library at all: the binding below names the missing export
+  }
   const size = Buffer.alloc(8, 0xff);
   if (probe(1, null, size) >>> 0 !== 0) return false;
   return size.readUInt32LE(4) !== 0xffffffff;
@@ -134,10 +144,12 @@ export function loadSkfBinding(path: string): SkfBinding {
   } catch (error) {
     throw new SkfLoadError(`cannot load the SKF library ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  // Windows is LLP64: its `unsigned long` is 32 bits whatever the header says.
+  const ulongBytes: UlongBytes = process.platform !== "win32" && writesWideUlong(library) ? 8 : 4;
   const fn: Partial<Record<SkfFunctionName, SkfFunction>> = {};
   for (const [name, prototype] of Object.entries(REQUIRED)) {
     try {
-      fn[name as SkfFunctionName] = bind(library, prototype);
+      fn[name as SkfFunctionName] = bind(library, prototype, ulongBytes);
     } catch {
       library.unload();
       throw new SkfLoadError(`${path} is not an SKF (GM/T 0016) library: it does not export ${name}`);
@@ -145,19 +157,16 @@ export function loadSkfBinding(path: string): SkfBinding {
   }
   for (const [name, prototype] of Object.entries(OPTIONAL)) {
     try {
-      fn[name as SkfFunctionName] = bind(library, prototype);
+      fn[name as SkfFunctionName] = bind(library, prototype, ulongBytes);
     } catch {
-      // Optional: without device events the library is polled with SKF_EnumDev.
+      // Optional: the operations that need it answer UNSUPPORTED_ALGORITHM naming it (requireFunction).
     }
-  }
-  if (process.platform !== "win32" && writesWideUlong(library)) {
-    library.unload();
-    throw new SkfLoadError(`${path} uses a 64-bit ULONG (unsigned long), not GM/T 0016's 32 bits: yzt-bridge cannot drive this build of the library; ask the vendor for its standard SKF library`);
   }
   const functions = fn as SkfFunctions;
   const calls = new WorkerCalls();
   return {
     path,
+    ulongBytes,
     fn: functions,
     callAsync: (name, ...args) =>
       calls.run(
@@ -173,6 +182,13 @@ export function loadSkfBinding(path: string): SkfBinding {
       ),
     close: () => calls.whenIdle(() => library.unload()),
   };
+}
+
+/** An optional export an operation needs; UNSUPPORTED_ALGORITHM naming it and the library when it is missing. */
+export function requireFunction(binding: SkfBinding, name: keyof typeof OPTIONAL, what: string): SkfFunction {
+  const found = binding.fn[name];
+  if (!found) throw new YztError("UNSUPPORTED_ALGORITHM", `${binding.path} does not export ${name}: it cannot ${what}`, { call: name });
+  return found;
 }
 
 /** Largest length a size query may ask for before the library is taken to be answering garbage. */
