@@ -27,6 +27,14 @@ const BOTH_BACKENDS = [
   "test/e2e/demo.test.ts",
 ];
 
+/** What an LP64 SKF library must pass: the host's own suites (the browser suites add nothing ABI-wise). */
+const LP64_SUITES = [
+  "test/integration/host.test.ts",
+  "test/integration/reliability.test.ts",
+  "test/integration/sm2-signing.test.ts",
+  "test/integration/xtx-host.test.ts",
+];
+
 export default defineConfig({
   test: {
     globalSetup: ["test/support/global-setup.ts"],
@@ -41,6 +49,8 @@ export default defineConfig({
         test: { name: "pkcs11", include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"], env: { YZT_TEST_BACKEND: "pkcs11" } },
       },
       { extends: true, test: { name: "skf", include: BOTH_BACKENDS, env: { YZT_TEST_BACKEND: "skf" } } },
+      // The host's suites again through an SKF library built with a 64-bit ULONG (飞天's Linux ABI).
+      { extends: true, test: { name: "skf-lp64", include: LP64_SUITES, env: { YZT_TEST_BACKEND: "skf", YZT_TEST_SKF_VARIANT: "lp64" } } },
     ],
   },
 });

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostProcess } from "../../scripts/host-process.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { buildSkf } from "../virtual-token/build.js";
+import { loadSkfBinding } from "../../native-host/token/skf/binding.js";
+import { smCryptoVerifiesSm2Raw } from "../support/independent-verify.js";
 
 const DEMO_SERIAL = "YZT0000000000001";
 const ORIGIN = "https://etax.beijing.chinatax.gov.cn";
@@ -80,5 +82,35 @@ describe("broken SKF libraries", () => {
     expect(skfCheck).toMatchObject({ status: "error" });
     expect(skfCheck!.message).toContain("cannot load the SKF library");
     expect((await host.request("listTokens", {})).some((token) => token.serial === DEMO_SERIAL && token.present)).toBe(true);
+  });
+});
+
+describe("the two SKF ABIs", () => {
+  it("binds GM/T 0016's 32-bit ULONG and an LP64 build's 64-bit ULONG, each with its layouts, and says which", () => {
+    const standard = loadSkfBinding(vtoken.manifest.skfModule);
+    const wide = loadSkfBinding(buildSkf(vtoken.home, "lp64"));
+    try {
+      expect(standard.ulongBytes).toBe(4);
+      expect(wide.ulongBytes).toBe(8);
+    } finally {
+      standard.close();
+      wide.close();
+    }
+  });
+
+  it("serves the keys of an LP64 library: listed, logged in, an SM2 signature that verifies", async () => {
+    const host = hostWith(buildSkf(vtoken.home, "lp64"));
+    const certificateId = `${DEMO_SERIAL}:0101`;
+    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const message = Buffer.from("lp64");
+    const signed = await host.request("sign", { certificateId, origin: ORIGIN, format: "raw", data: message.toString("base64") });
+    const rs = Buffer.from(signed.signature, "base64");
+    const certificate = Buffer.from(signed.certificate, "base64");
+    expect(smCryptoVerifiesSm2Raw(certificate, message, rs)).toBe(true);
+    rs[10] ^= 1;
+    expect(smCryptoVerifiesSm2Raw(certificate, message, rs)).toBe(false);
+    const report = await host.request("diagnose", {});
+    const servedBy = report.checks.find((check) => check.id === "token")!.detail!.servedBy as Record<string, { kind: string }>;
+    expect(servedBy[DEMO_SERIAL]).toMatchObject({ kind: "skf" });
   });
 });

@@ -3,13 +3,14 @@
  * SoftHSM token directory takes milliseconds, provisioning takes seconds; paths inside the copy's
  * config and manifest are rewritten to the new home.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { hostLibraryOf, libraryEnv, testBackend, type HostLibrary, type KeyBackend } from "../virtual-token/backend.js";
 import type { VtokenManifest } from "../virtual-token/manifest.js";
 import { unlockToken } from "../virtual-token/state.js";
+import { buildSkf, type SkfVariant } from "../virtual-token/build.js";
 
 export interface VirtualToken {
   home: string;
@@ -33,6 +34,15 @@ export interface VirtualToken {
   dispose(): void;
 }
 
+/**
+ * YZT_TEST_SKF_VARIANT (vitest's skf-lp64 project) puts another build of the SKF library in the home and
+ * drives the keys through it: the same suites then prove a library whose ULONG is 64 bits.
+ */
+function withSkfVariant(library: HostLibrary, home: string): HostLibrary {
+  const variant = process.env.YZT_TEST_SKF_VARIANT as SkfVariant | undefined;
+  return library.kind === "skf" && variant ? { kind: "skf", path: buildSkf(home, variant) } : library;
+}
+
 export function cloneVirtualTokenFrom(template: string): VirtualToken {
   const home = mkdtempSync(join(tmpdir(), "yzt-vtoken-"));
   cpSync(template, home, { recursive: true });
@@ -43,7 +53,7 @@ export function cloneVirtualTokenFrom(template: string): VirtualToken {
   const manifest = JSON.parse(readFileSync(join(home, "manifest.json"), "utf8")) as VtokenManifest;
   // The demo CA is what a site would trust; doctor/diagnose check chains against it.
   const env = { YZT_VTOKEN_HOME: home, YZT_CA_CERTIFICATES: manifest.pki.chain };
-  const library = hostLibraryOf(manifest);
+  const library = withSkfVariant(hostLibraryOf(manifest), home);
   return {
     home,
     module: manifest.module,
@@ -58,6 +68,23 @@ export function cloneVirtualTokenFrom(template: string): VirtualToken {
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A copy whose keys report other serials: a second vendor's keys beside the first, in another library file
+ * (the shim finds its home beside itself when YZT_VTOKEN_HOME is not set, so each copy keeps its own keys).
+ */
+export async function cloneVirtualTokenRenamed(rename: (serial: string) => string): Promise<VirtualToken> {
+  const clone = await cloneVirtualToken();
+  const mapPath = join(clone.home, "serial-map");
+  writeFileSync(mapPath, readFileSync(mapPath, "utf8").replace(/^(\S+) (\S+)$/gm, (_line, from: string, to: string) => `${from} ${rename(to)}`));
+  for (const token of clone.manifest.tokens) {
+    const from = join(clone.home, "state", token.serial);
+    token.serial = rename(token.serial);
+    if (existsSync(from)) renameSync(from, join(clone.home, "state", token.serial));
+  }
+  writeFileSync(join(clone.home, "manifest.json"), JSON.stringify(clone.manifest, null, 2));
+  return clone;
 }
 
 export async function cloneVirtualToken(): Promise<VirtualToken> {

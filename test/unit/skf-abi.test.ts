@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
-  blobToGmCiphertext, blockCipherParam, DEVINFO_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, eccSignatureToRs, gmCiphertextToBlob, nameBytes,
+  blobToGmCiphertext, blockCipherParam, DEVINFO_BYTES, ECC_CIPHER_BLOB_HEADER_BYTES, eccCipherBlobHeaderBytes, eccSignatureToRs, gmCiphertextToBlob, nameBytes,
   parseDevInfo, parseNameList, vendorText,
 } from "../../native-host/token/skf/abi.js";
 import { skfKeyId } from "../../native-host/token/skf/key-ids.js";
@@ -123,6 +123,24 @@ describe("ECCCIPHERBLOB ↔ GM/T 0009 DER", () => {
     const blob = gmCiphertextToBlob(der);
     new DataView(blob.buffer).setUint32(160, 0xffff, true);
     expect(() => blobToGmCiphertext(blob)).toThrow(/runs past/);
+  });
+  it("widens CipherLen to 8 bytes for a library built with a 64-bit ULONG, and reads it back", () => {
+    const blob = gmCiphertextToBlob(der, 8);
+    expect(blob.length).toBe(eccCipherBlobHeaderBytes(8) + cipher.length);
+    expect(eccCipherBlobHeaderBytes(8)).toBe(168);
+    expect(Buffer.from(blob.subarray(160, 168))).toEqual(Buffer.from([cipher.length, 0, 0, 0, 0, 0, 0, 0]));
+    expect(Buffer.from(blob.subarray(168))).toEqual(Buffer.from(cipher));
+    expect(Buffer.from(blobToGmCiphertext(blob, 8))).toEqual(Buffer.from(der));
+    // Read with the other width, the same bytes do not make the same ciphertext.
+    let misread: Uint8Array | null;
+    try {
+      misread = blobToGmCiphertext(blob, 4);
+    } catch {
+      misread = null;
+    }
+    expect(misread !== null && Buffer.from(misread).equals(Buffer.from(der))).toBe(false);
+    new DataView(blob.buffer).setUint32(164, 1, true);
+    expect(() => blobToGmCiphertext(blob, 8)).toThrow(/runs past/);
   });
   it("refuses a coordinate longer than 256 bits", () => {
     const long = derElement(0x30, derUnsignedInteger(filled(33, 0x7f)), derUnsignedInteger(y), derElement(0x04, hash), derElement(0x04, cipher));

@@ -51,8 +51,9 @@
  *   -DVSKF_LP64             ULONG is `unsigned long` (64 bits on Linux), as 飞天's Linux library declares it: every
  *                           ULONG argument, out-parameter and struct field is 8 bytes wide.
  * Failure variants, for the host's driver processes (a vendor library is code that crashes and hangs):
- *   -DVSKF_FAULT_CRASH_ENUM SKF_EnumDev dereferences NULL while the file "fault.armed" sits beside the library
- *                           (龙脉 GM3000 does so in libusb when it cannot initialise), so a test arms it when it likes.
+ *   -DVSKF_FAULT_CRASH_ENUM SKF_EnumDev (and the device scan inside SKF_WaitForDevEvent) dereferences NULL while
+ *                           the file "fault.armed" sits beside the library (龙脉 GM3000 does so in libusb when it
+ *                           cannot initialise), so a test arms it when it likes.
  *   -DVSKF_FAULT_CRASH_SIGN SKF_ECCSignData and SKF_RSASignData dereference NULL.
  *   -DVSKF_FAULT_HANG_SIGN  SKF_ECCSignData and SKF_RSASignData never return.
  *   -DVSKF_FAULT_HANG_ENUM  SKF_EnumDev never returns (C*Core's library left the host unanswering).
@@ -1517,6 +1518,9 @@ SKF_API ULONG SKF_WaitForDevEvent(LPSTR szDevName, ULONG *pulDevNameLen, ULONG *
       *pulDevNameLen = 0;
       return SAR_NOT_EVENTERR;
     }
+#ifdef VSKF_FAULT_CRASH_ENUM
+    if (fault_armed()) crash(); /* its device watch enumerates too */
+#endif
     pthread_mutex_lock(&g_lock);
     int found = 0;
     ULONG rv = load_locked();

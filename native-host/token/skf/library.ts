@@ -30,7 +30,7 @@ interface ListedDevice extends PresentKey {
 
 export class SkfLibrary implements KeyLibrary {
   readonly error = null;
-  readonly description = "SKF (GM/T 0016)";
+  readonly description: string;
   manufacturer?: string;
   private readonly listed = new Map<string, ListedDevice>();
   private lastNames: string | null = null;
@@ -41,7 +41,9 @@ export class SkfLibrary implements KeyLibrary {
   /** A device handle was found dead: rescan at the next look whatever the events say. */
   private handleDied = false;
 
-  constructor(readonly candidate: LibraryCandidate, private readonly binding: SkfBinding) {}
+  constructor(readonly candidate: LibraryCandidate, private readonly binding: SkfBinding) {
+    this.description = binding.ulongBytes === 8 ? "SKF (GM/T 0016, built with a 64-bit ULONG)" : "SKF (GM/T 0016)";
+  }
 
   changed(): boolean {
     // Polling compares name lists, which a key pulled and put back between two looks leaves unchanged; the

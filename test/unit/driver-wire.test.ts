@@ -1,0 +1,105 @@
+/**
+ * The host ↔ driver wire (native-host/driver/wire.ts) and the host's handling of a driver that misbehaves,
+ * with small scripted driver processes standing in for a vendor library: a driver that answers garbage is a
+ * crashed driver, one that keeps dying is restarted with back-off and then quarantined, and the quarantine
+ * holds for the file that failed only.
+ */
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { YztError } from "../../protocol/errors.js";
+import { QuarantineStore } from "../../native-host/driver/quarantine.js";
+import { DriverLibrary, MAX_FAILURES, type DriverLimits } from "../../native-host/driver/remote-library.js";
+import { decodeBytes, encodeBytes, parseDriverFrame, parseDriverRequest } from "../../native-host/driver/wire.js";
+import { silentLogger } from "../../native-host/support/log.js";
+
+const LIMITS: DriverLimits = { scanMs: 2_000, callMs: 2_000, heartbeatMs: 60_000, stopGraceMs: 1_000 };
+
+let dir: string;
+let library: DriverLibrary | null = null;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "yzt-driver-wire-"));
+});
+
+afterEach(async () => {
+  await library?.close();
+  library = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A driver process running `body` (CommonJS) with `frame(obj)` to write a frame to the host. */
+function scriptedDriver(body: string, path = join(dir, "libvendor.so")): DriverLibrary {
+  writeFileSync(path, "not really a library");
+  const prelude = `const frame = (o) => { const b = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); process.stdout.write(Buffer.concat([h, b])); };`;
+  library = new DriverLibrary({ kind: "skf", source: "explicit", path }, {
+    limits: LIMITS,
+    quarantine: new QuarantineStore({ YZT_CONFIG_DIR: dir }),
+    logger: silentLogger,
+    command: { command: process.execPath, args: ["-e", `${prelude}\n${body}`] },
+  });
+  return library;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe("the driver wire's frames", () => {
+  it("carries bytes as base64 both ways, Buffers and Uint8Arrays alike", () => {
+    const text = JSON.stringify({ a: Buffer.from([1, 2, 3]), b: { c: new Uint8Array([255]) } }, encodeBytes);
+    expect(JSON.parse(text)).toEqual({ a: { $bytes: "AQID" }, b: { c: { $bytes: "/w==" } } });
+    const decoded = decodeBytes(JSON.parse(text)) as { a: Uint8Array; b: { c: Uint8Array } };
+    expect([...decoded.a]).toEqual([1, 2, 3]);
+    expect([...decoded.b.c]).toEqual([255]);
+  });
+
+  it("accepts the replies and events a driver sends, and refuses anything else", () => {
+    expect(parseDriverFrame({ id: 3, result: "pong" })).toEqual({ kind: "reply", reply: { id: 3, result: "pong" } });
+    expect(parseDriverFrame({ event: "keys", keys: [], scanError: null }).kind).toBe("event");
+    for (const garbage of [null, 7, [], { id: 0 }, { id: 1, extra: true }, { event: "other" }, { event: "keys", keys: [{ serial: 1 }], scanError: null }, { id: 1, error: { code: "NOPE", message: "x" } }]) {
+      expect(() => parseDriverFrame(garbage), JSON.stringify(garbage)).toThrow(YztError);
+    }
+  });
+
+  it("refuses a request for a call the driver does not know, or a key without a generation", () => {
+    expect(parseDriverRequest({ id: 1, call: "sign", key: { serial: "S", generation: 2 }, args: {} }).call).toBe("sign");
+    expect(() => parseDriverRequest({ id: 1, call: "format" })).toThrow(/call/);
+    expect(() => parseDriverRequest({ id: 1, call: "sign", key: { serial: "S" } })).toThrow(/generation/);
+  });
+});
+
+describe("a driver that misbehaves", () => {
+  it("answering garbage is a crashed driver: its call fails HOST_ERROR naming the library and the vendor call", async () => {
+    const driver = scriptedDriver(`frame({ event: "loaded", error: null }); frame({ event: "keys", keys: [], scanError: null }); process.stdin.on("data", () => frame({ id: "one", result: 1 })); setInterval(() => {}, 1000);`);
+    await driver.settled();
+    const failure = await driver.call("ping").then(() => null, (error: unknown) => error as YztError);
+    expect(failure).toMatchObject({ code: "HOST_ERROR" });
+    expect(failure!.message).toContain(driver.candidate.path);
+    expect(failure!.message).toContain("SKF_EnumDev");
+    await until(() => driver.health.lastFailure !== undefined);
+    expect(driver.health.lastFailure).toMatchObject({ kind: "garbage" });
+  });
+
+  it("not answering within the limit is killed: TIMEOUT for the call that hung", async () => {
+    const driver = scriptedDriver(`frame({ event: "loaded", error: null }); frame({ event: "keys", keys: [], scanError: null }); setInterval(() => {}, 1000);`);
+    await driver.settled();
+    const failure = await driver.call("ping").then(() => null, (error: unknown) => error as YztError);
+    expect(failure).toMatchObject({ code: "TIMEOUT" });
+    expect(driver.health.lastFailure).toMatchObject({ kind: "hung" });
+  });
+
+  it(`dying again and again is restarted with back-off, then quarantined after ${MAX_FAILURES} failures, for that file only`, async () => {
+    const path = join(dir, "libcrashing.so");
+    const driver = scriptedDriver(`process.kill(process.pid, "SIGSEGV");`, path);
+    await until(() => driver.health.state === "quarantined");
+    expect(driver.health).toMatchObject({ recentFailures: MAX_FAILURES, lastFailure: { kind: "crashed", detail: "signal SIGSEGV" } });
+    const store = new QuarantineStore({ YZT_CONFIG_DIR: dir });
+    expect(store.find(path)).toMatchObject({ reason: "crashed: signal SIGSEGV" });
+    // A vendor update (another file at the same path) lifts it; so does clearing the store.
+    utimesSync(path, new Date(), new Date(Date.now() + 60_000));
+    expect(store.find(path)).toBeUndefined();
+    expect(store.clear()).toEqual([path]);
+  });
+});
