@@ -48,24 +48,32 @@ async function refreshBadge(): Promise<void> {
   }
 }
 
+/**
+ * A key went: its prompts close, and the submissions that used it fail with the in-page warning and a system
+ * notification. Called for the host's tokenremoved event, and for a call of a running submission that the
+ * host answered TOKEN_REMOVED: that answer can come first (the call itself found the key gone), and the
+ * page's submission ends on it before the event arrives.
+ */
+function onKeyRemoved(tokenSerial: string | undefined): void {
+  if (tokenSerial) cancelPromptsForToken(tokenSerial);
+  const company = tokenSerial ? companies.get(tokenSerial) : undefined;
+  const interrupted = tabs.interruptSubmissions(tokenSerial, company);
+  if (interrupted.length > 0) {
+    void browser.notifications
+      .create(`yzt-removed-${Date.now()}`, {
+        type: "basic",
+        iconUrl: browser.runtime.getURL("icons/icon-128.png"),
+        title: browser.i18n.getMessage("notificationRemovedTitle") || "证书已拔出",
+        message: (company ? `${company}: ` : "") + (browser.i18n.getMessage("notificationRemovedMessage") || "证书已拔出，请重新插入证书后再提交"),
+        priority: 2,
+      })
+      .catch(() => undefined);
+  }
+}
+
 function onHostEvent(event: HostEvent): void {
   const tokenSerial = event.data.tokenSerial;
-  if (event.event === "tokenremoved") {
-    if (tokenSerial) cancelPromptsForToken(tokenSerial);
-    const company = tokenSerial ? companies.get(tokenSerial) : undefined;
-    const interrupted = tabs.interruptSubmissions(tokenSerial, company);
-    if (interrupted.length > 0) {
-      void browser.notifications
-        .create(`yzt-removed-${Date.now()}`, {
-          type: "basic",
-          iconUrl: browser.runtime.getURL("icons/icon-128.png"),
-          title: browser.i18n.getMessage("notificationRemovedTitle") || "证书已拔出",
-          message: (company ? `${company}: ` : "") + (browser.i18n.getMessage("notificationRemovedMessage") || "证书已拔出，请重新插入证书后再提交"),
-          priority: 2,
-        })
-        .catch(() => undefined);
-    }
-  }
+  if (event.event === "tokenremoved") onKeyRemoved(tokenSerial);
   if (event.event === "tokeninserted") tabs.broadcast({ type: "warning", show: false, ...(tokenSerial ? { tokenSerial } : {}) });
   tabs.broadcast({ type: "event", event: event.event, data: tokenSerial ? { tokenSerial } : {} });
   if (event.event !== "sessionended") void refreshBadge();
@@ -99,7 +107,10 @@ async function onPageCall(tab: PageTab, message: ContentToBackground): Promise<v
     const result = await (handlers[method] as (p: unknown, c: Caller) => Promise<unknown>)(params, caller);
     tabs.reply(tab, id, { result: result ?? null });
   } catch (error) {
-    tabs.reply(tab, id, { error: YztError.from(error).toJSON() });
+    const failure = YztError.from(error);
+    const serial = tab.pendingCalls.get(id);
+    if (failure.code === "TOKEN_REMOVED" && serial) onKeyRemoved(serial);
+    tabs.reply(tab, id, { error: failure.toJSON() });
   }
 }
 

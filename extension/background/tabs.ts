@@ -64,6 +64,8 @@ export class TabRegistry {
       const aborted = [...tab.submissions].filter(([, submission]) => tokenSerial === undefined || submission.tokenSerials.has(tokenSerial));
       if (aborted.length === 0) continue;
       hitTabs.push(tab);
+      // Aborted once: the event that may follow a call's own TOKEN_REMOVED warns and notifies no second time.
+      for (const [id] of aborted) tab.submissions.delete(id);
       const error: ErrorBody = { code: "TOKEN_REMOVED", message: "证书已拔出，请重新插入证书后再提交 (the token was removed)", ...(tokenSerial ? { data: { tokenSerial } } : {}) };
       for (const [id, serial] of [...tab.pendingCalls]) {
         if (tokenSerial === undefined || serial === tokenSerial) this.reply(tab, id, { error });

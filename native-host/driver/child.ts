@@ -77,6 +77,8 @@ class Driver {
       }
     } catch (error) {
       reply.error = YztError.from(error).toJSON();
+      // The call found the key gone: the host hears of it before the answer, as it did when it looked itself.
+      if (reply.error.code === "TOKEN_REMOVED") this.scan(false, true);
     }
     // PIN state after the calls that change it: the host's next status must not need a second round trip.
     if (key && PIN_CALLS.has(request.call)) {
@@ -142,14 +144,17 @@ class Driver {
     return signing.primitive(args.input);
   }
 
-  /** Looks at the library like the host's watcher did in-process; pushes the keys when they changed. */
-  scan(initial: boolean): void {
+  /**
+   * Looks at the library like the host's watcher did in-process; pushes the keys when they changed. `force`
+   * lists the keys whatever the library's events say (a call just found a key gone).
+   */
+  scan(initial: boolean, force = false): void {
     if (this.scanning || this.stopping) return;
     this.scanning = true;
     try {
       let changed: boolean;
       try {
-        changed = this.library.changed();
+        changed = this.library.changed() || force;
       } catch {
         changed = true;
       }

@@ -1,15 +1,19 @@
 /**
  * How a driver process is started: the host's own entry (the bundle's loader, or the compiled host) with
- * `--yzt-driver <kind> <source> <path>`, under the Node runtime that runs the host. The program entries
- * (main.ts, bundle/programs.ts) look for the flag before anything else, so a driver loads no host code it
- * does not run.
+ * `--yzt-driver <kind> <source> <path>`, under a Node runtime of the library's architecture: the one that
+ * runs the host, or one an installation ships beside it (`runtime-<arch>/node[.exe]`, e.g. a 32-bit runtime
+ * for 32-bit vendor DLLs on 64-bit Windows). A library no runtime here can load is refused by name, never
+ * handed to a loader that fails with words no user can act on. The program entries (main.ts,
+ * bundle/programs.ts) look for the flag before anything else, so a driver loads no host code it does not run.
  */
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { YztError } from "../../protocol/errors.js";
 import { hostEntry } from "../install/paths.js";
 import type { LibraryCandidate } from "../token/device.js";
 import type { ModuleSource } from "../token/modules.js";
+import { archOfFile, describeArch, type BinaryArch } from "./binary-arch.js";
 
 export const DRIVER_FLAG = "--yzt-driver";
 
@@ -32,8 +36,20 @@ function driverEntry(): string {
   return basename(here) === "bundle.cjs" ? join(dirname(here), "main.js") : hostEntry();
 }
 
-export function driverCommand(candidate: LibraryCandidate): DriverCommand {
-  return { command: process.execPath, args: [driverEntry(), DRIVER_FLAG, candidate.kind, candidate.source, candidate.path] };
+/** A runtime of another architecture installed beside the host's own, if any. */
+function runtimeFor(arch: BinaryArch, hostRuntime: string): string | null {
+  const runtime = join(dirname(hostRuntime), `runtime-${arch}`, basename(hostRuntime));
+  return existsSync(runtime) ? runtime : null;
+}
+
+/** The command for a library's driver, or why no runtime of this installation can load it. */
+export function driverCommand(candidate: LibraryCandidate, hostRuntime = process.execPath, hostArch: string = process.arch): DriverCommand | { refusal: string } {
+  const arch = archOfFile(candidate.path);
+  const runtime = arch === null || arch === hostArch ? hostRuntime : runtimeFor(arch, hostRuntime);
+  if (runtime === null) {
+    return { refusal: `${candidate.path} is a ${describeArch(arch!)} library, and this installation's key drivers run ${describeArch(hostArch as BinaryArch)}: install the vendor's ${describeArch(hostArch as BinaryArch)} driver` };
+  }
+  return { command: runtime, args: [driverEntry(), DRIVER_FLAG, candidate.kind, candidate.source, candidate.path] };
 }
 
 /** The library a driver process was started for, from its argv. */

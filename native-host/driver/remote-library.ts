@@ -132,7 +132,13 @@ export class DriverLibrary implements KeyLibrary {
 
   private connect(): void {
     this.state = this.failures.length > 0 ? "restarting" : "starting";
-    const connection = new DriverConnection(this.options.command ?? driverCommand(this.candidate), {
+    const command = this.options.command ?? driverCommand(this.candidate);
+    if ("refusal" in command) {
+      this.loadError = command.refusal;
+      this.settle();
+      return;
+    }
+    const connection = new DriverConnection(command, {
       onEvent: (event) => this.receive(connection, event),
       onEnd: (end) => this.ended(connection, end),
       failureFor: (end, call) => this.failureFor(end, call),

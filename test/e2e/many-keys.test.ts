@@ -70,12 +70,11 @@ for (const family of ["chromium", "firefox"] as const) {
       expect(await settled("filing")).toBe(false);
       expect(await warning()).toBeNull();
 
-      const pulledAt = Date.now();
       removeToken(vtoken.home, "office01");
       const outcome = await callResult(page, "filing");
       expect(outcome).toMatchObject({ ok: false, code: "TOKEN_REMOVED", data: { tokenSerial: "YZT1000000000001" } });
-      expect(Date.now() - pulledAt).toBeLessThan(1500);
-      await page.waitForSelector("[data-yzt-warning=token-removed]", { timeout: 5000 });
+      // How soon is measured by the benchmark (removal seen by the page); here only that it comes.
+      await page.waitForSelector("[data-yzt-warning=token-removed]", { timeout: 30_000 });
       expect(await warning()).toContain(company("office01"));
 
       // B coming back does not take away the warning about A; A coming back does.
@@ -91,9 +90,13 @@ for (const family of ["chromium", "firefox"] as const) {
       await page.evaluate(() => {
         window.__events = [];
       });
-      await startCall(page, "named", `window.yzt.submission("社保申报", () => new Promise(() => {}), { tokenSerials: ["YZT1000000000002"] })`);
-      await startCall(page, "unnamed", `window.yzt.submission("个税申报", () => new Promise(() => {}))`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await page.evaluate(() => {
+        window.__started = [];
+      });
+      // Each work notes that it runs: its submission has begun in the background by then.
+      await startCall(page, "named", `window.yzt.submission("社保申报", () => { window.__started.push("named"); return new Promise(() => {}); }, { tokenSerials: ["YZT1000000000002"] })`);
+      await startCall(page, "unnamed", `window.yzt.submission("个税申报", () => { window.__started.push("unnamed"); return new Promise(() => {}); })`);
+      await page.waitForFunction(() => window.__started.length === 2);
       removeToken(vtoken.home, "office02");
       expect(await callResult(page, "named")).toMatchObject({ ok: false, code: "TOKEN_REMOVED" });
       await waitForEvent("tokenremoved:YZT1000000000002");

@@ -183,7 +183,8 @@ describe("faults", () => {
       await sleep(Math.floor(random() * 150));
       removeToken(vtoken.home, "demo");
       const outcome = await work;
-      expect(Date.now() - started, `round ${round}`).toBeLessThan(1500);
+      // "Never hangs": a hang is for good; a bound far above any loaded machine's login + sign says so.
+      expect(Date.now() - started, `round ${round}`).toBeLessThan(20_000);
       expect(["signed", "TOKEN_REMOVED", "NO_TOKEN"]).toContain(outcome);
       await host.waitForEvent((e) => e.event === "tokenremoved" && host.events.filter((x) => x.event === "tokenremoved").length >= round + 1, 2000);
       insertToken(vtoken.home, "demo");

@@ -113,7 +113,11 @@ describe("two server nodes sharing a Redis challenge store", () => {
       await redis.restart();
       await store.close();
     }
-    const after = await vi.waitFor(() => challengeFrom(nodes[1]!, before.browser), { timeout: RECOVERY_TIMEOUT_MS, interval: 100 });
+    // Each node's Redis client reconnects on its own back-off: wait until both serve again, not just one.
+    const [, after] = await Promise.all([
+      vi.waitFor(() => challengeFrom(nodes[0]!), { timeout: RECOVERY_TIMEOUT_MS, interval: 100 }),
+      vi.waitFor(() => challengeFrom(nodes[1]!, before.browser), { timeout: RECOVERY_TIMEOUT_MS, interval: 100 }),
+    ]);
     // Redis restarted empty: the challenge from before the outage is never accepted.
     expect(await login(nodes[0]!, waiting, before.browser)).toMatchObject({ status: 401, body: { error: "challenge" } });
     expect(await login(nodes[0]!, signers.rsa.sign(ORIGIN, after.challenge), after.browser)).toMatchObject({ status: 200 });

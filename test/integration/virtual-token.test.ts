@@ -12,7 +12,7 @@ import { CKR, pkcs11CodeOf } from "../../native-host/token/pkcs11/errors.js";
 import { CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED } from "../../native-host/token/pkcs11/pin-flags.js";
 import { smCryptoVerifiesSm2Certificate } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
-import { insertToken, removeToken, setLatency } from "../virtual-token/state.js";
+import { insertToken, removeToken, setLatency, untilBusy } from "../virtual-token/state.js";
 
 let vtoken: VirtualToken;
 let module: Module;
@@ -150,15 +150,17 @@ describe("virtual token", () => {
     const session = openDemo();
     session.login(PIN, UserType.USER);
     const key = session.find({ class: ObjectClass.PRIVATE_KEY, id: Buffer.from("0101", "hex") }).items(0).toType();
-    setLatency(vtoken.home, "demo", 5000);
-    const started = Date.now();
+    const latencyMs = 20_000;
+    setLatency(vtoken.home, "demo", latencyMs);
     const result = new Promise<number | null>((resolve) => {
       session.createSign("SHA256_RSA_PKCS", key as never).once(Buffer.from("data"), (error: Error | null) => resolve(error ? pkcs11CodeOf(error) : null));
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilBusy(vtoken.home, "demo");
+    const pulledAt = Date.now();
     removeToken(vtoken.home, "demo");
     expect(await result).toBe(CKR.DEVICE_REMOVED);
-    expect(Date.now() - started).toBeLessThan(1200);
+    // Cut short by the removal, not waited out.
+    expect(Date.now() - pulledAt).toBeLessThan(latencyMs);
     setLatency(vtoken.home, "demo", 0);
     insertToken(vtoken.home, "demo");
   });

@@ -13,6 +13,10 @@ declare global {
     __events: string[];
     /** Lets a test hold a page's work open and release it later. */
     __release: ((value?: unknown) => void) | undefined;
+    /** Set by a test's submission work once it has asked for its signature. */
+    __signAsked: boolean | undefined;
+    /** Names of submissions whose work has started. */
+    __started: string[];
   }
 }
 

@@ -7,6 +7,7 @@
  *   $HOME/state/<serial>/removed        exists => the key is pulled out
  *   $HOME/state/<serial>/retries        user-PIN tries left (absent => 10)
  *   $HOME/state/<serial>/latency-ms     extra delay for each signature
+ *   $HOME/state/<serial>/busy           exists while an operation waits out that delay (written by the shim)
  *   $HOME/state/<serial>/sm2-vendor-keys
  *                                       public points (hex 04||x||y) of the SM2 keys created with the vendor
  *                                       key type, one a line: those report CKK_VTOKEN_SM2 (see SM2 below)
@@ -251,12 +252,21 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-/* Slow-key simulation: waits in 10 ms slices and gives up as soon as the key is pulled out. */
+/*
+ * Slow-key simulation: waits in 10 ms slices and gives up as soon as the key is pulled out. While it waits,
+ * state/<serial>/busy exists, so a test can pull the key while an operation is really at the key.
+ */
 static CK_RV simulate_latency(struct slot_state *s) {
   if (!s) return CKR_OK;
   pthread_mutex_lock(&lock);
   int remaining = read_int_file(s, "latency-ms", 0);
   pthread_mutex_unlock(&lock);
+  if (remaining <= 0) return CKR_OK;
+  char busy[PATH_MAX];
+  state_path(s, "busy", busy, sizeof busy);
+  FILE *marker = fopen(busy, "w");
+  if (marker) fclose(marker);
+  CK_RV rv = CKR_OK;
   while (remaining > 0) {
     int step = remaining < 10 ? remaining : 10;
     sleep_ms(step);
@@ -264,9 +274,13 @@ static CK_RV simulate_latency(struct slot_state *s) {
     pthread_mutex_lock(&lock);
     int present = refresh(s);
     pthread_mutex_unlock(&lock);
-    if (!present) return CKR_DEVICE_REMOVED;
+    if (!present) {
+      rv = CKR_DEVICE_REMOVED;
+      break;
+    }
   }
-  return CKR_OK;
+  unlink(busy);
+  return rv;
 }
 
 /* ---------- loading ---------- */

@@ -41,6 +41,16 @@ export function isInserted(home: string, aliasOrSerial: string): boolean {
   return !existsSync(join(stateDir(home, aliasOrSerial), "removed"));
 }
 
+/** True while an operation on the key waits out its latency (the shim's busy marker): it is at the key now. */
+export function isBusy(home: string, aliasOrSerial: string): boolean {
+  return existsSync(join(stateDir(home, aliasOrSerial), "busy"));
+}
+
+/** Resolves once an operation is at the key (see isBusy): the moment a test means by "during". */
+export async function untilBusy(home: string, aliasOrSerial: string): Promise<void> {
+  while (!isBusy(home, aliasOrSerial)) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 export function setLatency(home: string, aliasOrSerial: string, ms: number): void {
   if (!Number.isInteger(ms) || ms < 0 || ms > 600_000) throw new Error("latency must be 0..600000 ms");
   writeAtomically(join(stateDir(home, aliasOrSerial), "latency-ms"), `${ms}\n`);
