@@ -27,6 +27,8 @@ import { deviceArgs, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, ty
 const STDIN_FD = 0;
 const STDOUT_FD = 1;
 const DEFAULT_POLL_MS = 100;
+/** How long after a call found its key gone the driver lists keys at every poll. */
+const LIST_AFTER_REMOVAL_MS = 5_000;
 
 interface OpenKey {
   present: PresentKey;
@@ -57,12 +59,14 @@ class Driver {
   private lastPushed = "";
   private scanning = false;
   private stopping = false;
+  /** Until then every poll lists the keys, whatever the library's events say (see `handle`). */
+  private listAnywayUntil = 0;
 
   constructor(private readonly library: KeyLibrary, private readonly output: FdWriter) {}
 
   start(pollIntervalMs: number): void {
     this.scan(true);
-    setInterval(() => this.scan(false), pollIntervalMs);
+    setInterval(() => this.scan(false, Date.now() < this.listAnywayUntil), pollIntervalMs);
     this.library.startEvents?.(() => this.scan(false));
   }
 
@@ -78,7 +82,12 @@ class Driver {
     } catch (error) {
       reply.error = YztError.from(error).toJSON();
       // The call found the key gone: the host hears of it before the answer, as it did when it looked itself.
-      if (reply.error.code === "TOKEN_REMOVED") this.scan(false, true);
+      // The driver keeps listing by itself for a while: a library's own events report changes between two of
+      // its looks, and a key put back before it looked again would never be reported as back.
+      if (reply.error.code === "TOKEN_REMOVED") {
+        this.listAnywayUntil = Date.now() + LIST_AFTER_REMOVAL_MS;
+        this.scan(false, true);
+      }
     }
     // PIN state after the calls that change it: the host's next status must not need a second round trip.
     if (key && PIN_CALLS.has(request.call)) {

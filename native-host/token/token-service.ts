@@ -71,7 +71,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
       now,
       emitEvent: (event: EventName, data: EventData) => this.emit("event", { event, data }),
     };
-    const queue = new TokenQueue(options.operationTimeoutMs ?? 120_000, () => this.watcher.scan(false));
+    // A backstop above the driver's own 120 s limit on a vendor call, whose error names the call.
+    const queue = new TokenQueue(options.operationTimeoutMs ?? 125_000, () => this.watcher.scan(false));
     this.sessions = new SessionTable(this.context, queue, options.idleTimeoutMs ?? 30 * 60 * 1000);
     this.watcher = new KeyWatcher(this.context, this.sessions, loadLibrary, logger, this.firstAnswerWaitMs);
     this.operations = new TokenOperations(this.context, this.sessions, queue, logger);

@@ -47,7 +47,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     hello: () => ({
       host: HOST_VERSION,
       protocol: PROTOCOL_VERSION,
-      modules: service.libraries.filter((library) => library.error === null).map((library) => library.candidate.path),
+      modules: service.libraries.filter((library) => library.error === null && library.health?.state !== "quarantined").map((library) => library.candidate.path),
     }),
     listTokens: () => service.listTokens(),
     listCertificates: (params) => service.listCertificates(params),

@@ -14,6 +14,8 @@ const CANDIDATE = { kind: "skf" as const, path: "/opt/vendor/libskf.so", source:
 
 interface Script {
   present: string[];
+  /** SKF_EnumDev answers this instead of SAR_OK. */
+  enumFails?: number;
   events: boolean;
   /** Resolves a pending SKF_WaitForDevEvent with this code. */
   finishWait?: (code: number) => void;
@@ -30,6 +32,7 @@ function scriptedBinding(script: Script): SkfBinding {
   };
   const fn: Partial<Record<SkfFunctionName, unknown>> = {
     SKF_EnumDev: (_present: number, buffer: Buffer | null, size: UlongRef) => {
+      if (script.enumFails !== undefined) return script.enumFails;
       const list = Buffer.from(`${script.present.map((name) => `${name}\0`).join("")}\0`, "latin1");
       if (buffer) list.copy(buffer);
       size[0] = list.length;
@@ -48,6 +51,7 @@ function scriptedBinding(script: Script): SkfBinding {
   };
   return {
     path: CANDIDATE.path,
+    ulongBytes: 4,
     fn: fn as unknown as SkfFunctions,
     callAsync: (name) =>
       name === "SKF_WaitForDevEvent" ? new Promise<number>((resolve) => (script.finishWait = resolve)) : Promise.reject(new Error(`unexpected async ${name}`)),
@@ -129,6 +133,20 @@ describe("SKF device watching", () => {
     expect(script.cancelled).toBe(1);
     await tick();
     expect(script.unloaded).toBe(1);
+  });
+
+  it("reports a failing enumeration as the library's problem (INTERNAL naming SKF_EnumDev), never as a key pulled out", () => {
+    for (const code of [SAR.DEVICE_REMOVED, SAR.INVALIDHANDLEERR, SAR.FAIL]) {
+      const library = new SkfLibrary(CANDIDATE, scriptedBinding({ present: [], enumFails: code, events: false, cancelled: 0, unloaded: 0 }));
+      let failure: unknown;
+      try {
+        library.presentKeys();
+      } catch (error) {
+        failure = error;
+      }
+      expect(failure, `0x${code.toString(16)}`).toMatchObject({ code: "INTERNAL", data: { call: "SKF_EnumDev" } });
+      expect((failure as Error).message).toContain(CANDIDATE.path);
+    }
   });
 
   it("unloads at once when no wait is running", () => {

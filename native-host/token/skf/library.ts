@@ -7,6 +7,7 @@
  * call that finds a device handle dead makes the next look a full rescan, so a key pulled and put back between
  * two looks is opened afresh. Each device becomes an SkfDevice (device.ts).
  */
+import { YztError } from "../../../protocol/errors.js";
 import { failedLibrary, type KeyDevice, type KeyLibrary, type LibraryCandidate, type PresentKey } from "../device.js";
 import { DEVINFO_BUFFER_BYTES, nameBytes, parseDevInfo, parseNameList } from "./abi.js";
 import { loadSkfBinding, readSized, SkfLoadError, type HandleRef, type SkfBinding, type UlongRef } from "./binding.js";
@@ -139,8 +140,20 @@ export class SkfLibrary implements KeyLibrary {
     }
   }
 
+  /**
+   * The present devices' names. SKF_EnumDev takes no handle: whatever it answers, a failure means the library
+   * cannot list its keys (a driver problem for diagnose), never that a key was pulled out.
+   */
   private enumDevices(): string[] {
-    const list = readSized(this.binding, "SKF_EnumDev", (buffer, length) => this.binding.fn.SKF_EnumDev(1, buffer, length));
+    let list: Buffer;
+    try {
+      list = readSized(this.binding, "SKF_EnumDev", (buffer, length) => this.binding.fn.SKF_EnumDev(1, buffer, length));
+    } catch (error) {
+      const failure = YztError.from(error);
+      // Impossible lengths already name the library (readSized).
+      if (failure.message.includes(this.candidate.path)) throw failure;
+      throw new YztError("INTERNAL", `SKF_EnumDev of ${this.candidate.path} failed (${failure.data?.sar ?? failure.message}): the library cannot list its keys`, { ...failure.data, call: "SKF_EnumDev" });
+    }
     return parseNameList(list, list.length);
   }
 
