@@ -14,6 +14,17 @@ export interface DriverBench {
   paired: Paired[];
   /** Resident memory of each driver process once the host has listed its keys and signed nothing. */
   idleDriverRssMb: number[];
+  /**
+   * The same drivers' proportional share (PSS): the pages of the Node binary and the libraries that the host
+   * maps too are counted half. RSS counts them whole in each process.
+   */
+  idleDriverPssMb: number[];
+}
+
+/** A process's proportional set size (Linux smaps_rollup). */
+export function pssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").split("\n").find((l) => l.startsWith("Pss:"));
+  return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
 }
 
 /** A process's resident memory (Linux /proc). */
@@ -37,13 +48,15 @@ export async function measureDriverHop(library: HostLibrary, env: Record<string,
   const withDriver = HostProcess.start({ library, env: common });
   try {
     await Promise.all([inProcess.request("listTokens", {}), withDriver.request("listTokens", {})]);
-    const idleDriverRssMb = childrenOf(withDriver.child.pid!).map(rssMb);
+    const drivers = childrenOf(withDriver.child.pid!);
+    const idleDriverRssMb = drivers.map(rssMb);
+    const idleDriverPssMb = drivers.map(pssMb);
     const paired: Paired[] = [];
     for (const key of keys) {
       const floor = await hostSampler(inProcess, key, "https://bench.example.cn");
       paired.push(await besideFloor({ batch: floor, close() {} }, await hostSampler(withDriver, key, "https://bench.example.cn"), count));
     }
-    return { paired, idleDriverRssMb };
+    return { paired, idleDriverRssMb, idleDriverPssMb };
   } finally {
     await Promise.all([inProcess.close(), withDriver.close()]);
   }

@@ -250,7 +250,7 @@ async function main(): Promise<void> {
       bareNodeStartMs: bareNode,
       removalToPageEventMs: removal,
       hostRssMb: { idle: round(idleRss, 1), after1000Signatures: round(rssAfter, 1) },
-      drivers: { hops: driverHops, idleDriverRssMb: drivers.idleDriverRssMb.map((mb) => round(mb, 1)) },
+      drivers: { hops: driverHops, idleDriverRssMb: drivers.idleDriverRssMb.map((mb) => round(mb, 1)), idleDriverPssMb: drivers.idleDriverPssMb.map((mb) => round(mb, 1)) },
       concurrentTabs: concurrent,
       largeDocument20MB: large,
       packages: packaged,
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
       `${hubStats.keys} keys inserted (${hubStats.certificates} certificates): host cold start to the full certificate list median ${hubStats.coldListMs.median.toFixed(0)} ms, p95 ${hubStats.coldListMs.p95.toFixed(0)} ms (budget ≤ ${BUDGET.officeHubListMs} ms: ${verdict(hubStats.coldListMs.median <= BUDGET.officeHubListMs)}); one key's removal → host event median ${hubStats.removalMs.median.toFixed(0)} ms, p95 ${hubStats.removalMs.p95.toFixed(0)} ms (budget ≤ 300 ms); picker open (page call → dialog ready) median ${hubStats.pickerOpenMs.median.toFixed(0)} ms`,
       `key removal → page tokenremoved: median ${removal.median.toFixed(0)} ms, p95 ${removal.p95.toFixed(0)} ms (budget ≤ 300 ms)`,
       ...driverHops.map((hop) => `${hop.key}: driver hop ${hop.hopMs} ms per signature (host with the library in-process ${hop.inProcess.median.toFixed(3)} ms, behind its driver process ${hop.viaDriver.median.toFixed(3)} ms; budget ≤ ${BUDGET.driverHopMs} ms: ${verdict(hop.hopMs <= BUDGET.driverHopMs)})`),
-      `idle driver process RSS: ${drivers.idleDriverRssMb.map((mb) => `${mb.toFixed(1)} MB`).join(", ")} (budget ≤ ${BUDGET.idleDriverRssMb} MB each: ${verdict(drivers.idleDriverRssMb.every((mb) => mb <= BUDGET.idleDriverRssMb))})`,
+      `idle driver process RSS: ${drivers.idleDriverRssMb.map((mb) => `${mb.toFixed(1)} MB`).join(", ")} (budget ≤ ${BUDGET.idleDriverRssMb} MB each: ${verdict(drivers.idleDriverRssMb.every((mb) => mb <= BUDGET.idleDriverRssMb))}); its proportional share beside the host (PSS: pages both map counted half): ${drivers.idleDriverPssMb.map((mb) => `${mb.toFixed(1)} MB`).join(", ")}`,
       `host RSS: idle ${idleRss.toFixed(1)} MB (budget ≤ ${BUDGET.idleRssMb} MB: ${verdict(idleRss <= BUDGET.idleRssMb)}), after 1000 signatures ${rssAfter.toFixed(1)} MB (budget ≤ ${BUDGET.rssAfter1000Mb} MB: ${verdict(rssAfter <= BUDGET.rssAfter1000Mb)})`,
       ...Object.entries(large).map(([name, l]) => {
         const floor = l.keyHash === "SM3" ? `SM3 floor ${l.keyHashFloorMs} ms (WebCrypto SHA-256 ${l.hashFloorMs} ms)` : `WebCrypto SHA-256 floor ${l.hashFloorMs} ms`;
