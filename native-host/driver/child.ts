@@ -22,10 +22,9 @@ import { encodeFrame, FrameDecoder } from "../transport/framing.js";
 import { FdWriter, openInput } from "../transport/stdio.js";
 import { candidateFromArgs } from "./launch.js";
 import { dieWithHost } from "./orphan-guard.js";
-import { deviceArgs, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
+import { deviceArgs, DRIVER_FRAMES_FD, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
 
 const STDIN_FD = 0;
-const STDOUT_FD = 1;
 const DEFAULT_POLL_MS = 100;
 /** How long after a call found its key gone the driver lists keys at every poll. */
 const LIST_AFTER_REMOVAL_MS = 5_000;
@@ -227,7 +226,7 @@ export async function runDriver(argv: string[]): Promise<void> {
   dieWithHost();
   const logger = createLogger();
   const candidate: LibraryCandidate = candidateFromArgs(argv);
-  const output = new FdWriter(STDOUT_FD);
+  const output = new FdWriter(DRIVER_FRAMES_FD);
   const send = (message: DriverEvent) => output.write(encodeFrame(message));
   const loader = await libraryLoader(sm2SettingsFrom(process.env));
   // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.

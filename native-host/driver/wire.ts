@@ -2,8 +2,8 @@
  * The protocol between the host and a driver process (driver/child.ts), which runs one key library. It is the
  * device seam (device.ts) put on a wire, as p11-kit's remote modules put PKCS#11 on one: the host asks for
  * the seam's calls, the driver answers and pushes what its library sees. Frames are the native-messaging
- * framing (transport/framing.ts) over the driver's stdin and stdout, which runs on Windows and under Wine as
- * the host's own stdio does. Bytes travel as base64 in `{ "$bytes": "…" }`.
+ * framing (transport/framing.ts), read and written on file descriptors as the host's own stdio is (Windows,
+ * Wine). Bytes travel as base64 in `{ "$bytes": "…" }`.
  *
  * Both ends validate every frame: a driver that answers garbage is treated as a crashed driver (the host kills
  * it), and a host request the driver cannot read is answered with an error, never acted on.
@@ -11,6 +11,13 @@
 import { YztError, type ErrorBody } from "../../protocol/errors.js";
 import { array, boolean, integer, literal, object, optional, string, type Infer, type Schema } from "../../protocol/validate.js";
 import type { PinReading, PresentKey } from "../token/device.js";
+
+/**
+ * The driver's frames go to the host on its file descriptor 3, not its stdout: vendor libraries print debug
+ * output to stdout, which the host passes on to its own stderr (the browser's log) instead of reading it as
+ * frames. The host's requests come on the driver's stdin.
+ */
+export const DRIVER_FRAMES_FD = 3;
 
 /** Largest frame either end accepts: a signing input, an envelope or a certificate list, with room to spare. */
 export const MAX_DRIVER_FRAME_BYTES = 48 * 1024 * 1024;

@@ -208,6 +208,19 @@ describe("an SM2-only GM/T 0016 library (no SKF_RSASignData, no session-key func
   });
 });
 
+describe("a library that prints debug lines to stdout, as many vendors' do", () => {
+  it("is served normally: its output goes to the host's log, never into the frames", async () => {
+    const library = variant("noisy");
+    const host = start({ skf: [library] });
+    const certificateId = `${serialOf("demo")}:0101`;
+    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    expect(independentlyVerifiesSm2Cms(await signCms(host, certificateId), CONTENT)).toBe(true);
+    const { checks } = await host.request("diagnose", {});
+    expect(checks.find((check) => check.id === "driver" && check.detail?.path === library)).toBeUndefined();
+    expect(host.stderr.join("")).toContain("[vskf debug] signing");
+  });
+});
+
 describe("the driver's own end of the wire", () => {
   it("reports a library that does not load as failed, once: its driver ends and is not restarted", async () => {
     const missing = join(vtoken.home, "no-such-library.so");

@@ -32,7 +32,8 @@ afterEach(async () => {
 /** A driver process running `body` (CommonJS) with `frame(obj)` to write a frame to the host. */
 function scriptedDriver(body: string, path = join(dir, "libvendor.so")): DriverLibrary {
   writeFileSync(path, "not really a library");
-  const prelude = `const frame = (o) => { const b = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); process.stdout.write(Buffer.concat([h, b])); };`;
+  // Frames go to descriptor 3, as a driver writes them (wire.ts: DRIVER_FRAMES_FD).
+  const prelude = `const frame = (o) => { const b = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); require("node:fs").writeSync(3, Buffer.concat([h, b])); };`;
   library = new DriverLibrary({ kind: "skf", source: "explicit", path }, {
     limits: LIMITS,
     quarantine: new QuarantineStore({ YZT_CONFIG_DIR: dir }),

@@ -16,9 +16,10 @@ export const repoRoot = packageRoot;
 /**
  * SKF test variants built from the same source (skf.c's header comment says what each does): `missing-export`
  * lacks SKF_ECCSignData, `garbage-lengths` answers nonsense lengths, `sm2-only` has only what an SM2 key needs,
- * `lp64` has a 64-bit ULONG; the `crash-*` and `hang-*` variants fail as vendor libraries were seen to.
+ * `lp64` has a 64-bit ULONG, `noisy` prints to stdout; the `crash-*` and `hang-*` variants fail as vendor
+ * libraries were seen to.
  */
-export type SkfVariant = "standard" | "missing-export" | "garbage-lengths" | "sm2-only" | "lp64" | "crash-enum" | "crash-sign" | "hang-sign" | "hang-enum" | "hang-wait";
+export type SkfVariant = "standard" | "missing-export" | "garbage-lengths" | "sm2-only" | "lp64" | "noisy" | "crash-enum" | "crash-sign" | "hang-sign" | "hang-enum" | "hang-wait";
 
 const SKF_DEFINES: Record<SkfVariant, string[]> = {
   standard: [],
@@ -26,6 +27,7 @@ const SKF_DEFINES: Record<SkfVariant, string[]> = {
   "garbage-lengths": ["-DVSKF_GARBAGE_LENGTHS"],
   "sm2-only": ["-DVSKF_SM2_ONLY"],
   lp64: ["-DVSKF_LP64"],
+  noisy: ["-DVSKF_NOISY"],
   "crash-enum": ["-DVSKF_FAULT_CRASH_ENUM"],
   "crash-sign": ["-DVSKF_FAULT_CRASH_SIGN"],
   "hang-sign": ["-DVSKF_FAULT_HANG_SIGN"],

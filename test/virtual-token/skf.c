@@ -58,6 +58,8 @@
  *   -DVSKF_FAULT_HANG_SIGN  SKF_ECCSignData and SKF_RSASignData never return.
  *   -DVSKF_FAULT_HANG_ENUM  SKF_EnumDev never returns (C*Core's library left the host unanswering).
  *   -DVSKF_FAULT_HANG_WAIT  SKF_WaitForDevEvent never returns, and there is no SKF_CancelWaitForDevEvent.
+ *   -DVSKF_NOISY            prints debug lines to stdout in SKF_EnumDev and the signing calls, as many vendor
+ *                           libraries do (its driver must not take them for frames).
  *   -DVSKF_GARBAGE_LENGTHS  answers lengths that make no sense, never writing past the caller's buffer: name
  *                           lists (EnumDev, EnumApplication, EnumContainer) report 0xFFFFFFF0 to a size query and
  *                           come without their terminating NULs, the rest of the buffer filled with 'Z', their
@@ -1478,7 +1480,14 @@ static void hang_forever(void) {
 }
 #endif
 
+#ifdef VSKF_NOISY
+#define NOISE(what) (printf("[vskf debug] %s\n", what), fflush(stdout))
+#else
+#define NOISE(what) ((void)0)
+#endif
+
 SKF_API ULONG SKF_EnumDev(BOOL bPresent, LPSTR szNameList, ULONG *pulSize) {
+  NOISE("SKF_EnumDev");
 #ifdef VSKF_FAULT_CRASH_ENUM
   if (fault_armed()) crash();
 #endif
@@ -1590,6 +1599,7 @@ SKF_API ULONG SKF_ExportPublicKey(HCONTAINER hContainer, BOOL bSignFlag, BYTE *p
 
 /* The sign variants fail on the calling thread (the host's worker) before touching the lock. */
 static void sign_fault(void) {
+  NOISE("signing");
 #ifdef VSKF_FAULT_CRASH_SIGN
   crash();
 #endif
