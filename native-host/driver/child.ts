@@ -51,6 +51,11 @@ function pinOf(device: KeyDevice): PinReading | null {
   }
 }
 
+/** One frame to the host, bytes as base64 (wire.ts). */
+function writeFrame(output: FdWriter, message: DriverReply | DriverEvent): void {
+  output.write(encodeFrame(message, encodeBytes));
+}
+
 class Driver {
   private readonly keys = new Map<string, OpenKey>();
   private generations = 0;
@@ -141,7 +146,7 @@ class Driver {
    */
   private async sign(key: OpenKey, args: ReturnType<typeof deviceArgs.sign.parse>): Promise<Uint8Array> {
     let parsed = key.parsed.get(args.keyId);
-    if (!parsed || !Buffer.from(parsed.der).equals(Buffer.from(args.certificate))) {
+    if (!parsed || Buffer.compare(parsed.der, args.certificate) !== 0) {
       const { parseCertificate } = await import("../crypto/certificate.js");
       parsed = parseCertificate(args.certificate);
       key.parsed.set(args.keyId, parsed);
@@ -217,7 +222,7 @@ class Driver {
   }
 
   send(message: DriverReply | DriverEvent): void {
-    this.output.write(encodeFrame(message, encodeBytes));
+    writeFrame(this.output, message);
   }
 }
 
@@ -227,11 +232,10 @@ export async function runDriver(argv: string[]): Promise<void> {
   const logger = createLogger();
   const candidate: LibraryCandidate = candidateFromArgs(argv);
   const output = new FdWriter(DRIVER_FRAMES_FD);
-  const send = (message: DriverEvent) => output.write(encodeFrame(message));
   const loader = await libraryLoader(sm2SettingsFrom(process.env));
   // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.
   const library = loader(candidate);
-  send({ event: "loaded", error: library.error, ...(library.manufacturer ? { manufacturer: library.manufacturer } : {}), ...(library.description ? { description: library.description } : {}) });
+  writeFrame(output, { event: "loaded", error: library.error, ...(library.manufacturer ? { manufacturer: library.manufacturer } : {}), ...(library.description ? { description: library.description } : {}) });
   if (library.error !== null) {
     await output.flushed();
     process.exit(0);

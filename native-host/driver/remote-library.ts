@@ -80,7 +80,7 @@ export class DriverLibrary implements KeyLibrary {
   }
 
   get health(): LibraryHealth {
-    return { state: this.state, recentFailures: this.recentFailures(), ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+    return { state: this.state, recentFailures: this.failuresInWindow().length, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
   }
 
   settled(): Promise<void> {
@@ -186,8 +186,7 @@ export class DriverLibrary implements KeyLibrary {
     const call = vendorCall(this.candidate.kind, end.call);
     const detail = describeEnd(end);
     this.lastFailure = { kind: end.kind, call, at: new Date().toISOString(), detail };
-    const now = Date.now();
-    this.failures = [...this.failures.filter((at) => now - at < FAILURE_WINDOW_MS), now];
+    this.failures = [...this.failuresInWindow(), Date.now()];
     this.options.logger.log("warn", "key library driver failed", { path: this.candidate.path, kind: end.kind, call, detail, failures: this.failures.length });
     if (this.failures.length >= MAX_FAILURES) {
       this.state = "quarantined";
@@ -219,9 +218,10 @@ export class DriverLibrary implements KeyLibrary {
     this.onChange?.();
   }
 
-  private recentFailures(): number {
+  /** When the crashes and hangs within the quarantine window happened. */
+  private failuresInWindow(): number[] {
     const now = Date.now();
-    return this.failures.filter((at) => now - at < FAILURE_WINDOW_MS).length;
+    return this.failures.filter((at) => now - at < FAILURE_WINDOW_MS);
   }
 
   private stopTimers(): void {

@@ -17,8 +17,7 @@ export class KeyWatcher {
   readonly scanProblems = new Map<KeyLibrary, string>();
   private pollTimer: NodeJS.Timeout | null = null;
   private scanning = false;
-  /** Until then, a library's keys wait for earlier libraries still starting (see `scan`). */
-  private orderHeldUntil = 0;
+  private loadedAtMs = 0;
 
   constructor(
     private readonly context: TokenContext,
@@ -29,12 +28,17 @@ export class KeyWatcher {
     private readonly firstAnswerWaitMs = 0,
   ) {}
 
+  /** When the libraries were last loaded: the first-answer window (`firstAnswerWaitMs`) counts from it. */
+  get loadedAt(): number {
+    return this.loadedAtMs;
+  }
+
   get watching(): boolean {
     return this.pollTimer !== null;
   }
 
   load(candidates: LibraryCandidate[]): void {
-    this.orderHeldUntil = Date.now() + this.firstAnswerWaitMs;
+    this.loadedAtMs = Date.now();
     for (const candidate of candidates) {
       const library = this.loadLibrary(candidate);
       if (library.error !== null) this.logger.log("warn", "key library failed to load", { kind: candidate.kind, path: candidate.path, error: library.error });
@@ -68,7 +72,7 @@ export class KeyWatcher {
         // A key two libraries reach goes to the earlier one, whichever driver answers first: a library's
         // news waits (its change kept for the next look) while an earlier one is still starting.
         const starting = library.health?.state === "starting";
-        if (earlierStarting && Date.now() < this.orderHeldUntil) continue;
+        if (earlierStarting && Date.now() < this.loadedAtMs + this.firstAnswerWaitMs) continue;
         earlierStarting ||= starting;
         let changed: boolean;
         try {

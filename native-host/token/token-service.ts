@@ -57,7 +57,6 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   private readonly operations: TokenOperations;
   private readonly pollIntervalMs: number;
   private readonly firstAnswerWaitMs: number;
-  private startedAt = 0;
 
   constructor(private candidates: LibraryCandidate[], loadLibrary: LibraryLoader, options: TokenServiceOptions = {}) {
     super();
@@ -95,7 +94,6 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
 
   /** Loads the libraries and takes the first look at their keys; `watch` starts polling and idle expiry. */
   start(watch = true): void {
-    this.startedAt = Date.now();
     this.watcher.load(this.candidates);
     if (watch) {
       this.watcher.startPolling(this.pollIntervalMs);
@@ -136,7 +134,7 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
    */
   async librariesAnswered(waitMs = this.firstAnswerWaitMs): Promise<void> {
     // Counted from the start: once it has passed, a library that never answered holds no request up.
-    const leftMs = this.startedAt + waitMs - Date.now();
+    const leftMs = this.watcher.loadedAt + waitMs - Date.now();
     const starting = this.watcher.libraries.filter((library) => library.settled && library.health?.state === "starting");
     if (starting.length > 0 && leftMs > 0) await within(Promise.all(starting.map((library) => library.settled!())), leftMs);
     this.watcher.scan(false);

@@ -54,6 +54,13 @@ function driversOf(path: string): number[] {
   return result.stdout.split("\n").filter((line) => line.trim() !== "").map(Number);
 }
 
+/** Logs ORIGIN in on a key's signing certificate (CKA_ID 0101) and returns the certificate's id. */
+async function loggedIn(host: HostProcess, alias: string): Promise<string> {
+  const certificateId = `${serialOf(alias)}:0101`;
+  await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+  return certificateId;
+}
+
 async function signCms(host: HostProcess, certificateId: string): Promise<Buffer> {
   const signed = await host.request("sign", { certificateId, origin: ORIGIN, format: "pkcs7-detached", data: CONTENT.toString("base64") });
   return Buffer.from(signed.signature, "base64");
@@ -88,8 +95,7 @@ describe("a library that segfaults in enumeration (龙脉 GM3000 without libusb)
     writeFileSync(join(vtoken.home, "fault.armed"), "");
     const host = start({ skf: [crashing], pkcs11: [vtoken.module] });
     expect((await host.request("hello", {})).protocol).toBe(1);
-    const certificateId = `${serialOf("rsa")}:0101`;
-    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const certificateId = await loggedIn(host, "rsa");
     expect(independentlyVerifiesCms(await signCms(host, certificateId), CONTENT, vtoken.manifest.pki.chain)).toBe(true);
 
     const quarantined = await driverCheckUntil(host, crashing, (check) => check?.detail?.state === "quarantined");
@@ -124,8 +130,7 @@ describe("a library that crashes during a signature", () => {
   it("fails that call with HOST_ERROR naming the library and SKF_ECCSignData, removes its keys, and brings them back restarted", async () => {
     const crashing = variant("crash-sign");
     const host = start({ skf: [crashing] });
-    const certificateId = `${serialOf("demo")}:0101`;
-    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const certificateId = await loggedIn(host, "demo");
     const failure = await rejectionOf(signCms(host, certificateId));
     expect(failure.code).toBe("HOST_ERROR");
     expect(failure.message).toContain(crashing);
@@ -141,8 +146,7 @@ describe("a library that hangs in a signature", () => {
   it("answers the page TIMEOUT within the limit, naming the vendor call, and serves the key again after the restart", async () => {
     const hanging = variant("hang-sign");
     const host = start({ skf: [hanging] }, SHORT_LIMITS);
-    const certificateId = `${serialOf("demo")}:0101`;
-    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const certificateId = await loggedIn(host, "demo");
     const failure = await rejectionOf(signCms(host, certificateId));
     expect(failure.code).toBe("TIMEOUT");
     expect(failure.message).toContain("SKF_ECCSignData");
@@ -178,8 +182,7 @@ describe("a library whose SKF_WaitForDevEvent never returns and has no cancel", 
   it("is polled instead: its keys sign, a pulled key is seen, and the host exits when its input closes", async () => {
     const library = variant("hang-wait");
     const host = start({ skf: [library] });
-    const certificateId = `${serialOf("demo")}:0101`;
-    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const certificateId = await loggedIn(host, "demo");
     expect(independentlyVerifiesSm2Cms(await signCms(host, certificateId), CONTENT)).toBe(true);
     removeToken(vtoken.home, "demo");
     try {
@@ -197,11 +200,9 @@ describe("an SM2-only GM/T 0016 library (no SKF_RSASignData, no session-key func
     const library = variant("sm2-only");
     const host = start({ skf: [library] });
     expect((await host.request("diagnose", {})).checks.find((check) => check.id === "module" && check.detail?.path === library)).toMatchObject({ status: "ok" });
-    const sm2 = `${serialOf("demo")}:0101`;
-    await host.request("login", { certificateId: sm2, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const sm2 = await loggedIn(host, "demo");
     expect(independentlyVerifiesSm2Cms(await signCms(host, sm2), CONTENT)).toBe(true);
-    const rsa = `${serialOf("rsa")}:0101`;
-    await host.request("login", { certificateId: rsa, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const rsa = await loggedIn(host, "rsa");
     const failure = await rejectionOf(signCms(host, rsa));
     expect(failure.code).toBe("UNSUPPORTED_ALGORITHM");
     expect(failure.message).toContain("SKF_RSASignData");
@@ -212,8 +213,7 @@ describe("a library that prints debug lines to stdout, as many vendors' do", () 
   it("is served normally: its output goes to the host's log, never into the frames", async () => {
     const library = variant("noisy");
     const host = start({ skf: [library] });
-    const certificateId = `${serialOf("demo")}:0101`;
-    await host.request("login", { certificateId, origin: ORIGIN, pin: vtoken.manifest.userPin });
+    const certificateId = await loggedIn(host, "demo");
     expect(independentlyVerifiesSm2Cms(await signCms(host, certificateId), CONTENT)).toBe(true);
     const { checks } = await host.request("diagnose", {});
     expect(checks.find((check) => check.id === "driver" && check.detail?.path === library)).toBeUndefined();

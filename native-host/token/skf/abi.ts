@@ -5,10 +5,11 @@
  * where it is 64 bits: the layouts with a ULONG field take its width (`UlongBytes`). 256-bit values sit
  * right-aligned in 64-byte fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
  */
+import { derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
+import { YztError } from "../../../protocol/errors.js";
 
 /** How wide a library's ULONG is: GM/T 0016's 4 bytes, or 8 in LP64 builds. */
 export type UlongBytes = 4 | 8;
-import { derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
 
 export const ECC_FIELD_BYTES = 64;
 const SM2_VALUE_BYTES = 32;
@@ -150,6 +151,15 @@ export function gmCiphertextToBlob(der: Uint8Array, ulong: UlongBytes = 4): Uint
   new DataView(blob.buffer).setUint32(2 * ECC_FIELD_BYTES + 32, cipherLength, true);
   blob.set(der.subarray(cipher.start, cipher.end), header);
   return blob;
+}
+
+/** gmCiphertextToBlob for a ciphertext a caller sent: a malformed one is their BAD_REQUEST. */
+export function callerCipherBlob(der: Uint8Array, ulong: UlongBytes): Uint8Array {
+  try {
+    return gmCiphertextToBlob(der, ulong);
+  } catch (error) {
+    throw new YztError("BAD_REQUEST", `data: the SM2 ciphertext is malformed (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 /** ECCCIPHERBLOB → GM/T 0009 DER (the inverse, for tests and for libraries that hand blobs back). */

@@ -159,7 +159,7 @@ export function loadSkfBinding(path: string): SkfBinding {
     try {
       fn[name as SkfFunctionName] = bind(library, prototype, ulongBytes);
     } catch {
-      // Optional: the operations that need it answer UNSUPPORTED_ALGORITHM naming it (requireFunction).
+      // Optional: the operations that need it answer UNSUPPORTED_ALGORITHM naming it (requireFunctions).
     }
   }
   const functions = fn as SkfFunctions;
@@ -184,10 +184,14 @@ export function loadSkfBinding(path: string): SkfBinding {
   };
 }
 
-/** An optional export an operation needs; UNSUPPORTED_ALGORITHM naming it and the library when it is missing. */
-export function requireFunction(binding: SkfBinding, name: keyof typeof OPTIONAL, what: string): SkfFunction {
-  const found = binding.fn[name];
-  if (!found) throw new YztError("UNSUPPORTED_ALGORITHM", `${binding.path} does not export ${name}: it cannot ${what}`, { call: name });
+/** The optional exports an operation needs, all of them; UNSUPPORTED_ALGORITHM naming the first one missing. */
+export function requireFunctions<const N extends keyof typeof OPTIONAL>(binding: SkfBinding, names: readonly N[], what: string): Record<N, SkfFunction> {
+  const found = {} as Record<N, SkfFunction>;
+  for (const name of names) {
+    const bound = binding.fn[name];
+    if (!bound) throw new YztError("UNSUPPORTED_ALGORITHM", `${binding.path} does not export ${name}: it cannot ${what}`, { call: name });
+    found[name] = bound;
+  }
   return found;
 }
 

@@ -15,10 +15,10 @@ import type { SigningKey } from "../../crypto/algorithms.js";
 import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import type { DeviceCertificate, EnvelopeOpening, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
 import {
-  blockCipherParam, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, eccCipherBlobHeaderBytes, ECC_SIGNATURE_BLOB_BYTES, eccSignatureToRs,
-  gmCiphertextToBlob, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE, type UlongBytes,
+  blockCipherParam, callerCipherBlob, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, eccCipherBlobHeaderBytes, ECC_SIGNATURE_BLOB_BYTES,
+  eccSignatureToRs, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE,
 } from "./abi.js";
-import { garbageLength, readSized, requireFunction, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
+import { garbageLength, readSized, requireFunctions, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
 import { SAR, skfError } from "./errors.js";
 import { skfKeyId } from "./key-ids.js";
 import { WorkerCalls } from "./worker-calls.js";
@@ -138,7 +138,7 @@ export class SkfDevice implements KeyDevice {
     const base = { keyAlgorithm: certificate.keyAlgorithm, certificate: certificate.der, ...(certificate.publicKeyPoint ? { publicKeyPoint: certificate.publicKeyPoint } : {}) };
     if (certificate.keyAlgorithm === "SM2" && key.type === CONTAINER_ECC) return { ...base, primitive: (e) => this.signEcc(key, e) };
     if (certificate.keyAlgorithm === "RSA" && key.type === CONTAINER_RSA) {
-      requireFunction(this.binding, "SKF_RSASignData", "sign with RSA keys");
+      requireFunctions(this.binding, ["SKF_RSASignData"], "sign with RSA keys");
       return { ...base, primitive: (digestInfo) => this.signRsa(key, digestInfo) };
     }
     throw new YztError("UNSUPPORTED_ALGORITHM", `SKF (GM/T 0016) keys sign with SM2 or RSA; this ${certificate.keyAlgorithm} certificate cannot be used through ${this.binding.path}`);
@@ -151,7 +151,7 @@ export class SkfDevice implements KeyDevice {
     if (keyAlgorithm !== "SM2" || name === null) {
       throw new YztError("UNSUPPORTED_ALGORITHM", `GM/T 0016 has no private-key decryption of raw ${keyAlgorithm} data and ${this.binding.path} offers no vendor extension for it: only envelopes (SOF_DecryptData) open with this key`);
     }
-    const blob = Buffer.from(toCipherBlob(ciphertext, this.binding.ulongBytes));
+    const blob = Buffer.from(callerCipherBlob(ciphertext, this.binding.ulongBytes));
     // SM2 plaintext is exactly as long as C2.
     const plain = Buffer.alloc(Math.max(blob.length - eccCipherBlobHeaderBytes(this.binding.ulongBytes), 1));
     const length: UlongRef = [plain.length];
@@ -169,14 +169,12 @@ export class SkfDevice implements KeyDevice {
     if (opening.content.cipher !== "SM4-CBC") {
       throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher (${opening.content.cipherOid}) cannot be opened inside an SKF key, which knows SM4`);
     }
-    const what = "open envelopes inside the key";
-    const [importSessionKey, decryptInit, closeHandle] = [requireFunction(this.binding, "SKF_ImportSessionKey", what), requireFunction(this.binding, "SKF_DecryptInit", what), requireFunction(this.binding, "SKF_CloseHandle", what)];
-    requireFunction(this.binding, "SKF_Decrypt", what);
-    const wrapped = opening.keyAlgorithm === "SM2" ? toCipherBlob(opening.wrappedKey, this.binding.ulongBytes) : opening.wrappedKey;
+    const fn = requireFunctions(this.binding, ["SKF_ImportSessionKey", "SKF_DecryptInit", "SKF_Decrypt", "SKF_CloseHandle"], "open envelopes inside the key");
+    const wrapped = opening.keyAlgorithm === "SM2" ? callerCipherBlob(opening.wrappedKey, this.binding.ulongBytes) : opening.wrappedKey;
     const sessionKey: HandleRef = [null];
-    this.check(importSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
+    this.check(fn.SKF_ImportSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
     try {
-      this.check(decryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
+      this.check(fn.SKF_DecryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
       const encrypted = Buffer.from(opening.content.encrypted);
       // PKCS#5 plaintext is never longer than its ciphertext: one call, no size query to trip a vendor's state.
       const plain = Buffer.alloc(Math.max(encrypted.length, 16));
@@ -185,7 +183,7 @@ export class SkfDevice implements KeyDevice {
       if (length[0] > plain.length) throw garbageLength(this.binding, "SKF_Decrypt", length[0]);
       return new Uint8Array(plain.subarray(0, length[0]));
     } finally {
-      closeHandle(sessionKey[0]);
+      fn.SKF_CloseHandle(sessionKey[0]);
     }
   }
 
@@ -294,13 +292,5 @@ export class SkfDevice implements KeyDevice {
       this.containerHandles.set(container, handle);
     }
     return handle;
-  }
-}
-
-function toCipherBlob(der: Uint8Array, ulong: UlongBytes): Uint8Array {
-  try {
-    return gmCiphertextToBlob(der, ulong);
-  } catch (error) {
-    throw new YztError("BAD_REQUEST", `data: the SM2 ciphertext is malformed (${error instanceof Error ? error.message : String(error)})`);
   }
 }
