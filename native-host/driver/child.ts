@@ -22,6 +22,7 @@ import { encodeFrame, FrameDecoder } from "../transport/framing.js";
 import { FdWriter, openInput } from "../transport/stdio.js";
 import { candidateFromArgs } from "./launch.js";
 import { dieWithHost } from "./orphan-guard.js";
+import { framesFdFromEnv } from "./stdio-layout.js";
 import { deviceArgs, DRIVER_FRAMES_FD, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
 
 const STDIN_FD = 0;
@@ -231,7 +232,7 @@ export async function runDriver(argv: string[]): Promise<void> {
   dieWithHost();
   const logger = createLogger();
   const candidate: LibraryCandidate = candidateFromArgs(argv);
-  const output = new FdWriter(DRIVER_FRAMES_FD);
+  const output = new FdWriter(framesFdFromEnv(process.env, DRIVER_FRAMES_FD));
   const loader = await libraryLoader(sm2SettingsFrom(process.env));
   // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.
   const library = loader(candidate);

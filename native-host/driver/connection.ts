@@ -1,22 +1,22 @@
 /**
  * The host's end of one driver process: starts it, frames requests to its stdin, reads replies and pushed
- * events from its frame descriptor (wire.ts: DRIVER_FRAMES_FD; the driver's stdout, where vendor libraries
- * print, goes to the host's stderr), and holds a deadline on every call. A call past its deadline (a vendor call that
+ * events from its frame descriptor (stdio-layout.ts; the driver's stdout, where vendor libraries print, goes
+ * to the host's stderr), and holds a deadline on every call. A call past its deadline (a vendor call that
  * never returns), a frame that does not parse, or the process dying all end the connection once, through
  * `onEnd`, with what happened and which call was running; the driver is killed if it still runs. What to do
  * next (restart, quarantine) is remote-library.ts's business.
  */
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { YztError } from "../../protocol/errors.js";
 import type { PinReading } from "../token/device.js";
 import { encodeFrame, FrameDecoder } from "../transport/framing.js";
 import type { DriverCommand } from "./launch.js";
+import { driverStdio, FRAMES_FD_ENV } from "./stdio-layout.js";
 import { DRIVER_FRAMES_FD, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverFrame, type DriverCall, type DriverEvent, type KeyRef } from "./wire.js";
 
 /** How long a driver's frames may still be read after it exited. */
 const FRAMES_DRAIN_MS = 200;
-const STDERR_FD = 2;
 
 export interface CallOutcome {
   result: unknown;
@@ -81,10 +81,11 @@ export class DriverConnection {
   private phase: "load" | "scan" = "load";
 
   constructor(command: DriverCommand, private readonly handlers: ConnectionHandlers) {
-    const stdio: StdioOptions = ["pipe", STDERR_FD, "inherit", "pipe"];
-    this.child = spawn(command.command, command.args, { stdio, windowsHide: true });
+    const layout = driverStdio(command.arch);
+    const env = layout.driverFramesFd === DRIVER_FRAMES_FD ? process.env : { ...process.env, [FRAMES_FD_ENV]: String(layout.driverFramesFd) };
+    this.child = spawn(command.command, command.args, { stdio: layout.stdio, env, windowsHide: true });
     track(this.child);
-    this.frames = this.child.stdio[DRIVER_FRAMES_FD] as Readable;
+    this.frames = this.child.stdio[layout.framesEntry] as Readable;
     this.frames.on("data", (chunk: Buffer) => this.receive(chunk));
     // A write to a driver that just died fails with EPIPE; its exit reports the crash.
     this.child.stdin!.on("error", () => undefined);

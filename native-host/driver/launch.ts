@@ -6,11 +6,11 @@
  * handed to a loader that fails with words no user can act on. The program entries (main.ts,
  * bundle/programs.ts) look for the flag before anything else, so a driver loads no host code it does not run.
  */
-import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { YztError } from "../../protocol/errors.js";
 import { hostEntry } from "../install/paths.js";
+import { driverRuntime } from "../support/runtimes.js";
 import type { LibraryCandidate } from "../token/device.js";
 import type { ModuleSource } from "../token/modules.js";
 import { archOfFile, describeArch, type BinaryArch } from "./binary-arch.js";
@@ -23,6 +23,8 @@ const SOURCES = new Set<string>(["explicit", "config", "p11-kit", "known"] satis
 export interface DriverCommand {
   command: string;
   args: string[];
+  /** The architecture of the runtime it runs on (stdio-layout.ts lays out its descriptors by it). */
+  arch: string;
 }
 
 /** True in a process started as a driver. */
@@ -36,20 +38,15 @@ function driverEntry(): string {
   return basename(here) === "bundle.cjs" ? join(dirname(here), "main.js") : hostEntry();
 }
 
-/** A runtime of another architecture installed beside the host's own, if any. */
-function runtimeFor(arch: BinaryArch, hostRuntime: string): string | null {
-  const runtime = join(dirname(hostRuntime), `runtime-${arch}`, basename(hostRuntime));
-  return existsSync(runtime) ? runtime : null;
-}
-
 /** The command for a library's driver, or why no runtime of this installation can load it. */
 export function driverCommand(candidate: LibraryCandidate, hostRuntime = process.execPath, hostArch: string = process.arch): DriverCommand | { refusal: string } {
   const arch = archOfFile(candidate.path);
-  const runtime = arch === null || arch === hostArch ? hostRuntime : runtimeFor(arch, hostRuntime);
+  const sameArch = arch === null || arch === hostArch;
+  const runtime = sameArch ? hostRuntime : driverRuntime(arch, hostRuntime);
   if (runtime === null) {
     return { refusal: `${candidate.path} is a ${describeArch(arch!)} library, and this installation's key drivers run ${describeArch(hostArch as BinaryArch)}: install the vendor's ${describeArch(hostArch as BinaryArch)} driver` };
   }
-  return { command: runtime, args: [driverEntry(), DRIVER_FLAG, candidate.kind, candidate.source, candidate.path] };
+  return { command: runtime, args: [driverEntry(), DRIVER_FLAG, candidate.kind, candidate.source, candidate.path], arch: sameArch ? hostArch : arch };
 }
 
 /** The library a driver process was started for, from its argv. */

@@ -6,6 +6,7 @@
  * tests run on a fake sysfs tree and fake install directories for any OS.
  */
 import { posix, win32 } from "node:path";
+import { driverRuntime } from "../support/runtimes.js";
 import { realFiles, type FileProbe } from "./modules.js";
 import { USB_KEY_MODELS, type LibraryLocation, type UsbKeyModel } from "./usb-key-models.js";
 
@@ -34,10 +35,10 @@ export interface IdentifiedUsbKey {
   model: string;
   vendor: string;
   usb: { vendorId: string; productId: string; serial?: string };
-  /** Installed SKF libraries this host can load, one path per library. */
+  /** Installed SKF libraries this host can load (a 32-bit build through its 32-bit driver runtime), one path per library. */
   skfLibraries: string[];
   pkcs11Libraries: string[];
-  /** Installed 32-bit builds only: the driver is there, but a 64-bit host cannot load them. */
+  /** Installed 32-bit builds this installation cannot load (it has no 32-bit driver runtime, or they are PKCS#11 modules). */
   build32Libraries: string[];
   /** No loadable library of either kind is installed. */
   missingDriver: boolean;
@@ -147,6 +148,21 @@ function findLibraries(
   return found;
 }
 
+/**
+ * Which of a model's found SKF builds to load. Its own architecture's first; a 32-bit build is the same
+ * vendor driver for the same keys, so it is used only where no native one is installed and this installation
+ * has a 32-bit driver runtime (support/runtimes.ts) — most 一证通 keys' drivers exist as 32-bit builds only.
+ */
+function usableSkf(found: FoundLibraries, runs32: boolean): FoundLibraries {
+  if (found.loadable.length > 0 || !runs32) return found;
+  return { loadable: found.build32, build32: [] };
+}
+
+/** True where the installation ships a 32-bit driver runtime (the Windows installer does). */
+function installationRuns32(platform: NodeJS.Platform): boolean {
+  return platform === process.platform && driverRuntime("ia32") !== null;
+}
+
 function librariesOf(model: UsbKeyModel, platform: NodeJS.Platform): { skf: LibraryLocation[]; pkcs11: LibraryLocation[] } {
   const libraries = model.libraries[platform as keyof UsbKeyModel["libraries"]];
   return libraries ?? { skf: [], pkcs11: [] };
@@ -173,13 +189,14 @@ export function identifyUsbKeys(
   platform: NodeJS.Platform = process.platform,
   files: FileProbe = realFiles,
   models: readonly UsbKeyModel[] = USB_KEY_MODELS,
+  runs32: boolean = installationRuns32(platform),
 ): IdentifiedUsbKey[] {
   const identified: IdentifiedUsbKey[] = [];
   for (const device of devices) {
     const model = modelOf(device, models);
     if (model === undefined) continue;
     const { skf, pkcs11 } = librariesOf(model, platform);
-    const foundSkf = findLibraries(skf, platform, files);
+    const foundSkf = usableSkf(findLibraries(skf, platform, files), runs32);
     const foundPkcs11 = findLibraries(pkcs11, platform, files);
     const expectedFiles = [...new Set([...skf, ...pkcs11].map((location) => location.file))];
     identified.push({
@@ -206,7 +223,8 @@ export function knownSkfLibraries(
   platform: NodeJS.Platform = process.platform,
   files: FileProbe = realFiles,
   models: readonly UsbKeyModel[] = USB_KEY_MODELS,
+  runs32: boolean = installationRuns32(platform),
 ): string[] {
   const seen = new Set<string>();
-  return models.flatMap((model) => findLibraries(librariesOf(model, platform).skf, platform, files, seen).loadable);
+  return models.flatMap((model) => usableSkf(findLibraries(librariesOf(model, platform).skf, platform, files, seen), runs32).loadable);
 }

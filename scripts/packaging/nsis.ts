@@ -64,6 +64,13 @@ function readme(input: NsisInput): string {
       "through their SKF libraries only. Release installers, built on a Windows runner, carry it.",
     );
   }
+  if (!input.payload.ia32) {
+    lines.push(
+      "",
+      "注意：此安装程序不含 32 位驱动运行环境：只能使用 64 位的 USB Key 驱动 (SKF DLL)。",
+      "Note: this build has no 32-bit driver runtime: only 64-bit vendor SKF DLLs can be used.",
+    );
+  }
   if (!input.xpiSigned) {
     lines.push("", "注意：此安装程序中的 Firefox 扩展未经 Mozilla 签名（开发版本），Firefox 不会安装它。", "Note: the Firefox extension here is not Mozilla-signed (a development build); Firefox will not install it.");
   }
@@ -91,7 +98,9 @@ export function buildNsisInstaller(input: NsisInput): string {
     version: input.version,
     runtime: { from: input.payload.nodeExe, to: "node.exe" },
     addonBinary: input.payload.pkcs11Addon,
-    koffiPlatform: input.payload.koffiPlatform,
+    koffiPlatforms: [input.payload.koffiPlatform, ...(input.payload.ia32 ? [input.payload.ia32.koffiPlatform] : [])],
+    // Where the host looks for a driver runtime of another architecture (native-host/driver/launch.ts).
+    driverRuntimes: input.payload.ia32 ? [{ from: input.payload.ia32.nodeExe, to: "runtime-ia32/node.exe" }] : [],
   });
   // %~dp0 is the folder of the .bat itself: the install folder may be anywhere.
   stage.write("yzt-host.bat", '@echo off\r\n"%~dp0node.exe" "%~dp0dist\\host\\main.js" %*\r\n');

@@ -74,20 +74,21 @@ export interface HostPayloadInput {
    */
   addonBinary?: string | null;
   /**
-   * koffi's prebuilt binary package for the target (node_modules/@koromix/koffi-<os>-<arch>); default: this
-   * machine's. Without one the package carries no SKF backend, and the host says so when a library is set.
+   * koffi's prebuilt binary packages for the target (node_modules/@koromix/koffi-<os>-<arch>): the host's, and
+   * one per driver runtime of another architecture; default: this machine's.
    */
-  koffiPlatform?: string;
+  koffiPlatforms?: string[];
+  /** Node runtimes of other architectures for driver processes, relative to the payload directory ("runtime-ia32/node.exe"). */
+  driverRuntimes?: Array<{ from: string; to: string }>;
 }
 
 /** The files of koffi's JavaScript side that its CommonJS entry loads (the C++ sources are not shipped). */
 const KOFFI_FILES = ["package.json", "index.cjs", "LICENSE.txt", "src/koffi/index.cjs", "src/koffi/src/static.cjs"];
 
-/** koffi, and its prebuilt binary package for the target, under the payload's node_modules. */
-function stageKoffi(stage: Stage, dir: string, root: string, platformPackage: string | undefined): void {
+/** koffi, and its prebuilt binary packages for the target, under the payload's node_modules. */
+function stageKoffi(stage: Stage, dir: string, root: string, platformPackages: string[] | undefined): void {
   const koffi = join(root, "node_modules", "koffi");
   for (const name of KOFFI_FILES) stage.copy(`${dir}/node_modules/koffi/${name}`, join(koffi, name));
-  const platform = platformPackage ?? join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`);
   const copyTree = (from: string, to: string): void => {
     for (const entry of readdirSync(from, { withFileTypes: true })) {
       // The packages target glibc systems: the musl build would only sit there unlinked against libc.
@@ -96,7 +97,9 @@ function stageKoffi(stage: Stage, dir: string, root: string, platformPackage: st
       else stage.copy(`${to}/${entry.name}`, join(from, entry.name));
     }
   };
-  copyTree(platform, `${dir}/node_modules/@koromix/${basename(platform)}`);
+  for (const platform of platformPackages ?? [join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`)]) {
+    copyTree(platform, `${dir}/node_modules/@koromix/${basename(platform)}`);
+  }
 }
 
 /** Writes the host payload under `dir` of the stage; returns the staged paths of the binaries (addon: null when absent). */
@@ -105,7 +108,8 @@ export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadIn
   stage.write(`${dir}/manifest.json`, json(builtChromeManifest(input.root).manifest));
   const hostDir = join(input.root, "dist", "host");
   for (const name of readdirSync(hostDir).sort()) stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
-  stageKoffi(stage, dir, input.root, input.koffiPlatform);
+  stageKoffi(stage, dir, input.root, input.koffiPlatforms);
+  for (const runtime of input.driverRuntimes ?? []) stage.copy(`${dir}/${runtime.to}`, runtime.from, 0o755);
   const addon = join(input.root, "node_modules", "pkcs11js");
   let stagedAddon: string | null = null;
   if (input.addonBinary !== null) {

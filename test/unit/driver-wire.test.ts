@@ -38,7 +38,7 @@ function scriptedDriver(body: string, path = join(dir, "libvendor.so")): DriverL
     limits: LIMITS,
     quarantine: new QuarantineStore({ YZT_CONFIG_DIR: dir }),
     logger: silentLogger,
-    command: { command: process.execPath, args: ["-e", `${prelude}\n${body}`] },
+    command: { command: process.execPath, args: ["-e", `${prelude}\n${body}`], arch: process.arch },
   });
   return library;
 }

@@ -185,12 +185,15 @@ describe("identifying inserted keys and their drivers", () => {
     expect(identifyUsbKeys([device("055c", "e618")], "linux", files)[0]?.skfLibraries).toEqual(["/opt/lm-gm3000user/lib/libgm3000.1.0.so"]);
   });
 
-  it("finds BJCA's driver in a versioned install directory, and counts a 32-bit-only driver as missing for this host", () => {
+  it("finds BJCA's driver in a versioned install directory, and counts a 32-bit-only driver as missing for an installation without a 32-bit driver runtime", () => {
     const lg3073x86 = "C:\\Program Files (x86)\\BJCAClient\\CertAppEnvV3.8\\Driver\\x86\\lgu3073_p1514_gm.dll";
     const files = fakeFiles({ [lg3073x86]: "32-bit skf", "C:\\Program Files (x86)\\BJCAClient\\CertAppEnvV3.8\\Program\\XTXAppCOM.dll": "com" });
-    const [key] = identifyUsbKeys([device("6588", "1514")], "win32", files);
+    const [key] = identifyUsbKeys([device("6588", "1514")], "win32", files, USB_KEY_MODELS, false);
     expect(key).toMatchObject({ modelId: "linguo-lg3073", skfLibraries: [], build32Libraries: [lg3073x86], missingDriver: true });
     expect(key?.installHint).toContain("https://2380807.com/html/faq.html");
+    // The Windows installer ships one (runtime-ia32): the same 32-bit driver is then this key's library.
+    const [served] = identifyUsbKeys([device("6588", "1514")], "win32", files, USB_KEY_MODELS, true);
+    expect(served).toMatchObject({ skfLibraries: [lg3073x86], build32Libraries: [], missingDriver: false });
   });
 
   it("reports each of two identical keys, by serial", () => {
@@ -219,14 +222,17 @@ describe("known SKF libraries for discovery", () => {
     expect(knownSkfLibraries("linux", files)).toEqual([GM3000_KYLIN_SKF, EPASS_KYLINSEC_SKF]);
   });
 
-  it("on Windows offers 64-bit libraries and leaves out 32-bit builds a 64-bit host cannot load", () => {
+  it("on Windows offers 64-bit libraries, and a model's 32-bit build only where it has no 64-bit one and a 32-bit driver runtime is installed", () => {
+    const usk218x86 = "C:\\Program Files (x86)\\BJCAClient\\CertAppEnvV3.7.418.0052\\Driver\\x86\\USK218_GM.dll";
     const files = fakeFiles({
       [GM3000_WINDOWS_SKF]: "gm3000 64",
       "C:\\Windows\\SysWOW64\\mtoken_gm3000.dll": "gm3000 32",
       "C:\\Windows\\System32\\ShuttleCsp11_3000GM.dll": "epass 64",
-      "C:\\Program Files (x86)\\BJCAClient\\CertAppEnvV3.7.418.0052\\Driver\\x86\\USK218_GM.dll": "usk218 32",
+      [usk218x86]: "usk218 32",
     });
-    expect(knownSkfLibraries("win32", files)).toEqual([GM3000_WINDOWS_SKF, "C:\\Windows\\System32\\ShuttleCsp11_3000GM.dll"]);
+    expect(knownSkfLibraries("win32", files, USB_KEY_MODELS, false)).toEqual([GM3000_WINDOWS_SKF, "C:\\Windows\\System32\\ShuttleCsp11_3000GM.dll"]);
+    // GM3000's 64-bit build wins over its 32-bit one (the same keys); USK218 has only its 32-bit build.
+    expect(knownSkfLibraries("win32", files, USB_KEY_MODELS, true)).toEqual([GM3000_WINDOWS_SKF, "C:\\Windows\\System32\\ShuttleCsp11_3000GM.dll", usk218x86]);
   });
 
   it("finds nothing on a machine without drivers or on an OS the table does not cover", () => {

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { packageRoot } from "../../native-host/install/paths.js";
 
 export const SHIM_NAME = "libyzt-vtoken.so";
@@ -36,28 +36,37 @@ const SKF_DEFINES: Record<SkfVariant, string[]> = {
 };
 
 /**
- * Compiles source into dist/vtoken/<name> unless the cached library is newer. Built under a temporary name and
+ * Makes `output` with `produce` unless it is newer than every input. Produced under a temporary name and
  * renamed, so that test workers building at the same time never load a half-written library.
  */
-function compileCached(sourceName: string, name: string, extraArgs: string[]): string {
-  const source = join(repoRoot(), "test", "virtual-token", sourceName);
-  const cacheDir = join(repoRoot(), "dist", "vtoken");
-  const cached = join(cacheDir, name);
-  // The shared header counts as part of each source.
-  const newestInput = Math.max(statSync(source).mtimeMs, statSync(join(repoRoot(), "test", "virtual-token", "pkcs11-text.h")).mtimeMs);
-  if (!existsSync(cached) || statSync(cached).mtimeMs < newestInput) {
-    mkdirSync(cacheDir, { recursive: true });
-    const partial = `${cached}.${process.pid}.tmp`;
+export function buildIfStale(output: string, inputs: string[], produce: (partial: string) => void): string {
+  const newestInput = Math.max(...inputs.map((input) => statSync(input).mtimeMs));
+  if (!existsSync(output) || statSync(output).mtimeMs < newestInput) {
+    mkdirSync(dirname(output), { recursive: true });
+    const partial = `${output}.${process.pid}.tmp`;
     try {
-      execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", ...extraArgs, "-I/usr/include/p11-kit-1", "-o", partial, source, "-ldl", "-lpthread", "-lcrypto"], {
-        stdio: ["ignore", "inherit", "inherit"],
-      });
-      renameSync(partial, cached);
+      produce(partial);
+      renameSync(partial, output);
     } finally {
       rmSync(partial, { force: true });
     }
   }
-  return cached;
+  return output;
+}
+
+/** A source of the virtual token, with the headers every source includes. */
+export function virtualTokenSources(sourceName: string): string[] {
+  return [sourceName, "pkcs11-text.h", "skf-abi.h"].map((name) => join(repoRoot(), "test", "virtual-token", name));
+}
+
+/** Compiles a source into dist/vtoken/<name> with the system C compiler, once per change of its sources. */
+function compileCached(sourceName: string, name: string, extraArgs: string[]): string {
+  const sources = virtualTokenSources(sourceName);
+  return buildIfStale(join(repoRoot(), "dist", "vtoken", name), sources, (partial) => {
+    execFileSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", ...extraArgs, "-I/usr/include/p11-kit-1", "-o", partial, sources[0]!, "-ldl", "-lpthread", "-lcrypto"], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+  });
 }
 
 export function buildShim(home: string): string {
