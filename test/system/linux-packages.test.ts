@@ -7,7 +7,7 @@
  * Runs apart from the other suites (vitest.system.config.ts): it changes the machine's browsers.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,6 +24,12 @@ import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.j
 const isRoot = process.getuid?.() === 0;
 /** Chrome (and Brave), Chromium, Edge and the UOS browser read system hosts only from /etc: put there by the maintainer scripts. */
 const ETC_MANIFESTS = ["/etc/opt/chrome", "/etc/chromium", "/etc/opt/edge", "/etc/browser"].map((dir) => `${dir}/native-messaging-hosts/org.yztbridge.host.json`);
+/** Ubuntu's snap Firefox reads only /etc/firefox/policies: its policy and the .xpi it points at, put there by the maintainer scripts. */
+const SNAP_FIREFOX = ["/etc/firefox/policies/policies.json", "/etc/firefox/policies/yzt-bridge-firefox.xpi"];
+const ETC_FILES = [...ETC_MANIFESTS, ...SNAP_FIREFOX];
+/** 360安全浏览器's and 奇安信可信浏览器's profiles: registered per user by the postinst where they exist. */
+const PROFILES = ["/root/.config/com.360.browser", "/root/.config/qaxbrowser"];
+const profileManifest = (profile: string) => `${profile}/NativeMessagingHosts/org.yztbridge.host.json`;
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 const deb = (dir: string) => join(dir, `yzt-bridge_${version}_amd64.deb`);
 const rpm = (dir: string) => join(dir, `yzt-bridge-${version}-1.x86_64.rpm`);
@@ -120,6 +126,7 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
 
   afterAll(async () => {
     if (installed()) run("dpkg", ["--purge", "yzt-bridge"]);
+    for (const profile of PROFILES) rmSync(profile, { recursive: true, force: true });
     await server?.close();
     vtoken?.dispose();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -163,6 +170,8 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
   });
 
   it("dpkg -i installs the host with its own Node, yzt on the PATH, every browser's registration, and runs the environment check", () => {
+    // A user of 360安全浏览器 and of 奇安信可信浏览器 on this machine: their profiles exist before the package comes.
+    for (const profile of PROFILES) mkdirSync(profile, { recursive: true });
     const output = run("dpkg", ["-i", deb(first)]);
     expect(output).toContain("环境检测 / environment check");
     expect(output).toMatch(/✔ \[registration\] chromium: registered/);
@@ -170,13 +179,27 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     // No key is inserted for the root user here: the check says so in both languages, and the install succeeds.
     expect(output).toContain("环境检测发现问题");
     expect(output).toContain("the check found problems");
-    for (const path of ["/opt/yzt-bridge/bin/node", "/opt/yzt-bridge/dist/host/main.js", "/opt/yzt-bridge/node_modules/pkcs11js/build/Release/pkcs11.node", "/usr/lib/mozilla/native-messaging-hosts/org.yztbridge.host.json", ...ETC_MANIFESTS, "/usr/lib/firefox-esr/distribution/policies.json"]) {
+    for (const path of ["/opt/yzt-bridge/bin/node", "/opt/yzt-bridge/dist/host/main.js", "/opt/yzt-bridge/node_modules/pkcs11js/build/Release/pkcs11.node", "/usr/lib/mozilla/native-messaging-hosts/org.yztbridge.host.json", ...ETC_FILES, "/usr/lib/firefox-esr/distribution/policies.json"]) {
       expect(existsSync(path), path).toBe(true);
+    }
+    const chromeId = JSON.parse(readFileSync("/opt/yzt-bridge/install.json", "utf8")).chromeId as string;
+    // The UOS browser's external-extension file, and snap Firefox's policy pointing at the .xpi beside it.
+    expect(JSON.parse(readFileSync(`/usr/share/browser/extensions/${chromeId}.json`, "utf8"))).toEqual({ external_crx: "/opt/yzt-bridge/extension/yzt-bridge-chrome.crx", external_version: version });
+    const snapPolicy = JSON.parse(readFileSync(SNAP_FIREFOX[0]!, "utf8")) as { policies: { ExtensionSettings: Record<string, { installation_mode: string; install_url: string }> } };
+    expect(Object.values(snapPolicy.policies.ExtensionSettings)).toEqual([{ installation_mode: "force_installed", install_url: `file://${SNAP_FIREFOX[1]}` }]);
+    expect(readFileSync(SNAP_FIREFOX[1]!)).toEqual(readFileSync("/opt/yzt-bridge/extension/yzt-bridge-firefox.xpi"));
+    for (const profile of PROFILES) {
+      const manifest = JSON.parse(readFileSync(profileManifest(profile), "utf8")) as { path: string; allowed_origins: string[] };
+      expect(manifest.path, profile).toBe("/opt/yzt-bridge/yzt-host");
+      expect(manifest.allowed_origins).toContain(`chrome-extension://${chromeId}/`);
     }
     // The CLI runs on the package's runtime even with no Node on the PATH.
     const bare = spawnSync("/usr/bin/yzt", ["doctor", "--system", "--json"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: work, ...keyEnvironment(work) } });
     const checks = JSON.parse(bare.stdout) as { checks: Array<{ id: string; status: string; message: string }> };
     expect(checks.checks.filter((check) => check.id === "registration").map((check) => check.status)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    // Each browser installed here (Chromium, Firefox ESR) is found, sees the host and gets the extension.
+    const browsers = checks.checks.filter((check) => check.id === "browser" && !check.message.includes("per user only"));
+    expect(browsers.map((check) => [check.message.split(":")[0], check.status])).toEqual([["Chromium", "ok"], ["Firefox", "ok"]]);
     expect(checks.checks.find((check) => check.id === "host")?.message).toContain(`yzt-bridge host ${version}`);
   });
 
@@ -217,13 +240,15 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     run("dpkg-deb", ["--root-owner-group", "-b", tree, join(work, "upgrade.deb")]);
     run("dpkg", ["-i", join(work, "upgrade.deb")]);
     expect(run("dpkg-query", ["-W", "-f=${Version}", "yzt-bridge"])).toBe(`${version}+upgrade1`);
-    for (const path of [...debFiles, ...ETC_MANIFESTS]) expect(existsSync(path), path).toBe(true);
+    for (const path of [...debFiles, ...ETC_FILES, ...PROFILES.map(profileManifest)]) expect(existsSync(path), path).toBe(true);
   });
 
   it("dpkg -r leaves no file, manifest or policy behind, and the tax hall page has no window.yzt", async () => {
     run("dpkg", ["-r", "yzt-bridge"]);
-    expect([...debFiles, ...ETC_MANIFESTS].filter((path) => existsSync(path))).toEqual([]);
-    for (const dir of ["/opt/yzt-bridge", "/etc/chromium/native-messaging-hosts", "/etc/opt/edge", "/etc/browser", "/usr/share/microsoft-edge"]) expect(existsSync(dir), dir).toBe(false);
+    expect([...debFiles, ...ETC_FILES, ...PROFILES.map(profileManifest)].filter((path) => existsSync(path))).toEqual([]);
+    for (const dir of ["/opt/yzt-bridge", "/etc/chromium/native-messaging-hosts", "/etc/opt/edge", "/etc/browser", "/usr/share/microsoft-edge", "/etc/firefox", ...PROFILES.map((profile) => `${profile}/NativeMessagingHosts`)]) expect(existsSync(dir), dir).toBe(false);
+    // The users' own profiles stay.
+    for (const profile of PROFILES) expect(existsSync(profile), profile).toBe(true);
     const session = await desktopBrowser("chromium", join(work, "chromium-removed"));
     try {
       const page = await session.browser.newPage();
@@ -238,8 +263,22 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
 
   it("installing again after removal registers every browser again", () => {
     run("dpkg", ["-i", deb(first)]);
-    for (const path of [...debFiles, ...ETC_MANIFESTS]) expect(existsSync(path), path).toBe(true);
+    for (const path of [...debFiles, ...ETC_FILES]) expect(existsSync(path), path).toBe(true);
     run("dpkg", ["--purge", "yzt-bridge"]);
-    expect([...debFiles, ...ETC_MANIFESTS].filter((path) => existsSync(path))).toEqual([]);
+    expect([...debFiles, ...ETC_FILES].filter((path) => existsSync(path))).toEqual([]);
+  });
+
+  it("leaves an administrator's own /etc/firefox/policies/policies.json as it is, through install and purge, and says what to add", () => {
+    const adminPolicy = '{"policies":{"DisableTelemetry":true}}\n';
+    mkdirSync("/etc/firefox/policies", { recursive: true });
+    writeFileSync(SNAP_FIREFOX[0]!, adminPolicy);
+    try {
+      expect(run("dpkg", ["-i", deb(first)])).toContain("/etc/firefox/policies/policies.json belongs to the administrator and was left alone");
+      expect(readFileSync(SNAP_FIREFOX[0]!, "utf8")).toBe(adminPolicy);
+      run("dpkg", ["--purge", "yzt-bridge"]);
+      expect(readFileSync(SNAP_FIREFOX[0]!, "utf8")).toBe(adminPolicy);
+    } finally {
+      rmSync("/etc/firefox", { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,7 @@
  * pointing at a manifest that names the installed launcher and allows the published extension ids, and the
  * Edge external-extension key; the installed host, started exactly as Chrome starts it (cmd.exe /d /s /c with
  * the caller's origin and --parent-window=0), answers native-messaging frames on the installed node.exe; the
- * installed host drives a 32-bit and a 64-bit SKF DLL (skf-win.c, built here with mingw-w64), each in a
+ * installed host drives a 32-bit and a 64-bit SKF DLL (skf-standalone.c, built here with mingw-w64), each in a
  * driver process of its architecture, and still answers and exits while DLLs of both never return; the
  * uninstaller exits 0 and leaves no file and no registry key that was not there before.
  * The build is `npm run package`'s own (formats nsis), with its real Windows payload: Windows binaries only.
@@ -23,8 +23,9 @@ import { FIREFOX_EXTENSION_ID } from "../../native-host/install/host-manifest.js
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { builtChromeManifest } from "../../scripts/packaging/stage.js";
 import { independentlyVerifiesCms } from "../support/independent-verify.js";
-import { windowsToolsMissing, WINE_CALL_MS, WinePrefix, type WineHost } from "../support/wine.js";
-import { buildWindowsSkf, WINDOWS_KEY_HOLDER, windowsSkfCertificate } from "../virtual-token/build-windows.js";
+import type { FramedHost } from "../support/framed-host.js";
+import { windowsToolsMissing, WINE_CALL_MS, WinePrefix } from "../support/wine.js";
+import { buildStandaloneSkf, STANDALONE_KEY_HOLDER, standaloneCertificate, standaloneSerial } from "../virtual-token/build-standalone.js";
 import { USER_PIN } from "../virtual-token/provision.js";
 
 /** `npm run package --formats nsis`: fetching the Windows runtimes once, then LZMA over about 130 MB. */
@@ -90,7 +91,7 @@ function installTestDll(built: string): string {
 }
 
 /** The per-user host started as Chrome starts it, with these SKF libraries in the user's config. */
-function withSkfLibraries(dlls: string[]): WineHost {
+function withSkfLibraries(dlls: string[]): FramedHost {
   mkdirSync(dirname(configFile()), { recursive: true });
   writeFileSync(configFile(), JSON.stringify({ skfModules: dlls }));
   return wine.startHostAsChrome(`${installDir("user")}\\yzt-host.bat`, chromeId);
@@ -194,24 +195,24 @@ describe.skipIf(missingTools !== null)("Windows installer under Wine", () => {
 
       if (scope === "user") {
         it("drives a 32-bit and a 64-bit vendor SKF DLL, each in a driver process of its own architecture: both keys listed with their certificate, both sign, OpenSSL verifies", async () => {
-          const dlls = (["ia32", "x64"] as const).map((arch) => installTestDll(buildWindowsSkf(arch)));
+          const dlls = (["win-ia32", "win-x64"] as const).map((target) => installTestDll(buildStandaloneSkf(target)));
           const host = withSkfLibraries(dlls);
           try {
             await host.call("hello", {}, HOST_ANSWER_MS);
-            const serials = ["WSKF-ia32-0001", "WSKF-x64-0001"];
+            const serials = [standaloneSerial("win-ia32"), standaloneSerial("win-x64")];
             // Each driver pushes its key once its runtime is up and the DLL has looked: wait for that, not for time.
             await host.until(() => (serials.every((serial) => host.events.some((event) => event.event === "tokeninserted" && event.data.tokenSerial === serial)) ? true : undefined), DRIVER_UP_MS, "both keys inserted");
             const tokens = (await host.call("listTokens", {}, HOST_ANSWER_MS)).result as Array<{ serial: string; label: string; pin: { retriesLeft: number } }>;
             expect(tokens.map((token) => token.serial).sort()).toEqual(serials);
             const certificates = (await host.call("listCertificates", {}, HOST_ANSWER_MS)).result as Array<{ id: string; tokenSerial: string; holderName: string }>;
             expect(certificates.map((certificate) => certificate.tokenSerial).sort()).toEqual(serials);
-            const content = Buffer.from(`${WINDOWS_KEY_HOLDER} 增值税申报 2026-11`);
+            const content = Buffer.from(`${STANDALONE_KEY_HOLDER} 增值税申报 2026-11`);
             for (const certificate of certificates) {
-              expect(certificate.holderName).toBe(WINDOWS_KEY_HOLDER);
+              expect(certificate.holderName).toBe(STANDALONE_KEY_HOLDER);
               const signed = await host.call("sign", { certificateId: certificate.id, origin: TAX_HALL, format: "pkcs7-detached", data: content.toString("base64"), pin: USER_PIN }, HOST_ANSWER_MS);
               expect(signed.error, certificate.id).toBeUndefined();
               const signature = Buffer.from((signed.result as { signature: string }).signature, "base64");
-              expect(independentlyVerifiesCms(signature, content, windowsSkfCertificate()), certificate.id).toBe(true);
+              expect(independentlyVerifiesCms(signature, content, standaloneCertificate()), certificate.id).toBe(true);
             }
             expect(await host.close(HOST_EXIT_MS)).toBe(0);
           } finally {
@@ -221,7 +222,7 @@ describe.skipIf(missingTools !== null)("Windows installer under Wine", () => {
         });
 
         it("answers hello at once, names the library that does not answer, and exits when stdin closes, while a 32-bit and a 64-bit DLL never return from SKF_EnumDev", async () => {
-          const dlls = (["ia32", "x64"] as const).map((arch) => installTestDll(buildWindowsSkf(arch, "hang-enum")));
+          const dlls = (["win-ia32", "win-x64"] as const).map((target) => installTestDll(buildStandaloneSkf(target, "hang-enum")));
           const host = withSkfLibraries(dlls);
           try {
             expect((await host.call("hello", {}, HOST_ANSWER_MS)).result).toMatchObject({ host: version });

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { browserLocations } from "../../native-host/install/browsers.js";
 import { publishedIds, storeIds } from "../../native-host/install/extension-ids.js";
-import { install } from "../../native-host/install/installer.js";
+import { detectedBrowsers, install } from "../../native-host/install/installer.js";
 import { launcherScript } from "../../native-host/install/host-manifest.js";
 import { unregisteredBrowserChecks } from "../../native-host/install/unregistered-browsers.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
@@ -93,16 +93,38 @@ describe("installer paths and Windows registry scripts", () => {
     }
   });
 
-  it("doctor names an installed 奇安信可信浏览器 and the registration that reaches it; nothing when it is absent", () => {
+  it("doctor names an installed 奇安信可信浏览器 or 360安全浏览器 in a machine-wide check and says they are registered per user; nothing when absent", () => {
     const qianxin = (path: string) => path === "/opt/qianxin.com/qaxbrowser/qaxbrowser";
     const [check] = unregisteredBrowserChecks("linux", "system", qianxin);
     expect(check).toMatchObject({ id: "browser", status: "warning" });
-    expect(check!.message).toContain("sudo yzt install --system --browser chromium");
+    expect(check!.message).toContain("any other user runs yzt install");
+    expect(unregisteredBrowserChecks("linux", "user", qianxin)).toEqual([]);
+    const q360 = unregisteredBrowserChecks("linux", "system", (path) => path === "/opt/apps/com.360.browser-stable/files/browser360");
+    expect(q360.map((c) => c.message).join()).toContain("~/.config/com.360.browser/NativeMessagingHosts");
     expect(unregisteredBrowserChecks("linux", "user", () => false)).toEqual([]);
     expect(unregisteredBrowserChecks("win32", "user", () => true)).toEqual([]);
     const uos = unregisteredBrowserChecks("linux", "user", (path) => path.endsWith("org.deepin.browser.desktop"));
     expect(uos.map((c) => c.message).join()).toContain("--system --browser uos");
     expect(unregisteredBrowserChecks("linux", "system", (path) => path.endsWith("org.deepin.browser.desktop"))).toEqual([]);
+  });
+
+  it("registers 360安全浏览器 and 奇安信可信浏览器 per user in their profiles' NativeMessagingHosts", () => {
+    const home = mkdtempSync(join(tmpdir(), "yzt-profiles-"));
+    try {
+      for (const profile of ["com.360.browser", "qaxbrowser"]) mkdirSync(join(home, ".config", profile), { recursive: true });
+      // Found by their profiles alone (this machine's own browsers left out).
+      const browsers = detectedBrowsers("linux", "user", home, (path) => path.startsWith(home) && existsSync(path));
+      expect(browsers).toEqual(["qihoo360", "qaxbrowser"]);
+      const record = install({ scope: "user", platform: "linux", dataDir: join(home, "data"), home, browsers, chromeId: "a".repeat(32), entry: "/x/main.js" });
+      expect(record.browsers.map((b) => b.manifestPath)).toEqual([
+        join(home, ".config", "com.360.browser", "NativeMessagingHosts", "org.yztbridge.host.json"),
+        join(home, ".config", "qaxbrowser", "NativeMessagingHosts", "org.yztbridge.host.json"),
+      ]);
+      for (const entry of record.browsers) expect(JSON.parse(readFileSync(entry.manifestPath, "utf8"))).toMatchObject({ name: "org.yztbridge.host", allowed_origins: [`chrome-extension://${"a".repeat(32)}/`] });
+      expect(browserLocations("linux", "system").map((l) => l.browser)).not.toContain("qihoo360");
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,12 +4,13 @@
  * the Windows installer's install records, and which files the demo's download list serves.
  */
 import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildCrx3, manifestKeyOf } from "../../scripts/packaging/crx3.js";
-import { removalCommands } from "../../scripts/packaging/maintainer-scripts.js";
+import { afterInstallCommands, installCommand, removalCommands, removeCommand } from "../../scripts/packaging/maintainer-scripts.js";
 import { stageMacTree } from "../../scripts/packaging/macos.js";
 import { chromeExtensionIdFromKey } from "../../native-host/install/host-manifest.js";
 import { packageRoot } from "../../native-host/install/paths.js";
@@ -103,8 +104,35 @@ describe("maintainer scripts", () => {
       { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/chromium/native-messaging-hosts/h.json" },
     ]).split("\n");
     expect(commands.slice(0, 2)).toEqual(["rm -f '/etc/opt/chrome/native-messaging-hosts/h.json'", "rm -f '/etc/chromium/native-messaging-hosts/h.json'"]);
-    const dirs = commands.slice(2).map((line) => /^rmdir '([^']+)'/.exec(line)![1]);
+    const dirs = commands.flatMap((line) => /^rmdir '([^']+)'/.exec(line)?.[1] ?? []);
     expect(dirs).toEqual(["/etc/opt/chrome/native-messaging-hosts", "/etc/chromium/native-messaging-hosts", "/etc/opt/chrome", "/etc/chromium"]);
+  });
+
+  it("install Firefox's system policy only where no administrator's file is in the way, and remove it only while it is still theirs", () => {
+    const dir = join(work, "etc-firefox");
+    const source = join(dir, "ours.json");
+    const target = join(dir, "policies", "policies.json");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(source, '{"policies":{"ExtensionSettings":{}}}\n');
+    const registration = { source, target, ownedIfSha256: createHash("sha256").update(readFileSync(source)).digest("hex") };
+    const sh = (script: string) => execFileSync("sh", ["-ec", script], { encoding: "utf8" });
+    sh(installCommand(registration));
+    expect(readFileSync(target, "utf8")).toBe(readFileSync(source, "utf8"));
+    sh(removeCommand(registration));
+    expect(existsSync(target)).toBe(false);
+    // An administrator's policies stay as they are, through install and removal, and the install says what to add.
+    writeFileSync(target, '{"policies":{"DisableTelemetry":true}}\n');
+    expect(sh(installCommand(registration))).toContain("ExtensionSettings");
+    sh(removeCommand(registration));
+    expect(readFileSync(target, "utf8")).toBe('{"policies":{"DisableTelemetry":true}}\n');
+  });
+
+  it("register 360 and 奇安信 in every existing profile as its owner, skipping symlinked profiles, and remove only our manifest", () => {
+    const install = afterInstallCommands([]);
+    expect(install).toContain("for profile in /root/.config/com.360.browser /home/*/.config/com.360.browser /root/.config/qaxbrowser /home/*/.config/qaxbrowser; do");
+    expect(install).toContain('[ ! -L "$profile" ]');
+    expect(install).toContain('runuser -u "$(stat -c %U "$profile")"');
+    expect(removalCommands([])).toContain('rm -f "$profile/NativeMessagingHosts/org.yztbridge.host.json"');
   });
 });
 

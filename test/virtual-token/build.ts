@@ -3,9 +3,10 @@
  * PKCS#11 shim (shim.c) and its SKF face (skf.c), which dlopens the shim from its own directory.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { packageRoot } from "../../native-host/install/paths.js";
+import { buildIfStale } from "../../scripts/build-cache.js";
 
 export const SHIM_NAME = "libyzt-vtoken.so";
 export const SKF_NAME = "libyzt-vskf.so";
@@ -34,25 +35,6 @@ const SKF_DEFINES: Record<SkfVariant, string[]> = {
   "hang-enum": ["-DVSKF_FAULT_HANG_ENUM"],
   "hang-wait": ["-DVSKF_FAULT_HANG_WAIT"],
 };
-
-/**
- * Makes `output` with `produce` unless it is newer than every input. Produced under a temporary name and
- * renamed, so that test workers building at the same time never load a half-written library.
- */
-export function buildIfStale(output: string, inputs: string[], produce: (partial: string) => void): string {
-  const newestInput = Math.max(...inputs.map((input) => statSync(input).mtimeMs));
-  if (!existsSync(output) || statSync(output).mtimeMs < newestInput) {
-    mkdirSync(dirname(output), { recursive: true });
-    const partial = `${output}.${process.pid}.tmp`;
-    try {
-      produce(partial);
-      renameSync(partial, output);
-    } finally {
-      rmSync(partial, { force: true });
-    }
-  }
-  return output;
-}
 
 /** A source of the virtual token, with the headers every source includes. */
 export function virtualTokenSources(sourceName: string): string[] {

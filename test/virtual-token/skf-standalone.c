@@ -1,42 +1,63 @@
 /*
- * yzt-bridge Windows test SKF library (yzt-wskf-ia32.dll, yzt-wskf-x64.dll): one USB key with one RSA-2048
- * signing certificate behind the interface of a vendor's Windows SKF DLL (GM/T 0016-2012), compiled here with
- * mingw-w64 for 32-bit and 64-bit Windows, so the host's driver processes are proven under Wine with DLLs of
- * both architectures without any vendor code.
+ * yzt-bridge standalone test SKF library: one USB key with one RSA-2048 signing certificate behind the interface
+ * of a vendor's SKF library (GM/T 0016-2012), cross-compiled for the platforms the host ships to but this
+ * machine cannot run natively: 32-bit and 64-bit Windows DLLs (mingw-w64; yzt-sskf-win-ia32.dll,
+ * yzt-sskf-win-x64.dll), proven under Wine, and a Linux arm64 library (yzt-sskf-linux-arm64.so), proven
+ * under qemu-user — without any vendor code.
  *
- * Why it is not skf.c: the Linux virtual keys sit on SoftHSM2 and OpenSSL, which have no Windows build here.
- * This library holds its one key itself: the key pair and the certificate are compiled in from a header the
- * build generates (build-windows.ts: a fresh RSA key and a self-signed certificate made by OpenSSL), and
- * signing is done by the RSA code below (PKCS#1 v1.5 over what the caller passes, which is a DigestInfo as
- * GM/T 0016 callers give it). OpenSSL checks every signature it makes in the tests.
+ * Why it is not skf.c: the Linux virtual keys sit on SoftHSM2 and OpenSSL, which have no build for those
+ * targets here. This library holds its one key itself: the key pair and the certificate are compiled in from
+ * a header the build generates (build-standalone.ts: a fresh RSA key and a self-signed certificate made by
+ * OpenSSL), and signing is done by the RSA code below (PKCS#1 v1.5 over what the caller passes, which is a
+ * DigestInfo as GM/T 0016 callers give it). OpenSSL checks every signature it makes in the tests.
  *
- * The model: one device named "WSKF-<arch>-0001" (arch = ia32 or x64, so a test sees which DLL answered), one
+ * The model: one device named "SSKF-<arch>-0001" (arch = ia32, x64 or arm64, so a test sees which library
+ * answered), one
  * application "BJCA-Application", one container "RSA-0101" of type RSA holding the signing certificate only.
- * The user PIN (WSKF_USER_PIN) locks after 10 wrong tries, the admin PIN (WSKF_ADMIN_PIN) unblocks it; the
+ * The user PIN (SSKF_USER_PIN) locks after 10 wrong tries, the admin PIN (SSKF_ADMIN_PIN) unblocks it; the
  * counter lives in memory, as long as the library stays loaded. No device events (no SKF_WaitForDevEvent): the
  * host polls, as it must for many vendor DLLs.
  *
- * Variant: -DWSKF_HANG_ENUM makes SKF_EnumDev never return (C*Core's library left the host unanswering), for
+ * Variant: -DSSKF_HANG_ENUM makes SKF_EnumDev never return (C*Core's library left the host unanswering), for
  * the test that the host still answers and exits when its stdin closes.
  *
- * ABI: __stdcall, exported without decoration (-Wl,--kill-at), as vendors' .def files export them; ULONG and
- * BOOL 32 bits, handles pointers, structures packed to 1 byte (skf-abi.h).
+ * ABI: on Windows __stdcall, exported without decoration (-Wl,--kill-at), as vendors' .def files export them;
+ * elsewhere the C convention with only the SKF_ functions visible. ULONG and BOOL 32 bits, handles pointers,
+ * structures packed to 1 byte (skf-abi.h).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "skf-abi.h"
-#include WSKF_KEY_HEADER /* WSKF_MODULUS[256], WSKF_PRIVATE_EXPONENT[256], WSKF_CERTIFICATE[] */
+#include SSKF_KEY_HEADER /* SSKF_MODULUS[256], SSKF_PRIVATE_EXPONENT[256], SSKF_CERTIFICATE[] */
 
+#ifdef _WIN32
 #define SKF_API __declspec(dllexport) ULONG __stdcall
 __declspec(dllimport) void __stdcall Sleep(uint32_t milliseconds);
+static void yield_cpu(void) { Sleep(0); }
+__attribute__((unused)) static void never_return(void) {
+  for (;;) Sleep(0xFFFFFFFF);
+}
+#else
+#include <sched.h>
+#include <unistd.h>
+#define SKF_API __attribute__((visibility("default"))) ULONG
+static void yield_cpu(void) { sched_yield(); }
+__attribute__((unused)) static void never_return(void) {
+  for (;;) pause();
+}
+#endif
 
-#if UINTPTR_MAX == 0xffffffffu
+#if defined(__aarch64__)
+#define ARCH "arm64"
+#elif defined(__x86_64__)
+#define ARCH "x64"
+#elif defined(__i386__)
 #define ARCH "ia32"
 #else
-#define ARCH "x64"
+#error "an architecture the tests do not name"
 #endif
-#define DEVICE_NAME "WSKF-" ARCH "-0001"
+#define DEVICE_NAME "SSKF-" ARCH "-0001"
 #define APPLICATION_NAME "BJCA-Application"
 #define CONTAINER_NAME "RSA-0101"
 #define MAX_PIN_TRIES 10
@@ -47,11 +68,11 @@ static volatile long g_lock;
 static int g_device, g_application, g_container; /* their addresses are the handles */
 static int g_connected, g_open, g_container_open, g_logged_in;
 static ULONG g_user_tries_left = MAX_PIN_TRIES;
-static char g_user_pin[17] = WSKF_USER_PIN;
+static char g_user_pin[17] = SSKF_USER_PIN;
 
 /* The host calls from several worker threads: one lock around every call, as in skf.c. */
 static void lock(void) {
-  while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) Sleep(0);
+  while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) yield_cpu();
 }
 static void unlock(void) { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
 #define LOCKED(expr)  \
@@ -135,8 +156,8 @@ static void montgomery_multiply(limb *r, const limb *a, const limb *b, const lim
 /* out = in^d mod n, all 256-byte big-endian numbers, in < n. */
 static void rsa_private(BYTE *out, const BYTE *in) {
   limb n[LIMBS], d[LIMBS], x[LIMBS], acc[LIMBS], r2[LIMBS] = {1}, one[LIMBS] = {1};
-  from_big_endian(n, WSKF_MODULUS);
-  from_big_endian(d, WSKF_PRIVATE_EXPONENT);
+  from_big_endian(n, SSKF_MODULUS);
+  from_big_endian(d, SSKF_PRIVATE_EXPONENT);
   from_big_endian(x, in);
   /* R^2 mod n = 2^4096 mod n, by doubling 1 modulo n. */
   for (int bit = 0; bit < 2 * 32 * LIMBS; bit++) {
@@ -184,8 +205,8 @@ static void copy_text(CHAR *field, size_t size, const char *text) {
 /* ---------- devices ---------- */
 
 static ULONG enum_dev(LPSTR list, ULONG *size) {
-#ifdef WSKF_HANG_ENUM
-  for (;;) Sleep(0xFFFFFFFF);
+#ifdef SSKF_HANG_ENUM
+  never_return();
 #endif
   return put_name_list(DEVICE_NAME, list, size);
 }
@@ -211,7 +232,7 @@ static ULONG get_dev_info(DEVHANDLE h, DEVINFO *info) {
   info->Version.major = 1;
   copy_text(info->Manufacturer, sizeof info->Manufacturer, "yzt-bridge");
   copy_text(info->Issuer, sizeof info->Issuer, "yzt-bridge test CA");
-  copy_text(info->Label, sizeof info->Label, "yzt Windows " ARCH);
+  copy_text(info->Label, sizeof info->Label, "yzt standalone " ARCH);
   copy_text(info->SerialNumber, sizeof info->SerialNumber, DEVICE_NAME);
   info->AlgAsymCap = SGD_RSA;
   info->MaxBufferSize = 4096;
@@ -257,7 +278,7 @@ static ULONG check_pin(ULONG type, LPSTR pin, ULONG *retry) {
   if (type != USER_TYPE && type != ADMIN_TYPE) return SAR_USER_TYPE_INVALID;
   if (type == ADMIN_TYPE) {
     *retry = MAX_PIN_TRIES;
-    return strcmp(pin, WSKF_ADMIN_PIN) == 0 ? SAR_OK : SAR_PIN_INCORRECT;
+    return strcmp(pin, SSKF_ADMIN_PIN) == 0 ? SAR_OK : SAR_PIN_INCORRECT;
   }
   if (g_user_tries_left == 0) {
     *retry = 0;
@@ -344,7 +365,7 @@ static ULONG export_certificate(HCONTAINER h, BOOL sign, BYTE *out, ULONG *lengt
   if (!container_open(h)) return SAR_INVALIDHANDLEERR;
   if (!length) return SAR_INVALIDPARAMERR;
   if (!sign) return SAR_CERTNOTFOUNTERR; /* a signing certificate only */
-  ULONG size = (ULONG)sizeof WSKF_CERTIFICATE;
+  ULONG size = (ULONG)sizeof SSKF_CERTIFICATE;
   if (!out) {
     *length = size;
     return SAR_OK;
@@ -353,7 +374,7 @@ static ULONG export_certificate(HCONTAINER h, BOOL sign, BYTE *out, ULONG *lengt
     *length = size;
     return SAR_BUFFER_TOO_SMALL;
   }
-  memcpy(out, WSKF_CERTIFICATE, size);
+  memcpy(out, SSKF_CERTIFICATE, size);
   *length = size;
   return SAR_OK;
 }
