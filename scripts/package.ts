@@ -29,6 +29,7 @@ import { stageLinuxTree } from "./packaging/linux-tree.js";
 import { buildNsisInstaller } from "./packaging/nsis.js";
 import { builtChromeManifest } from "./packaging/stage.js";
 import { gatherWindowsPayload } from "./packaging/windows-payload.js";
+import { ARM64_TOOLS, gatherArm64Payload } from "./packaging/linux-arm64-payload.js";
 import { storePackages } from "./packaging/store.js";
 import { publishedIds } from "../native-host/install/extension-ids.js";
 import { buildMacPkg } from "./packaging/macos.js";
@@ -39,7 +40,7 @@ export const DEVELOPMENT_KEY = "packaging/keys/extension-development.pem";
 export interface PackageOptions {
   outDir: string;
   /** Which artefacts; default all. */
-  formats?: Array<"deb" | "rpm" | "nsis" | "macos" | "store">;
+  formats?: Array<"deb" | "deb-arm64" | "rpm" | "nsis" | "macos" | "store">;
 }
 
 export interface PackageReport {
@@ -48,6 +49,8 @@ export interface PackageReport {
   xpiSigned: boolean;
   /** Where the Windows installer's binaries came from, and whether it carries the PKCS#11 binding; when built. */
   windows?: { source: string; pkcs11: boolean };
+  /** The same for the arm64 .deb. */
+  arm64?: { source: string; pkcs11: boolean };
 }
 
 function sourceDateEpoch(root: string): number {
@@ -77,7 +80,7 @@ export function buildPackages(options: PackageOptions): PackageReport {
   const version = packageVersion(root);
   const epoch = sourceDateEpoch(root);
   // pkgbuild exists only on macOS: there the .pkg is built, elsewhere the Linux packages.
-  const formats = options.formats ?? (process.platform === "darwin" ? ["macos"] : ["deb", "rpm", "nsis", "store"]);
+  const formats = options.formats ?? (process.platform === "darwin" ? ["macos"] : ["deb", "deb-arm64", "rpm", "nsis", "store"]);
   for (const dir of ["host", "extension-chrome", "extension-firefox"]) {
     if (!existsSync(join(root, "dist", dir))) throw new Error(`dist/${dir} is missing: run "npm run build" first`);
   }
@@ -110,6 +113,15 @@ export function buildPackages(options: PackageOptions): PackageReport {
       const tree = stageLinuxTree({ ...common, stage, format: "deb" });
       files.push(buildDeb({ stage, tree, version, sourceDateEpoch: epoch, output: join(options.outDir, `yzt-bridge_${version}_amd64.deb`) }));
     }
+    let arm64: PackageReport["arm64"];
+    if (formats.includes("deb-arm64")) {
+      const payload = gatherArm64Payload(root);
+      const stage = join(work, "deb-arm64");
+      const foreign = { koffiPlatform: payload.koffiPlatform, pkcs11Addon: payload.pkcs11Addon, strip: ARM64_TOOLS.strip };
+      const tree = stageLinuxTree({ ...common, node: payload.node, stage, format: "deb", arch: "arm64", foreign });
+      files.push(buildDeb({ stage, tree, version, arch: "arm64", sourceDateEpoch: epoch, output: join(options.outDir, `yzt-bridge_${version}_arm64.deb`) }));
+      arm64 = { source: payload.source, pkcs11: payload.pkcs11Addon !== null };
+    }
     if (formats.includes("rpm")) {
       const stage = join(work, "rpm-root");
       const tree = stageLinuxTree({ ...common, stage, format: "rpm" });
@@ -131,7 +143,7 @@ export function buildPackages(options: PackageOptions): PackageReport {
       .map((path) => `${createHash("sha256").update(readFileSync(path)).digest("hex")}  ${basename(path)}`)
       .join("\n");
     emit("SHA256SUMS", Buffer.from(sums + "\n"));
-    return { version, files, xpiSigned: Boolean(signedXpi), ...(windows ? { windows } : {}) };
+    return { version, files, xpiSigned: Boolean(signedXpi), ...(windows ? { windows } : {}), ...(arm64 ? { arm64 } : {}) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -146,6 +158,10 @@ if (process.argv[1] && basename(process.argv[1]) === "package.js") {
   const formats = argument("formats")?.split(",") as PackageOptions["formats"];
   const report = buildPackages({ outDir: argument("out") ?? join(packageRoot(), "dist", "packages"), ...(formats ? { formats } : {}) });
   for (const file of report.files) console.log(file);
+  if (report.arm64) {
+    console.log(`arm64 .deb: ${report.arm64.source}`);
+    if (!report.arm64.pkcs11) console.log("arm64: no PKCS#11 binding: the package drives keys through SKF libraries only (install g++-aarch64-linux-gnu: scripts/setup-system.sh).");
+  }
   if (report.windows) {
     console.log(`Windows installer: ${report.windows.source}`);
     if (!report.windows.pkcs11) console.log("Windows: no PKCS#11 binding (pkcs11js has no Windows binary on the npm registry): the installer drives keys through SKF libraries only; the release workflow builds pkcs11js on Windows (YZT_WINDOWS_PAYLOAD).");

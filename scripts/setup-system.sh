@@ -5,11 +5,12 @@
 # tests), the package builders (rpm, lintian, NSIS makensis, binutils strip; dpkg-deb is always there),
 # Wine (wine + wine64, and wine32 from the i386 architecture: the package tests install the Windows installer
 # under it and drive 32-bit and 64-bit SKF DLLs, which mingw-w64 builds from test/virtual-token/skf-standalone.c) and
-# the browsers used by the end-to-end tests and the demo.
+# the browsers used by the end-to-end tests and the demo; the arm64 cross compiler (pkcs11js for the arm64 .deb,
+# and the arm64 test SKF library) and qemu-user-static, which runs that package's host in its test.
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server wine wine64 wine32:i386 gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32)
+packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server wine wine64 wine32:i386 gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32 g++-aarch64-linux-gnu qemu-user-static)
 if [ "${YZT_WITH_BROWSERS:-1}" = "1" ]; then
   # libnss3-tools: certutil, to trust the demo TLS CA in the throw-away browser profiles.
   packages+=(chromium firefox-esr xvfb fonts-noto-cjk libnss3-tools)

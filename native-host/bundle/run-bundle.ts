@@ -72,7 +72,8 @@ function loadBundle(file: string, bundleRequire: Require): unknown {
   // CommonJS wrapper on the first line keeps the bundle's line numbers in stack traces.
   const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "latin1")}\n})`;
   const script = v8Settings.underNodeDefaults(() => new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) }));
-  // Expected on Windows (its node.exe did not write the cache); anywhere else, a start slower than it should be.
+  // A package ships caches only beside the runtime that wrote them (scripts/packaging/stage.ts): a rejection is a
+  // start slower than it should be (another Node version given to the build), never wrong.
   if (cachedData && script.cachedDataRejected) createLogger().log("debug", "code cache rejected", { bundle: basename(file) });
   if (writing()) process.once("exit", () => writeCache(script, cachePath));
   const module = { exports: {} };

@@ -6,12 +6,14 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { chmodSync, lstatSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { installedSizeKiB, type LinuxTree } from "./linux-tree.js";
+import { installedSizeKiB, type LinuxArch, type LinuxTree } from "./linux-tree.js";
 import { debPostinst, debPostrm } from "./maintainer-scripts.js";
 
 export interface DebInput {
   stage: string;
   tree: LinuxTree;
+  /** Default amd64. */
+  arch?: LinuxArch;
   version: string;
   output: string;
   sourceDateEpoch: number;
@@ -29,7 +31,7 @@ function control(input: DebInput): string {
   return [
     "Package: yzt-bridge",
     `Version: ${input.version}`,
-    "Architecture: amd64",
+    `Architecture: ${input.arch ?? "amd64"}`,
     "Maintainer: yzt-bridge developers <maintainers@yztbridge.org>",
     `Installed-Size: ${installedSizeKiB(input.stage, input.tree.files)}`,
     "Depends: libc6 (>= 2.28), libstdc++6 (>= 10), libgcc-s1",

@@ -18,7 +18,7 @@
  * The same tree serves the .deb and the .rpm; only the Firefox manifest directories differ (lib64).
  */
 import { createHash } from "node:crypto";
-import { lstatSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -27,6 +27,7 @@ import { browserLocations, familyOf } from "../../native-host/install/browsers.j
 import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { firefoxPolicy } from "../../native-host/install/packaging.js";
+import { archOfFile } from "../../native-host/driver/binary-arch.js";
 import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
 import { publishedIds, storeIdFile, storeIds } from "../../native-host/install/extension-ids.js";
 
@@ -34,14 +35,22 @@ export const INSTALL_DIR = "/opt/yzt-bridge";
 export const CRX_PATH = `${INSTALL_DIR}/extension/yzt-bridge-chrome.crx`;
 export const XPI_PATH = `${INSTALL_DIR}/extension/yzt-bridge-firefox.xpi`;
 
+/** Debian's architecture names, with the CPU each one's binaries must be built for (binary-arch.ts). */
+export const LINUX_ARCHES = { amd64: "x64", arm64: "arm64" } as const;
+export type LinuxArch = keyof typeof LINUX_ARCHES;
+
 export interface LinuxTreeInput {
   /** Repository root (built: dist/host, dist/extension-chrome). */
   root: string;
   stage: string;
   version: string;
   format: "deb" | "rpm";
+  /** The target's architecture; default amd64 (this machine's: its runtime, addon and koffi binary). */
+  arch?: LinuxArch;
   /** The Node runtime to ship (stripped on the way in). */
   node: string;
+  /** Another architecture's binaries: koffi's platform package, the pkcs11js addon (null: none, SKF only), the strip that knows them. */
+  foreign?: { koffiPlatform: string; pkcs11Addon: string | null; strip: string };
   crx: Buffer;
   xpi: Buffer;
   /** Whether the .xpi is Mozilla-signed (only then does Firefox install it from the policy). */
@@ -116,9 +125,15 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   const stage = new Stage(input.stage);
   const { chromeId } = builtChromeManifest(input.root);
 
-  const binaries = stageHostPayload(stage, INSTALL_DIR, { root: input.root, version: input.version, runtime: { from: input.node, to: "bin/node" } });
+  const arch = input.arch ?? "amd64";
+  const binaries = stageHostPayload(stage, INSTALL_DIR, {
+    root: input.root,
+    version: input.version,
+    runtime: { from: input.node, to: "bin/node" },
+    ...(input.foreign ? { koffiPlatforms: [input.foreign.koffiPlatform], addonBinary: input.foreign.pkcs11Addon, runtimeWroteCodeCaches: false } : {}),
+  });
   // Debug symbols are most of a Node binary's size and no user needs them.
-  execFileSync("strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, ...(binaries.addon ? [binaries.addon] : [])]);
+  execFileSync(input.foreign?.strip ?? "strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, ...(binaries.addon ? [binaries.addon] : [])]);
 
   const { node, entry: hostEntry, launcher, cli } = stageUnixLaunchers(stage, INSTALL_DIR);
   stage.link("/usr/bin/yzt", cli);
@@ -168,10 +183,23 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
     stage.write("/usr/share/doc/yzt-bridge/changelog.gz", changelog(input.version, input.sourceDateEpoch));
     stage.write("/usr/share/lintian/overrides/yzt-bridge", LINTIAN_OVERRIDES);
   }
-  stage.write(`${INSTALL_DIR}/README.txt`, input.xpiSigned ? README_TEXT : README_TEXT + UNSIGNED_XPI_TEXT);
+  stage.write(`${INSTALL_DIR}/README.txt`, README_TEXT + (binaries.addon ? "" : NO_PKCS11_TEXT) + (input.xpiSigned ? "" : UNSIGNED_XPI_TEXT));
 
+  refuseForeignBinaries(input.stage, stage.files, arch);
   normalise(input.stage, input.sourceDateEpoch);
   return { chromeId, etcRegistrations, files: stage.files };
+}
+
+/** Every ELF file staged must be built for the package's CPU: a binary of this machine's slipping into the arm64 tree stops the build. */
+function refuseForeignBinaries(stageRoot: string, files: string[], arch: LinuxArch): void {
+  const foreign = files.flatMap((path) => {
+    const full = join(stageRoot, path);
+    if (!lstatSync(full).isFile()) return [];
+    const found = archOfFile(full);
+    // Only ELF files name a CPU here; anything else (scripts, JSON, the CRX) has none.
+    return found !== null && readFileSync(full).subarray(0, 4).toString("latin1") === "\x7fELF" && found !== LINUX_ARCHES[arch] ? [`${path} (${found})`] : [];
+  });
+  if (foreign.length > 0) throw new Error(`the ${arch} package holds binaries of another CPU: ${foreign.join(", ")}`);
 }
 
 /** Sizes in KiB of the staged files (dpkg's Installed-Size). */
@@ -192,6 +220,11 @@ const README_TEXT = `yzt-bridge 一证通桥接
 安装后请重新启动浏览器 (Chrome、Chromium、Edge、Firefox)，然后插入一证通 USB Key。
 After installing, restart the browser (Chrome, Chromium, Edge, Firefox), then plug in the USB key.
 环境检测 Environment check: yzt doctor --system
+`;
+
+const NO_PKCS11_TEXT = `
+注意：此安装包不含 PKCS#11 组件 (pkcs11js)：只能使用 SKF 驱动的 USB Key。
+Note: this package has no PKCS#11 binding (pkcs11js): keys are driven through their SKF libraries only.
 `;
 
 const UNSIGNED_XPI_TEXT = `

@@ -101,6 +101,7 @@ export function buildNsisInstaller(input: NsisInput): string {
     koffiPlatforms: [input.payload.koffiPlatform, ...(input.payload.ia32 ? [input.payload.ia32.koffiPlatform] : [])],
     // Where the host looks for a driver runtime of another architecture (native-host/driver/launch.ts).
     driverRuntimes: input.payload.ia32 ? [{ from: input.payload.ia32.nodeExe, to: "runtime-ia32/node.exe" }] : [],
+    runtimeWroteCodeCaches: false,
   });
   // %~dp0 is the folder of the .bat itself: the install folder may be anywhere.
   stage.write("yzt-host.bat", '@echo off\r\n"%~dp0node.exe" "%~dp0dist\\host\\main.js" %*\r\n');

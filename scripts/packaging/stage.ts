@@ -80,6 +80,12 @@ export interface HostPayloadInput {
   koffiPlatforms?: string[];
   /** Node runtimes of other architectures for driver processes, relative to the payload directory ("runtime-ia32/node.exe"). */
   driverRuntimes?: Array<{ from: string; to: string }>;
+  /**
+   * Whether `runtime` is the Node that wrote dist/host's V8 code caches (this machine's): only then are they
+   * shipped. Another runtime (another CPU, another OS) may not reject a foreign cache but crash on it: an
+   * arm64 Node under qemu did.
+   */
+  runtimeWroteCodeCaches?: boolean;
 }
 
 /** The files of koffi's JavaScript side that its CommonJS entry loads (the C++ sources are not shipped). */
@@ -98,7 +104,10 @@ function stageKoffi(stage: Stage, dir: string, root: string, platformPackages: s
     }
   };
   for (const platform of platformPackages ?? [join(root, "node_modules", "@koromix", `koffi-${process.platform}-${process.arch}`)]) {
-    copyTree(platform, `${dir}/node_modules/@koromix/${basename(platform)}`);
+    // Placed under its package name (koffi looks for @koromix/koffi-<os>-<arch>), whatever its folder here is called.
+    const name = (JSON.parse(readFileSync(join(platform, "package.json"), "utf8")) as { name: string }).name;
+    if (!/^@koromix\/koffi-[a-z0-9]+-[a-z0-9]+$/.test(name)) throw new Error(`${platform} is not a koffi platform package (${name})`);
+    copyTree(platform, `${dir}/node_modules/${name}`);
   }
 }
 
@@ -107,7 +116,11 @@ export function stageHostPayload(stage: Stage, dir: string, input: HostPayloadIn
   stage.write(`${dir}/package.json`, json({ name: "yzt-bridge", version: input.version, private: true, type: "module" }));
   stage.write(`${dir}/manifest.json`, json(builtChromeManifest(input.root).manifest));
   const hostDir = join(input.root, "dist", "host");
-  for (const name of readdirSync(hostDir).sort()) stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
+  const codeCaches = input.runtimeWroteCodeCaches ?? true;
+  for (const name of readdirSync(hostDir).sort()) {
+    if (!codeCaches && name.endsWith(".v8-cache")) continue;
+    stage.copy(`${dir}/dist/host/${name}`, join(hostDir, name));
+  }
   stageKoffi(stage, dir, input.root, input.koffiPlatforms);
   for (const runtime of input.driverRuntimes ?? []) stage.copy(`${dir}/${runtime.to}`, runtime.from, 0o755);
   const addon = join(input.root, "node_modules", "pkcs11js");

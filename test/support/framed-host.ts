@@ -22,6 +22,8 @@ export class FramedHost {
   private readonly waiters = new Set<Waiter>();
   private nextId = 1;
   private readonly exited: Promise<number | null>;
+  /** How the process ended, once it has: every wait still open fails at once with it. */
+  private ended: string | null = null;
 
   constructor(private readonly child: ReturnType<typeof spawn>) {
     const decoder = new FrameDecoder(4 * 1024 * 1024);
@@ -36,6 +38,11 @@ export class FramedHost {
       for (const waiter of [...this.waiters]) if (waiter.done(undefined)) this.waiters.delete(waiter);
     });
     this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    // "close", not "exit": by then every frame the host wrote has been read.
+    child.on("close", (code, signal) => {
+      this.ended = `the host exited (code ${code}, signal ${signal})`;
+      for (const waiter of [...this.waiters]) if (waiter.done(undefined)) this.waiters.delete(waiter);
+    });
   }
 
   /** Resolves with `probe()`'s first non-undefined value, checked after every frame; rejects after `ms`. */
@@ -48,9 +55,10 @@ export class FramedHost {
       const waiter: Waiter = {
         done: () => {
           const value = probe();
-          if (value === undefined) return false;
+          if (value === undefined && this.ended === null) return false;
           clearTimeout(timer);
-          resolve(value);
+          if (value !== undefined) resolve(value);
+          else reject(new Error(`${what}: ${this.ended}; host stderr:\n${this.stderr.slice(-3000)}`));
           return true;
         },
       };
