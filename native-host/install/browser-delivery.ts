@@ -3,12 +3,14 @@
  * installed: is the browser there, does it see the native host (a manifest where it reads them), and is the
  * extension delivered to it (the external-extension file or the Firefox policy the package writes). The
  * paths are the ones linux-tree.ts and the maintainer scripts write; for each browser, any one of its paths
- * suffices. A browser that is not installed is not mentioned; one that is installed but lacks either half
- * gets a warning that says how to repair it, in Chinese first.
+ * suffices; the forks registered per user (360, 奇安信) are checked in each user's profile. A browser that is
+ * not installed is not mentioned; one that is installed but lacks either half gets a warning that says how to
+ * repair it, in Chinese first.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { DiagnosticCheck } from "../../protocol/messages.js";
 import { HOST_NAME } from "../../protocol/messages.js";
+import { LINUX_PROFILE_BROWSERS } from "./browsers.js";
 import { FIREFOX_EXTENSION_ID } from "./host-manifest.js";
 
 export interface BrowserDelivery {
@@ -19,6 +21,17 @@ export interface BrowserDelivery {
   hostDirs: string[];
   /** How the extension reaches it: Chromium's external-extension directories, or Firefox policy files. */
   extension: { externalDirs: string[] } | { firefoxPolicies: string[] };
+}
+
+/**
+ * A fork registered per user (browsers.ts LINUX_PROFILE_BROWSERS): the package writes into each profile that
+ * existed when it was installed, so each profile found is checked for its manifest and external extension.
+ */
+export interface ProfileBrowserDelivery {
+  name: string;
+  detect: string[];
+  /** Its profile folder's name under each user's ~/.config. */
+  profile: string;
 }
 
 const FIREFOX_HOST_DIRS = ["/usr/lib/mozilla/native-messaging-hosts", "/usr/lib64/mozilla/native-messaging-hosts"];
@@ -33,12 +46,30 @@ export const LINUX_BROWSER_DELIVERY: readonly BrowserDelivery[] = [
   { name: "Firefox (snap)", detect: ["/snap/bin/firefox", "/snap/firefox/current"], hostDirs: FIREFOX_HOST_DIRS, extension: { firefoxPolicies: ["/etc/firefox/policies/policies.json"] } },
 ];
 
+export const LINUX_PROFILE_DELIVERY: readonly ProfileBrowserDelivery[] = [
+  { name: "360安全浏览器 (com.360.browser-stable)", detect: ["/opt/apps/com.360.browser-stable/files/browser360", "/opt/apps/com.360.browser-stable/files/com.360.browser-stable"], profile: LINUX_PROFILE_BROWSERS.qihoo360 },
+  { name: "奇安信可信浏览器 (qaxbrowser)", detect: ["/opt/qianxin.com/qaxbrowser/qaxbrowser", "/usr/bin/qaxbrowser-safe-stable"], profile: LINUX_PROFILE_BROWSERS.qaxbrowser },
+];
+
 export interface DeliveryProbe {
   exists(path: string): boolean;
   read(path: string): string | null;
+  /** Every user's profile folder of this name that exists (~/.config/<name> of root and of each /home user). */
+  profiles(name: string): string[];
+}
+
+function homeProfiles(name: string): string[] {
+  let homes: string[] = [];
+  try {
+    homes = readdirSync("/home").map((user) => `/home/${user}`);
+  } catch {
+    // no /home: root's profile only
+  }
+  return ["/root", ...homes].map((home) => `${home}/.config/${name}`).filter((dir) => existsSync(dir));
 }
 
 const realProbe: DeliveryProbe = {
+  profiles: homeProfiles,
   exists: existsSync,
   read: (path) => {
     try {
@@ -66,9 +97,38 @@ function extensionDelivered(browser: BrowserDelivery, chromeId: string, probe: D
   return browser.extension.firefoxPolicies.some((file) => policyInstallsExtension(probe.read(file)));
 }
 
-export function browserDeliveryChecks(chromeId: string, probe: DeliveryProbe = realProbe, browsers: readonly BrowserDelivery[] = LINUX_BROWSER_DELIVERY): DiagnosticCheck[] {
+/** A per-user fork: every profile found should hold both profile files; none found yet is said as such. */
+function profileBrowserCheck(browser: ProfileBrowserDelivery, chromeId: string, probe: DeliveryProbe): DiagnosticCheck {
+  const profiles = probe.profiles(browser.profile);
+  const count = (file: string) => profiles.filter((profile) => probe.exists(`${profile}/${file}`)).length;
+  const registered = count(`NativeMessagingHosts/${HOST_NAME}.json`);
+  const offered = count(`External Extensions/${chromeId}.json`);
+  const detail = { browser: browser.name, installed: true, profiles: profiles.length, hostRegistered: registered, extensionOffered: offered };
+  if (profiles.length === 0) {
+    return { id: "browser", status: "warning", message: `${browser.name}: 尚无用户配置，请每位用户首次启动该浏览器后运行 yzt install / no profile yet: each user runs yzt install after the browser's first start`, detail };
+  }
+  const status = registered === profiles.length && offered === profiles.length ? "ok" : "warning";
+  const repair = status === "ok" ? "" : "；缺少的用户请运行 yzt install / any user without it runs yzt install";
+  return {
+    id: "browser",
+    status,
+    message: `${browser.name}: ${profiles.length} 个用户配置中 ${registered} 个已注册本地服务、${offered} 个已提供扩展${repair} / host registered in ${registered} of ${profiles.length} profiles, extension offered in ${offered}`,
+    detail,
+  };
+}
+
+export function browserDeliveryChecks(
+  chromeId: string,
+  probe: DeliveryProbe = realProbe,
+  browsers: readonly BrowserDelivery[] = LINUX_BROWSER_DELIVERY,
+  profileBrowsers: readonly ProfileBrowserDelivery[] = LINUX_PROFILE_DELIVERY,
+): DiagnosticCheck[] {
+  const installed = (browser: { detect: string[] }) => browser.detect.some((path) => probe.exists(path));
+  return [...systemBrowserChecks(chromeId, probe, browsers.filter(installed)), ...profileBrowsers.filter(installed).map((browser) => profileBrowserCheck(browser, chromeId, probe))];
+}
+
+function systemBrowserChecks(chromeId: string, probe: DeliveryProbe, browsers: readonly BrowserDelivery[]): DiagnosticCheck[] {
   return browsers
-    .filter((browser) => browser.detect.some((path) => probe.exists(path)))
     .map((browser) => {
       const hostRegistered = browser.hostDirs.some((dir) => probe.exists(`${dir}/${HOST_NAME}.json`));
       const delivered = extensionDelivered(browser, chromeId, probe);

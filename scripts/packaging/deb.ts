@@ -55,8 +55,8 @@ export function buildDeb(input: DebInput): string {
   const files: Array<[string, string, number]> = [
     ["control", control(input), 0o644],
     ["md5sums", sums.join("\n") + "\n", 0o644],
-    ["postinst", debPostinst(input.tree.etcRegistrations), 0o755],
-    ["postrm", debPostrm(input.tree.etcRegistrations), 0o755],
+    ["postinst", debPostinst(input.tree), 0o755],
+    ["postrm", debPostrm(input.tree), 0o755],
   ];
   for (const [name, content, mode] of files) {
     const path = join(debian, name);

@@ -74,9 +74,17 @@ export interface EtcRegistration {
   ownedIfSha256?: string;
 }
 
+/** A file the maintainer scripts put into each existing profile of a browser registered per user (maintainer-scripts.ts). */
+export interface ProfileFile {
+  source: string;
+  /** Relative to the profile directory. */
+  path: string;
+}
+
 export interface LinuxTree {
   chromeId: string;
   etcRegistrations: EtcRegistration[];
+  profileFiles: ProfileFile[];
   /** Every path written, directories excluded, as installed ("/opt/…"). */
   files: string[];
 }
@@ -168,7 +176,15 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   // The extension itself.
   stage.write(CRX_PATH, input.crx);
   stage.write(XPI_PATH, input.xpi);
-  for (const dir of EXTERNAL_EXTENSION_DIRS) stage.write(`${dir}/${chromeId}.json`, json({ external_crx: CRX_PATH, external_version: input.version }));
+  const externalExtension = json({ external_crx: CRX_PATH, external_version: input.version });
+  for (const dir of EXTERNAL_EXTENSION_DIRS) stage.write(`${dir}/${chromeId}.json`, externalExtension);
+  // Per profile for the forks registered per user: their host manifest, and the extension offered from the
+  // profile's "External Extensions" folder, which Chromium builds on Linux read (Chromium's convention only).
+  stage.write(`${INSTALL_DIR}/extension/external-extension.json`, externalExtension);
+  const profileFiles: ProfileFile[] = [
+    { source: `${INSTALL_DIR}/native-messaging-hosts/chromium.json`, path: `NativeMessagingHosts/${HOST_NAME}.json` },
+    { source: `${INSTALL_DIR}/extension/external-extension.json`, path: `External Extensions/${chromeId}.json` },
+  ];
   const policy = json(firefoxPolicy({ firefoxXpiUrl: `file://${XPI_PATH}` }));
   for (const file of FIREFOX_POLICY_FILES) stage.write(file, policy);
   const etcPolicy = json(firefoxPolicy({ firefoxXpiUrl: `file://${FIREFOX_ETC_POLICY_DIR}/yzt-bridge-firefox.xpi` }));
@@ -187,7 +203,7 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
 
   refuseForeignBinaries(input.stage, stage.files, arch);
   normalise(input.stage, input.sourceDateEpoch);
-  return { chromeId, etcRegistrations, files: stage.files };
+  return { chromeId, etcRegistrations, profileFiles, files: stage.files };
 }
 
 /** Every ELF file staged must be built for the package's CPU: a binary of this machine's slipping into the arm64 tree stops the build. */

@@ -4,9 +4,8 @@
  * English); on removal, the /etc manifests and the directories they alone needed are deleted.
  */
 import { dirname } from "node:path";
-import { HOST_NAME } from "../../protocol/messages.js";
 import { LINUX_PROFILE_DIRS } from "../../native-host/install/browsers.js";
-import { INSTALL_DIR, type EtcRegistration } from "./linux-tree.js";
+import { INSTALL_DIR, type EtcRegistration, type LinuxTree, type ProfileFile } from "./linux-tree.js";
 
 /** Directories of the base system, never removed even when empty. */
 const BASE_DIRS = new Set(["/", "/etc", "/etc/opt"]);
@@ -34,37 +33,44 @@ export function removeCommand({ target, ownedIfSha256 }: EtcRegistration): strin
 
 /**
  * Browsers whose system-wide host directory is not known (360安全浏览器, 奇安信可信浏览器: closed Chromium forks)
- * read a user's own `<profile>/NativeMessagingHosts`: the manifest goes into every profile that exists when the
- * package is installed, written as the profile's owner (runuser) so that root never follows a user's symlink
- * and the user keeps a directory they own; a profile made later is registered by `yzt install` or `yzt doctor --fix`
- * run as that user.
+ * read a user's own profile: the profile files (linux-tree.ts: the host manifest, the external extension) go
+ * into every profile that exists when the package is installed, written as the profile's owner (runuser) so
+ * that root never follows a user's symlink and the user keeps folders they own; a profile made later is
+ * registered by `yzt install` run as that user.
  */
-const PROFILE_MANIFEST = `${INSTALL_DIR}/native-messaging-hosts/chromium.json`;
-
 function eachProfile(body: string[]): string[] {
   const profiles = LINUX_PROFILE_DIRS.map((name) => `/root/.config/${name} /home/*/.config/${name}`).join(" ");
   return [`for profile in ${profiles}; do`, `  if [ -d "$profile" ] && [ ! -L "$profile" ]; then`, ...body.map((line) => `    ${line}`), `  fi`, `done`];
 }
 
-function profileInstallCommands(): string[] {
+function profileInstallCommands(files: ProfileFile[]): string[] {
+  if (files.length === 0) return [];
   return eachProfile([
-    `runuser -u "$(stat -c %U "$profile")" -- sh -c 'mkdir -p "$1/NativeMessagingHosts" && cp "$2" "$1/NativeMessagingHosts/${HOST_NAME}.json"' sh "$profile" '${PROFILE_MANIFEST}' || echo "yzt-bridge: 未能为 $profile 注册 / could not register for $profile"`,
+    `owner="$(stat -c %U "$profile")"`,
+    ...files.map(({ source, path }) =>
+      `runuser -u "$owner" -- sh -c 'mkdir -p "$(dirname "$1/$3")" && cp "$2" "$1/$3"' sh "$profile" '${source}' '${path}' || echo "yzt-bridge: 未能为 $profile 注册 / could not register for $profile"`),
   ]);
 }
 
-function profileRemovalCommands(): string[] {
-  return eachProfile([
-    `if [ ! -L "$profile/NativeMessagingHosts" ]; then`,
-    `  rm -f "$profile/NativeMessagingHosts/${HOST_NAME}.json"`,
-    `  rmdir "$profile/NativeMessagingHosts" 2>/dev/null || true`,
-    `fi`,
-  ]);
+function profileRemovalCommands(files: ProfileFile[]): string[] {
+  if (files.length === 0) return [];
+  return eachProfile(
+    files.flatMap(({ path }) => [
+      `if [ ! -L "$profile/${dirname(path)}" ]; then`,
+      `  rm -f "$profile/${path}"`,
+      `  rmdir "$profile/${dirname(path)}" 2>/dev/null || true`,
+      `fi`,
+    ]),
+  );
 }
 
-export function afterInstallCommands(registrations: EtcRegistration[]): string {
+/** What the maintainer scripts place and remove. */
+export type MaintainedFiles = Pick<LinuxTree, "etcRegistrations" | "profileFiles">;
+
+export function afterInstallCommands({ etcRegistrations: registrations, profileFiles }: MaintainedFiles): string {
   return [
     ...registrations.map(installCommand),
-    ...profileInstallCommands(),
+    ...profileInstallCommands(profileFiles),
     `echo "yzt-bridge: 环境检测 / environment check"`,
     `if ${INSTALL_DIR}/bin/yzt doctor --system; then`,
     `  echo "yzt-bridge: 环境检测通过 / environment check passed"`,
@@ -77,7 +83,7 @@ export function afterInstallCommands(registrations: EtcRegistration[]): string {
   ].join("\n");
 }
 
-export function removalCommands(registrations: EtcRegistration[]): string {
+export function removalCommands({ etcRegistrations: registrations, profileFiles }: MaintainedFiles): string {
   const dirs = new Set<string>();
   for (const { target } of registrations) {
     for (let dir = dirname(target); !BASE_DIRS.has(dir); dir = dirname(dir)) dirs.add(dir);
@@ -87,16 +93,16 @@ export function removalCommands(registrations: EtcRegistration[]): string {
   return [
     ...registrations.map(removeCommand),
     ...ordered.map((dir) => `rmdir '${dir}' 2>/dev/null || true`),
-    ...profileRemovalCommands(),
+    ...profileRemovalCommands(profileFiles),
   ].join("\n");
 }
 
-export function debPostinst(registrations: EtcRegistration[]): string {
-  return `#!/bin/sh\nset -e\nif [ "$1" = "configure" ]; then\n${indent(afterInstallCommands(registrations))}\nfi\nexit 0\n`;
+export function debPostinst(files: MaintainedFiles): string {
+  return `#!/bin/sh\nset -e\nif [ "$1" = "configure" ]; then\n${indent(afterInstallCommands(files))}\nfi\nexit 0\n`;
 }
 
-export function debPostrm(registrations: EtcRegistration[]): string {
-  return `#!/bin/sh\nset -e\ncase "$1" in\n  remove|purge)\n${indent(removalCommands(registrations), "    ")}\n    ;;\nesac\nexit 0\n`;
+export function debPostrm(files: MaintainedFiles): string {
+  return `#!/bin/sh\nset -e\ncase "$1" in\n  remove|purge)\n${indent(removalCommands(files), "    ")}\n    ;;\nesac\nexit 0\n`;
 }
 
 function indent(text: string, prefix = "  "): string {

@@ -30,6 +30,8 @@ const ETC_FILES = [...ETC_MANIFESTS, ...SNAP_FIREFOX];
 /** 360安全浏览器's and 奇安信可信浏览器's profiles: registered per user by the postinst where they exist. */
 const PROFILES = ["/root/.config/com.360.browser", "/root/.config/qaxbrowser"];
 const profileManifest = (profile: string) => `${profile}/NativeMessagingHosts/org.yztbridge.host.json`;
+/** The file by which `yzt doctor` finds 360安全浏览器 installed (its UOS package's binary), stood in for here. */
+const BROWSER_360 = "/opt/apps/com.360.browser-stable/files/browser360";
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 const deb = (dir: string) => join(dir, `yzt-bridge_${version}_amd64.deb`);
 const rpm = (dir: string) => join(dir, `yzt-bridge-${version}-1.x86_64.rpm`);
@@ -127,6 +129,7 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
   afterAll(async () => {
     if (installed()) run("dpkg", ["--purge", "yzt-bridge"]);
     for (const profile of PROFILES) rmSync(profile, { recursive: true, force: true });
+    rmSync("/opt/apps/com.360.browser-stable", { recursive: true, force: true });
     await server?.close();
     vtoken?.dispose();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -172,6 +175,8 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
   it("dpkg -i installs the host with its own Node, yzt on the PATH, every browser's registration, and runs the environment check", () => {
     // A user of 360安全浏览器 and of 奇安信可信浏览器 on this machine: their profiles exist before the package comes.
     for (const profile of PROFILES) mkdirSync(profile, { recursive: true });
+    mkdirSync("/opt/apps/com.360.browser-stable/files", { recursive: true });
+    writeFileSync(BROWSER_360, "");
     const output = run("dpkg", ["-i", deb(first)]);
     expect(output).toContain("环境检测 / environment check");
     expect(output).toMatch(/✔ \[registration\] chromium: registered/);
@@ -192,14 +197,16 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
       const manifest = JSON.parse(readFileSync(profileManifest(profile), "utf8")) as { path: string; allowed_origins: string[] };
       expect(manifest.path, profile).toBe("/opt/yzt-bridge/yzt-host");
       expect(manifest.allowed_origins).toContain(`chrome-extension://${chromeId}/`);
+      expect(JSON.parse(readFileSync(`${profile}/External Extensions/${chromeId}.json`, "utf8"))).toEqual({ external_crx: "/opt/yzt-bridge/extension/yzt-bridge-chrome.crx", external_version: version });
     }
     // The CLI runs on the package's runtime even with no Node on the PATH.
     const bare = spawnSync("/usr/bin/yzt", ["doctor", "--system", "--json"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: work, ...keyEnvironment(work) } });
     const checks = JSON.parse(bare.stdout) as { checks: Array<{ id: string; status: string; message: string }> };
     expect(checks.checks.filter((check) => check.id === "registration").map((check) => check.status)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
     // Each browser installed here (Chromium, Firefox ESR) is found, sees the host and gets the extension.
-    const browsers = checks.checks.filter((check) => check.id === "browser" && !check.message.includes("per user only"));
-    expect(browsers.map((check) => [check.message.split(":")[0], check.status])).toEqual([["Chromium", "ok"], ["Firefox", "ok"]]);
+    const browsers = checks.checks.filter((check) => check.id === "browser");
+    expect(browsers.map((check) => [check.message.split(":")[0], check.status])).toEqual([["Chromium", "ok"], ["Firefox", "ok"], ["360安全浏览器 (com.360.browser-stable)", "ok"]]);
+    expect(browsers[2]!.message).toContain("host registered in 1 of 1 profiles, extension offered in 1");
     expect(checks.checks.find((check) => check.id === "host")?.message).toContain(`yzt-bridge host ${version}`);
   });
 
@@ -246,7 +253,8 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
   it("dpkg -r leaves no file, manifest or policy behind, and the tax hall page has no window.yzt", async () => {
     run("dpkg", ["-r", "yzt-bridge"]);
     expect([...debFiles, ...ETC_FILES, ...PROFILES.map(profileManifest)].filter((path) => existsSync(path))).toEqual([]);
-    for (const dir of ["/opt/yzt-bridge", "/etc/chromium/native-messaging-hosts", "/etc/opt/edge", "/etc/browser", "/usr/share/microsoft-edge", "/etc/firefox", ...PROFILES.map((profile) => `${profile}/NativeMessagingHosts`)]) expect(existsSync(dir), dir).toBe(false);
+    const profileDirs = PROFILES.flatMap((profile) => [`${profile}/NativeMessagingHosts`, `${profile}/External Extensions`]);
+    for (const dir of ["/opt/yzt-bridge", "/etc/chromium/native-messaging-hosts", "/etc/opt/edge", "/etc/browser", "/usr/share/microsoft-edge", "/etc/firefox", ...profileDirs]) expect(existsSync(dir), dir).toBe(false);
     // The users' own profiles stay.
     for (const profile of PROFILES) expect(existsSync(profile), profile).toBe(true);
     const session = await desktopBrowser("chromium", join(work, "chromium-removed"));

@@ -11,8 +11,8 @@ const CHROME_ID = "b".repeat(32);
 const HOST = "org.yztbridge.host.json";
 const OUR_POLICY = JSON.stringify({ policies: { ExtensionSettings: { [FIREFOX_EXTENSION_ID]: { installation_mode: "force_installed", install_url: "file:///etc/firefox/policies/yzt-bridge-firefox.xpi" } } } });
 
-function machine(files: Record<string, string>): DeliveryProbe {
-  return { exists: (path) => path in files, read: (path) => files[path] ?? null };
+function machine(files: Record<string, string>, profiles: string[] = []): DeliveryProbe {
+  return { exists: (path) => path in files, read: (path) => files[path] ?? null, profiles: (name) => profiles.filter((dir) => dir.endsWith(`/.config/${name}`)) };
 }
 
 describe("per-browser delivery checks", () => {
@@ -39,6 +39,20 @@ describe("per-browser delivery checks", () => {
     expect(uos).toMatchObject({ status: "warning", detail: { browser: "统信 UOS 浏览器 (org.deepin.browser)", hostRegistered: false, extensionDelivered: false } });
     expect(uos!.message).toContain("sudo yzt doctor --system --fix");
     expect(uos!.message).toContain("apt install --reinstall yzt-bridge");
+  });
+
+  it("check 360安全浏览器 in every user's profile: ok when each holds the manifest and the external extension, the count when some do not", () => {
+    const binary = { "/opt/apps/com.360.browser-stable/files/browser360": "" };
+    const profiles = ["/root/.config/com.360.browser", "/home/zhang/.config/com.360.browser"];
+    const filesOf = (profile: string) => ({ [`${profile}/NativeMessagingHosts/${HOST}`]: "{}", [`${profile}/External Extensions/${CHROME_ID}.json`]: "{}" });
+    const both = browserDeliveryChecks(CHROME_ID, machine({ ...binary, ...filesOf(profiles[0]!), ...filesOf(profiles[1]!) }, profiles));
+    expect(both).toEqual([expect.objectContaining({ status: "ok", detail: expect.objectContaining({ profiles: 2, hostRegistered: 2, extensionOffered: 2 }) })]);
+    const [one] = browserDeliveryChecks(CHROME_ID, machine({ ...binary, ...filesOf(profiles[0]!) }, profiles));
+    expect(one).toMatchObject({ status: "warning", detail: { hostRegistered: 1, extensionOffered: 1 } });
+    expect(one!.message).toContain("yzt install");
+    const [none] = browserDeliveryChecks(CHROME_ID, machine(binary));
+    expect(none).toMatchObject({ status: "warning", detail: { profiles: 0 } });
+    expect(none!.message).toContain("尚无用户配置");
   });
 
   it("take a broken policies.json as not delivered, never as an error of the check", () => {

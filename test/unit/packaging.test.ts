@@ -99,10 +99,13 @@ describe("CRX3", () => {
 
 describe("maintainer scripts", () => {
   it("remove the /etc manifests, then their directories deepest first, never /etc or /etc/opt", () => {
-    const commands = removalCommands([
-      { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/opt/chrome/native-messaging-hosts/h.json" },
-      { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/chromium/native-messaging-hosts/h.json" },
-    ]).split("\n");
+    const commands = removalCommands({
+      etcRegistrations: [
+        { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/opt/chrome/native-messaging-hosts/h.json" },
+        { source: "/opt/yzt-bridge/native-messaging-hosts/chromium.json", target: "/etc/chromium/native-messaging-hosts/h.json" },
+      ],
+      profileFiles: [],
+    }).split("\n");
     expect(commands.slice(0, 2)).toEqual(["rm -f '/etc/opt/chrome/native-messaging-hosts/h.json'", "rm -f '/etc/chromium/native-messaging-hosts/h.json'"]);
     const dirs = commands.flatMap((line) => /^rmdir '([^']+)'/.exec(line)?.[1] ?? []);
     expect(dirs).toEqual(["/etc/opt/chrome/native-messaging-hosts", "/etc/chromium/native-messaging-hosts", "/etc/opt/chrome", "/etc/chromium"]);
@@ -127,12 +130,16 @@ describe("maintainer scripts", () => {
     expect(readFileSync(target, "utf8")).toBe('{"policies":{"DisableTelemetry":true}}\n');
   });
 
-  it("register 360 and 奇安信 in every existing profile as its owner, skipping symlinked profiles, and remove only our manifest", () => {
-    const install = afterInstallCommands([]);
+  it("put the profile files into every existing 360 and 奇安信 profile as its owner, skipping symlinked profiles and folders, and remove only those files", () => {
+    const files = { etcRegistrations: [], profileFiles: [{ source: "/opt/yzt-bridge/x.json", path: "External Extensions/id.json" }] };
+    const install = afterInstallCommands(files);
     expect(install).toContain("for profile in /root/.config/com.360.browser /home/*/.config/com.360.browser /root/.config/qaxbrowser /home/*/.config/qaxbrowser; do");
     expect(install).toContain('[ ! -L "$profile" ]');
-    expect(install).toContain('runuser -u "$(stat -c %U "$profile")"');
-    expect(removalCommands([])).toContain('rm -f "$profile/NativeMessagingHosts/org.yztbridge.host.json"');
+    expect(install).toContain('owner="$(stat -c %U "$profile")"');
+    expect(install).toContain(`runuser -u "$owner" -- sh -c 'mkdir -p "$(dirname "$1/$3")" && cp "$2" "$1/$3"' sh "$profile" '/opt/yzt-bridge/x.json' 'External Extensions/id.json'`);
+    const removal = removalCommands(files);
+    expect(removal).toContain('if [ ! -L "$profile/External Extensions" ]; then');
+    expect(removal).toContain('rm -f "$profile/External Extensions/id.json"');
   });
 });
 
