@@ -36,8 +36,12 @@ interface OpenKey {
   device: KeyDevice;
   /** The PIN counter as read when the key was opened (the host's first TokenInfo needs it). */
   pin: PinReading | null;
-  /** Certificates parsed once per key id: signing needs the parsed form the adapters take. */
-  parsed: Map<string, ParsedCertificate>;
+  /**
+   * The certificate last sent for each key id, parsed once: signing needs the parsed form the adapters take.
+   * The host sends a key's certificate only on its first signature through this driver (or when it changed);
+   * the entry is set before any await, so a signature asked right behind the first finds it.
+   */
+  parsed: Map<string, { der: Uint8Array; parsed: Promise<ParsedCertificate> }>;
 }
 
 /** Calls after which the reply carries the PIN counter. */
@@ -146,12 +150,14 @@ class Driver {
    * is SM2 with the signer ID, where the algorithm table prefers the key's own hashing mechanism.
    */
   private async sign(key: OpenKey, args: ReturnType<typeof deviceArgs.sign.parse>): Promise<Uint8Array> {
-    let parsed = key.parsed.get(args.keyId);
-    if (!parsed || Buffer.compare(parsed.der, args.certificate) !== 0) {
-      const { parseCertificate } = await import("../crypto/certificate.js");
-      parsed = parseCertificate(args.certificate);
-      key.parsed.set(args.keyId, parsed);
+    const { certificate } = args;
+    let known = key.parsed.get(args.keyId);
+    if (certificate && (!known || Buffer.compare(known.der, certificate) !== 0)) {
+      known = { der: certificate, parsed: import("../crypto/certificate.js").then(({ parseCertificate }) => parseCertificate(certificate)) };
+      key.parsed.set(args.keyId, known);
     }
+    if (!known) throw new YztError("BAD_REQUEST", `no certificate was sent for key ${args.keyId} to this driver`);
+    const parsed = await known.parsed;
     const signing: SigningKey = key.device.signingKey(args.keyId, parsed);
     if (args.via === "message") return signatureAlgorithm(parsed.keyAlgorithm).signMessage(signing, args.input, args.sm2Id ?? "");
     if (!signing.primitive) throw new YztError("UNSUPPORTED_ALGORITHM", `the token offers no mechanism that signs a precomputed ${parsed.keyAlgorithm} digest`);

@@ -25,6 +25,8 @@ export class DriverDevice implements KeyDevice {
   readonly openEnvelope?: (opening: EnvelopeOpening) => Promise<Uint8Array>;
   private readonly generation: number;
   private pin: PinReading | null;
+  /** Which driver process has which key id's certificate (set once a signature with it succeeded). */
+  private readonly certificatesSent = new Map<string, { driver: object | null; der: Uint8Array }>();
 
   constructor(key: WireKey, readonly library: DriverLibrary) {
     ({ serial: this.serial, label: this.label, manufacturer: this.manufacturer, model: this.model, generation: this.generation, pin: this.pin } = key);
@@ -65,8 +67,16 @@ export class DriverDevice implements KeyDevice {
   }
 
   signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
-    const sign = (via: "digest" | "message", input: Uint8Array, sm2Id?: string) =>
-      this.bytes("sign", { keyId, certificate: plain(certificate.der), via, input: plain(input), ...(sm2Id !== undefined ? { sm2Id } : {}) });
+    const sign = async (via: "digest" | "message", input: Uint8Array, sm2Id?: string) => {
+      // The certificate travels once per driver process and key id (a signature's frame is mostly its
+      // certificate otherwise): again only to a restarted driver, or when the key's certificate changed.
+      const driver = this.library.currentDriver();
+      const sent = this.certificatesSent.get(keyId);
+      const send = sent === undefined || sent.driver !== driver || Buffer.compare(sent.der, certificate.der) !== 0;
+      const signature = await this.bytes("sign", { keyId, ...(send ? { certificate: plain(certificate.der) } : {}), via, input: plain(input), ...(sm2Id !== undefined ? { sm2Id } : {}) });
+      if (send) this.certificatesSent.set(keyId, { driver, der: certificate.der });
+      return signature;
+    };
     return {
       keyAlgorithm: certificate.keyAlgorithm,
       certificate: certificate.der,

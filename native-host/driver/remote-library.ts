@@ -104,6 +104,11 @@ export class DriverLibrary implements KeyLibrary {
     return new DriverDevice(wire, this);
   }
 
+  /** The running driver process, as an identity: what one has been sent, a restarted one has not. */
+  currentDriver(): object | null {
+    return this.connection;
+  }
+
   /** The generation the driver gives a key now; undefined once it is gone. */
   generationOf(serial: string): number | undefined {
     return this.keys.find((key) => key.serial === serial)?.generation;

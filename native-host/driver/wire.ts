@@ -180,7 +180,8 @@ export const bytesSchema = bytes;
 /** Validates the argument shapes of device calls on the driver side. */
 export const deviceArgs = {
   login: object({ pin: string({ max: 64 }) }),
-  sign: object({ keyId: string({ min: 1, max: 256 }), certificate: bytes, via: literal("digest", "message"), input: bytes, sm2Id: optional(string({ max: 1024 })) }),
+  /** `certificate`: on a key id's first signature through a driver, and when it changed (remote-device.ts). */
+  sign: object({ keyId: string({ min: 1, max: 256 }), certificate: optional(bytes), via: literal("digest", "message"), input: bytes, sm2Id: optional(string({ max: 1024 })) }),
   decrypt: object({ keyId: string({ min: 1, max: 256 }), keyAlgorithm: literal("RSA", "EC", "SM2"), ciphertext: bytes }),
   openEnvelope: object({
     keyId: string({ min: 1, max: 256 }),

@@ -4,7 +4,7 @@
  * crashed driver, one that keeps dying is restarted with back-off and then quarantined, and the quarantine
  * holds for the file that failed only.
  */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { QuarantineStore } from "../../native-host/driver/quarantine.js";
 import { DriverLibrary, MAX_FAILURES, type DriverLimits } from "../../native-host/driver/remote-library.js";
 import { decodeBytes, encodeBytes, parseDriverFrame, parseDriverRequest } from "../../native-host/driver/wire.js";
 import { silentLogger } from "../../native-host/support/log.js";
+import type { ParsedCertificate } from "../../native-host/crypto/certificate-view.js";
 
 const LIMITS: DriverLimits = { scanMs: 2_000, callMs: 2_000, heartbeatMs: 60_000, stopGraceMs: 1_000 };
 
@@ -68,6 +69,46 @@ describe("the driver wire's frames", () => {
     expect(parseDriverRequest({ id: 1, call: "sign", key: { serial: "S", generation: 2 }, args: {} }).call).toBe("sign");
     expect(() => parseDriverRequest({ id: 1, call: "format" })).toThrow(/call/);
     expect(() => parseDriverRequest({ id: 1, call: "sign", key: { serial: "S" } })).toThrow(/generation/);
+  });
+});
+
+describe("a signature's certificate", () => {
+  /** A driver with one key that logs whether each sign request carried the certificate, and dies on input 0xEE. */
+  const SIGNING_DRIVER = `
+    const fs = require("node:fs");
+    const key = { serial: "S1", label: "L", manufacturer: "M", model: "X", generation: 1, opensEnvelopes: false, pin: { retriesLeft: 10, countLow: false, finalTry: false, locked: false, mustChange: false } };
+    frame({ event: "loaded", error: null }); frame({ event: "keys", keys: [key], scanError: null });
+    let pending = Buffer.alloc(0);
+    process.stdin.on("data", (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32LE(0)) {
+        const request = JSON.parse(pending.subarray(4, 4 + pending.readUInt32LE(0)).toString());
+        pending = pending.subarray(4 + pending.readUInt32LE(0));
+        if (request.call !== "sign") { frame({ id: request.id, result: null }); continue; }
+        if (Buffer.from(request.args.input.$bytes, "base64")[0] === 0xee) process.exit(1);
+        fs.appendFileSync(process.env.YZT_TEST_LOG, (request.args.certificate ? request.args.certificate.$bytes : "-") + "\\n");
+        frame({ id: request.id, result: { $bytes: "AQID" } });
+      }
+    });
+    setInterval(() => {}, 1000);`;
+
+  it("travels on a key's first signature through a driver, again only when it changed or the driver was restarted", async () => {
+    const log = join(dir, "sign.log");
+    process.env.YZT_TEST_LOG = log;
+    const driver = scriptedDriver(SIGNING_DRIVER);
+    await driver.settled();
+    const device = driver.openKey({ serial: "S1", label: "L", manufacturer: "M", model: "X" });
+    const certificate = (der: number[]) => ({ der: new Uint8Array(der), keyAlgorithm: "RSA" }) as unknown as ParsedCertificate;
+    const sign = (der: number[], input = [1]) => device.signingKey("0101", certificate(der)).primitive!(new Uint8Array(input));
+    await sign([1, 2]);
+    await sign([1, 2]);
+    await sign([3, 4]);
+    await sign([3, 4]);
+    await expect(sign([3, 4], [0xee])).rejects.toMatchObject({ code: "HOST_ERROR" });
+    await until(() => driver.health.state === "ready" && driver.generationOf("S1") === 1);
+    await sign([3, 4]);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["AQI=", "-", "AwQ=", "-", "AwQ="]);
+    delete process.env.YZT_TEST_LOG;
   });
 });
 
