@@ -2,10 +2,13 @@
  * Certificate picker dialog: one `[data-certificate-id]` item per certificate (API.md section 3), grouped
  * by company, with a search box (company, credit code, key label, serial) and keyboard use: type to
  * filter, ↑/↓ to move, Enter to choose, Esc to cancel. The last choice on this site starts selected.
+ * Expired certificates are listed last, `aria-disabled`, with how long ago they expired and 【证书更新】;
+ * they cannot be chosen (picker-model.ts says why).
  */
 import type { YztCertificate } from "../../protocol/types.js";
 import { cancelOnEscape, element, errorText, formatDate, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
-import { groupByCompany, initialChoice, matchesQuery } from "./picker-model.js";
+import { HELP_LINKS } from "./links.js";
+import { daysText, groupByCompany, initialChoice, matchesQuery, selectable } from "./picker-model.js";
 
 interface PickerContext {
   origin: string;
@@ -16,8 +19,9 @@ interface PickerContext {
 
 let selected: string | null = null;
 
+/** The options shown that can be chosen. */
 function options(): HTMLElement[] {
-  return [...document.querySelectorAll<HTMLElement>("[data-certificate-id]")].filter((option) => !option.hidden);
+  return [...document.querySelectorAll<HTMLElement>("[data-certificate-id]")].filter((option) => !option.hidden && option.getAttribute("aria-disabled") !== "true");
 }
 
 function select(id: string | null, scroll = false): void {
@@ -32,13 +36,19 @@ function select(id: string | null, scroll = false): void {
 
 function item(cert: YztCertificate): HTMLLIElement {
   const issuer = cert.issuer.CN ?? cert.issuer.O ?? "";
+  const usable = selectable(cert);
   const li = element(
     "li",
-    { attrs: { "data-certificate-id": cert.id, role: "option", tabindex: "-1", "aria-selected": "false" } },
+    { attrs: { "data-certificate-id": cert.id, role: "option", tabindex: "-1", "aria-selected": "false", ...(usable ? {} : { "aria-disabled": "true" }) } },
     element("div", { className: "holder", text: `${cert.tokenLabel} · ${cert.tokenSerial}` }, element("span", { className: `badge ${cert.status}`, text: t(`status_${cert.status}`) })),
     element("div", { className: "muted", text: `${t(`purpose_${cert.purpose}`)}  ·  ${cert.keyAlgorithm}  ·  ${t("issuer")}: ${issuer}` }),
-    element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${t("daysLeft", String(cert.daysLeft))})` }),
+    element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${daysText(cert, t)})` }),
   );
+  if (!usable) {
+    li.append(element("div", { className: "notice" }, document.createTextNode(`${t("expiredCannotUse")} `),
+      element("a", { text: t("renewLink"), attrs: { href: HELP_LINKS.renew, target: "_blank", rel: "noopener", "data-action": "renew" } })));
+    return li;
+  }
   li.addEventListener("click", () => select(cert.id));
   li.addEventListener("dblclick", () => (document.getElementById("picker") as HTMLFormElement).requestSubmit());
   return li;
@@ -46,7 +56,8 @@ function item(cert: YztCertificate): HTMLLIElement {
 
 function render(context: PickerContext): void {
   const list = document.getElementById("list")!;
-  for (const group of groupByCompany(context.certificates)) {
+  const groups = groupByCompany(context.certificates, context.remembered ?? null);
+  for (const group of groups) {
     list.append(
       element("li", { className: "group", attrs: { role: "presentation", "data-company": group.company } },
         element("span", { className: "company", text: group.company }),
@@ -54,7 +65,7 @@ function render(context: PickerContext): void {
       ...group.certificates.map(item),
     );
   }
-  select(initialChoice(groupByCompany(context.certificates), context.remembered ?? null), true);
+  select(initialChoice(groups, context.remembered ?? null), true);
 }
 
 /** Shows the options matching the query (and their company headings); keeps or moves the selection. */
@@ -67,8 +78,8 @@ function filter(context: PickerContext, query: string): void {
     if (!option.hidden) shownCompanies.add(certificate.holderName);
   }
   for (const heading of document.querySelectorAll<HTMLElement>("li.group")) heading.hidden = !shownCompanies.has(heading.dataset.company!);
+  document.getElementById("empty")!.hidden = shownCompanies.size > 0;
   const shown = options();
-  document.getElementById("empty")!.hidden = shown.length > 0;
   if (!shown.some((option) => option.dataset.certificateId === selected)) select(shown[0]?.dataset.certificateId ?? null, true);
 }
 

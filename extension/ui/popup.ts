@@ -11,6 +11,7 @@ import { adviceFor, certificateReport, unrepairable } from "../../protocol/diagn
 import type { PopupState } from "../background/popup-api.js";
 import { element, errorText, formatDate, localize, t, type ErrorBody } from "./common.js";
 import { HELP_LINKS } from "./links.js";
+import { daysText } from "./picker-model.js";
 import { idleTimeoutMinutes, SETTINGS_KEY } from "../background/settings.js";
 
 type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
@@ -55,9 +56,9 @@ function certificateRow(cert: YztCertificate): HTMLElement {
   const li = element("li", { attrs: { "data-certificate-id": cert.id } },
     element("div", { className: "holder", text: cert.holderName }, element("span", { className: `badge ${cert.status}`, text: t(`status_${cert.status}`) })),
     element("div", { className: "muted", text: `${t("creditCode")}: ${cert.creditCode ?? "-"} · ${t(`purpose_${cert.purpose}`)} · ${cert.keyAlgorithm}` }),
-    element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${t("daysLeft", String(cert.daysLeft))})` }));
+    element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${daysText(cert, t)})` }));
   if (cert.status === "expiring" || cert.status === "expired") {
-    li.append(element("div", { className: "notice" }, document.createTextNode(`${t(cert.status === "expired" ? "expiredWarning" : "expiringWarning", String(cert.daysLeft))} `),
+    li.append(element("div", { className: "notice" }, document.createTextNode(`${t(cert.status === "expired" ? "expiredWarning" : "expiringWarning", String(Math.abs(cert.daysLeft)))} `),
       element("a", { text: t("renewLink"), attrs: { href: HELP_LINKS.renew, target: "_blank", rel: "noopener" } })));
   }
   return li;

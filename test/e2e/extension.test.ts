@@ -92,6 +92,30 @@ for (const family of ["chromium", "firefox"] as const) {
       await page.waitForFunction(() => window.__events.includes("tokenremoved:YZT0000000000005"), { timeout: 5000 });
     });
 
+    it("lists an expired certificate last, says how long ago it expired and how to renew, and never lets it be chosen", async () => {
+      insertToken(vtoken.home, "expired");
+      await page.waitForFunction(() => window.__events.includes("tokeninserted:YZT0000000000003"), { timeout: 5000 });
+      await startCall(page, "pickExpired", "window.yzt.selectCertificate({ purpose: 'sign' })");
+      const picker = await waitForDialog(session.browser, "picker");
+      await picker.waitForSelector("[data-certificate-id][aria-selected=true]");
+      const expiredId = vtoken.certificateId("YZT0000000000003", "0101");
+      const listed = await picker.$$eval("[data-certificate-id]", (els) => els.map((e) => ({ id: e.getAttribute("data-certificate-id"), disabled: e.getAttribute("aria-disabled"), selected: e.getAttribute("aria-selected"), text: e.textContent ?? "" })));
+      expect(listed.map((item) => item.id)).toEqual([vtoken.certificateId("YZT0000000000001", "0101"), expiredId]);
+      const expired = listed[1]!;
+      expect(expired).toMatchObject({ disabled: "true", selected: "false" });
+      expect(expired.text).toMatch(/已过期 3[56] 天|expired 3[56] days ago/);
+      expect(expired.text).not.toMatch(/剩余 -\d|\(-\d/);
+      expect(await picker.$eval(`[data-certificate-id="${expiredId}"] [data-action=renew]`, (link) => (link as HTMLAnchorElement).href)).toMatch(/^https:\/\//);
+      // Neither a click nor the arrow keys select it; 确定 chooses the valid certificate.
+      await press(picker, `[data-certificate-id="${expiredId}"] .holder`);
+      await picker.keyboard.press("ArrowDown");
+      expect(await picker.$eval(`[data-certificate-id="${expiredId}"]`, (e) => e.getAttribute("aria-selected"))).toBe("false");
+      await press(picker, "button[type=submit]");
+      expect((await callResult<YztCertificate>(page, "pickExpired")).value).toMatchObject({ tokenSerial: "YZT0000000000001" });
+      removeToken(vtoken.home, "expired");
+      await page.waitForFunction(() => window.__events.includes("tokenremoved:YZT0000000000003"), { timeout: 5000 });
+    });
+
     it("refuses to log in or sign with the encryption certificate of a dual pair (BAD_REQUEST)", async () => {
       const encryptionId = vtoken.certificateId("YZT0000000000001", "0202");
       const refused = await page.evaluate(async (id) => {
