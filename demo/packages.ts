@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-export type DownloadKind = "deb" | "rpm" | "windows" | "macos" | "crx" | "zip" | "xpi";
+export type DownloadKind = "deb" | "deb-arm64" | "rpm" | "windows" | "macos" | "crx" | "zip" | "xpi";
 
 export interface Download {
   name: string;
@@ -18,6 +18,7 @@ export interface Download {
 
 const SHAPES: Array<[RegExp, DownloadKind]> = [
   [/^yzt-bridge_(\d+\.\d+\.\d+)_amd64\.deb$/, "deb"],
+  [/^yzt-bridge_(\d+\.\d+\.\d+)_arm64\.deb$/, "deb-arm64"],
   [/^yzt-bridge-(\d+\.\d+\.\d+)-1\.x86_64\.rpm$/, "rpm"],
   [/^yzt-bridge_(\d+\.\d+\.\d+)_setup\.exe$/, "windows"],
   [/^yzt-bridge-(\d+\.\d+\.\d+)\.pkg$/, "macos"],

@@ -170,7 +170,9 @@ describe("demo downloads", () => {
     expect(readDownload(dir, "secret.pem")).toBeNull();
     expect(readDownload(dir, "../package.json")).toBeNull();
     expect(classify("yzt-bridge_1.2.3_setup.exe")).toEqual({ kind: "windows", version: "1.2.3" });
+    expect(classify("yzt-bridge_1.2.3_arm64.deb")).toEqual({ kind: "deb-arm64", version: "1.2.3" });
     expect(classify("yzt-bridge_1.2.3_amd64.deb.bak")).toBeNull();
+    expect(classify("yzt-bridge_1.2.3_mips64el.deb")).toBeNull();
   });
 });
 
