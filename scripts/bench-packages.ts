@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { packageRoot } from "../native-host/install/paths.js";
 import { buildPackages, packageVersion } from "./package.js";
 import { INSTALL_DIR, installedSizeKiB, stageLinuxTree } from "./packaging/linux-tree.js";
+import { gatherLinuxPayload } from "./packaging/linux-payload.js";
 
 export interface PackageStats<T> {
   sizes: Array<{ name: string; bytes: number }>;
@@ -26,7 +27,7 @@ export async function measurePackages<T>(dir: string, coldStart: (runtime: strin
     .map((name) => ({ name, bytes: statSync(join(dir, "out", name)).size }));
   const root = packageRoot();
   const stage = join(dir, "stage");
-  const tree = stageLinuxTree({ root, stage, version: packageVersion(root), format: "deb", node: process.execPath, crx: Buffer.alloc(0), xpi: Buffer.alloc(0), xpiSigned: false, sourceDateEpoch: 0 });
+  const tree = stageLinuxTree({ root, stage, version: packageVersion(root), format: "deb", payload: gatherLinuxPayload(root, "amd64"), crx: Buffer.alloc(0), xpi: Buffer.alloc(0), xpiSigned: false, sourceDateEpoch: 0 });
   const opt = join(stage, INSTALL_DIR);
   return {
     sizes,

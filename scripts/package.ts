@@ -29,7 +29,7 @@ import { stageLinuxTree } from "./packaging/linux-tree.js";
 import { buildNsisInstaller } from "./packaging/nsis.js";
 import { builtChromeManifest } from "./packaging/stage.js";
 import { gatherWindowsPayload } from "./packaging/windows-payload.js";
-import { ARM64_TOOLS, gatherArm64Payload } from "./packaging/linux-arm64-payload.js";
+import { gatherLinuxPayload, missingLinuxTools } from "./packaging/linux-payload.js";
 import { storePackages } from "./packaging/store.js";
 import { publishedIds } from "../native-host/install/extension-ids.js";
 import { buildMacPkg } from "./packaging/macos.js";
@@ -49,8 +49,8 @@ export interface PackageReport {
   xpiSigned: boolean;
   /** Where the Windows installer's binaries came from, and whether it carries the PKCS#11 binding; when built. */
   windows?: { source: string; pkcs11: boolean };
-  /** The same for the arm64 .deb. */
-  arm64?: { source: string; pkcs11: boolean };
+  /** The same for the arm64 .deb; `skipped`: why it was not built (a default format without its cross toolchain). */
+  arm64?: { source: string; pkcs11: boolean; skipped?: string };
 }
 
 function sourceDateEpoch(root: string): number {
@@ -107,24 +107,29 @@ export function buildPackages(options: PackageOptions): PackageReport {
     }
 
     const node = process.env.YZT_NODE_RUNTIME ?? process.execPath;
-    const common = { root, version, node, crx, xpi, xpiSigned: Boolean(signedXpi), sourceDateEpoch: epoch };
+    const common = { root, version, crx, xpi, xpiSigned: Boolean(signedXpi), sourceDateEpoch: epoch };
+    const amd64 = formats.includes("deb") || formats.includes("rpm") ? gatherLinuxPayload(root, "amd64") : null;
     if (formats.includes("deb")) {
       const stage = join(work, "deb");
-      const tree = stageLinuxTree({ ...common, stage, format: "deb" });
+      const tree = stageLinuxTree({ ...common, payload: amd64!, stage, format: "deb" });
       files.push(buildDeb({ stage, tree, version, sourceDateEpoch: epoch, output: join(options.outDir, `yzt-bridge_${version}_amd64.deb`) }));
     }
     let arm64: PackageReport["arm64"];
-    if (formats.includes("deb-arm64")) {
-      const payload = gatherArm64Payload(root);
+    const arm64Missing = formats.includes("deb-arm64") ? missingLinuxTools("arm64") : null;
+    // Asked for by name, a missing cross toolchain is an error; among the default formats, a skip that is said.
+    if (arm64Missing && options.formats) throw new Error(`the arm64 .deb cannot be built here: ${arm64Missing}`);
+    if (formats.includes("deb-arm64") && !arm64Missing) {
+      const payload = gatherLinuxPayload(root, "arm64");
       const stage = join(work, "deb-arm64");
-      const foreign = { koffiPlatform: payload.koffiPlatform, pkcs11Addon: payload.pkcs11Addon, strip: ARM64_TOOLS.strip };
-      const tree = stageLinuxTree({ ...common, node: payload.node, stage, format: "deb", arch: "arm64", foreign });
+      const tree = stageLinuxTree({ ...common, payload, stage, format: "deb" });
       files.push(buildDeb({ stage, tree, version, arch: "arm64", sourceDateEpoch: epoch, output: join(options.outDir, `yzt-bridge_${version}_arm64.deb`) }));
       arm64 = { source: payload.source, pkcs11: payload.pkcs11Addon !== null };
+    } else if (arm64Missing) {
+      arm64 = { source: "", pkcs11: false, skipped: arm64Missing };
     }
     if (formats.includes("rpm")) {
       const stage = join(work, "rpm-root");
-      const tree = stageLinuxTree({ ...common, stage, format: "rpm" });
+      const tree = stageLinuxTree({ ...common, payload: amd64!, stage, format: "rpm" });
       files.push(buildRpm({ stage, tree, version, sourceDateEpoch: epoch, work: join(work, "rpmbuild"), output: join(options.outDir, `yzt-bridge-${version}-1.x86_64.rpm`) }));
     }
     if (formats.includes("macos")) {
@@ -158,7 +163,8 @@ if (process.argv[1] && basename(process.argv[1]) === "package.js") {
   const formats = argument("formats")?.split(",") as PackageOptions["formats"];
   const report = buildPackages({ outDir: argument("out") ?? join(packageRoot(), "dist", "packages"), ...(formats ? { formats } : {}) });
   for (const file of report.files) console.log(file);
-  if (report.arm64) {
+  if (report.arm64?.skipped) console.log(`arm64 .deb: not built — ${report.arm64.skipped}`);
+  else if (report.arm64) {
     console.log(`arm64 .deb: ${report.arm64.source}`);
     if (!report.arm64.pkcs11) console.log("arm64: no PKCS#11 binding: the package drives keys through SKF libraries only (install g++-aarch64-linux-gnu: scripts/setup-system.sh).");
   }

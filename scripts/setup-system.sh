@@ -10,7 +10,7 @@
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server wine wine64 wine32:i386 gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32 g++-aarch64-linux-gnu qemu-user-static)
+packages=(softhsm2 opensc libp11-kit-dev libssl-dev gcc g++ libc6-dev make openssl ca-certificates xmlsec1 rpm lintian nsis binutils redis-server wine wine64 wine32:i386 gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32 g++-aarch64-linux-gnu qemu-user-static)
 if [ "${YZT_WITH_BROWSERS:-1}" = "1" ]; then
   # libnss3-tools: certutil, to trust the demo TLS CA in the throw-away browser profiles.
   packages+=(chromium firefox-esr xvfb fonts-noto-cjk libnss3-tools)

@@ -15,6 +15,7 @@ import { base64ByteLength } from "../../protocol/validate.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { rememberChoice, rememberedChoice } from "./picker-memory.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
+import { selectable } from "../ui/picker-model.js";
 
 export interface Caller {
   origin: string;
@@ -145,14 +146,17 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
         if (!tokens.some((token) => token.present)) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)");
         throw new YztError("NO_CERTIFICATE", "没有符合条件的证书 (no matching certificate)");
       }
-      if (matching.length === 1) return matching[0];
+      const purpose = params.purpose ?? "sign";
+      // One match is taken at once only when it can be used: an expired one is shown, with how to renew it.
+      if (matching.length === 1 && selectable(matching[0]!, purpose)) return matching[0];
       const remembered = await rememberedChoice(caller.origin).catch(() => null);
       return openPrompt<YztCertificate>({
         kind: "picker",
-        context: { origin: caller.origin, certificates: matching, remembered },
+        context: { origin: caller.origin, certificates: matching, remembered, purpose },
         async submit(value) {
           const chosen = matching.find((cert) => cert.id === (value as { certificateId?: unknown } | null)?.certificateId);
           if (!chosen) return { done: false, error: { code: "BAD_REQUEST", message: "请选择证书 (choose a certificate)" } };
+          if (!selectable(chosen, purpose)) return { done: false, error: { code: "BAD_REQUEST", message: "证书不在有效期内，请先更新证书 (the certificate is not within its validity period: renew it first)" } };
           await rememberChoice(caller.origin, chosen.id).catch(() => undefined);
           return { done: true, value: chosen };
         },

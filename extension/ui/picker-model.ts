@@ -3,9 +3,10 @@
  * many companies, sometimes several per company), filtered by what the user types — company name, credit
  * code, key label or serial — and which one starts selected (the last choice on this site, if present).
  *
- * Usable certificates come first, the last one chosen on the site before the rest; an expired certificate
- * comes last and cannot be chosen: a login or signature with it fails at the tax hall, and the user who
- * pressed 确定 on it would not know why. It stays listed, with the way to renew it.
+ * Usable certificates come first, the last one chosen on the site before the rest; for a login or a
+ * signature, an expired certificate (or one not valid yet) comes last and cannot be chosen: the host refuses
+ * it, and the user who pressed 确定 on it would not know why. It stays listed, with the way to renew it. An
+ * expired encryption certificate stays selectable: it still opens what was sealed to it.
  */
 import type { YztCertificate } from "../../protocol/types.js";
 
@@ -25,9 +26,11 @@ export function matchesQuery(certificate: YztCertificate, query: string): boolea
   return [certificate.holderName, certificate.creditCode ?? "", certificate.tokenLabel, certificate.tokenSerial].some((field) => normalise(field).includes(wanted));
 }
 
-/** Whether the picker lets the user choose this certificate (an expired one cannot sign anything valid). */
-export function selectable(certificate: YztCertificate): boolean {
-  return certificate.status !== "expired";
+export type PickerPurpose = "sign" | "encrypt";
+
+/** Whether the picker lets the user choose this certificate: to sign, it must be in its validity period. */
+export function selectable(certificate: YztCertificate, purpose: PickerPurpose = "sign"): boolean {
+  return purpose === "encrypt" || certificate.status === "valid" || certificate.status === "expiring";
 }
 
 /** Usable (valid or expiring) first, then not yet valid, then expired. */
@@ -39,7 +42,7 @@ function rank(certificate: YztCertificate): number {
  * Groups with usable certificates first — the remembered certificate's group before the others — then by
  * company name (Chinese collation); inside a group, the remembered certificate, then by rank and key label.
  */
-export function groupByCompany(certificates: YztCertificate[], remembered: string | null = null): CompanyGroup[] {
+export function groupByCompany(certificates: YztCertificate[], remembered: string | null = null, purpose: PickerPurpose = "sign"): CompanyGroup[] {
   const groups = new Map<string, CompanyGroup>();
   for (const certificate of certificates) {
     const key = `${certificate.holderName}\u0000${certificate.creditCode ?? ""}`;
@@ -48,7 +51,7 @@ export function groupByCompany(certificates: YztCertificate[], remembered: strin
     group.certificates.push(certificate);
   }
   const collator = new Intl.Collator("zh-CN");
-  const first = (certificate: YztCertificate) => (certificate.id === remembered && selectable(certificate) ? 0 : 1);
+  const first = (certificate: YztCertificate) => (certificate.id === remembered && selectable(certificate, purpose) ? 0 : 1);
   for (const group of groups.values()) {
     group.certificates.sort((a, b) => first(a) - first(b) || rank(a) - rank(b) || collator.compare(`${a.tokenLabel}${a.id}`, `${b.tokenLabel}${b.id}`));
   }
@@ -57,8 +60,8 @@ export function groupByCompany(certificates: YztCertificate[], remembered: strin
 }
 
 /** The certificate to select first: the remembered one when it is still offered and usable, else the first usable one shown. */
-export function initialChoice(groups: CompanyGroup[], remembered: string | null): string | null {
-  const all = groups.flatMap((group) => group.certificates).filter(selectable);
+export function initialChoice(groups: CompanyGroup[], remembered: string | null, purpose: PickerPurpose = "sign"): string | null {
+  const all = groups.flatMap((group) => group.certificates).filter((certificate) => selectable(certificate, purpose));
   return all.find((certificate) => certificate.id === remembered)?.id ?? all[0]?.id ?? null;
 }
 

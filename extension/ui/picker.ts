@@ -8,11 +8,13 @@
 import type { YztCertificate } from "../../protocol/types.js";
 import { cancelOnEscape, element, errorText, formatDate, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 import { HELP_LINKS } from "./links.js";
-import { daysText, groupByCompany, initialChoice, matchesQuery, selectable } from "./picker-model.js";
+import { daysText, groupByCompany, initialChoice, matchesQuery, selectable, type PickerPurpose } from "./picker-model.js";
 
 interface PickerContext {
   origin: string;
   certificates: YztCertificate[];
+  /** What the choice is for: to sign (login, signatures: only certificates in their validity period) or encrypt. */
+  purpose?: PickerPurpose;
   /** The certificate chosen last time on this origin, if any. */
   remembered?: string | null;
 }
@@ -34,9 +36,9 @@ function select(id: string | null, scroll = false): void {
   (document.querySelector("button[type=submit]") as HTMLButtonElement).disabled = id === null;
 }
 
-function item(cert: YztCertificate): HTMLLIElement {
+function item(cert: YztCertificate, purpose: PickerPurpose): HTMLLIElement {
   const issuer = cert.issuer.CN ?? cert.issuer.O ?? "";
-  const usable = selectable(cert);
+  const usable = selectable(cert, purpose);
   const li = element(
     "li",
     { attrs: { "data-certificate-id": cert.id, role: "option", tabindex: "-1", "aria-selected": "false", ...(usable ? {} : { "aria-disabled": "true" }) } },
@@ -45,7 +47,7 @@ function item(cert: YztCertificate): HTMLLIElement {
     element("div", { className: "muted", text: `${t("validity")}: ${formatDate(cert.notBefore)} ~ ${formatDate(cert.notAfter)} (${daysText(cert, t)})` }),
   );
   if (!usable) {
-    li.append(element("div", { className: "notice" }, document.createTextNode(`${t("expiredCannotUse")} `),
+    li.append(element("div", { className: "notice" }, document.createTextNode(`${t(cert.status === "expired" ? "expiredCannotUse" : "notYetValidCannotUse")} `),
       element("a", { text: t("renewLink"), attrs: { href: HELP_LINKS.renew, target: "_blank", rel: "noopener", "data-action": "renew" } })));
     return li;
   }
@@ -56,16 +58,17 @@ function item(cert: YztCertificate): HTMLLIElement {
 
 function render(context: PickerContext): void {
   const list = document.getElementById("list")!;
-  const groups = groupByCompany(context.certificates, context.remembered ?? null);
+  const purpose = context.purpose ?? "sign";
+  const groups = groupByCompany(context.certificates, context.remembered ?? null, purpose);
   for (const group of groups) {
     list.append(
       element("li", { className: "group", attrs: { role: "presentation", "data-company": group.company } },
         element("span", { className: "company", text: group.company }),
         element("span", { className: "muted", text: `${t("creditCode")}: ${group.creditCode ?? "-"}` })),
-      ...group.certificates.map(item),
+      ...group.certificates.map((certificate) => item(certificate, purpose)),
     );
   }
-  select(initialChoice(groups, context.remembered ?? null), true);
+  select(initialChoice(groups, context.remembered ?? null, purpose), true);
 }
 
 /** Shows the options matching the query (and their company headings); keeps or moves the selection. */

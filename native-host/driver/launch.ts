@@ -42,6 +42,10 @@ function driverEntry(): string {
 export function driverCommand(candidate: LibraryCandidate, hostRuntime = process.execPath, hostArch: string = process.arch): DriverCommand | { refusal: string } {
   const arch = archOfFile(candidate.path);
   const sameArch = arch === null || arch === hostArch;
+  // A runtime of another architecture carries koffi for SKF libraries, never a pkcs11js build of its own.
+  if (!sameArch && candidate.kind === "pkcs11") {
+    return { refusal: `${candidate.path} is a ${describeArch(arch)} PKCS#11 module, and this installation loads PKCS#11 modules only of its own architecture, ${describeArch(hostArch as BinaryArch)}: install the vendor's ${describeArch(hostArch as BinaryArch)} module, or use its SKF library` };
+  }
   const runtime = sameArch ? hostRuntime : driverRuntime(arch, hostRuntime);
   if (runtime === null) {
     return { refusal: `${candidate.path} is a ${describeArch(arch!)} library, and this installation's key drivers run ${describeArch(hostArch as BinaryArch)}: install the vendor's ${describeArch(hostArch as BinaryArch)} driver` };

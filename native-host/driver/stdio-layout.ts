@@ -9,12 +9,13 @@
  * one OS handle per descriptor. libuv (the 64-bit host) writes 8-byte handles; the 32-bit Node runtime's C
  * runtime (linked into node.exe, so the same code on Windows and under Wine) reads 4-byte ones. The driver
  * therefore sees descriptor 2k as the host's entry k (a handle's low half, which is the whole handle) and
- * descriptor 2k+1 as no handle at all (the high half, 0), each with the flag byte of its own index, which
- * must say "open". Its standard output and error, for which the runtime falls back on the Win32 standard
- * handles, come out as entry 1. The cross layout below is chosen so that this reading gives the driver
- * stdin = entry 0 (requests), descriptors 1 and 2 = entry 1 (the host's stderr), and descriptor 4 = entry 2
- * (the frames); entry 4 is there only for its "open" flag byte. Vendor code that prints through its own C
- * runtime writes to the Win32 standard output, entry 1: the host's stderr, as on every other platform.
+ * descriptor 2k+1 as handle 0 (the high half), each with the flag byte of its own index, which must say
+ * "open" for the descriptor to exist. libuv also hands entries 0, 1 and 2 over as the Win32 standard
+ * handles (STARTUPINFO), which vendor code that prints through its own C runtime, or writes to
+ * GetStdHandle directly, uses. The cross layout below gives the driver: descriptor 0 = entry 0 (requests);
+ * descriptor 2 = entry 1 (the host's stderr: Node's own warnings); descriptor 6 = entry 3 (the frames), whose
+ * "open" flag is entry 6's; and Win32 standard output and error = entries 1 and 2, both the host's stderr,
+ * never the frames. Descriptor 1 is handle 0 and goes nowhere; the driver writes nothing to it.
  */
 import type { StdioOptions } from "node:child_process";
 
@@ -33,18 +34,19 @@ export interface DriverStdio {
 }
 
 const NORMAL: DriverStdio = { stdio: ["pipe", STDERR_FD, "inherit", "pipe"], framesEntry: 3, driverFramesFd: 3 };
-const CROSS_BITNESS_WINDOWS: DriverStdio = { stdio: ["pipe", STDERR_FD, "pipe", "ignore", STDERR_FD], framesEntry: 2, driverFramesFd: 4 };
+const SIXTY_FOUR_TO_THIRTY_TWO_WINDOWS: DriverStdio = { stdio: ["pipe", STDERR_FD, STDERR_FD, "pipe", "ignore", "ignore", STDERR_FD], framesEntry: 3, driverFramesFd: 6 };
 
 /** The layout for a driver of `driverArch` started by a host of `hostArch` on `platform`. */
 export function driverStdio(driverArch: string, hostArch: string = process.arch, platform: NodeJS.Platform = process.platform): DriverStdio {
-  const cross = platform === "win32" && POINTER_BITS[driverArch] !== undefined && POINTER_BITS[driverArch] !== POINTER_BITS[hostArch];
-  return cross ? CROSS_BITNESS_WINDOWS : NORMAL;
+  // Only this direction is worked out above; a 32-bit host is not shipped.
+  const cross = platform === "win32" && POINTER_BITS[hostArch] === 64 && POINTER_BITS[driverArch] === 32;
+  return cross ? SIXTY_FOUR_TO_THIRTY_TWO_WINDOWS : NORMAL;
 }
 
-/** In the driver: the descriptor its frames go to (3, or what the host set for a cross-bitness driver). */
+/** In the driver: the descriptor its frames go to (3, or what the host set for a 32-bit driver on 64-bit Windows). */
 export function framesFdFromEnv(env: NodeJS.ProcessEnv, fallback: number): number {
   const value = env[FRAMES_FD_ENV];
   if (value === undefined) return fallback;
-  if (value !== "3" && value !== "4") throw new Error(`${FRAMES_FD_ENV} must be 3 or 4, not ${JSON.stringify(value)}`);
+  if (value !== "3" && value !== "6") throw new Error(`${FRAMES_FD_ENV} must be 3 or 6, not ${JSON.stringify(value)}`);
   return Number(value);
 }

@@ -7,7 +7,7 @@
  * not installed is not mentioned; one that is installed but lacks either half gets a warning that says how to
  * repair it, in Chinese first.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import type { DiagnosticCheck } from "../../protocol/messages.js";
 import { HOST_NAME } from "../../protocol/messages.js";
 import { LINUX_PROFILE_BROWSERS } from "./browsers.js";
@@ -65,7 +65,14 @@ function homeProfiles(name: string): string[] {
   } catch {
     // no /home: root's profile only
   }
-  return ["/root", ...homes].map((home) => `${home}/.config/${name}`).filter((dir) => existsSync(dir));
+  // As the maintainer scripts see them: a symlinked profile is skipped there, so it is not counted here.
+  return ["/root", ...homes].map((home) => `${home}/.config/${name}`).filter((dir) => {
+    try {
+      return lstatSync(dir).isDirectory();
+    } catch {
+      return false;
+    }
+  });
 }
 
 const realProbe: DeliveryProbe = {
@@ -108,7 +115,8 @@ function profileBrowserCheck(browser: ProfileBrowserDelivery, chromeId: string, 
     return { id: "browser", status: "warning", message: `${browser.name}: 尚无用户配置，请每位用户首次启动该浏览器后运行 yzt install / no profile yet: each user runs yzt install after the browser's first start`, detail };
   }
   const status = registered === profiles.length && offered === profiles.length ? "ok" : "warning";
-  const repair = status === "ok" ? "" : "；缺少的用户请运行 yzt install / any user without it runs yzt install";
+  // yzt install registers the host for a user; the extension offer comes with the package's own files.
+  const repair = status === "ok" ? "" : "；缺少的用户首次启动浏览器后，请运行 yzt install 并重新安装 yzt-bridge 软件包 / a user without it runs yzt install, and the yzt-bridge package is reinstalled, after that user's first browser start";
   return {
     id: "browser",
     status,

@@ -28,6 +28,7 @@ import { hostManifest } from "../../native-host/install/host-manifest.js";
 import type { InstallRecord } from "../../native-host/install/installer.js";
 import { firefoxPolicy } from "../../native-host/install/packaging.js";
 import { archOfFile } from "../../native-host/driver/binary-arch.js";
+import type { LinuxPayload } from "./linux-payload.js";
 import { builtChromeManifest, json, normalise, Stage, stageHostPayload, stageUnixLaunchers } from "./stage.js";
 import { publishedIds, storeIdFile, storeIds } from "../../native-host/install/extension-ids.js";
 
@@ -45,12 +46,8 @@ export interface LinuxTreeInput {
   stage: string;
   version: string;
   format: "deb" | "rpm";
-  /** The target's architecture; default amd64 (this machine's: its runtime, addon and koffi binary). */
-  arch?: LinuxArch;
-  /** The Node runtime to ship (stripped on the way in). */
-  node: string;
-  /** Another architecture's binaries: koffi's platform package, the pkcs11js addon (null: none, SKF only), the strip that knows them. */
-  foreign?: { koffiPlatform: string; pkcs11Addon: string | null; strip: string };
+  /** The architecture's binaries: Node runtime (stripped on the way in), koffi, pkcs11js (linux-payload.ts). */
+  payload: LinuxPayload;
   crx: Buffer;
   xpi: Buffer;
   /** Whether the .xpi is Mozilla-signed (only then does Firefox install it from the policy). */
@@ -76,9 +73,12 @@ export interface EtcRegistration {
 
 /** A file the maintainer scripts put into each existing profile of a browser registered per user (maintainer-scripts.ts). */
 export interface ProfileFile {
+  /** Under INSTALL_DIR: no quotes or spaces (the maintainer scripts write it unquoted in a quoted script). */
   source: string;
   /** Relative to the profile directory. */
   path: string;
+  /** Its content's SHA-256: a file at `path` is ours only while it has this one. */
+  sha256: string;
 }
 
 export interface LinuxTree {
@@ -133,15 +133,17 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   const stage = new Stage(input.stage);
   const { chromeId } = builtChromeManifest(input.root);
 
-  const arch = input.arch ?? "amd64";
+  const { payload } = input;
   const binaries = stageHostPayload(stage, INSTALL_DIR, {
     root: input.root,
     version: input.version,
-    runtime: { from: input.node, to: "bin/node" },
-    ...(input.foreign ? { koffiPlatforms: [input.foreign.koffiPlatform], addonBinary: input.foreign.pkcs11Addon, runtimeWroteCodeCaches: false } : {}),
+    runtime: { from: payload.node, to: "bin/node" },
+    koffiPlatforms: [payload.koffiPlatform],
+    addonBinary: payload.pkcs11Addon,
+    runtimeWroteCodeCaches: payload.runtimeWroteCodeCaches,
   });
   // Debug symbols are most of a Node binary's size and no user needs them.
-  execFileSync(input.foreign?.strip ?? "strip", ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, ...(binaries.addon ? [binaries.addon] : [])]);
+  execFileSync(payload.strip, ["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", binaries.runtime, ...(binaries.addon ? [binaries.addon] : [])]);
 
   const { node, entry: hostEntry, launcher, cli } = stageUnixLaunchers(stage, INSTALL_DIR);
   stage.link("/usr/bin/yzt", cli);
@@ -157,6 +159,7 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   for (const family of ["chromium", "firefox"] as const) {
     stage.write(`${INSTALL_DIR}/native-messaging-hosts/${family}.json`, json(hostManifest(family, launcher, chromeId, others)));
   }
+  const chromiumManifest = json(hostManifest("chromium", launcher, chromeId, others));
   const locations = browserLocations("linux", "system");
   const firefoxDirs = input.format === "rpm" ? ["/usr/lib/mozilla/native-messaging-hosts", "/usr/lib64/mozilla/native-messaging-hosts"] : ["/usr/lib/mozilla/native-messaging-hosts"];
   for (const location of locations) {
@@ -181,9 +184,10 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   // Per profile for the forks registered per user: their host manifest, and the extension offered from the
   // profile's "External Extensions" folder, which Chromium builds on Linux read (Chromium's convention only).
   stage.write(`${INSTALL_DIR}/extension/external-extension.json`, externalExtension);
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
   const profileFiles: ProfileFile[] = [
-    { source: `${INSTALL_DIR}/native-messaging-hosts/chromium.json`, path: `NativeMessagingHosts/${HOST_NAME}.json` },
-    { source: `${INSTALL_DIR}/extension/external-extension.json`, path: `External Extensions/${chromeId}.json` },
+    { source: `${INSTALL_DIR}/native-messaging-hosts/chromium.json`, path: `NativeMessagingHosts/${HOST_NAME}.json`, sha256: sha256(chromiumManifest) },
+    { source: `${INSTALL_DIR}/extension/external-extension.json`, path: `External Extensions/${chromeId}.json`, sha256: sha256(externalExtension) },
   ];
   const policy = json(firefoxPolicy({ firefoxXpiUrl: `file://${XPI_PATH}` }));
   for (const file of FIREFOX_POLICY_FILES) stage.write(file, policy);
@@ -201,21 +205,42 @@ export function stageLinuxTree(input: LinuxTreeInput): LinuxTree {
   }
   stage.write(`${INSTALL_DIR}/README.txt`, README_TEXT + (binaries.addon ? "" : NO_PKCS11_TEXT) + (input.xpiSigned ? "" : UNSIGNED_XPI_TEXT));
 
-  refuseForeignBinaries(input.stage, stage.files, arch);
+  refuseForeignBinaries(input.stage, stage.files, payload.arch);
   normalise(input.stage, input.sourceDateEpoch);
   return { chromeId, etcRegistrations, profileFiles, files: stage.files };
 }
 
-/** Every ELF file staged must be built for the package's CPU: a binary of this machine's slipping into the arm64 tree stops the build. */
+/** The oldest glibc the packages support (control: `Depends: libc6 (>= 2.28)`; 统信 UOS 20, 麒麟 V10). */
+export const OLDEST_GLIBC = "2.28";
+
+/** The newest GLIBC_x.y symbol version an ELF file needs (readelf reads any architecture's). */
+function newestGlibcNeeded(path: string): string | null {
+  const versions = [...execFileSync("readelf", ["-V", "--wide", path], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).matchAll(/Name: GLIBC_(\d+\.\d+(?:\.\d+)?)/g)].map((match) => match[1]!);
+  return versions.sort(compareVersions).pop() ?? null;
+}
+
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+/**
+ * Every ELF file staged must be built for the package's CPU (a binary of this machine's slipping into the arm64
+ * tree stops the build) and load on the oldest glibc the package promises (an addon compiled on a newer
+ * Debian picks newer symbol versions).
+ */
 function refuseForeignBinaries(stageRoot: string, files: string[], arch: LinuxArch): void {
-  const foreign = files.flatMap((path) => {
+  const problems = files.flatMap((path) => {
     const full = join(stageRoot, path);
-    if (!lstatSync(full).isFile()) return [];
-    const found = archOfFile(full);
     // Only ELF files name a CPU here; anything else (scripts, JSON, the CRX) has none.
-    return found !== null && readFileSync(full).subarray(0, 4).toString("latin1") === "\x7fELF" && found !== LINUX_ARCHES[arch] ? [`${path} (${found})`] : [];
+    if (!lstatSync(full).isFile() || readFileSync(full).subarray(0, 4).toString("latin1") !== "\x7fELF") return [];
+    const found = archOfFile(full);
+    if (found !== LINUX_ARCHES[arch]) return [`${path} is built for ${found ?? "an unknown CPU"}`];
+    const glibc = newestGlibcNeeded(full);
+    return glibc !== null && compareVersions(glibc, OLDEST_GLIBC) > 0 ? [`${path} needs glibc ${glibc}`] : [];
   });
-  if (foreign.length > 0) throw new Error(`the ${arch} package holds binaries of another CPU: ${foreign.join(", ")}`);
+  if (problems.length > 0) throw new Error(`the ${arch} package would not run where it is meant to (${arch}, glibc ≥ ${OLDEST_GLIBC}): ${problems.join("; ")}`);
 }
 
 /** Sizes in KiB of the staged files (dpkg's Installed-Size). */

@@ -34,34 +34,39 @@ export function removeCommand({ target, ownedIfSha256 }: EtcRegistration): strin
 /**
  * Browsers whose system-wide host directory is not known (360安全浏览器, 奇安信可信浏览器: closed Chromium forks)
  * read a user's own profile: the profile files (linux-tree.ts: the host manifest, the external extension) go
- * into every profile that exists when the package is installed, written as the profile's owner (runuser) so
- * that root never follows a user's symlink and the user keeps folders they own; a profile made later is
- * registered by `yzt install` run as that user.
+ * into every profile that exists when the package is installed; a profile made later is registered by
+ * `yzt install` run as that user. Everything inside a home runs as the home's owner (runuser), whose own
+ * rights then bound where any symlink in it leads: root never resolves a path a user controls. A home
+ * owned by root, other than /root, is skipped. A file is written only where none is or ours is (its
+ * SHA-256), and removed only while it is still ours: a manifest of the user's own `yzt install` stays.
  */
-function eachProfile(body: string[]): string[] {
-  const profiles = LINUX_PROFILE_DIRS.map((name) => `/root/.config/${name} /home/*/.config/${name}`).join(" ");
-  return [`for profile in ${profiles}; do`, `  if [ -d "$profile" ] && [ ! -L "$profile" ]; then`, ...body.map((line) => `    ${line}`), `  fi`, `done`];
+function asEachHomeOwner(script: string): string[] {
+  return [
+    `for home in /root /home/*; do`,
+    `  [ -d "$home" ] || continue`,
+    `  owner="$(stat -c %U "$home")"`,
+    `  if [ "$home" != /root ] && [ "$owner" = root ]; then continue; fi`,
+    `  runuser -u "$owner" -- sh -c '${script}' sh "$home" || echo "yzt-bridge: 未能处理 $home 中的浏览器配置 / could not update the browser profiles in $home"`,
+    `done`,
+  ];
 }
+
+/** The script a home's owner runs: `body(file)` for each of our files in each existing, non-symlinked profile. */
+function inEachProfile(files: ProfileFile[], body: (file: ProfileFile) => string): string {
+  const perFile = files.map((file) => `t="$p/${file.path}"; ${body(file)}`).join("; ");
+  return `for name in ${LINUX_PROFILE_DIRS.join(" ")}; do p="$1/.config/$name"; if [ -d "$p" ] && [ ! -L "$p" ]; then ${perFile}; fi; done`;
+}
+
+const ours = (file: ProfileFile) => `echo "${file.sha256}  $t" | sha256sum -c --status 2>/dev/null`;
 
 function profileInstallCommands(files: ProfileFile[]): string[] {
   if (files.length === 0) return [];
-  return eachProfile([
-    `owner="$(stat -c %U "$profile")"`,
-    ...files.map(({ source, path }) =>
-      `runuser -u "$owner" -- sh -c 'mkdir -p "$(dirname "$1/$3")" && cp "$2" "$1/$3"' sh "$profile" '${source}' '${path}' || echo "yzt-bridge: 未能为 $profile 注册 / could not register for $profile"`),
-  ]);
+  return asEachHomeOwner(inEachProfile(files, (file) => `if [ ! -e "$t" ] || ${ours(file)}; then mkdir -p "$(dirname "$t")" && cp ${file.source} "$t"; fi`));
 }
 
 function profileRemovalCommands(files: ProfileFile[]): string[] {
   if (files.length === 0) return [];
-  return eachProfile(
-    files.flatMap(({ path }) => [
-      `if [ ! -L "$profile/${dirname(path)}" ]; then`,
-      `  rm -f "$profile/${path}"`,
-      `  rmdir "$profile/${dirname(path)}" 2>/dev/null || true`,
-      `fi`,
-    ]),
-  );
+  return asEachHomeOwner(inEachProfile(files, (file) => `if ${ours(file)}; then rm -f "$t"; rmdir "$(dirname "$t")" 2>/dev/null || true; fi`));
 }
 
 /** What the maintainer scripts place and remove. */

@@ -269,11 +269,17 @@ describe.runIf(isRoot)("Linux packages (.deb / .rpm)", () => {
     }
   }, 120_000);
 
-  it("installing again after removal registers every browser again", () => {
+  it("installing again after removal registers every browser again, and leaves a user's own manifest in a profile as it is", () => {
+    // The 奇安信 user registered a host of their own (yzt install from elsewhere): the package neither replaces nor removes it.
+    const own = '{"name":"org.yztbridge.host","path":"/home/someone/yzt-host"}\n';
+    mkdirSync(`${PROFILES[1]}/NativeMessagingHosts`, { recursive: true });
+    writeFileSync(profileManifest(PROFILES[1]!), own);
     run("dpkg", ["-i", deb(first)]);
-    for (const path of [...debFiles, ...ETC_FILES]) expect(existsSync(path), path).toBe(true);
+    for (const path of [...debFiles, ...ETC_FILES, profileManifest(PROFILES[0]!)]) expect(existsSync(path), path).toBe(true);
+    expect(readFileSync(profileManifest(PROFILES[1]!), "utf8")).toBe(own);
     run("dpkg", ["--purge", "yzt-bridge"]);
-    expect([...debFiles, ...ETC_FILES].filter((path) => existsSync(path))).toEqual([]);
+    expect([...debFiles, ...ETC_FILES, profileManifest(PROFILES[0]!)].filter((path) => existsSync(path))).toEqual([]);
+    expect(readFileSync(profileManifest(PROFILES[1]!), "utf8")).toBe(own);
   });
 
   it("leaves an administrator's own /etc/firefox/policies/policies.json as it is, through install and purge, and says what to add", () => {

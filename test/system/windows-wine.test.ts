@@ -196,8 +196,9 @@ describe.skipIf(missingTools !== null)("Windows installer under Wine", () => {
       });
 
       if (scope === "user") {
-        it("drives a 32-bit and a 64-bit vendor SKF DLL, each in a driver process of its own architecture: both keys listed with their certificate, both sign, OpenSSL verifies", async () => {
-          const dlls = (["win-ia32", "win-x64"] as const).map((target) => installTestDll(buildStandaloneSkf(target)));
+        it("drives a 32-bit and a 64-bit vendor SKF DLL, each in a driver process of its own architecture: both keys listed with their certificate, both sign, OpenSSL verifies; what the DLLs print never reaches the frames", async () => {
+          // The noisy builds write to the Win32 standard output and error, as vendor DLLs' logging does.
+          const dlls = (["win-ia32", "win-x64"] as const).map((target) => installTestDll(buildStandaloneSkf(target, "noisy")));
           const host = withSkfLibraries(dlls);
           try {
             await host.call("hello", {}, HOST_ANSWER_MS);
@@ -216,6 +217,9 @@ describe.skipIf(missingTools !== null)("Windows installer under Wine", () => {
               const signature = Buffer.from((signed.result as { signature: string }).signature, "base64");
               expect(independentlyVerifiesCms(signature, content, standaloneCertificate()), certificate.id).toBe(true);
             }
+            // The DLLs' lines went to the host's stderr (the browser's log), and no driver was taken for broken.
+            expect(host.stderr).toContain("SSKF debug: SKF_RSASignData");
+            expect(host.stderr).not.toContain("key library driver failed");
             expect(await host.close(HOST_EXIT_MS)).toBe(0);
           } finally {
             host.kill();

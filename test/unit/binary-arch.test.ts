@@ -77,30 +77,32 @@ describe("the driver runtime for a library", () => {
     mkdirSync(join(dir, "runtime-ia32"));
     writeFileSync(join(dir, "runtime-ia32", "node.exe"), "");
     expect(driverCommand(candidate(dll), runtime, "x64")).toMatchObject({ command: join(dir, "runtime-ia32", "node.exe"), args: expect.arrayContaining([dll]), arch: "ia32" });
+    // The 32-bit runtime has koffi for SKF libraries, no pkcs11js: a 32-bit PKCS#11 module is refused by name.
+    const pkcs11 = driverCommand({ ...candidate(dll), kind: "pkcs11" }, runtime, "x64");
+    expect(pkcs11).toEqual({ refusal: expect.stringContaining("32-bit x86 PKCS#11 module") });
+    expect((pkcs11 as { refusal: string }).refusal).toContain("its SKF library");
   });
 });
 
 describe("a driver's descriptors", () => {
   it("put the frames on descriptor 3 wherever driver and host have the same pointer size", () => {
-    for (const [driver, host, platform] of [["x64", "x64", "win32"], ["x64", "x64", "linux"], ["arm64", "x64", "win32"], ["ia32", "x64", "linux"]] as const) {
+    for (const [driver, host, platform] of [["x64", "x64", "win32"], ["x64", "x64", "linux"], ["arm64", "x64", "win32"], ["ia32", "x64", "linux"], ["x64", "ia32", "win32"]] as const) {
       expect(driverStdio(driver, host, platform), `${driver} under ${host} on ${platform}`).toMatchObject({ framesEntry: 3, driverFramesFd: 3 });
     }
   });
 
-  it("give a 32-bit driver of a 64-bit Windows host the layout its C runtime reads right: requests on 0, the host's stderr on 1 and 2, frames on 4", () => {
+  it("give a 32-bit driver of a 64-bit Windows host the layout its C runtime reads right: requests on 0, frames on 6, the host's stderr as its Win32 output and error", () => {
     const layout = driverStdio("ia32", "x64", "win32");
-    expect(layout).toMatchObject({ framesEntry: 2, driverFramesFd: 4 });
-    // Entry k reaches the driver as descriptor 2k; descriptor 4's "open" flag byte is entry 4's.
+    expect(layout).toMatchObject({ framesEntry: 3, driverFramesFd: 6 });
+    // Entry k reaches the driver as descriptor 2k with the "open" flag byte of index 2k: descriptor 6 is
+    // entry 3 (the frames pipe), open by entry 6's flag. Entries 1 and 2 are its Win32 stdout and stderr.
     const stdio = layout.stdio as unknown[];
-    expect(stdio[0]).toBe("pipe");
-    expect(stdio[1]).toBe(2);
-    expect(stdio[2]).toBe("pipe");
-    expect(stdio[4]).toBe(2);
+    expect(stdio).toEqual(["pipe", 2, 2, "pipe", "ignore", "ignore", 2]);
   });
 
-  it("are read by the driver from its environment, and nothing but 3 or 4 is taken", () => {
+  it("are read by the driver from its environment, and nothing but 3 or 6 is taken", () => {
     expect(framesFdFromEnv({}, 3)).toBe(3);
-    expect(framesFdFromEnv({ [FRAMES_FD_ENV]: "4" }, 3)).toBe(4);
-    expect(() => framesFdFromEnv({ [FRAMES_FD_ENV]: "1" }, 3)).toThrow(/3 or 4/);
+    expect(framesFdFromEnv({ [FRAMES_FD_ENV]: "6" }, 3)).toBe(6);
+    expect(() => framesFdFromEnv({ [FRAMES_FD_ENV]: "4" }, 3)).toThrow(/3 or 6/);
   });
 });

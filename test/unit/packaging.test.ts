@@ -130,16 +130,15 @@ describe("maintainer scripts", () => {
     expect(readFileSync(target, "utf8")).toBe('{"policies":{"DisableTelemetry":true}}\n');
   });
 
-  it("put the profile files into every existing 360 and 奇安信 profile as its owner, skipping symlinked profiles and folders, and remove only those files", () => {
-    const files = { etcRegistrations: [], profileFiles: [{ source: "/opt/yzt-bridge/x.json", path: "External Extensions/id.json" }] };
+  it("put the profile files into every existing 360 and 奇安信 profile as the home's owner, only where none or ours is, and remove only ours", () => {
+    const files = { etcRegistrations: [], profileFiles: [{ source: "/opt/yzt-bridge/x.json", path: "External Extensions/id.json", sha256: "ab".repeat(32) }] };
     const install = afterInstallCommands(files);
-    expect(install).toContain("for profile in /root/.config/com.360.browser /home/*/.config/com.360.browser /root/.config/qaxbrowser /home/*/.config/qaxbrowser; do");
-    expect(install).toContain('[ ! -L "$profile" ]');
-    expect(install).toContain('owner="$(stat -c %U "$profile")"');
-    expect(install).toContain(`runuser -u "$owner" -- sh -c 'mkdir -p "$(dirname "$1/$3")" && cp "$2" "$1/$3"' sh "$profile" '/opt/yzt-bridge/x.json' 'External Extensions/id.json'`);
+    // Root only picks the homes and their owners; every path inside a home is resolved as its owner.
+    expect(install).toContain("for home in /root /home/*; do");
+    expect(install).toContain('if [ "$home" != /root ] && [ "$owner" = root ]; then continue; fi');
+    expect(install).toContain(`runuser -u "$owner" -- sh -c 'for name in com.360.browser qaxbrowser; do p="$1/.config/$name"; if [ -d "$p" ] && [ ! -L "$p" ]; then t="$p/External Extensions/id.json"; if [ ! -e "$t" ] || echo "${"ab".repeat(32)}  $t" | sha256sum -c --status 2>/dev/null; then`);
     const removal = removalCommands(files);
-    expect(removal).toContain('if [ ! -L "$profile/External Extensions" ]; then');
-    expect(removal).toContain('rm -f "$profile/External Extensions/id.json"');
+    expect(removal).toContain(`if echo "${"ab".repeat(32)}  $t" | sha256sum -c --status 2>/dev/null; then rm -f "$t";`);
   });
 });
 

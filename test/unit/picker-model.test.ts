@@ -63,7 +63,11 @@ describe("picker model", () => {
       expect(initialChoice(groupByCompany(mixed), "E1:0101")).toBe("S2:0101");
       expect(initialChoice(groupByCompany(mixed, "S3:0101"), "S3:0101")).toBe("S3:0101");
       expect(initialChoice(groupByCompany(mixed.filter((c) => c.status === "expired")), null)).toBeNull();
-      expect(mixed.map(selectable)).toEqual([false, true, false, true]);
+      expect(mixed.map((c) => selectable(c))).toEqual([false, true, false, true]);
+      // Not yet valid cannot sign either; an expired encryption certificate still opens what was sealed to it.
+      expect(selectable(cert("N1:0101", "x", null, "y", "notYetValid", 400))).toBe(false);
+      expect(mixed.map((c) => selectable(c, "encrypt"))).toEqual([true, true, true, true]);
+      expect(initialChoice(groupByCompany(mixed, "E1:0101", "encrypt"), "E1:0101", "encrypt")).toBe("E1:0101");
     });
 
     it("says how long ago a certificate expired, never a negative number of days left", () => {

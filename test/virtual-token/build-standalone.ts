@@ -15,8 +15,8 @@ import { repoRoot, virtualTokenSources } from "./build.js";
 import { SO_PIN, USER_PIN } from "./provision.js";
 
 export type StandaloneTarget = "win-ia32" | "win-x64" | "linux-arm64";
-/** `hang-enum`: SKF_EnumDev never returns (skf-standalone.c's header says why). */
-export type StandaloneVariant = "standard" | "hang-enum";
+/** `hang-enum`: SKF_EnumDev never returns; `noisy`: it and signing print to stdout and stderr (skf-standalone.c's header). */
+export type StandaloneVariant = "standard" | "hang-enum" | "noisy";
 
 interface Toolchain {
   compiler: string;
@@ -31,7 +31,7 @@ const TOOLCHAINS: Record<StandaloneTarget, Toolchain> = {
   "win-x64": { compiler: "x86_64-w64-mingw32-gcc", packages: "gcc-mingw-w64-x86-64-win32", flags: ["-static-libgcc", "-Wl,--kill-at"], extension: "dll" },
   "linux-arm64": { compiler: "aarch64-linux-gnu-gcc", packages: "gcc-aarch64-linux-gnu", flags: ["-fPIC", "-fvisibility=hidden"], extension: "so" },
 };
-const DEFINES: Record<StandaloneVariant, string[]> = { standard: [], "hang-enum": ["-DSSKF_HANG_ENUM"] };
+const DEFINES: Record<StandaloneVariant, string[]> = { standard: [], "hang-enum": ["-DSSKF_HANG_ENUM"], noisy: ["-DSSKF_NOISY"] };
 /** The company the test certificate is issued to, as a login page shows it. */
 export const STANDALONE_KEY_HOLDER = "北京一证通测试有限公司";
 

@@ -18,8 +18,10 @@
  * counter lives in memory, as long as the library stays loaded. No device events (no SKF_WaitForDevEvent): the
  * host polls, as it must for many vendor DLLs.
  *
- * Variant: -DSSKF_HANG_ENUM makes SKF_EnumDev never return (C*Core's library left the host unanswering), for
- * the test that the host still answers and exits when its stdin closes.
+ * Variants: -DSSKF_HANG_ENUM makes SKF_EnumDev never return (C*Core's library left the host unanswering), for
+ * the test that the host still answers and exits when its stdin closes; -DSSKF_NOISY writes debug lines to
+ * the process's standard output and error in SKF_EnumDev and SKF_RSASignData, as vendor DLLs do (through
+ * the Win32 standard handles on Windows), which must never reach the driver's frames.
  *
  * ABI: on Windows __stdcall, exported without decoration (-Wl,--kill-at), as vendors' .def files export them;
  * elsewhere the C convention with only the SKF_ functions visible. ULONG and BOOL 32 bits, handles pointers,
@@ -34,7 +36,15 @@
 #ifdef _WIN32
 #define SKF_API __declspec(dllexport) ULONG __stdcall
 __declspec(dllimport) void __stdcall Sleep(uint32_t milliseconds);
+__declspec(dllimport) void *__stdcall GetStdHandle(uint32_t which);
+__declspec(dllimport) int __stdcall WriteFile(void *file, const void *data, uint32_t size, uint32_t *written, void *overlapped);
 static void yield_cpu(void) { Sleep(0); }
+/* Straight to the Win32 standard output (-11) and error (-12), as a vendor's own logging does. */
+__attribute__((unused)) static void print_debug(const char *line) {
+  uint32_t written;
+  WriteFile(GetStdHandle((uint32_t)-11), line, (uint32_t)strlen(line), &written, 0);
+  WriteFile(GetStdHandle((uint32_t)-12), line, (uint32_t)strlen(line), &written, 0);
+}
 __attribute__((unused)) static void never_return(void) {
   for (;;) Sleep(0xFFFFFFFF);
 }
@@ -43,6 +53,9 @@ __attribute__((unused)) static void never_return(void) {
 #include <unistd.h>
 #define SKF_API __attribute__((visibility("default"))) ULONG
 static void yield_cpu(void) { sched_yield(); }
+__attribute__((unused)) static void print_debug(const char *line) {
+  if (write(1, line, strlen(line)) < 0 || write(2, line, strlen(line)) < 0) return;
+}
 __attribute__((unused)) static void never_return(void) {
   for (;;) pause();
 }
@@ -207,6 +220,9 @@ static void copy_text(CHAR *field, size_t size, const char *text) {
 static ULONG enum_dev(LPSTR list, ULONG *size) {
 #ifdef SSKF_HANG_ENUM
   never_return();
+#endif
+#ifdef SSKF_NOISY
+  print_debug("SSKF debug: SKF_EnumDev\r\n");
 #endif
   return put_name_list(DEVICE_NAME, list, size);
 }
@@ -384,6 +400,9 @@ static ULONG rsa_sign_data(HCONTAINER h, BYTE *data, ULONG data_len, BYTE *sig, 
   if (!container_open(h)) return SAR_INVALIDHANDLEERR;
   if (!data || !sig_len) return SAR_INVALIDPARAMERR;
   if (!g_logged_in) return SAR_USER_NOT_LOGGED_IN;
+#ifdef SSKF_NOISY
+  print_debug("SSKF debug: SKF_RSASignData\r\n");
+#endif
   if (data_len > MAX_RSA_MODULUS_LEN - 11) return SAR_INDATALENERR;
   if (!sig) {
     *sig_len = MAX_RSA_MODULUS_LEN;
