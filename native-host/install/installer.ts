@@ -123,7 +123,13 @@ function windowsRegistryScripts(entries: InstallRecord["browsers"]): { reg: stri
 
 /** A browser asked for by name whose host directory is not known for this OS and scope. */
 function unplaceableBrowsers(browsers: BrowserName[], platform: NodeJS.Platform, scope: Scope): YztError {
-  const hint = browsers.includes("uos") && platform === "linux" && scope === "user" ? "：统信 UOS 浏览器只能整机注册 / the UOS browser is registered per machine only: yzt install --system --browser uos" : "";
+  const perUserOnly = browsers.some((browser) => browser === "qihoo360" || browser === "qaxbrowser");
+  const hint =
+    browsers.includes("uos") && platform === "linux" && scope === "user"
+      ? "：统信 UOS 浏览器只能整机注册 / the UOS browser is registered per machine only: yzt install --system --browser uos"
+      : perUserOnly && platform === "linux" && scope === "system"
+        ? "：360安全浏览器、奇安信可信浏览器只能按用户注册，请以该用户身份运行 yzt install / 360 and 奇安信 are registered per user only: run yzt install as that user"
+        : "";
   return new YztError("BAD_REQUEST", `--browser ${browsers.join(",")}: 本系统不支持 / not available on ${platform} (${scope})${hint}`);
 }
 

@@ -115,6 +115,7 @@ describe("installer paths and Windows registry scripts", () => {
       ]);
       for (const entry of record.browsers) expect(JSON.parse(readFileSync(entry.manifestPath, "utf8"))).toMatchObject({ name: "org.yztbridge.host", allowed_origins: [`chrome-extension://${"a".repeat(32)}/`] });
       expect(browserLocations("linux", "system").map((l) => l.browser)).not.toContain("qihoo360");
+      expect(() => install({ scope: "system", platform: "linux", dataDir: join(home, "system"), home, browsers: ["qaxbrowser"], chromeId: "a".repeat(32), entry: "/x/main.js" })).toThrow(/run yzt install as that user/);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
