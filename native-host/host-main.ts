@@ -11,6 +11,7 @@ import { FdWriter, openInput } from "./transport/stdio.js";
 import { createLogger } from "./support/log.js";
 import { setupService } from "./token/setup.js";
 import { keyLibraryLoading } from "./driver/loader.js";
+import { releaseSpareDriver } from "./driver/spare.js";
 import { HOST_VERSION } from "./support/version.js";
 
 const STDIN_FD = 0;
@@ -46,6 +47,8 @@ export async function serve(): Promise<void> {
     // Even with no usable module the host must answer, so diagnose can explain what is wrong.
     logger.log("error", "token service failed to start", { error: error instanceof Error ? error.message : String(error) });
   }
+  // Every library has its driver once the service has started: a spare none took is not needed.
+  releaseSpareDriver();
 
   openInput(STDIN_FD, {
     data: (chunk) => loop.receive(chunk),

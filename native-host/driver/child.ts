@@ -18,14 +18,14 @@ import type { ParsedCertificate } from "../crypto/certificate-view.js";
 import { createLogger } from "../support/log.js";
 import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey } from "../token/device.js";
 import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
-import { encodeFrame, FrameDecoder } from "../transport/framing.js";
-import { FdWriter, openInput } from "../transport/stdio.js";
-import { candidateFromArgs } from "./launch.js";
+import { encodeFrame } from "../transport/framing.js";
+import { FdWriter } from "../transport/stdio.js";
+import { hostFrames } from "./host-frames.js";
+import { candidateFromArgs, candidateFromLoadFrame, isSpareInvocation } from "./launch.js";
 import { dieWithHost } from "./orphan-guard.js";
 import { framesFdFromEnv } from "./stdio-layout.js";
-import { deviceArgs, DRIVER_FRAMES_FD, encodeBytes, MAX_DRIVER_FRAME_BYTES, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
+import { deviceArgs, DRIVER_FRAMES_FD, encodeBytes, parseDriverRequest, type DriverEvent, type DriverReply, type DriverRequest, type WireKey } from "./wire.js";
 
-const STDIN_FD = 0;
 const DEFAULT_POLL_MS = 100;
 /** How long after a call found its key gone the driver lists keys at every poll. */
 const LIST_AFTER_REMOVAL_MS = 5_000;
@@ -233,12 +233,16 @@ class Driver {
   }
 }
 
-/** The driver program: `<entry> --yzt-driver <kind> <source> <path>` (launch.ts builds the command). */
+/**
+ * The driver program: `<entry> --yzt-driver <kind> <source> <path>` (launch.ts builds the command), or
+ * `<entry> --yzt-driver spare`, told its library in its first frame (spare.ts).
+ */
 export async function runDriver(argv: string[]): Promise<void> {
   dieWithHost();
   const logger = createLogger();
-  const candidate: LibraryCandidate = candidateFromArgs(argv);
   const output = new FdWriter(framesFdFromEnv(process.env, DRIVER_FRAMES_FD));
+  const frames = hostFrames(logger);
+  const candidate: LibraryCandidate = isSpareInvocation(argv) ? candidateFromLoadFrame(await frames.first()) : candidateFromArgs(argv);
   const loader = await libraryLoader(sm2SettingsFrom(process.env));
   // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.
   const library = loader(candidate);
@@ -248,34 +252,27 @@ export async function runDriver(argv: string[]): Promise<void> {
     process.exit(0);
   }
   const driver = new Driver(library, output);
-  const decoder = new FrameDecoder(MAX_DRIVER_FRAME_BYTES);
-  openInput(STDIN_FD, {
-    data: (chunk) => {
-      for (const decoded of decoder.push(chunk)) {
-        if (decoded.kind === "error") {
-          logger.log("warn", "driver: unreadable frame from the host", { error: decoded.error.message });
-          continue;
-        }
-        let request: DriverRequest;
-        try {
-          request = parseDriverRequest(decoded.value);
-        } catch (error) {
-          const id = (decoded.value as { id?: unknown } | null)?.id;
-          if (Number.isSafeInteger(id) && (id as number) > 0) driver.send({ id: id as number, error: YztError.from(error, "BAD_REQUEST").toJSON() });
-          continue;
-        }
-        void driver.handle(request);
+  frames.serve(
+    (value) => {
+      let request: DriverRequest;
+      try {
+        request = parseDriverRequest(value);
+      } catch (error) {
+        const id = (value as { id?: unknown } | null)?.id;
+        if (Number.isSafeInteger(id) && (id as number) > 0) driver.send({ id: id as number, error: YztError.from(error, "BAD_REQUEST").toJSON() });
+        return;
       }
+      void driver.handle(request);
     },
-    // The host is gone: nothing is left to serve. Closing the library first lets it end its sessions.
-    end: () => {
+    // Closing the library first lets it end its sessions.
+    () => {
       try {
         driver.stop();
       } finally {
         process.exit(0);
       }
     },
-  }).start();
+  );
   const pollMs = Number(process.env.YZT_POLL_MS);
   driver.start(Number.isFinite(pollMs) && pollMs > 0 ? pollMs : DEFAULT_POLL_MS);
 }

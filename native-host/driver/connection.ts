@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { YztError } from "../../protocol/errors.js";
-import type { PinReading } from "../token/device.js";
+import type { LibraryCandidate, PinReading } from "../token/device.js";
 import { encodeFrame, FrameDecoder } from "../transport/framing.js";
 import type { DriverCommand } from "./launch.js";
 import { driverStdio, FRAMES_FD_ENV } from "./stdio-layout.js";
@@ -80,11 +80,16 @@ export class DriverConnection {
   /** What the driver does on its own before it has answered anything: loading, then its first look. */
   private phase: "load" | "scan" = "load";
 
-  constructor(command: DriverCommand, private readonly handlers: ConnectionHandlers) {
+  /**
+   * Starts the driver; or, with `spare`, takes the spare driver the host's loader started (spare.ts, on this
+   * runtime with the usual layout) and tells it which library to load.
+   */
+  constructor(command: DriverCommand, private readonly handlers: ConnectionHandlers, spare?: { child: ChildProcess; load: LibraryCandidate }) {
     const layout = driverStdio(command.arch);
     const env = layout.driverFramesFd === DRIVER_FRAMES_FD ? process.env : { ...process.env, [FRAMES_FD_ENV]: String(layout.driverFramesFd) };
-    this.child = spawn(command.command, command.args, { stdio: layout.stdio, env, windowsHide: true });
+    this.child = spare?.child ?? spawn(command.command, command.args, { stdio: layout.stdio, env, windowsHide: true });
     track(this.child);
+    if (spare) this.child.stdin!.write(encodeFrame({ load: spare.load }));
     this.frames = this.child.stdio[layout.framesEntry] as Readable;
     this.frames.on("data", (chunk: Buffer) => this.receive(chunk));
     // A write to a driver that just died fails with EPIPE; its exit reports the crash.

@@ -14,8 +14,9 @@ import { driverRuntime } from "../support/runtimes.js";
 import type { LibraryCandidate } from "../token/device.js";
 import type { ModuleSource } from "../token/modules.js";
 import { archOfFile, describeArch, type BinaryArch } from "./binary-arch.js";
+import { DRIVER_FLAG, SPARE } from "./spare.js";
 
-export const DRIVER_FLAG = "--yzt-driver";
+export { DRIVER_FLAG } from "./spare.js";
 
 const KINDS = new Set(["pkcs11", "skf"]);
 const SOURCES = new Set<string>(["explicit", "config", "p11-kit", "known"] satisfies ModuleSource[]);
@@ -56,8 +57,25 @@ export function driverCommand(candidate: LibraryCandidate, hostRuntime = process
 /** The library a driver process was started for, from its argv. */
 export function candidateFromArgs(argv: string[] = process.argv): LibraryCandidate {
   const [flag, kind, source, path] = argv.slice(2);
-  if (flag !== DRIVER_FLAG || !kind || !KINDS.has(kind) || !source || !SOURCES.has(source) || !path) {
-    throw new YztError("BAD_REQUEST", `a driver is started as: <entry> ${DRIVER_FLAG} <pkcs11|skf> <source> <library path>`);
-  }
+  const candidate = flag === DRIVER_FLAG ? validCandidate(kind, source, path) : null;
+  if (!candidate) throw new YztError("BAD_REQUEST", `a driver is started as: <entry> ${DRIVER_FLAG} <pkcs11|skf> <source> <library path>`);
+  return candidate;
+}
+
+/** True in a spare driver (spare.ts): its library comes in its first frame. */
+export function isSpareInvocation(argv: string[] = process.argv): boolean {
+  return argv[2] === DRIVER_FLAG && argv[3] === SPARE && argv.length === 4;
+}
+
+/** The library a spare driver is told to load: `{ "load": { kind, source, path } }`, checked as argv is. */
+export function candidateFromLoadFrame(frame: unknown): LibraryCandidate {
+  const load = (frame as { load?: { kind?: unknown; source?: unknown; path?: unknown } } | null)?.load;
+  const candidate = load && typeof load === "object" ? validCandidate(load.kind, load.source, load.path) : null;
+  if (!candidate || Object.keys(frame as object).length !== 1) throw new YztError("BAD_REQUEST", "a spare driver's first frame is { load: { kind, source, path } }");
+  return candidate;
+}
+
+function validCandidate(kind: unknown, source: unknown, path: unknown): LibraryCandidate | null {
+  if (typeof kind !== "string" || !KINDS.has(kind) || typeof source !== "string" || !SOURCES.has(source) || typeof path !== "string" || path === "" || path.length > 4096) return null;
   return { kind: kind as LibraryCandidate["kind"], source: source as ModuleSource, path };
 }

@@ -14,6 +14,7 @@ import type { Logger } from "../support/log.js";
 import type { KeyDevice, KeyLibrary, LibraryCandidate, LibraryHealth, PresentKey } from "../token/device.js";
 import { DriverConnection, type CallOutcome, type ConnectionEnd } from "./connection.js";
 import { driverCommand, type DriverCommand } from "./launch.js";
+import { claimSpareDriver } from "./spare.js";
 import { DriverDevice } from "./remote-device.js";
 import type { QuarantineStore } from "./quarantine.js";
 import { vendorCall } from "./vendor-calls.js";
@@ -143,11 +144,13 @@ export class DriverLibrary implements KeyLibrary {
       this.settle();
       return;
     }
+    // The first start of a library takes the spare driver, already past its Node start, where one is left.
+    const spare = this.failures.length === 0 && !this.options.command ? claimSpareDriver(command.command, command.args[0]!) : null;
     const connection = new DriverConnection(command, {
       onEvent: (event) => this.receive(connection, event),
       onEnd: (end) => this.ended(connection, end),
       failureFor: (end, call) => this.failureFor(end, call),
-    });
+    }, spare ? { child: spare, load: this.candidate } : undefined);
     this.connection = connection;
     this.heartbeat = setInterval(() => {
       // A driver stuck in a vendor call cannot answer; the call's limit then ends it.

@@ -6,7 +6,7 @@
  * input closes whatever a library is doing. Signatures are checked with OpenSSL.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,10 +48,19 @@ async function driverCheckUntil(host: HostProcess, path: string, predicate: (che
   }
 }
 
-/** Driver processes still running for a library file (their command line names it). */
+/**
+ * Driver processes still running for a library file: those that have it mapped (a spare driver's command line
+ * does not name its library, which came in its first frame).
+ */
 function driversOf(path: string): number[] {
-  const result = spawnSync("pgrep", ["-f", "--", `--yzt-driver skf [a-z0-9-]+ ${path}`], { encoding: "utf8" });
-  return result.stdout.split("\n").filter((line) => line.trim() !== "").map(Number);
+  const result = spawnSync("pgrep", ["-f", "--", "--yzt-driver "], { encoding: "utf8" });
+  return result.stdout.split("\n").filter((line) => line.trim() !== "").map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/maps`, "utf8").includes(path);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
 }
 
 /** Logs ORIGIN in on a key's signing certificate (CKA_ID 0101) and returns the certificate's id. */
@@ -229,5 +238,58 @@ describe("the driver's own end of the wire", () => {
     expect(checks.find((candidate) => candidate.id === "module" && candidate.detail?.path === missing)).toMatchObject({ status: "error" });
     expect(checks.find((candidate) => candidate.id === "driver" && candidate.detail?.path === missing)).toBeUndefined();
     expect(existsSync(missing)).toBe(false);
+  });
+});
+
+describe("the spare driver the host's loader starts before its own bundle", () => {
+  /** The host's child processes, each with its command line after the entry. */
+  function childrenOf(host: HostProcess): Array<{ pid: number; args: string }> {
+    const pid = host.child.pid!;
+    let listed: string;
+    try {
+      listed = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
+    } catch {
+      return [];
+    }
+    return listed.trim().split(/\s+/).filter(Boolean).map(Number).flatMap((child) => {
+      try {
+        return [{ pid: child, args: readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").slice(2).join(" ").trim() }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  }
+
+  async function childrenUntil(host: HostProcess, done: (children: Array<{ pid: number; args: string }>) => boolean): Promise<Array<{ pid: number; args: string }>> {
+    for (;;) {
+      const children = childrenOf(host);
+      if (done(children)) return children;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it("is taken by the first library, which it loads and serves as any driver does", async () => {
+    const library = variant("standard");
+    const host = start({ skf: [library] });
+    const certificateId = await loggedIn(host, "demo");
+    expect(independentlyVerifiesSm2Cms(await signCms(host, certificateId), CONTENT)).toBe(true);
+    const [driver, ...others] = childrenOf(host);
+    expect(others).toEqual([]);
+    expect(driver!.args).toBe("--yzt-driver spare");
+    expect(driversOf(library)).toEqual([driver!.pid]);
+  });
+
+  it("is ended when no library takes it: a library of another architecture gets no driver of this runtime", async () => {
+    const foreign = join(vtoken.home, "SKF32.dll");
+    const header = Buffer.alloc(512);
+    header.write("MZ", 0, "latin1");
+    header.writeUInt32LE(0x80, 0x3c);
+    header.write("PE\0\0", 0x80, "latin1");
+    header.writeUInt16LE(0x14c, 0x84);
+    writeFileSync(foreign, header);
+    const host = start({ skf: [foreign] });
+    const { checks } = await host.request("diagnose", {});
+    expect(checks.find((check) => check.detail?.path === foreign)?.message).toContain("32-bit x86");
+    expect(await childrenUntil(host, (children) => children.length === 0)).toEqual([]);
   });
 });

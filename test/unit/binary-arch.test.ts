@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archOfFile, archOfHeader } from "../../native-host/driver/binary-arch.js";
 import { driverStdio, FRAMES_FD_ENV, framesFdFromEnv } from "../../native-host/driver/stdio-layout.js";
-import { driverCommand } from "../../native-host/driver/launch.js";
+import { candidateFromLoadFrame, driverCommand, isSpareInvocation } from "../../native-host/driver/launch.js";
 
 /** The first bytes of a PE file: "MZ", e_lfanew = 0x80, "PE\0\0", COFF Machine. */
 function peHeader(machine: number): Buffer {
@@ -81,6 +81,17 @@ describe("the driver runtime for a library", () => {
     const pkcs11 = driverCommand({ ...candidate(dll), kind: "pkcs11" }, runtime, "x64");
     expect(pkcs11).toEqual({ refusal: expect.stringContaining("32-bit x86 PKCS#11 module") });
     expect((pkcs11 as { refusal: string }).refusal).toContain("its SKF library");
+  });
+});
+
+describe("a spare driver's first frame", () => {
+  it("names its library as argv would, and nothing else is taken", () => {
+    expect(candidateFromLoadFrame({ load: { kind: "skf", source: "config", path: "/opt/vendor/libskf.so" } })).toEqual({ kind: "skf", source: "config", path: "/opt/vendor/libskf.so" });
+    for (const frame of [null, {}, { load: null }, { load: { kind: "dll", source: "config", path: "/x" } }, { load: { kind: "skf", source: "page", path: "/x" } }, { load: { kind: "skf", source: "config", path: "" } }, { load: { kind: "skf", source: "config", path: "/x" }, id: 1 }, { id: 1, call: "ping" }]) {
+      expect(() => candidateFromLoadFrame(frame), JSON.stringify(frame)).toThrow(/first frame/);
+    }
+    expect(isSpareInvocation(["node", "main.js", "--yzt-driver", "spare"])).toBe(true);
+    expect(isSpareInvocation(["node", "main.js", "--yzt-driver", "spare", "extra"])).toBe(false);
   });
 });
 
