@@ -46,10 +46,7 @@ export const LINUX_BROWSER_DELIVERY: readonly BrowserDelivery[] = [
   { name: "Firefox (snap)", detect: ["/snap/bin/firefox", "/snap/firefox/current"], hostDirs: FIREFOX_HOST_DIRS, extension: { firefoxPolicies: ["/etc/firefox/policies/policies.json"] } },
 ];
 
-export const LINUX_PROFILE_DELIVERY: readonly ProfileBrowserDelivery[] = [
-  { name: "360安全浏览器 (com.360.browser-stable)", detect: ["/opt/apps/com.360.browser-stable/files/browser360", "/opt/apps/com.360.browser-stable/files/com.360.browser-stable"], profile: LINUX_PROFILE_BROWSERS.qihoo360 },
-  { name: "奇安信可信浏览器 (qaxbrowser)", detect: ["/opt/qianxin.com/qaxbrowser/qaxbrowser", "/usr/bin/qaxbrowser-safe-stable"], profile: LINUX_PROFILE_BROWSERS.qaxbrowser },
-];
+export const LINUX_PROFILE_DELIVERY: readonly ProfileBrowserDelivery[] = Object.values(LINUX_PROFILE_BROWSERS).map(({ name, profile, binaries }) => ({ name, profile, detect: [...binaries] }));
 
 export interface DeliveryProbe {
   exists(path: string): boolean;

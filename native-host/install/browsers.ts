@@ -27,9 +27,15 @@ export type BrowserName = "chrome" | "chromium" | "edge" | "brave" | "uos" | "qi
 export type Scope = "user" | "system";
 export const BROWSERS: readonly BrowserName[] = ["chrome", "chromium", "edge", "brave", "uos", "qihoo360", "qaxbrowser", "firefox"];
 
-/** Linux profile directories (under ~/.config) of the browsers registered per user only, by browser. */
-export const LINUX_PROFILE_BROWSERS = { qihoo360: "com.360.browser", qaxbrowser: "qaxbrowser" } as const;
-export const LINUX_PROFILE_DIRS: readonly string[] = Object.values(LINUX_PROFILE_BROWSERS);
+/**
+ * The Linux browsers registered per user only: their name for people, their profile folder under ~/.config,
+ * and the files their packages install (any one means the browser is installed).
+ */
+export const LINUX_PROFILE_BROWSERS = {
+  qihoo360: { name: "360安全浏览器 (com.360.browser-stable)", profile: "com.360.browser", binaries: ["/opt/apps/com.360.browser-stable/files/browser360", "/opt/apps/com.360.browser-stable/files/com.360.browser-stable"] },
+  qaxbrowser: { name: "奇安信可信浏览器 (qaxbrowser)", profile: "qaxbrowser", binaries: ["/opt/qianxin.com/qaxbrowser/qaxbrowser", "/usr/bin/qaxbrowser-safe-stable"] },
+} as const;
+export const LINUX_PROFILE_DIRS: readonly string[] = Object.values(LINUX_PROFILE_BROWSERS).map((browser) => browser.profile);
 
 /** Windows: the registry key (under Software\) each browser reads its host manifests from. */
 export const WINDOWS_HOST_KEYS: Partial<Record<BrowserName, string>> = {
@@ -92,10 +98,10 @@ export function browserLocations(platform: NodeJS.Platform, scope: Scope, home =
     { browser: "brave", manifestDir: user ? join(config, "BraveSoftware", "Brave-Browser", "NativeMessagingHosts") : "/etc/opt/chrome/native-messaging-hosts", detect: ["/usr/bin/brave-browser", "/opt/brave.com/brave", join(config, "BraveSoftware")] },
     ...(user ? [] : [{ browser: "uos" as const, manifestDir: "/etc/browser/native-messaging-hosts", detect: ["/usr/share/applications/org.deepin.browser.desktop"] }]),
     ...(user
-      ? [
-          { browser: "qihoo360" as const, manifestDir: join(config, LINUX_PROFILE_BROWSERS.qihoo360, "NativeMessagingHosts"), detect: ["/opt/apps/com.360.browser-stable/files/browser360", join(config, LINUX_PROFILE_BROWSERS.qihoo360)] },
-          { browser: "qaxbrowser" as const, manifestDir: join(config, LINUX_PROFILE_BROWSERS.qaxbrowser, "NativeMessagingHosts"), detect: ["/opt/qianxin.com/qaxbrowser/qaxbrowser", join(config, LINUX_PROFILE_BROWSERS.qaxbrowser)] },
-        ]
+      ? (["qihoo360", "qaxbrowser"] as const).map((browser) => {
+          const { profile, binaries } = LINUX_PROFILE_BROWSERS[browser];
+          return { browser, manifestDir: join(config, profile, "NativeMessagingHosts"), detect: [...binaries, join(config, profile)] };
+        })
       : []),
     { browser: "firefox", manifestDir: user ? join(home, ".mozilla", "native-messaging-hosts") : "/usr/lib/mozilla/native-messaging-hosts", detect: ["/usr/bin/firefox", "/usr/bin/firefox-esr", "/snap/bin/firefox", join(home, ".mozilla")] },
   ];
