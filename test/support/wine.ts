@@ -7,18 +7,15 @@ import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FramedHost } from "./framed-host.js";
+import { commandsAndFilesPresent, systemToolsMissing } from "./system-tools.js";
 
 /** One Wine call (install, query, uninstall): generous for a loaded CI machine, finite. */
 export const WINE_CALL_MS = 120_000;
 
-/** Wine (64- and 32-bit) and the mingw-w64 cross compilers, installed here if missing and we may; else why not. */
-export function windowsToolsMissing(root: string): string | null {
-  const tools = ["wine", "wineserver", "i686-w64-mingw32-gcc", "x86_64-w64-mingw32-gcc"];
-  const has = () => spawnSync("sh", ["-c", tools.map((tool) => `command -v ${tool}`).join(" && ") + " && test -e /usr/lib/wine/wine"], { stdio: "ignore" }).status === 0;
-  if (has()) return null;
-  if (process.getuid?.() !== 0) return "wine32/wine64 and mingw-w64 are not installed and this test is not root: run scripts/setup-system.sh";
-  const installed = spawnSync("bash", [join(root, "scripts", "setup-system.sh")], { encoding: "utf8", timeout: 600_000, env: { ...process.env, YZT_WITH_BROWSERS: "0" } });
-  return has() ? null : `the Windows tools could not be installed (setup-system.sh exit ${installed.status}): ${installed.stderr.slice(-300)}`;
+/** Wine (64- and 32-bit: the 32-bit loader) and the mingw-w64 cross compilers, installed here if missing and we may; else why not. */
+export function windowsToolsMissing(): string | null {
+  const present = () => commandsAndFilesPresent(["wine", "wineserver", "i686-w64-mingw32-gcc", "x86_64-w64-mingw32-gcc"], ["/usr/lib/wine/wine"]);
+  return systemToolsMissing(present, "wine32/wine64 and mingw-w64");
 }
 
 export class WinePrefix {

@@ -10,7 +10,7 @@
  * process on the same arm64 runtime, which the kernel can start only where binfmt hands arm64 programs to
  * qemu, and this test wants none. Driver processes themselves are proven by every other suite.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archOfFile } from "../../native-host/driver/binary-arch.js";
 import { REPO_ROOT } from "../../scripts/host-process.js";
 import { FramedHost } from "../support/framed-host.js";
+import { commandsAndFilesPresent, systemToolsMissing } from "../support/system-tools.js";
 import { independentlyVerifiesCms } from "../support/independent-verify.js";
 import { buildStandaloneSkf, missingCrossCompilers, STANDALONE_KEY_HOLDER, standaloneCertificate, standaloneSerial } from "../virtual-token/build-standalone.js";
 import { USER_PIN } from "../virtual-token/provision.js";
@@ -32,15 +33,10 @@ const ANSWER_MS = 90_000;
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 /** The emulator and the cross toolchain, installed here if missing and we may; else why not. */
-function toolsMissing(): string | null {
-  const has = () => spawnSync("sh", ["-c", `command -v qemu-aarch64-static && test -e ${ARM64_SYSROOT}/lib/ld-linux-aarch64.so.1`], { stdio: "ignore" }).status === 0 && missingCrossCompilers(["linux-arm64"]) === null;
-  if (has()) return null;
-  if (process.getuid?.() !== 0) return "qemu-user-static and g++-aarch64-linux-gnu are not installed and this test is not root: run scripts/setup-system.sh";
-  const installed = spawnSync("bash", [join(REPO_ROOT, "scripts", "setup-system.sh")], { encoding: "utf8", timeout: 600_000, env: { ...process.env, YZT_WITH_BROWSERS: "0" } });
-  return has() ? null : `the arm64 tools could not be installed (setup-system.sh exit ${installed.status}): ${installed.stderr.slice(-300)}`;
-}
-
-const missing = toolsMissing();
+const missing = systemToolsMissing(
+  () => commandsAndFilesPresent(["qemu-aarch64-static"], [`${ARM64_SYSROOT}/lib/ld-linux-aarch64.so.1`]) && missingCrossCompilers(["linux-arm64"]) === null,
+  "qemu-user-static and g++-aarch64-linux-gnu",
+);
 if (missing) console.warn(`arm64-package: skipped — ${missing}`);
 
 let work: string;

@@ -41,7 +41,7 @@ const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"
 const CHROMIUM_VENDORS = ["Google\\Chrome", "Chromium", "Microsoft\\Edge", "BraveSoftware\\Brave-Browser"];
 const EDGE_STORE_UPDATE_URL = "https://edge.microsoft.com/extensionwebstorebase/v1/crx";
 
-const missingTools = windowsToolsMissing(REPO_ROOT);
+const missingTools = windowsToolsMissing();
 if (missingTools) console.warn(`windows-wine: skipped — ${missingTools}`);
 
 let work: string;

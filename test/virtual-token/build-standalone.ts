@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildIfStale } from "../../scripts/build-cache.js";
+import { buildIfStale, toolAvailable } from "../../scripts/build-cache.js";
 import { repoRoot, virtualTokenSources } from "./build.js";
 import { SO_PIN, USER_PIN } from "./provision.js";
 
@@ -42,15 +42,8 @@ export function standaloneSerial(target: StandaloneTarget): string {
 
 /** Why these targets' libraries cannot be built here, or null when their cross compilers are installed. */
 export function missingCrossCompilers(targets: StandaloneTarget[]): string | null {
-  for (const target of targets) {
-    const { compiler, packages } = TOOLCHAINS[target];
-    try {
-      execFileSync(compiler, ["--version"], { stdio: "ignore" });
-    } catch {
-      return `${compiler} is not installed (Debian: ${packages}; scripts/setup-system.sh)`;
-    }
-  }
-  return null;
+  const missing = targets.map((target) => TOOLCHAINS[target]).find(({ compiler }) => !toolAvailable(compiler));
+  return missing ? `${missing.compiler} is not installed (Debian: ${missing.packages}; scripts/setup-system.sh)` : null;
 }
 
 function buildDir(): string {

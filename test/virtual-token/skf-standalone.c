@@ -192,23 +192,17 @@ static void rsa_private(BYTE *out, const BYTE *in) {
 
 /* ---------- helpers ---------- */
 
-/* A double-NUL-terminated list of one name, with the size-query protocol of GM/T 0016. */
-static ULONG put_name_list(const char *name, LPSTR out, ULONG *size) {
+/* `length` bytes answered with the size-query protocol of GM/T 0016: no buffer gives the size, too small a one BUFFER_TOO_SMALL. */
+static ULONG put_bytes(const void *data, ULONG length, void *out, ULONG *size) {
   if (!size) return SAR_INVALIDPARAMERR;
-  ULONG needed = (ULONG)strlen(name) + 2;
-  if (!out) {
-    *size = needed;
-    return SAR_OK;
-  }
-  if (*size < needed) {
-    *size = needed;
-    return SAR_BUFFER_TOO_SMALL;
-  }
-  memcpy(out, name, needed - 1);
-  out[needed - 1] = 0;
-  *size = needed;
-  return SAR_OK;
+  if (out && *size >= length) memcpy(out, data, length);
+  ULONG rv = out && *size < length ? SAR_BUFFER_TOO_SMALL : SAR_OK;
+  *size = length;
+  return rv;
 }
+
+/* A double-NUL-terminated list of one name: the literal's own NUL and the one its sizeof counts. */
+#define PUT_NAME_LIST(name, out, size) put_bytes(name "\0", (ULONG)sizeof(name "\0"), (out), (size))
 
 static void copy_text(CHAR *field, size_t size, const char *text) {
   memset(field, 0, size);
@@ -224,7 +218,7 @@ static ULONG enum_dev(LPSTR list, ULONG *size) {
 #ifdef SSKF_NOISY
   print_debug("SSKF debug: SKF_EnumDev\r\n");
 #endif
-  return put_name_list(DEVICE_NAME, list, size);
+  return PUT_NAME_LIST(DEVICE_NAME, list, size);
 }
 
 static ULONG connect_dev(LPSTR name, DEVHANDLE *out) {
@@ -259,7 +253,7 @@ static ULONG get_dev_info(DEVHANDLE h, DEVINFO *info) {
 
 static ULONG enum_application(DEVHANDLE h, LPSTR list, ULONG *size) {
   if (h != &g_device || !g_connected) return SAR_INVALIDHANDLEERR;
-  return put_name_list(APPLICATION_NAME, list, size);
+  return PUT_NAME_LIST(APPLICATION_NAME, list, size);
 }
 
 static ULONG open_application(DEVHANDLE h, LPSTR name, HAPPLICATION *out) {
@@ -350,7 +344,7 @@ static ULONG clear_secure_state(HAPPLICATION h) {
 
 static ULONG enum_container(HAPPLICATION h, LPSTR list, ULONG *size) {
   if (!application_open(h)) return SAR_INVALIDHANDLEERR;
-  return put_name_list(CONTAINER_NAME, list, size);
+  return PUT_NAME_LIST(CONTAINER_NAME, list, size);
 }
 
 static ULONG open_container(HAPPLICATION h, LPSTR name, HCONTAINER *out) {
@@ -381,18 +375,7 @@ static ULONG export_certificate(HCONTAINER h, BOOL sign, BYTE *out, ULONG *lengt
   if (!container_open(h)) return SAR_INVALIDHANDLEERR;
   if (!length) return SAR_INVALIDPARAMERR;
   if (!sign) return SAR_CERTNOTFOUNTERR; /* a signing certificate only */
-  ULONG size = (ULONG)sizeof SSKF_CERTIFICATE;
-  if (!out) {
-    *length = size;
-    return SAR_OK;
-  }
-  if (*length < size) {
-    *length = size;
-    return SAR_BUFFER_TOO_SMALL;
-  }
-  memcpy(out, SSKF_CERTIFICATE, size);
-  *length = size;
-  return SAR_OK;
+  return put_bytes(SSKF_CERTIFICATE, (ULONG)sizeof SSKF_CERTIFICATE, out, length);
 }
 
 /* PKCS#1 v1.5 signature (block type 1) of what the caller passes: 00 01 FF.. 00 data. */
