@@ -10,8 +10,8 @@
  */
 import { randomBytes, sign, type KeyObject } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseCertificate } from "../native-host/crypto/certificate.js";
-import { verifyRawSignature } from "../native-host/crypto/verify-raw.js";
+import { parseCertificate } from "../crypto/certificate.js";
+import { verifyRawSignature } from "../crypto/verify-raw.js";
 import { ChallengeStoreError, LoginTokenError, verifyLoginToken, type ChallengeStore } from "../server/index.js";
 import { untrustedReason } from "../server/trusted-roots.js";
 import { cookieHeader, hexCookie, readJson, send, type Handler } from "./http.js";

@@ -5,7 +5,7 @@
  */
 import { Module, ObjectClass, SessionFlag, UserType, type Key } from "graphene-pk11";
 import type { Browser, Page } from "puppeteer-core";
-import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
+import { rsaSha256DigestInfo, sha256 } from "../crypto/signature-encoding.js";
 import { USER_PIN } from "../test/virtual-token/provision.js";
 import { insertToken, removeToken } from "../test/virtual-token/state.js";
 import type { HostProcess } from "./host-process.js";

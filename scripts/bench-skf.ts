@@ -8,10 +8,10 @@
 import type { VtokenManifest } from "../test/virtual-token/manifest.js";
 import { hostLibraryOf, libraryEnv } from "../test/virtual-token/backend.js";
 import { USER_PIN } from "../test/virtual-token/provision.js";
-import { parseCertificate } from "../native-host/crypto/certificate.js";
+import { parseCertificate } from "../crypto/certificate.js";
 import { loadSkfLibrary } from "../native-host/token/skf/library.js";
-import { rsaSha256DigestInfo, sha256 } from "../native-host/crypto/signature-encoding.js";
-import { sm2Digest } from "../native-host/crypto/sm2-digest.js";
+import { rsaSha256DigestInfo, sha256 } from "../crypto/signature-encoding.js";
+import { sm2Digest } from "../crypto/sm2-digest.js";
 import { BENCH_KEYS, DATA, besideFloor, hostSampler, loginThroughDialog, pageSampler, removalToPageEvent, type BenchKey, type Floor, type Paired } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { launchBrowser } from "./launch-browser.js";

@@ -5,7 +5,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import { cpuUsage } from "node:process";
-import { sm2Digest, sm2PublicFromPrivate, sm2Sign, sm2Verify } from "../native-host/crypto/sm2.js";
+import { sm2Digest, sm2PublicFromPrivate, sm2Sign, sm2Verify } from "../crypto/sm2.js";
 
 export interface VerifyRates {
   sm2KnownKey: number;

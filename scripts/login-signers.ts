@@ -7,7 +7,7 @@
 import { createPrivateKey, sign, type KeyObject } from "node:crypto";
 import { LOGIN_TOKEN_FORMAT, loginMessage } from "../protocol/login-token.js";
 import type { LoginToken } from "../protocol/types.js";
-import { sm2Digest, sm2Sign } from "../native-host/crypto/sm2.js";
+import { sm2Digest, sm2Sign } from "../crypto/sm2.js";
 import {
   companySubject, createDemoCa, creditCodeWithCheck, DAY, generateKeyPair, generateSm2Key, issueCertificate, privateKeyPem,
   type CertificateSpec, type DemoCa,

@@ -3,7 +3,7 @@
  * signature over the content, the signer's validity at signing time (both from the host's CMS code, which
  * the XTXApp layer shares) and, on top, the chain to the site's trusted roots.
  */
-import { CmsVerificationError, openCmsSignature, type VerifiedCms } from "../native-host/crypto/cms-open.js";
+import { CmsVerificationError, openCmsSignature, type VerifiedCms } from "../crypto/cms-open.js";
 import { untrustedReason, type TrustedRoots } from "./trusted-roots.js";
 
 export interface VerifyCmsOptions {

@@ -4,14 +4,14 @@
  * single-use challenges in memory (one node) or in Redis (many nodes).
  *   import { verifyLoginToken, redisChallengeStore } from "yzt-bridge";
  *
- * Layering: server/ imports protocol/ (the contract) and the host's crypto code (native-host/crypto/:
- * certificates, chains, SM2, CMS), nothing else of ours; nothing imports server/ but sites, the demo tax
+ * Layering: server/ imports protocol/ (the contract) and the shared crypto code (crypto/: certificates,
+ * chains, SM2, CMS), nothing else of ours; nothing imports server/ but sites, the demo tax
  * hall, scripts and tests. The extension never does: it runs in browsers, this runs on a site's servers.
  */
 export { verifyLoginToken, LoginTokenError } from "./login-token.js";
 export type { VerifyLoginOptions, VerifiedLogin, LoginTokenFailure, WithChallengeStore, WithIssuedChallenge } from "./login-token.js";
 export { verifyCmsSignature, type VerifyCmsOptions } from "./cms-signature.js";
-export { CmsVerificationError, type CmsFailure, type VerifiedCms } from "../native-host/crypto/cms-open.js";
+export { CmsVerificationError, type CmsFailure, type VerifiedCms } from "../crypto/cms-open.js";
 export type { TrustedRoots } from "./trusted-roots.js";
 export { ChallengeStoreError, type ChallengeStore } from "./challenges/challenge-store.js";
 export { memoryChallengeStore, type MemoryChallengeStoreOptions } from "./challenges/memory-store.js";
@@ -19,4 +19,4 @@ export { redisChallengeStore, type RedisChallengeStoreOptions } from "./challeng
 export { loginMessage, LOGIN_TOKEN_FORMAT } from "../protocol/login-token.js";
 export type { LoginToken, YztCertificate, TokenInfo, SignResult } from "../protocol/types.js";
 export { YztError, ERROR_CODES, type ErrorCode } from "../protocol/errors.js";
-export type { ParsedCertificate } from "../native-host/crypto/certificate.js";
+export type { ParsedCertificate } from "../crypto/certificate.js";

@@ -9,9 +9,9 @@
  */
 import { createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
 import { LOGIN_TOKEN_FORMAT, loginMessage } from "../protocol/login-token.js";
-import { parseCertificate, type ParsedCertificate } from "../native-host/crypto/certificate.js";
-import { VerificationError } from "../native-host/crypto/cms-open.js";
-import { sm2Digest, sm2Verify } from "../native-host/crypto/sm2.js";
+import { parseCertificate, type ParsedCertificate } from "../crypto/certificate.js";
+import { VerificationError } from "../crypto/cms-open.js";
+import { sm2Digest, sm2Verify } from "../crypto/sm2.js";
 import { ChallengeStoreError, type ChallengeStore } from "./challenges/challenge-store.js";
 import { untrustedReason, type TrustedRoots } from "./trusted-roots.js";
 

@@ -1,10 +1,10 @@
 /**
  * The one trust decision both verifiers make: does a signer certificate chain up to the CA certificates
  * the site configured? Sites hand their roots over as PEM text, PEM bundles or DER; intermediates may come
- * the same way. The chain walk itself is the host's (native-host/crypto/chain.ts, also used by diagnostics).
+ * the same way. The chain walk itself is shared (crypto/chain.ts, also used by the host's diagnostics).
  */
 import { X509Certificate } from "node:crypto";
-import { checkChain, parsePemBundle } from "../native-host/crypto/chain.js";
+import { checkChain, parsePemBundle } from "../crypto/chain.js";
 
 /** Trusted CA certificates: PEM text, a PEM bundle or DER bytes. */
 export type TrustedRoots = Array<string | Uint8Array>;

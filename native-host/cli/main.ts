@@ -8,7 +8,7 @@
  * Layer cli/: the `yzt` command on top of token/, crypto/ and install/; nothing imports cli/.
  */
 import { statSync } from "node:fs";
-import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../crypto/chain.js";
+import { loadAuthorities, SYSTEM_CA_BUNDLES } from "../../crypto/chain.js";
 import { diagnose } from "../token/diagnostics.js";
 import { YztError } from "../../protocol/errors.js";
 import { signFormatSchema } from "../../protocol/messages.js";

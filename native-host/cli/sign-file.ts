@@ -9,8 +9,8 @@ import { pipeline } from "node:stream/promises";
 import { YztError } from "../../protocol/errors.js";
 import { attachContent } from "../../protocol/cms-attach.js";
 import type { SignResult } from "../../protocol/types.js";
-import { signatureAlgorithm } from "../crypto/algorithms.js";
-import { sm2Z } from "../crypto/sm2-digest.js";
+import { signatureAlgorithm } from "../../crypto/algorithms.js";
+import { sm2Z } from "../../crypto/sm2-digest.js";
 import type { TokenService } from "../token/token-service.js";
 
 export interface SignFileOptions {
@@ -31,7 +31,7 @@ async function hashFile(path: string, nodeHashName: string, prefix?: Uint8Array)
 
 /** A raw SM2 signature is over e = SM3(Z‖M): Z (from the signer's public key and ID) goes in front of the file. */
 async function sm2RawPrefix(certificateDer: string): Promise<Uint8Array> {
-  const { parseCertificate } = await import("../crypto/certificate.js");
+  const { parseCertificate } = await import("../../crypto/certificate.js");
   const point = parseCertificate(Buffer.from(certificateDer, "base64")).publicKeyPoint;
   if (!point) throw new YztError("BAD_REQUEST", "SM2 certificate without a public point");
   return sm2Z(point);

@@ -13,8 +13,8 @@
  * transport's framing and stdio; nothing imports it but the program entries.
  */
 import { YztError, type ErrorBody } from "../../protocol/errors.js";
-import { signatureAlgorithm, type SigningKey } from "../crypto/algorithms.js";
-import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import { signatureAlgorithm, type SigningKey } from "../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import { createLogger } from "../support/log.js";
 import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey } from "../token/device.js";
 import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
@@ -153,7 +153,7 @@ class Driver {
     const { certificate } = args;
     let known = key.parsed.get(args.keyId);
     if (certificate && (!known || Buffer.compare(known.der, certificate) !== 0)) {
-      known = { der: certificate, parsed: import("../crypto/certificate.js").then(({ parseCertificate }) => parseCertificate(certificate)) };
+      known = { der: certificate, parsed: import("../../crypto/certificate.js").then(({ parseCertificate }) => parseCertificate(certificate)) };
       key.parsed.set(args.keyId, known);
     }
     if (!known) throw new YztError("BAD_REQUEST", `no certificate was sent for key ${args.keyId} to this driver`);

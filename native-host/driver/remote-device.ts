@@ -5,8 +5,8 @@
  * that can change it and with `refresh`; the session is alive while the driver still lists this generation.
  */
 import type { KeyAlgorithm } from "../../protocol/types.js";
-import type { SigningKey } from "../crypto/algorithms.js";
-import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import type { SigningKey } from "../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import type { DeviceCertificate, EnvelopeOpening, KeyDevice, PinReading } from "../token/device.js";
 import { DriverCallError, type CallOutcome } from "./connection.js";
 import type { DriverLibrary } from "./remote-library.js";

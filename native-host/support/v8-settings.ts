@@ -15,6 +15,7 @@
  * defaults (`underNodeDefaults`).
  */
 import { setFlagsFromString } from "node:v8";
+import { onHeavyCompute } from "../../crypto/heavy-compute.js";
 
 /** Node 20's values (V8 11.3) of the flags set here: the ones every code cache is written under. */
 const NODE_DEFAULTS = "--turbofan --semi-space-growth-factor=2";
@@ -39,6 +40,7 @@ function choose(make: () => void): void {
 /** The host calls this as it starts; the `yzt` command line, short-lived, keeps Node's defaults. */
 export function settleLean(): void {
   choose(() => (leanHeap = true));
+  onHeavyCompute(needOptimisingCompiler);
 }
 
 /** Before JavaScript-heavy code; costs nothing once TurboFan is on. */

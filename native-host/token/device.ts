@@ -8,9 +8,9 @@
  * return codes (CKR_* in pkcs11/errors.ts, SAR_* in skf/errors.ts). Removal shows as TOKEN_REMOVED.
  */
 import type { KeyAlgorithm } from "../../protocol/types.js";
-import type { SigningKey } from "../crypto/algorithms.js";
-import type { EnvelopeContent } from "../crypto/envelope.js";
-import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import type { SigningKey } from "../../crypto/algorithms.js";
+import type { EnvelopeContent } from "../../crypto/envelope.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import type { ModuleSource } from "./modules.js";
 
 export type BackendKind = "pkcs11" | "skf";

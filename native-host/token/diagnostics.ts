@@ -4,8 +4,8 @@
  * stable id so the extension can localise it and offer the matching repair.
  */
 import type { X509Certificate } from "node:crypto";
-import { checkChain } from "../crypto/chain.js";
-import { parseCertificate } from "../crypto/certificate.js";
+import { checkChain } from "../../crypto/chain.js";
+import { parseCertificate } from "../../crypto/certificate.js";
 import type { DiagnoseResult, DiagnosticCheck } from "../../protocol/messages.js";
 import type { TokenInfo as YztTokenInfo, YztCertificate } from "../../protocol/types.js";
 import { basename } from "node:path";

@@ -31,7 +31,7 @@ export async function decryptWithToken(request: DecryptRequest): Promise<Uint8Ar
     const record = candidates[0]!;
     return device.decrypt(record.keyId, record.parsed.keyAlgorithm, request.data);
   }
-  const { parseEnvelope, recipientMatches } = await import("../crypto/envelope.js");
+  const { parseEnvelope, recipientMatches } = await import("../../crypto/envelope.js");
   const envelope = parseEnvelope(request.data);
   for (const record of candidates) {
     const recipient = envelope.recipients.find((candidate) => recipientMatches(candidate, record.parsed.der));

@@ -6,9 +6,9 @@
 import { YztError } from "../../protocol/errors.js";
 import type { SignResult, YztCertificate } from "../../protocol/types.js";
 import { checkPinRules, type LoginResult } from "../../protocol/messages.js";
-import type { SigningKey } from "../crypto/algorithms.js";
-import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../crypto/certificate-view.js";
-import { signForPage, signLoginToken } from "../crypto/signer.js";
+import type { SigningKey } from "../../crypto/algorithms.js";
+import { certificateValidity, toYztCertificate, type ParsedCertificate } from "../../crypto/certificate-view.js";
+import { signForPage, signLoginToken } from "../../crypto/signer.js";
 import type { Logger } from "../support/log.js";
 import { decryptWithToken } from "./key-decrypter.js";
 import type { PinSource, SessionTable } from "./sessions.js";
@@ -109,7 +109,7 @@ export class TokenOperations {
 
   /** An enveloped XML signature over the whole document (SOF_SignDataXML). */
   async signXml(params: { certificateId: string; origin: string; xml: string; pin?: string }): Promise<{ xml: string }> {
-    const { checkXmlSignable, signXmlDocument } = await import("../crypto/xml-signature.js");
+    const { checkXmlSignable, signXmlDocument } = await import("../../crypto/xml-signature.js");
     const xml = Buffer.from(params.xml, "base64").toString("utf8");
     return this.withCertificate(params.certificateId, async (entry, record) => {
       checkXmlSignable(xml, record.parsed.keyAlgorithm);
@@ -236,7 +236,7 @@ export class TokenOperations {
     if (entry.certificates) return entry.certificates;
     // Loaded on first use: a host that only says hello never parses a certificate. Read once per inserted key
     // (the watcher forgets them at removal), for every key at once (listCertificates).
-    const { parseCertificate } = await import("../crypto/certificate.js");
+    const { parseCertificate } = await import("../../crypto/certificate.js");
     const records: CertificateRecord[] = [];
     for (const { keyId, der } of await entry.device.readCertificates()) {
       try {

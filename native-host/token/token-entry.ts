@@ -7,7 +7,7 @@
 import { YztError } from "../../protocol/errors.js";
 import type { TokenInfo } from "../../protocol/types.js";
 import type { EventData, EventName } from "../../protocol/messages.js";
-import type { ParsedCertificate } from "../crypto/certificate-view.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import type { KeyDevice, PinReading } from "./device.js";
 import { pinStateOf } from "./pin-state.js";
 

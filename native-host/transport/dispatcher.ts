@@ -29,7 +29,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
   // Read once, on first need (diagnostics, SOF_ValidateCert); repair forgets them.
   let authorities: X509Certificate[] | null = null;
   const authoritiesReader = async () => {
-    const { loadAuthorities, SYSTEM_CA_BUNDLES } = await import("../crypto/chain.js");
+    const { loadAuthorities, SYSTEM_CA_BUNDLES } = await import("../../crypto/chain.js");
     return () => (authorities ??= loadAuthorities([...context.caPaths, ...SYSTEM_CA_BUNDLES]));
   };
   // The bindings first: without one, a whole kind of key library cannot load, whatever else the check finds.
@@ -57,18 +57,18 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     changePin: (params) => service.changePin(params),
     sessionStatus: (params) => ({ active: service.hasGrant(params.origin, params.tokenSerial) }),
     diagnose: () => diagnoseNow(),
-    certificateInfo: async (params) => (await import("../crypto/certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
+    certificateInfo: async (params) => (await import("../../crypto/certificate.js")).certificateInfo(Buffer.from(params.certificate, "base64")),
     verifyRaw: async (params) => {
-      const { verifyRawSignature } = await import("../crypto/verify-raw.js");
+      const { verifyRawSignature } = await import("../../crypto/verify-raw.js");
       return { valid: verifyRawSignature(Buffer.from(params.certificate, "base64"), Buffer.from(params.data, "base64"), Buffer.from(params.signature, "base64")) };
     },
-    verifyMessage: async (params) => (await import("../crypto/message-checks.js")).verifyMessage(params),
+    verifyMessage: async (params) => (await import("../../crypto/message-checks.js")).verifyMessage(params),
     validateCertificate: async (params) => {
-      const { validateCertificate } = await import("../crypto/message-checks.js");
+      const { validateCertificate } = await import("../../crypto/message-checks.js");
       return { status: await validateCertificate(Buffer.from(params.certificate, "base64"), (await authoritiesReader())()) };
     },
     encrypt: async (params) => {
-      const { buildEnvelope, publicKeyEncrypt } = await import("../crypto/envelope.js");
+      const { buildEnvelope, publicKeyEncrypt } = await import("../../crypto/envelope.js");
       const certificate = Buffer.from(params.certificate, "base64");
       const data = Buffer.from(params.data, "base64");
       const encrypted = params.format === "raw" ? publicKeyEncrypt(certificate, data) : buildEnvelope(certificate, data, params.cipher);
@@ -76,7 +76,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     },
     decrypt: (params) => service.decrypt(params),
     signXml: (params) => service.signXml(params),
-    verifyXml: async (params) => (await import("../crypto/xml-signature.js")).verifyXmlDocument(Buffer.from(params.xml, "base64").toString("utf8")),
+    verifyXml: async (params) => (await import("../../crypto/xml-signature.js")).verifyXmlDocument(Buffer.from(params.xml, "base64").toString("utf8")),
     configure: (params) => {
       if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };

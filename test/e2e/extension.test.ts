@@ -14,7 +14,7 @@ import { verifyLoginToken } from "../../server/index.js";
 import { launchBrowser, press, waitForDialog, waitForExtensionPage, type BrowserSession } from "../../scripts/launch-browser.js";
 import { startTestSite, type TestSite } from "../../scripts/test-site.js";
 import { loginMessage } from "../../protocol/login-token.js";
-import { rsToDer } from "../../native-host/crypto/sm2.js";
+import { rsToDer } from "../../crypto/sm2.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { callResult, fill, openApiPage, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";

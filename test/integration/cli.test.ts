@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/host-process.js";
-import { rsToDer } from "../../native-host/crypto/sm2.js";
+import { rsToDer } from "../../crypto/sm2.js";
 import { verifyCmsSignature } from "../../server/index.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";

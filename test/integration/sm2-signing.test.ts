@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginMessage } from "../../protocol/login-token.js";
 import type { LoginToken, YztCertificate } from "../../protocol/types.js";
 import { verifyCmsSignature, verifyLoginToken } from "../../server/index.js";
-import { derToRs, rsToDer } from "../../native-host/crypto/sm2.js";
+import { derToRs, rsToDer } from "../../crypto/sm2.js";
 import { HostProcess } from "../../scripts/host-process.js";
 import { independentlyVerifiesSm2Cms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { insertToken, removeToken } from "../virtual-token/state.js";

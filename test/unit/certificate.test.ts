@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { certificateValidity, creditCodeCheckChar, isCreditCode, parseCertificate, toYztCertificate } from "../../native-host/crypto/certificate.js";
+import { certificateValidity, creditCodeCheckChar, isCreditCode, parseCertificate, toYztCertificate } from "../../crypto/certificate.js";
 import { YztError } from "../../protocol/errors.js";
 
 let work: string;

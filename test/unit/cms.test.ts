@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachContent, attachedFraming } from "../../protocol/cms-attach.js";
 import { concatenationToBase64 } from "../../extension/shared/base64.js";
-import { buildSignedData } from "../../native-host/crypto/cms.js";
-import { signatureAlgorithm } from "../../native-host/crypto/algorithms.js";
-import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
+import { buildSignedData } from "../../crypto/cms.js";
+import { signatureAlgorithm } from "../../crypto/algorithms.js";
+import { rsaSha256DigestInfo, sha256 } from "../../crypto/signature-encoding.js";
 
 let work: string;
 let certificate: Uint8Array;

@@ -13,7 +13,7 @@ import { QuarantineStore } from "../../native-host/driver/quarantine.js";
 import { DriverLibrary, MAX_FAILURES, type DriverLimits } from "../../native-host/driver/remote-library.js";
 import { decodeBytes, encodeBytes, parseDriverFrame, parseDriverRequest } from "../../native-host/driver/wire.js";
 import { silentLogger } from "../../native-host/support/log.js";
-import type { ParsedCertificate } from "../../native-host/crypto/certificate-view.js";
+import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 
 const LIMITS: DriverLimits = { scanMs: 2_000, callMs: 2_000, heartbeatMs: 60_000, stopGraceMs: 1_000 };
 

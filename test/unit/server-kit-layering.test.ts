@@ -1,6 +1,6 @@
 /**
  * The server kit's place in the layout (DESIGN.md): it is the package's main export; it imports the
- * contract (protocol/) and the shared crypto code (native-host/crypto/) only; the extension and the native
+ * contract (protocol/) and the shared crypto code (crypto/) only; the extension and the native
  * host never import it (the extension runs in browsers, the host on users' machines, the kit on sites' servers).
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -29,8 +29,13 @@ describe("the server kit's layering", () => {
     expect(manifest.exports["."]).toEqual({ types: "./dist/server/index.d.ts", default: "./dist/server/index.js" });
   });
 
-  it("imports only server/, protocol/ and native-host/crypto/", () => {
-    const outside = sourceFiles("server").flatMap((file) => importedPaths(file).filter((path) => !/^(server|protocol|native-host\/crypto)\//.test(path)).map((path) => `${file} → ${path}`));
+  it("imports only server/, protocol/ and crypto/", () => {
+    const outside = sourceFiles("server").flatMap((file) => importedPaths(file).filter((path) => !/^(server|protocol|crypto)\//.test(path)).map((path) => `${file} → ${path}`));
+    expect(outside).toEqual([]);
+  });
+
+  it("depends on crypto/, which imports only itself and protocol/ (never the desktop host)", () => {
+    const outside = sourceFiles("crypto").flatMap((file) => importedPaths(file).filter((path) => !/^(crypto|protocol)\//.test(path)).map((path) => `${file} → ${path}`));
     expect(outside).toEqual([]);
   });
 

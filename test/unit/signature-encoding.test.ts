@@ -1,6 +1,6 @@
 import { constants, createHash, generateKeyPairSync, privateEncrypt, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ecdsaDerToRaw, ecdsaRawToDer, rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
+import { ecdsaDerToRaw, ecdsaRawToDer, rsaSha256DigestInfo, sha256 } from "../../crypto/signature-encoding.js";
 
 describe("signature encodings", () => {
   it("DigestInfo + raw RSA equals a standard RSASSA-PKCS1-v1_5 SHA-256 signature", () => {

@@ -1,5 +1,5 @@
 /**
- * SM2 signatures (native-host/crypto/sm2.ts): the GB/T 32918.2 example on the recommended curve, random
+ * SM2 signatures (crypto/sm2.ts): the GB/T 32918.2 example on the recommended curve, random
  * round trips, rejection of every kind of bad input, strict DER, and interoperability with the OpenSSL CLI
  * in both directions (OpenSSL signs / we verify, we sign / OpenSSL verifies).
  */
@@ -12,8 +12,8 @@ import * as asn1js from "asn1js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   SM2_DEFAULT_ID, SM2_GX, SM2_GY, SM2_N, derToRs, rsToDer, sm2Digest, sm2PublicFromPrivate, sm2Sign, sm2Verify, sm2Z,
-} from "../../native-host/crypto/sm2.js";
-import { bigIntToBytes, bytesToBigInt, isOnCurve, mod, modInverse, multiplyBase } from "../../native-host/crypto/sm2-curve.js";
+} from "../../crypto/sm2.js";
+import { bigIntToBytes, bytesToBigInt, isOnCurve, mod, modInverse, multiplyBase } from "../../crypto/sm2-curve.js";
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex").toUpperCase();
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginMessage } from "../../protocol/login-token.js";
-import { rsaSha256DigestInfo, sha256 } from "../../native-host/crypto/signature-encoding.js";
+import { rsaSha256DigestInfo, sha256 } from "../../crypto/signature-encoding.js";
 import { ChallengeStoreError, LoginTokenError, memoryChallengeStore, verifyLoginToken, type ChallengeStore } from "../../server/index.js";
 
 let work: string;

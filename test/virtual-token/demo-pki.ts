@@ -9,8 +9,8 @@ import { Crypto } from "@peculiar/webcrypto";
 import * as asn1js from "asn1js";
 import { createHash, randomBytes } from "node:crypto";
 import * as pkijs from "pkijs";
-import { creditCodeCheckChar } from "../../native-host/crypto/certificate.js";
-import { rsToDer, sm2Digest, sm2Sign } from "../../native-host/crypto/sm2.js";
+import { creditCodeCheckChar } from "../../crypto/certificate.js";
+import { rsToDer, sm2Digest, sm2Sign } from "../../crypto/sm2.js";
 import { toPem } from "./pem.js";
 import { generateSm2KeyPair, sm2KeyMaterial, type Sm2KeyMaterial } from "./sm2-import.js";
 

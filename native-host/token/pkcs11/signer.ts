@@ -5,9 +5,9 @@
  * blocks the host; removal and timeouts are handled by the token queue every caller runs inside.
  */
 import type { Key, Session } from "graphene-pk11";
-import type { SigningKey, TokenPrimitive } from "../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../crypto/certificate-view.js";
-import { derToRs, SM2_DEFAULT_ID, sm2Digest } from "../../crypto/sm2-digest.js";
+import type { SigningKey, TokenPrimitive } from "../../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../../crypto/certificate-view.js";
+import { derToRs, SM2_DEFAULT_ID, sm2Digest } from "../../../crypto/sm2-digest.js";
 import { YztError } from "../../../protocol/errors.js";
 import type { Sm2Mechanisms } from "./mechanisms.js";
 import { signingMechanism } from "./mechanisms.js";

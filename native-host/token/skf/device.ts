@@ -11,8 +11,8 @@
  */
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";
-import type { SigningKey } from "../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../crypto/certificate-view.js";
+import type { SigningKey } from "../../../crypto/algorithms.js";
+import type { ParsedCertificate } from "../../../crypto/certificate-view.js";
 import type { DeviceCertificate, EnvelopeOpening, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
 import {
   blockCipherParam, callerCipherBlob, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, eccCipherBlobHeaderBytes, ECC_SIGNATURE_BLOB_BYTES,

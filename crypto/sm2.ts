@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mod, modInverse, multiplyBase, multiplyBaseAndAdd } from "./sm2-curve.js";
 import { bigIntToBytes, bytesToBigInt, SM2_N, type AffinePoint } from "./sm2-params.js";
 import { parsePublicPoint } from "./sm2-digest.js";
-import { concatBytes } from "../../protocol/der.js";
+import { concatBytes } from "../protocol/der.js";
 
 export { SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P } from "./sm2-params.js";
 export { derToRs, rsToDer, SM2_DEFAULT_ID, sm2Digest, sm2Z, sm3 } from "./sm2-digest.js";

@@ -3,7 +3,7 @@
  * treats SM2-curve keys as ECDSA keys. Z is computed with the default ID, as issuers do. Walks the DER
  * itself (no ASN.1 library), so chain checks stay cheap for a host that has not parsed a certificate yet.
  */
-import { expectTag, readTlv } from "../../protocol/der.js";
+import { expectTag, readTlv } from "../protocol/der.js";
 import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
 
 /** DER of the OID 1.2.156.10197.1.501 (SM2-with-SM3), value bytes only. */

@@ -9,12 +9,12 @@
 import { weierstrass, type WeierstrassPoint } from "@noble/curves/abstract/weierstrass.js";
 import { invert, mod as modulo } from "@noble/curves/abstract/modular.js";
 import { isOnCurve, SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P, type AffinePoint } from "./sm2-params.js";
-import { needOptimisingCompiler } from "../support/v8-settings.js";
+import { heavyComputeStarts } from "./heavy-compute.js";
 
 export { bigIntToBytes, bytesToBigInt, isOnCurve, SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P, type AffinePoint } from "./sm2-params.js";
 
 // Curve arithmetic is bigint work in JavaScript: loaded only to verify or encrypt, and worth optimising then.
-needOptimisingCompiler();
+heavyComputeStarts();
 const Sm2Point = weierstrass({ p: SM2_P, n: SM2_N, h: 1n, a: SM2_A, b: SM2_B, Gx: SM2_GX, Gy: SM2_GY });
 type Point = WeierstrassPoint<bigint>;
 

@@ -3,7 +3,7 @@
  * (validity status, the API's YztCertificate). Kept apart from certificate.ts so that answering a browser
  * does not load the certificate reader until a certificate actually has to be parsed.
  */
-import type { CertificateStatus, KeyAlgorithm, Purpose, YztCertificate } from "../../protocol/types.js";
+import type { CertificateStatus, KeyAlgorithm, Purpose, YztCertificate } from "../protocol/types.js";
 
 export interface ParsedCertificate {
   der: Uint8Array;

@@ -4,7 +4,7 @@
  * layer's SOF_VerifySignedData.
  */
 import { verify, X509Certificate } from "node:crypto";
-import { YztError } from "../../protocol/errors.js";
+import { YztError } from "../protocol/errors.js";
 import { isSm2Spki, publicPointOfSpki } from "./sm2-certificate.js";
 import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
 

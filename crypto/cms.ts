@@ -5,8 +5,8 @@
  */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { badRequest } from "../../protocol/errors.js";
-import { CMS_CONTENT_TYPES, type CmsProfile } from "../../protocol/cms-attach.js";
+import { badRequest } from "../protocol/errors.js";
+import { CMS_CONTENT_TYPES, type CmsProfile } from "../protocol/cms-attach.js";
 import type { CmsAlgorithmIds } from "./algorithms.js";
 import { ensurePkijsEngine } from "./crypto-engine.js";
 

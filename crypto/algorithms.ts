@@ -9,8 +9,8 @@
  * work with no PKCS#11 in it. It may import only support/ and the protocol contract.
  */
 import { createHash } from "node:crypto";
-import { badRequest, YztError } from "../../protocol/errors.js";
-import type { KeyAlgorithm, LoginToken } from "../../protocol/types.js";
+import { badRequest, YztError } from "../protocol/errors.js";
+import type { KeyAlgorithm, LoginToken } from "../protocol/types.js";
 import { ecdsaRawToDer, rsaSha256DigestInfo, sha256 } from "./signature-encoding.js";
 import { rsToDer, SM2_DEFAULT_ID, sm2Digest } from "./sm2-digest.js";
 

@@ -4,12 +4,12 @@
  * The certificate is read with the project's DER walker (x509-reader.ts), not an ASN.1 library: listing a
  * hub's keys at the first contact must not wait for one.
  */
-import { readTlv } from "../../protocol/der.js";
-import { YztError } from "../../protocol/errors.js";
+import { readTlv } from "../protocol/der.js";
+import { YztError } from "../protocol/errors.js";
 import { childrenOf, contentOf, decodeOid, readX509, stringValue, type CertificateExtension, type NameAttribute, type X509Fields } from "./x509-reader.js";
 import type { ParsedCertificate } from "./certificate-view.js";
-import type { KeyAlgorithm, Purpose } from "../../protocol/types.js";
-import type { CertificateInfo } from "../../protocol/messages.js";
+import type { KeyAlgorithm, Purpose } from "../protocol/types.js";
+import type { CertificateInfo } from "../protocol/messages.js";
 
 export type { ParsedCertificate } from "./certificate-view.js";
 export { certificateValidity, EXPIRING_DAYS, toYztCertificate } from "./certificate-view.js";

@@ -3,8 +3,8 @@
  * CKM_RSA_PKCS signs a DER DigestInfo (we build it), CKM_ECDSA returns r||s (X.509/CMS want DER).
  */
 import { createHash } from "node:crypto";
-import { badRequest } from "../../protocol/errors.js";
-import { rawSignatureToDer } from "../../protocol/der.js";
+import { badRequest } from "../protocol/errors.js";
+import { rawSignatureToDer } from "../protocol/der.js";
 
 /** DER prefix of DigestInfo { AlgorithmIdentifier sha256 NULL, OCTET STRING (32) } (RFC 8017, 9.2 note 1). */
 const SHA256_DIGEST_INFO_PREFIX = Buffer.from("3031300d060960864801650304020105000420", "hex");

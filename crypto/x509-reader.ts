@@ -5,7 +5,7 @@
  * where real keys are sloppy (bytes after the certificate, unknown string types), strict where a wrong
  * reading would mislead (lengths, tags, dates).
  */
-import { expectTag, readTlv, type Tlv } from "../../protocol/der.js";
+import { expectTag, readTlv, type Tlv } from "../protocol/der.js";
 
 export interface NameAttribute {
   /** Dotted OID of the attribute type. */

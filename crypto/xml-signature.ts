@@ -12,9 +12,9 @@
 import { X509Certificate } from "node:crypto";
 import { DOMParser } from "@xmldom/xmldom";
 import { SignedXml } from "xml-crypto";
-import { YztError } from "../../protocol/errors.js";
-import type { KeyAlgorithm } from "../../protocol/types.js";
-import type { XmlSignatureReport } from "../../protocol/messages.js";
+import { YztError } from "../protocol/errors.js";
+import type { KeyAlgorithm } from "../protocol/types.js";
+import type { XmlSignatureReport } from "../protocol/messages.js";
 import { ecdsaDerToRaw } from "./signature-encoding.js";
 
 const DSIG = "http://www.w3.org/2000/09/xmldsig#";

@@ -5,8 +5,8 @@
  * libraries (CKM_SM2_CIPHER_DER) take. Decryption happens on the token only.
  */
 import { randomBytes } from "node:crypto";
-import { YztError } from "../../protocol/errors.js";
-import { concatBytes, derElement, derUnsignedInteger } from "../../protocol/der.js";
+import { YztError } from "../protocol/errors.js";
+import { concatBytes, derElement, derUnsignedInteger } from "../protocol/der.js";
 import { bigIntToBytes, bytesToBigInt, isOnCurve, multiplyBase, multiplyPoint, SM2_N } from "./sm2-curve.js";
 import { sm3 } from "./sm2-digest.js";
 

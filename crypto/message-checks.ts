@@ -4,7 +4,7 @@
  * certificate in date and issued by a CA we trust (SOF_ValidateCert). The ASN.1 code loads on first use.
  */
 import type { X509Certificate } from "node:crypto";
-import type { CertificateCheck, VerifyMessageResult } from "../../protocol/messages.js";
+import type { CertificateCheck, VerifyMessageResult } from "../protocol/messages.js";
 
 export async function verifyMessage(params: { signature: string; data?: string }): Promise<VerifyMessageResult> {
   const { CmsVerificationError, openCmsSignature } = await import("./cms-open.js");

@@ -10,7 +10,7 @@ import { isSm2Spki, publicPointOfSpki } from "./sm2-certificate.js";
 import { sm2Encrypt } from "./sm2-encrypt.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { YztError } from "../../protocol/errors.js";
+import { YztError } from "../protocol/errors.js";
 import { ensurePkijsEngine } from "./crypto-engine.js";
 
 export type EnvelopeCipher = "SM4-CBC" | "3DES-CBC";

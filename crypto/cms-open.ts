@@ -9,7 +9,7 @@ import * as pkijs from "pkijs";
 import { createHash } from "node:crypto";
 import { parseCertificate, type ParsedCertificate } from "./certificate.js";
 import { ensurePkijsEngine } from "./crypto-engine.js";
-import { detachContent } from "../../protocol/cms-attach.js";
+import { detachContent } from "../protocol/cms-attach.js";
 import { derToRs, sm2Digest, sm2Verify } from "./sm2.js";
 
 const SM2_WITH_SM3 = "1.2.156.10197.1.501";

@@ -3,10 +3,10 @@
  * LoginToken). The token primitives are injected, so this module is pure and testable with a software key;
  * what differs per key algorithm comes from the table in algorithms.ts.
  */
-import { badRequest } from "../../protocol/errors.js";
-import { attachContent, type CmsProfile } from "../../protocol/cms-attach.js";
-import { loginMessage, LOGIN_TOKEN_FORMAT } from "../../protocol/login-token.js";
-import type { LoginToken, SignResult } from "../../protocol/types.js";
+import { badRequest } from "../protocol/errors.js";
+import { attachContent, type CmsProfile } from "../protocol/cms-attach.js";
+import { loginMessage, LOGIN_TOKEN_FORMAT } from "../protocol/login-token.js";
+import type { LoginToken, SignResult } from "../protocol/types.js";
 import { SM2_DEFAULT_ID, signatureAlgorithm, type SigningKey } from "./algorithms.js";
 
 export type { SigningKey, TokenPrimitive } from "./algorithms.js";
