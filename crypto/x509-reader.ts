@@ -29,6 +29,9 @@ export interface X509Fields {
   signatureAlgorithm: string;
   issuer: NameAttribute[];
   subject: NameAttribute[];
+  /** The issuer and subject Names as encoded, DER (PKCS#11 CKA_ISSUER / CKA_SUBJECT take them so). */
+  issuerDer: Uint8Array;
+  subjectDer: Uint8Array;
   notBefore: Date;
   notAfter: Date;
   /** The whole SubjectPublicKeyInfo, DER. */
@@ -183,6 +186,8 @@ export function readX509(der: Uint8Array): X509Fields {
     signatureAlgorithm: decodeOid(contentOf(der, expectTag(outerAlgorithmOid!, TAG.oid, "signature algorithm"))),
     issuer: decodeName(der, issuer),
     subject: decodeName(der, subject),
+    issuerDer: der.subarray(issuer.at, issuer.end),
+    subjectDer: der.subarray(subject.at, subject.end),
     notBefore: decodeTime(der, notBefore),
     notAfter: decodeTime(der, notAfter),
     spki: der.subarray(spki.at, spki.end),

@@ -13,6 +13,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { sm2 as smCrypto } from "sm-crypto";
 import { detachContent } from "../../protocol/cms-attach.js";
+import { readTlv } from "../../protocol/der.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -51,16 +52,37 @@ function signedDataOf(signature: Uint8Array): pkijs.SignedData {
 
 const certificateOf = (signature: Uint8Array): pkijs.Certificate => signedDataOf(signature).certificates![0] as pkijs.Certificate;
 
+/** SM2 (DER) over message with SM3 and the distinguishing ID, checked by OpenSSL 3 with a public key (PEM). */
+function opensslVerifiesSm2With(publicKeyPem: string, message: Uint8Array, derSignature: Uint8Array, id: string): boolean {
+  return inScratch((path) =>
+    succeeds("openssl", [
+      "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey", path("pub.pem", publicKeyPem),
+      "-in", path("message.bin", message), "-sigfile", path("sig.der", derSignature), "-pkeyopt", `distid:${id}`,
+    ]),
+  );
+}
+
 /** SM2 (DER) over message with SM3 and the distinguishing ID, checked by OpenSSL 3 with the certificate's key (PEM or DER). */
 export function opensslVerifiesSm2(certificate: string | Uint8Array, message: Uint8Array, derSignature: Uint8Array, id = "1234567812345678"): boolean {
-  return inScratch((path) => {
-    const inform = typeof certificate === "string" ? "PEM" : "DER";
-    const publicKey = execFileSync("openssl", ["x509", "-inform", inform, "-pubkey", "-noout", "-in", path("cert", certificate)], { encoding: "utf8" });
-    return succeeds("openssl", [
-      "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey", path("pub.pem", publicKey),
-      "-in", path("message.bin", message), "-sigfile", path("sig.der", derSignature), "-pkeyopt", `distid:${id}`,
-    ]);
-  });
+  const inform = typeof certificate === "string" ? "PEM" : "DER";
+  const publicKey = inScratch((path) => execFileSync("openssl", ["x509", "-inform", inform, "-pubkey", "-noout", "-in", path("cert", certificate)], { encoding: "utf8" }));
+  return opensslVerifiesSm2With(publicKey, message, derSignature, id);
+}
+
+/**
+ * A PKCS#10 request checked by OpenSSL: RSA with `openssl req -verify`; SM2 (which `req -verify` checks without
+ * the SM2 signer ID) over its CertificationRequestInfo with SM3 and ID 1234567812345678 through pkeyutl.
+ */
+export function opensslVerifiesRequest(request: Uint8Array): boolean {
+  const publicKey = inScratch((path) => execFileSync("openssl", ["req", "-inform", "DER", "-in", path("req.der", request), "-pubkey", "-noout"], { encoding: "utf8" }));
+  const outer = readTlv(request, 0);
+  const info = readTlv(request, outer.start, outer.end);
+  const algorithm = readTlv(request, info.end, outer.end);
+  const signature = readTlv(request, algorithm.end, outer.end);
+  const isSm2 = hex(request.subarray(algorithm.start, algorithm.end)).includes("2a811ccf55018375"); // 1.2.156.10197.1.501
+  if (!isSm2) return inScratch((path) => succeeds("openssl", ["req", "-verify", "-inform", "DER", "-in", path("req.der", request), "-noout"]));
+  // The BIT STRING's first byte counts unused bits (0): the DER signature follows it.
+  return opensslVerifiesSm2With(publicKey, request.subarray(info.at, info.end), request.subarray(signature.start + 1, signature.end), "1234567812345678");
 }
 
 /** An SM2 CMS SignedData (attached or detached with `content`) checked without the project's code; `sm2Id`: the signer's distinguishing ID when not the default. */
