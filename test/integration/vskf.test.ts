@@ -2,19 +2,26 @@
  * The virtual SKF key (libyzt-vskf.so, test/virtual-token/skf.c): the virtual keys through a GM/T 0016 SKF
  * library, driven from a small C program (skf-selftest.c) as a vendor library is driven, and checked with the
  * OpenSSL CLI and the manifest's certificates and escrow keys: enumeration and removal, PINs with the shim's
- * counter, SM2 and RSA signatures, session-key import with SM4 decryption, events, and the two broken variants.
+ * counters, SM2 and RSA signatures, session-key import with SM4 decryption, events, the two broken variants, and
+ * the certificate life cycle (new containers, key pairs, certificates, the CA's enveloped encryption pair) through
+ * the standard and the LP64 build.
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { createCipheriv, createHash, publicEncrypt, randomBytes, X509Certificate, constants } from "node:crypto";
+import { createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes, verify, X509Certificate, constants } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sm2Encrypt } from "../../crypto/sm2-encrypt.js";
 import { readTlv } from "../../protocol/der.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { buildSkf, repoRoot } from "../virtual-token/build.js";
+import { createDemoCa, DAY, generateSm2Key, issueCertificate, type DemoCa } from "../virtual-token/demo-pki.js";
 import type { VtokenCertificate } from "../virtual-token/manifest.js";
-import { getRetries, insertToken, removeToken, setLatency, setPinToBeChanged } from "../virtual-token/state.js";
+import { sm2PublicKeyPem, type Sm2KeyMaterial } from "../virtual-token/sm2-import.js";
+import {
+  getRetries, getSoRetries, insertToken, removeToken, setLatency, setPinToBeChanged, setSoRetries, untilBusy,
+} from "../virtual-token/state.js";
 
 /** SAR codes (GM/T 0016-2012) the library answers. */
 const SAR = {
@@ -23,6 +30,10 @@ const SAR = {
   KEYUSAGEERR: 0x0a00000a,
   INDATALENERR: 0x0a000010,
   INDATAERR: 0x0a000011,
+  NOTSUPPORTYETERR: 0x0a000003,
+  NAMELENERR: 0x0a000009,
+  MODULUSLENERR: 0x0a00000b,
+  KEYNOTFOUNTERR: 0x0a00001b,
   CERTNOTFOUNTERR: 0x0a00001c,
   BUFFER_TOO_SMALL: 0x0a000020,
   NOT_EVENTERR: 0x0a000022,
@@ -31,6 +42,8 @@ const SAR = {
   PIN_LOCKED: 0x0a000025,
   USER_NOT_LOGGED_IN: 0x0a00002d,
   APPLICATION_NOT_EXISTS: 0x0a00002e,
+  FILE_ALREADY_EXIST: 0x0a00002f,
+  CONTAINER_NOT_EXIST: 0x0a000034,
 } as const;
 const SGD_SM4_ECB = 0x401;
 const SGD_SM4_CBC = 0x402;
@@ -42,15 +55,18 @@ const SM2_ID = "1234567812345678";
 
 const EXPORTS = [
   "SKF_CancelWaitForDevEvent", "SKF_ChangePIN", "SKF_ClearSecureState", "SKF_CloseApplication", "SKF_CloseContainer", "SKF_CloseHandle",
-  "SKF_ConnectDev", "SKF_Decrypt", "SKF_DecryptFinal", "SKF_DecryptInit", "SKF_DecryptUpdate", "SKF_DisConnectDev", "SKF_ECCDecrypt",
-  "SKF_ECCPrvKeyDecrypt", "SKF_ECCSignData", "SKF_EnumApplication", "SKF_EnumContainer", "SKF_EnumDev", "SKF_ExportCertificate",
-  "SKF_ExportPublicKey", "SKF_GetContainerType", "SKF_GetDevInfo", "SKF_GetDevState", "SKF_GetPINInfo", "SKF_ImportSessionKey",
-  "SKF_OpenApplication", "SKF_OpenContainer", "SKF_RSASignData", "SKF_UnblockPIN", "SKF_VerifyPIN", "SKF_WaitForDevEvent",
+  "SKF_ConnectDev", "SKF_CreateContainer", "SKF_Decrypt", "SKF_DecryptFinal", "SKF_DecryptInit", "SKF_DecryptUpdate", "SKF_DeleteContainer",
+  "SKF_DisConnectDev", "SKF_ECCDecrypt", "SKF_ECCPrvKeyDecrypt", "SKF_ECCSignData", "SKF_EnumApplication", "SKF_EnumContainer", "SKF_EnumDev",
+  "SKF_ExportCertificate", "SKF_ExportPublicKey", "SKF_GenECCKeyPair", "SKF_GenRSAKeyPair", "SKF_GetContainerType", "SKF_GetDevInfo",
+  "SKF_GetDevState", "SKF_GetPINInfo", "SKF_ImportCertificate", "SKF_ImportECCKeyPair", "SKF_ImportSessionKey", "SKF_OpenApplication",
+  "SKF_OpenContainer", "SKF_RSASignData", "SKF_UnblockPIN", "SKF_VerifyPIN", "SKF_WaitForDevEvent",
 ];
 
 let vtoken: VirtualToken;
 let work: string;
+/** skf-selftest for libraries with GM/T 0016's 32-bit ULONG, and one built for the LP64 variant's 64-bit ULONG. */
 let selftest: string;
+let selftestLp64: string;
 let PIN: string;
 let SO_PIN: string;
 const drivers: SkfDriver[] = [];
@@ -94,11 +110,11 @@ class SkfDriver {
   private stderr = "";
   private exited = false;
 
-  constructor(library: string) {
+  constructor(library: string, binary = selftest) {
     // No YZT_VTOKEN_HOME: the library must find the shim, and the shim its home, from its own directory.
     const env = { ...process.env };
     delete env.YZT_VTOKEN_HOME;
-    this.child = spawn(selftest, [library], { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn(binary, [library], { env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => {
       this.pending += chunk;
@@ -148,13 +164,13 @@ class SkfDriver {
   }
 }
 
-function start(library = vtoken.manifest.skfModule): SkfDriver {
-  return new SkfDriver(library);
+function start(library = vtoken.manifest.skfModule, binary = selftest): SkfDriver {
+  return new SkfDriver(library, binary);
 }
 
 /** Connects to a key, opens the application and (optionally) a container, verifying the user PIN if asked. */
-async function session(serial: string, options: { container?: string; pin?: boolean; library?: string } = {}): Promise<SkfDriver> {
-  const skf = start(options.library);
+async function session(serial: string, options: { container?: string; pin?: boolean; library?: string; binary?: string } = {}): Promise<SkfDriver> {
+  const skf = start(options.library, options.binary);
   await skf.ok(`connect ${serial}`, "openapp");
   if (options.pin) await skf.ok(`verify ${USER} ${PIN}`);
   if (options.container) await skf.ok(`opencon ${options.container}`);
@@ -246,14 +262,10 @@ function sm2Verifies(certPem: string, message: Buffer, r: Buffer, s: Buffer): bo
 }
 
 /**
- * SM2-encrypts with the certificate's public key (OpenSSL gives GM/T 0009 DER: SEQUENCE { INTEGER x, INTEGER y,
- * OCTET STRING hash, OCTET STRING cipher }) and repacks it as an ECCCIPHERBLOB { X[64], Y[64], HASH[32],
- * CipherLen (little-endian ULONG), Cipher[] }.
+ * A GM/T 0009 DER SM2 ciphertext (SEQUENCE { INTEGER x, INTEGER y, OCTET STRING hash, OCTET STRING cipher }) repacked
+ * as an ECCCIPHERBLOB { X[64], Y[64], HASH[32], CipherLen (little-endian 32-bit ULONG), Cipher[] }.
  */
-function sm2EncryptToBlob(certPem: string, plaintext: Buffer): { der: Buffer; blob: Buffer } {
-  const out = join(work, `${fileCount++}-sm2.der`);
-  execFileSync("openssl", ["pkeyutl", "-encrypt", "-certin", "-inkey", file("enc.pem", certPem), "-in", file("plain.bin", plaintext), "-out", out], { stdio: "pipe" });
-  const der = readFileSync(out);
+function cipherBlobOf(der: Buffer): Buffer {
   const sequence = readTlv(der, 0);
   const x = readTlv(der, sequence.start);
   const y = readTlv(der, x.end);
@@ -264,9 +276,21 @@ function sm2EncryptToBlob(certPem: string, plaintext: Buffer): { der: Buffer; bl
     while (value.length > 32 && value[0] === 0) value = value.subarray(1);
     return Buffer.concat([Buffer.alloc(64 - value.length), value]);
   };
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(cipher.end - cipher.start);
-  return { der, blob: Buffer.concat([field(x), field(y), der.subarray(hash.start, hash.end), length, der.subarray(cipher.start, cipher.end)]) };
+  return Buffer.concat([field(x), field(y), der.subarray(hash.start, hash.end), u32(cipher.end - cipher.start), der.subarray(cipher.start, cipher.end)]);
+}
+
+function u32(value: number): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(value);
+  return bytes;
+}
+
+/** SM2-encrypts with the certificate's public key (OpenSSL: GM/T 0009 DER), and the same as an ECCCIPHERBLOB. */
+function sm2EncryptToBlob(certPem: string, plaintext: Buffer): { der: Buffer; blob: Buffer } {
+  const out = join(work, `${fileCount++}-sm2.der`);
+  execFileSync("openssl", ["pkeyutl", "-encrypt", "-certin", "-inkey", file("enc.pem", certPem), "-in", file("plain.bin", plaintext), "-out", out], { stdio: "pipe" });
+  const der = readFileSync(out);
+  return { der, blob: cipherBlobOf(der) };
 }
 
 beforeAll(async () => {
@@ -278,7 +302,10 @@ beforeAll(async () => {
   SO_PIN = vtoken.manifest.soPin;
   work = mkdtempSync(join(tmpdir(), "yzt-vskf-"));
   selftest = join(work, "skf-selftest");
-  execFileSync("cc", ["-O1", "-Wall", "-Werror", "-o", selftest, join(repoRoot(), "test", "virtual-token", "skf-selftest.c"), "-ldl", "-lpthread"], { stdio: "pipe" });
+  selftestLp64 = join(work, "skf-selftest-lp64");
+  const source = join(repoRoot(), "test", "virtual-token", "skf-selftest.c");
+  execFileSync("cc", ["-O1", "-Wall", "-Werror", "-o", selftest, source, "-ldl", "-lpthread"], { stdio: "pipe" });
+  execFileSync("cc", ["-O1", "-Wall", "-Werror", "-DSELFTEST_LP64", "-o", selftestLp64, source, "-ldl", "-lpthread"], { stdio: "pipe" });
 });
 
 afterAll(async () => {
@@ -656,6 +683,286 @@ describe("the virtual SKF key", () => {
     expect(cert.bytes("data").equals(derOf(certificate("demo", "sign").pem))).toBe(true);
     expect((await skf.call("pubkey 1")).num("len")).toBe(3);
     expect((await skf.call("containers")).num("query")).toBe(0xfffffff0);
+    await skf.close();
+  });
+});
+
+// ---------- the certificate life cycle ----------
+
+/** The builds with the life-cycle functions, each driven by a selftest of its own ULONG width. */
+const ABIS = [
+  { variant: "standard", ulongBytes: 4 },
+  { variant: "lp64", ulongBytes: 8 },
+] as const;
+
+/** x ‖ y of an ECCPUBLICKEYBLOB { ULONG BitLen, X[64], Y[64] } whose ULONG is ulongBytes wide. */
+function eccBlobPoint(blob: Buffer, ulongBytes: number): Buffer {
+  expect(blob.length).toBe(ulongBytes + 128);
+  expect(blob.readUInt32LE(0)).toBe(256);
+  const [x, y] = [blob.subarray(ulongBytes, ulongBytes + 64), blob.subarray(ulongBytes + 64)];
+  expect(Buffer.concat([x.subarray(0, 32), y.subarray(0, 32)]).equals(Buffer.alloc(64))).toBe(true);
+  return Buffer.concat([x.subarray(32), y.subarray(32)]);
+}
+
+/** The uncompressed point 04 ‖ x ‖ y of a geneccpair answer. */
+function generatedPoint(answer: Answer): Buffer {
+  expect([answer.rv, answer.num("bits"), answer.get("padded")]).toEqual([SAR.OK, 256, "1"]);
+  return Buffer.concat([Buffer.from([0x04]), answer.bytes("x"), answer.bytes("y")]);
+}
+
+function sm2KeyVerifies(point: Buffer, message: Buffer, r: Buffer, s: Buffer): boolean {
+  return opensslSucceeds([
+    "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey", file("pub.pem", sm2PublicKeyPem(point)), "-in", file("msg.bin", message),
+    "-sigfile", file("sig.der", rsToDer(r, s)), "-pkeyopt", `distid:${SM2_ID}`,
+  ]);
+}
+
+/**
+ * The encryption pair a CA's key-management centre sends: an ENVELOPEDKEYBLOB with 32-bit ULONGs (the selftest
+ * rebuilds it in the library's layout). d is SM4-ECB-encrypted, right-aligned in cbEncryptedPriKey; the SM4 key is
+ * SM2-encrypted to the signing key. claimedPoint: the PubKey written into it (a forgery names another).
+ */
+function envelope(signingPoint: Buffer, pair: Sm2KeyMaterial, claimedPoint = pair.point): Buffer {
+  const sm4Key = randomBytes(16);
+  const ecb = createCipheriv("sm4-ecb", sm4Key, null).setAutoPadding(false);
+  const field = (bytes: Buffer) => Buffer.concat([Buffer.alloc(64 - bytes.length), bytes]);
+  return Buffer.concat([
+    u32(1), u32(SGD_SM4_ECB), u32(256), field(Buffer.concat([ecb.update(pair.d), ecb.final()])),
+    u32(256), field(claimedPoint.subarray(1, 33)), field(claimedPoint.subarray(33)),
+    cipherBlobOf(Buffer.from(sm2Encrypt(signingPoint, sm4Key))),
+  ]);
+}
+
+let renewalCa: DemoCa | undefined;
+/** What the CA answers a request for this SM2 public key with: a certificate from a throwaway SM2 CA. */
+async function sm2Certificate(point: Buffer, purpose: "sign" | "encrypt"): Promise<Buffer> {
+  renewalCa ??= await createDemoCa(new Date(), "SM2");
+  const issued = await issueCertificate({
+    subject: [["C", "CN"], ["O", "北京续期示例有限公司"], ["CN", "北京续期示例有限公司"]],
+    publicKey: { algorithm: "SM2", material: { d: Buffer.alloc(32), point } },
+    issuer: { certificate: renewalCa.intermediate.certificate, privateKey: renewalCa.intermediateKey },
+    notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 365 * DAY),
+    keyUsage: purpose === "sign" ? ["digitalSignature", "nonRepudiation"] : ["keyEncipherment", "dataEncipherment"],
+  });
+  return Buffer.from(issued.der);
+}
+
+/** Every object on a key ("<kind> <CKA_ID or label>", sorted), listed by pkcs11-tool through the shim: what the key
+ * holds, seen without the SKF library. */
+function objectsOn(alias: string): string[] {
+  const token = vtoken.manifest.tokens.find((t) => t.alias === alias)!;
+  const listing = execFileSync("pkcs11-tool", ["--module", vtoken.module, "--token-label", token.label, "--login", "--pin", PIN, "--list-objects"], {
+    env: { ...process.env, ...vtoken.env }, encoding: "utf8", stdio: "pipe",
+  });
+  return listing.split(/\n(?=\S)/).filter((block) => /object/i.test(block.split("\n")[0]!))
+    .map((block) => `${block.split(/[;\n]/)[0]!.replace(/\s+\d+$/, "")} ${/ID:\s*(\S+)/.exec(block)?.[1] ?? /label:\s*(.*)/.exec(block)?.[1]?.trim() ?? ""}`).sort();
+}
+
+describe.each(ABIS)("the certificate life cycle through the $variant build", ({ variant, ulongBytes }) => {
+  let library: string;
+  let binary: string;
+  beforeAll(() => {
+    library = variant === "standard" ? vtoken.manifest.skfModule : buildSkf(vtoken.home, variant);
+    binary = variant === "standard" ? selftest : selftestLp64;
+  });
+  const open = (serial: string, options: { container?: string; pin?: boolean } = {}) => session(serial, { ...options, library, binary });
+
+  /** Creates a container on the open session's key and generates its SM2 signing pair; the container stays open. */
+  async function sm2Container(skf: SkfDriver, name: string): Promise<Buffer> {
+    await skf.ok(`createcon ${name}`);
+    return generatedPoint(await skf.call("geneccpair"));
+  }
+
+  it("makes an empty container after the provisioned ones, an SM2 pair in it that signs before any certificate, and keeps its certificate", async () => {
+    const name = `renewal-${variant}`;
+    const initial = objectsOn("demo");
+    const skf = await open(SERIAL.demo);
+    expect((await skf.call(`createcon ${name}`)).rv).toBe(SAR.USER_NOT_LOGGED_IN);
+    await skf.ok(`verify ${USER} ${PIN}`, `createcon ${name}`);
+    for (const taken of [name, "SM2-0101"]) expect((await skf.call(`createcon ${taken}`)).rv).toBe(SAR.FILE_ALREADY_EXIST);
+    expect((await skf.call(`createcon ${"n".repeat(64)}`)).rv).toBe(SAR.NAMELENERR);
+    expect((await skf.call("containers")).names()).toEqual(["SM2-0101", name]);
+    await skf.ok(`opencon ${name}`);
+    expect((await skf.call("contype")).num("type")).toBe(0);
+    expect((await skf.call("pubkey 1")).rv).toBe(SAR.KEYNOTFOUNTERR);
+
+    expect((await skf.call("geneccpair 0x00010000")).rv).toBe(SAR.NOTSUPPORTYETERR); // SGD_RSA is no ECC algorithm
+    const point = generatedPoint(await skf.call("geneccpair"));
+    expect((await skf.call("contype")).num("type")).toBe(2);
+    expect(eccBlobPoint((await skf.call("pubkey 1")).bytes("data"), ulongBytes).equals(point.subarray(1))).toBe(true);
+    expect((await skf.call("geneccpair")).rv).toBe(SAR.FILE_ALREADY_EXIST); // the pair is kept
+    const message = Buffer.from("证书更新申请 (PKCS#10)");
+    const signed = await skf.call(`eccsign ${sm2E(point.subarray(1), message).toString("hex")}`);
+    expect(signed.rv).toBe(SAR.OK);
+    expect(sm2KeyVerifies(point, message, signed.bytes("r"), signed.bytes("s"))).toBe(true);
+    expect(sm2KeyVerifies(point, Buffer.from("another request"), signed.bytes("r"), signed.bytes("s"))).toBe(false);
+
+    const certificateDer = await sm2Certificate(point, "sign");
+    expect((await skf.call(`importcert 0 ${certificateDer.toString("hex")}`)).rv).toBe(SAR.KEYNOTFOUNTERR); // no encryption pair
+    expect((await skf.call(`importcert 1 ${certificateDer.subarray(0, 100).toString("hex")}`)).rv).toBe(SAR.INDATAERR);
+    await skf.ok(`importcert 1 ${certificateDer.toString("hex")}`);
+    expect((await skf.call("cert 1")).bytes("data").equals(certificateDer)).toBe(true);
+    await skf.close();
+
+    // Another process finds it all on the key; the provisioned container is as it was.
+    const again = await open(SERIAL.demo);
+    expect((await again.call("containers")).names()).toEqual(["SM2-0101", name]);
+    await again.ok(`opencon ${name}`);
+    expect((await again.call("contype")).num("type")).toBe(2);
+    expect((await again.call("cert 1")).bytes("data").equals(certificateDer)).toBe(true);
+    expect((await again.call("cert 0")).rv).toBe(SAR.CERTNOTFOUNTERR);
+    await again.ok("opencon SM2-0101");
+    expect((await again.call("cert 1")).bytes("data").equals(derOf(certificate("demo", "sign").pem))).toBe(true);
+    expect((await again.call(`delcon ${name}`)).rv).toBe(SAR.USER_NOT_LOGGED_IN);
+    await again.ok(`verify ${USER} ${PIN}`, `delcon ${name}`);
+    expect((await again.call(`delcon ${name}`)).rv).toBe(SAR.CONTAINER_NOT_EXIST);
+    expect((await again.call("containers")).names()).toEqual(["SM2-0101"]);
+    await again.close();
+    expect(objectsOn("demo")).toEqual(initial);
+  });
+
+  it("imports the CA's enveloped encryption pair with the signing key, refusing a forged one without writing, and decrypts with it", async () => {
+    const name = `envelope-${variant}`;
+    const initial = objectsOn("demo");
+    const skf = await open(SERIAL.demo, { pin: true });
+    await skf.ok(`createcon ${name}`);
+    const encryption = generateSm2Key().material;
+    expect((await skf.call(`importecc ${envelope(encryption.point, encryption).toString("hex")}`)).rv).toBe(SAR.KEYNOTFOUNTERR); // no signing pair yet
+    const signing = generatedPoint(await skf.call("geneccpair"));
+
+    const written = objectsOn("demo");
+    const forged = envelope(signing, encryption, generateSm2Key().material.point); // PubKey is not d's
+    const misaddressed = envelope(generateSm2Key().material.point, encryption); // wrapped to another key
+    for (const blob of [forged, misaddressed]) expect((await skf.call(`importecc ${blob.toString("hex")}`)).rv).toBe(SAR.INDATAERR);
+    const sm1 = envelope(signing, encryption);
+    sm1.writeUInt32LE(0x101, 4); // SGD_SM1_ECB
+    expect((await skf.call(`importecc ${sm1.toString("hex")}`)).rv).toBe(SAR.NOTSUPPORTYETERR);
+    expect(objectsOn("demo")).toEqual(written);
+    expect((await skf.call("pubkey 0")).rv).toBe(SAR.KEYNOTFOUNTERR);
+
+    await skf.ok(`importecc ${envelope(signing, encryption).toString("hex")}`);
+    expect(eccBlobPoint((await skf.call("pubkey 0")).bytes("data"), ulongBytes).equals(encryption.point.subarray(1))).toBe(true);
+    expect((await skf.call(`importecc ${envelope(signing, generateSm2Key().material).toString("hex")}`)).rv).toBe(SAR.FILE_ALREADY_EXIST);
+    const secret = randomBytes(48);
+    const sealed = cipherBlobOf(Buffer.from(sm2Encrypt(encryption.point, secret)));
+    const opened = await skf.call(`eccdecrypt SKF_ECCDecrypt ${sealed.toString("hex")}`);
+    expect([opened.rv, opened.num("len")]).toEqual([SAR.OK, 48]);
+    expect(opened.bytes("data").equals(secret)).toBe(true);
+    const encryptionCertificate = await sm2Certificate(encryption.point, "encrypt");
+    await skf.ok(`importcert 0 ${encryptionCertificate.toString("hex")}`);
+    expect((await skf.call("cert 0")).bytes("data").equals(encryptionCertificate)).toBe(true);
+
+    await skf.ok(`delcon ${name}`);
+    expect((await skf.call("contype")).rv).toBe(SAR.CONTAINER_NOT_EXIST); // the open handle of it
+    await skf.ok("closecon");
+    expect((await skf.call("containers")).names()).toEqual(["SM2-0101"]);
+    await skf.close();
+    expect(objectsOn("demo")).toEqual(initial);
+  });
+
+  it("refuses every write without the user PIN or with the key pulled out, and a write cut short by the removal leaves no half pair", async () => {
+    const name = `removal-${variant}`;
+    const skf = await open(SERIAL.demo, { pin: true });
+    await skf.ok(`createcon ${name}`, "clear");
+    const encryption = generateSm2Key().material;
+    const blob = envelope(encryption.point, encryption).toString("hex");
+    const writes = ["geneccpair", "createcon other", `delcon ${name}`, `importecc ${blob}`];
+    for (const command of writes) expect((await skf.call(command)).rv, command).toBe(SAR.USER_NOT_LOGGED_IN);
+    await skf.ok(`verify ${USER} ${PIN}`);
+    removeToken(vtoken.home, "demo");
+    try {
+      for (const command of writes) expect((await skf.call(command)).rv, command).toBe(SAR.DEVICE_REMOVED);
+    } finally {
+      insertToken(vtoken.home, "demo");
+    }
+    await skf.close();
+
+    // Pulled out while the (slow) key generates the pair, or unwraps the encryption pair: nothing is written.
+    const empty = objectsOn("demo");
+    const cutShort = async (command: string) => {
+      const writer = await open(SERIAL.demo, { pin: true, container: name });
+      setLatency(vtoken.home, "demo", 500);
+      try {
+        const answer = writer.call(command);
+        await untilBusy(vtoken.home, "demo");
+        removeToken(vtoken.home, "demo");
+        expect((await answer).rv, command).toBe(SAR.DEVICE_REMOVED);
+      } finally {
+        setLatency(vtoken.home, "demo", 0);
+        insertToken(vtoken.home, "demo");
+      }
+      await writer.close();
+    };
+    await cutShort("geneccpair");
+    expect(objectsOn("demo")).toEqual(empty);
+    const reader = await open(SERIAL.demo, { pin: true, container: name });
+    expect((await reader.call("contype")).num("type")).toBe(0);
+    const signing = generatedPoint(await reader.call("geneccpair"));
+    const signed = objectsOn("demo");
+    await cutShort(`importecc ${envelope(signing, encryption).toString("hex")}`);
+    expect(objectsOn("demo")).toEqual(signed);
+    const after = await open(SERIAL.demo, { pin: true, container: name });
+    expect((await after.call("pubkey 0")).rv).toBe(SAR.KEYNOTFOUNTERR);
+    expect((await after.call("cert 0")).rv).toBe(SAR.CERTNOTFOUNTERR);
+    await after.ok(`importecc ${envelope(signing, encryption).toString("hex")}`, `delcon ${name}`);
+    await Promise.all([reader.close(), after.close()]);
+  });
+
+  it("lists a new container after a mixed key's provisioned ones and gives it a 2048-bit RSA pair that signs", async () => {
+    const name = `rsa-${variant}`;
+    insertToken(vtoken.home, "mixed");
+    try {
+      const skf = await open(SERIAL.mixed, { pin: true });
+      await skf.ok(`createcon ${name}`);
+      expect((await skf.call("containers")).names()).toEqual(["RSA-0101", "SM2-0303", name]);
+      expect((await skf.call("genrsapair 1000")).rv).toBe(SAR.MODULUSLENERR);
+      const generated = await skf.call("genrsapair 2048");
+      expect([generated.rv, generated.get("alg"), generated.num("bits")]).toEqual([SAR.OK, "0x10000", 2048]);
+      const [modulus, exponent] = [generated.bytes("n"), generated.bytes("e")];
+      expect(exponent.toString("hex")).toBe("00010001");
+      expect((await skf.call("contype")).num("type")).toBe(1);
+      const blob = (await skf.call("pubkey 1")).bytes("data");
+      expect(blob.length).toBe(2 * ulongBytes + 260); // RSAPUBLICKEYBLOB { AlgID, BitLen, Modulus[256], PublicExponent[4] }
+      expect(blob.subarray(2 * ulongBytes, 2 * ulongBytes + 256).equals(modulus)).toBe(true);
+
+      const message = Buffer.from("个人所得税 证书更新");
+      const digestInfo = Buffer.concat([Buffer.from("3031300d060960864801650304020105000420", "hex"), createHash("sha256").update(message).digest()]);
+      const signature = (await skf.call(`rsasign ${digestInfo.toString("hex")}`)).bytes("data");
+      const publicKey = createPublicKey({ key: { kty: "RSA", n: modulus.toString("base64url"), e: "AQAB" }, format: "jwk" });
+      expect(verify("sha256", message, publicKey, signature)).toBe(true);
+      expect(verify("sha256", message, publicKey, flipped(signature, 7))).toBe(false);
+      await skf.ok(`delcon ${name}`);
+      expect((await skf.call("containers")).names()).toEqual(["RSA-0101", "SM2-0303"]);
+      await skf.close();
+    } finally {
+      removeToken(vtoken.home, "mixed");
+    }
+  });
+
+  it("counts wrong admin PINs exactly, reports them in GetPINInfo and UnblockPIN, and locks the admin PIN at 0", async () => {
+    const skf = await open(SERIAL.demo);
+    const pinInfo = async () => (await skf.call(`pininfo ${ADMIN}`)).num("remain");
+    expect(await pinInfo()).toBe(10);
+    const wrong = await skf.call(`verify ${ADMIN} 00000000`);
+    expect([wrong.rv, wrong.num("retry")]).toEqual([SAR.PIN_INCORRECT, 9]);
+    expect([getSoRetries(vtoken.home, "demo"), await pinInfo()]).toEqual([9, 9]); // the shim's counter
+    const wrongUnblock = await skf.call(`unblock 00000000 ${PIN}`);
+    expect([wrongUnblock.rv, wrongUnblock.num("retry")]).toEqual([SAR.PIN_INCORRECT, 8]);
+    await skf.ok(`unblock ${SO_PIN} ${PIN}`);
+    expect(await pinInfo()).toBe(10);
+
+    setSoRetries(vtoken.home, "demo", 1);
+    try {
+      const last = await skf.call(`unblock 00000000 ${PIN}`);
+      expect([last.rv, last.num("retry")]).toEqual([SAR.PIN_LOCKED, 0]);
+      expect(await pinInfo()).toBe(0);
+      expect((await skf.call(`unblock ${SO_PIN} ${PIN}`)).rv).toBe(SAR.PIN_LOCKED); // even the right one
+      expect((await skf.call(`verify ${ADMIN} ${SO_PIN}`)).rv).toBe(SAR.PIN_LOCKED);
+      expect((await skf.call(`pininfo ${USER}`)).num("remain")).toBe(10); // the user PIN has its own counter
+    } finally {
+      setSoRetries(vtoken.home, "demo", 10);
+    }
+    await skf.ok(`verify ${ADMIN} ${SO_PIN}`);
     await skf.close();
   });
 });

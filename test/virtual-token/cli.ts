@@ -6,13 +6,14 @@
  *   insert|remove <key>      put a key in / pull it out (keys: demo, ec, expired, expiring)
  *   latency <key> <ms>       make signing slow like a real USB key
  *   unlock <key>             SO unlock after 10 wrong PINs (PIN back to 12345678)
+ *   lock <key>               lock the user PIN, as 10 wrong PINs do (to try 证书解锁 on the demo issuer site)
  * Home: --home DIR, else $YZT_VTOKEN_HOME, else <repo>/.vtoken.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "./build.js";
 import { provision } from "./provision.js";
-import { getLatency, getRetries, insertToken, isInserted, readManifest, removeToken, setLatency, unlockToken } from "./state.js";
+import { getLatency, getRetries, insertToken, isInserted, readManifest, removeToken, setLatency, setRetries, unlockToken } from "./state.js";
 
 export function defaultHome(): string {
   return process.env.YZT_VTOKEN_HOME || join(repoRoot(), ".vtoken");
@@ -48,13 +49,16 @@ async function main(argv: string[]): Promise<void> {
     }
     case "insert":
     case "remove":
+    case "lock":
     case "unlock": {
       requireProvisioned(home);
       if (!key) throw new Error(`usage: ${command} <demo|ec|expired|expiring>`);
       if (command === "insert") insertToken(home, key);
       else if (command === "remove") removeToken(home, key);
+      else if (command === "lock") setRetries(home, key, 0);
       else unlockToken(home, key);
-      console.log(`${key}: ${command === "unlock" ? "unlocked, PIN reset" : command === "insert" ? "inserted" : "removed"}`);
+      const done = { insert: "inserted", remove: "removed", lock: "PIN locked", unlock: "unlocked, PIN reset" } as const;
+      console.log(`${key}: ${done[command]}`);
       return;
     }
     case "latency": {
@@ -66,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      console.log("usage: vtoken provision|reset [--keys N]|status|insert <key>|remove <key>|latency <key> <ms>|unlock <key> [--home DIR]");
+      console.log("usage: vtoken provision|reset [--keys N]|status|insert <key>|remove <key>|latency <key> <ms>|lock <key>|unlock <key> [--home DIR]");
       if (command !== undefined) process.exitCode = 1;
   }
 }

@@ -38,7 +38,11 @@ export interface VtokenManifest {
   soPin: string;
   tokens: VtokenToken[];
   /** chain.pem holds both demo chains (RSA and SM2), as a site trusting the demo CA would. */
-  pki: { root: string; intermediate: string; chain: string; sm2Root: string; sm2Intermediate: string };
+  pki: {
+    root: string; intermediate: string; chain: string; sm2Root: string; sm2Intermediate: string;
+    /** The SM2 sub CA's private scalar (hex), for the demo issuer site's CA that renews certificates. */
+    sm2IntermediateKey: string;
+  };
   /** The demo TLS CA and the https server certificate for the demo host names (tls-pki.ts); test-only. */
   tls: { ca: string; cert: string; key: string; hosts: string[] };
 }

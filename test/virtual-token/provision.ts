@@ -42,6 +42,22 @@ interface KeyPairPlan {
   ckaId: string;
 }
 
+/**
+ * The container a pair belongs to, written as CKA_LABEL of its objects, as vendor middleware names its
+ * containers: "<algorithm>-<CKA_ID of the family's signing pair>", the name the SKF face gives the same
+ * container (skf.c), so both backends show one set of container names.
+ */
+function containerLabel(pair: KeyPairPlan): string {
+  const signId = pair.purpose === "encrypt" && pair.ckaId === "0202" ? "0101" : pair.ckaId;
+  return `${pair.algorithm}-${signId}`;
+}
+
+/** The SM2 demo CA's private scalar: the demo issuer site's CA signs renewed certificates with it. */
+function sm2Scalar(key: DemoCa["intermediateKey"]): Buffer {
+  if (!("algorithm" in key) || key.algorithm !== "SM2") throw new Error("the SM2 demo CA has no SM2 key");
+  return key.material.d;
+}
+
 function pairsOf(plan: TokenPlan): KeyPairPlan[] {
   const main: KeyPairPlan[] = [{ purpose: "sign", algorithm: plan.algorithm, ckaId: "0101" }];
   if (plan.withEncryption) main.push({ purpose: "encrypt", algorithm: plan.algorithm, ckaId: "0202" });
@@ -60,7 +76,7 @@ function plans(now: number): TokenPlan[] {
     { alias: "rsa", serial: "YZT0000000000005", label: "BJ-YZT RSA", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: true },
     // A key issued twice: an RSA signing pair and an SM2 one beside it, as some offices have during migration.
     { alias: "mixed", serial: "YZT0000000000006", label: "BJ-YZT MIXED", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 30 * DAY, notAfter: now + 730 * DAY, withEncryption: false, extraPairs: [{ purpose: "sign", algorithm: "SM2", ckaId: "0303" }] },
-    { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "RSA", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: false },
+    { alias: "expiring", serial: "YZT0000000000004", label: "BJ-YZT EXPIRING", company: DEMO_COMPANY, creditCode: demoCode, algorithm: "SM2", notBefore: now - 355 * DAY, notAfter: now + 10 * DAY + 3_600_000, withEncryption: true },
   ];
 }
 
@@ -147,12 +163,13 @@ export async function provision(home: string, options: { now?: Date; keys?: numb
   const pkiFile = (name: string) => join(home, "pki", name);
   const pki = {
     root: pkiFile("root.pem"), intermediate: pkiFile("intermediate.pem"), chain: pkiFile("chain.pem"),
-    sm2Root: pkiFile("sm2-root.pem"), sm2Intermediate: pkiFile("sm2-intermediate.pem"),
+    sm2Root: pkiFile("sm2-root.pem"), sm2Intermediate: pkiFile("sm2-intermediate.pem"), sm2IntermediateKey: pkiFile("sm2-intermediate-key.hex"),
   };
   writeFileSync(pki.root, cas.rsa.root.pem);
   writeFileSync(pki.intermediate, cas.rsa.intermediate.pem);
   writeFileSync(pki.sm2Root, cas.sm2.root.pem);
   writeFileSync(pki.sm2Intermediate, cas.sm2.intermediate.pem);
+  writeFileSync(pki.sm2IntermediateKey, sm2Scalar(cas.sm2.intermediateKey).toString("hex"), { mode: 0o600 });
   writeFileSync(pki.chain, cas.rsa.intermediate.pem + cas.rsa.root.pem + cas.sm2.intermediate.pem + cas.sm2.root.pem);
 
   const tokenPlans = [...plans(now), ...officePlans(options.keys ?? 0, now)];
@@ -170,13 +187,15 @@ export async function provision(home: string, options: { now?: Date; keys?: numb
       const certificates: VtokenCertificate[] = [];
       const pairs = pairsOf(plan);
       const issuedAll = await Promise.all(pairs.map((pair) => issueFor(plan, cas, pair)));
-      for (const [index, { purpose, ckaId }] of pairs.entries()) {
+      for (const [index, pair] of pairs.entries()) {
+        const { purpose, ckaId } = pair;
+        const label = containerLabel(pair);
         const { key, issued } = issuedAll[index]!;
         const certFile = join(scratch, `${plan.alias}-${ckaId}.cer`);
         writeFileSync(certFile, issued.der);
         if (key.algorithm === "SM2") {
           // SoftHSM has no SM2: the shim holds SM2 keys, imported through it like a vendor tool would.
-          importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label: purpose, key: key.material, vendorKeyType: true, purpose });
+          importSm2KeyPair(module, home, plan.label, USER_PIN, { ckaId, label, key: key.material, vendorKeyType: true, purpose });
           if (purpose === "encrypt") {
             const escrow = pkiFile(`escrow-${plan.alias}-${ckaId}.key.pem`);
             writeFileSync(escrow, sm2PrivateKeyPem(key.material), { mode: 0o600 });
@@ -186,9 +205,9 @@ export async function provision(home: string, options: { now?: Date; keys?: numb
           const keyFile = purpose === "encrypt" ? pkiFile(`escrow-${plan.alias}-${ckaId}.key.pem`) : join(scratch, `${plan.alias}-${ckaId}.key.pem`);
           writeFileSync(keyFile, await privateKeyPem(key), { mode: 0o600 });
           if (purpose === "encrypt") escrowKeys.set(`${plan.alias}-${ckaId}`, keyFile);
-          run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", purpose, "--id", ckaId, "--pin", USER_PIN], env);
+          run("softhsm2-util", ["--import", keyFile, "--token", plan.label, "--label", label, "--id", ckaId, "--pin", USER_PIN], env);
         }
-        run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", purpose], env);
+        run("pkcs11-tool", ["--module", module, "--token-label", plan.label, "--login", "--pin", USER_PIN, "--write-object", certFile, "--type", "cert", "--id", ckaId, "--label", label], env);
         certificates.push({
           purpose, ckaId, pem: issued.pem, keyAlgorithm: key.algorithm,
           notBefore: new Date(plan.notBefore).toISOString(), notAfter: new Date(plan.notAfter).toISOString(),

@@ -6,7 +6,9 @@
  *   $HOME/softhsm2.conf                 SoftHSM configuration used by this module
  *   $HOME/state/<serial>/removed        exists => the key is pulled out
  *   $HOME/state/<serial>/retries        user-PIN tries left (absent => 10)
- *   $HOME/state/<serial>/latency-ms     extra delay for each signature
+ *   $HOME/state/<serial>/so-retries     SO-PIN tries left (absent => 10), the same way (see PINs below)
+ *   $HOME/state/<serial>/latency-ms     extra delay for each signature, decryption, key-pair generation and
+ *                                       key unwrap (a real key is slow at all of them)
  *   $HOME/state/<serial>/busy           exists while an operation waits out that delay (written by the shim)
  *   $HOME/state/<serial>/sm2-vendor-keys
  *                                       public points (hex 04||x||y) of the SM2 keys created with the vendor
@@ -26,12 +28,39 @@
  * unextractable, refuses to reveal CKA_VALUE or wrap them, and refuses ECDSA on them. Keys created with the
  * vendor key type are reported with it; keys created as CKK_EC on the SM2 curve stay CKK_EC (real vendor
  * libraries do both), and the SM2 mechanisms work on both.
+ *
+ * The certificate life cycle (renewal on the key, unlock at a service point):
+ *   PINs         the user PIN and the SO PIN each have an exact persistent counter (max 10): a wrong PIN in
+ *                C_Login (and a wrong old PIN in C_SetPIN) takes one try, the right one restores all ten, and at
+ *                0 C_Login answers CKR_PIN_LOCKED even for the right PIN. C_InitPIN (the SO resetting the user
+ *                PIN) restores the user's ten. C_GetTokenInfo reports each counter in its COUNT_LOW / FINAL_TRY /
+ *                LOCKED flags; yzt_vtoken_user_pin_retries and yzt_vtoken_so_pin_retries give the exact numbers
+ *                to the SKF face.
+ *   generation   C_GenerateKeyPair with CKM_VTOKEN_SM2_KEY_PAIR_GEN (no parameter) makes an SM2 pair with
+ *                OpenSSL and stores it as C_CreateObject stores SM2 keys, with the caller's two templates (their
+ *                CKA_TOKEN, CKA_PRIVATE, CKA_ID, CKA_LABEL, CKA_SIGN, CKA_DECRYPT...). Key type CKK_VTOKEN_SM2 unless
+ *                the templates ask for CKK_EC; CKM_EC_KEY_PAIR_GEN with the SM2 curve in the public template is
+ *                the same with CKK_EC (SoftHSM would make a sensitive key the shim cannot sign with). The private
+ *                key is created first, so that without a login nothing is written; a failure of the public one
+ *                destroys it again. Every other mechanism (CKM_RSA_PKCS_KEY_PAIR_GEN...) is SoftHSM's.
+ *   enveloped    C_UnwrapKey with CKM_VTOKEN_SM2_ENVELOPED_KEY (no parameter) imports the encryption key pair a
+ *                CA's key-management centre sends (GM/T 0016 ENVELOPEDKEYBLOB, GM/T 0014's double certificates):
+ *                unwrapping key = an SM2 private key that may sign or unwrap (the container's signing key), wrapped
+ *                key = the blob with 32-bit little-endian ULONGs, packed (see sm2_open_envelope for the bytes),
+ *                template = the new private key's attributes. The shim SM2-decrypts the SM4 key with the
+ *                unwrapping key, SM4-ECB-decrypts the private scalar, and creates the key only if scalar x G is
+ *                the blob's public key (else CKR_WRAPPED_KEY_INVALID, nothing created). It creates the private
+ *                key only: the caller creates the public key object from the blob's point with C_CreateObject.
+ *   removal      every session call, certificate creation (C_CreateObject) and C_DestroyObject included, answers
+ *                CKR_DEVICE_REMOVED while the key is out; generation and unwrap wait out the latency before they
+ *                write, so a key pulled out meanwhile gets nothing written.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +75,7 @@
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 
 #define MAX_SLOTS 32
 #define MAX_SESSIONS 1024
@@ -67,6 +97,11 @@
 /* CKM_VTOKEN_SM2_ENC: SM2 decryption (GM/T 0003.4) of a DER SM2Ciphertext (GM/T 0009: x, y, C3 hash, C2), as
  * Sansec/Koal-style libraries do with their CKM_SM2_CIPHER_DER. Only decryption: encrypting needs no key. */
 #define CKM_VTOKEN_SM2_ENC 0x80005303UL
+/* CKM_VTOKEN_SM2_KEY_PAIR_GEN: C_GenerateKeyPair of an SM2 pair. CKM_VTOKEN_SM2_ENVELOPED_KEY: C_UnwrapKey of a GM/T
+ * 0016 ENVELOPEDKEYBLOB (the encryption key pair from a CA) with the signing key. See the life-cycle part above. */
+#define CKM_VTOKEN_SM2_KEY_PAIR_GEN 0x80005304UL
+#define CKM_VTOKEN_SM2_ENVELOPED_KEY 0x80005305UL
+#define SGD_SM4_ECB 0x00000401 /* the only symmetric algorithm of an ENVELOPEDKEYBLOB the shim opens */
 #define SM2_DEFAULT_ID "1234567812345678"
 #define SM2_SIG_LEN 64   /* r||s */
 #define SM2_POINT_LEN 65 /* 04||x||y */
@@ -652,12 +687,16 @@ static CK_RV w_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info) {
   rv = real->C_GetTokenInfo(id, info);
   if (rv != CKR_OK) return rv;
   pthread_mutex_lock(&lock);
-  int retries = read_int_file(s, "retries", MAX_PIN_TRIES);
+  int retries = read_int_file(s, "retries", MAX_PIN_TRIES), so_retries = read_int_file(s, "so-retries", MAX_PIN_TRIES);
   pthread_mutex_unlock(&lock);
-  info->flags &= ~(CK_FLAGS)(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+  info->flags &= ~(CK_FLAGS)(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED | CKF_SO_PIN_COUNT_LOW |
+                             CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED);
   if (retries < MAX_PIN_TRIES) info->flags |= CKF_USER_PIN_COUNT_LOW;
   if (retries == 1) info->flags |= CKF_USER_PIN_FINAL_TRY;
   if (retries <= 0) info->flags |= CKF_USER_PIN_LOCKED;
+  if (so_retries < MAX_PIN_TRIES) info->flags |= CKF_SO_PIN_COUNT_LOW;
+  if (so_retries == 1) info->flags |= CKF_SO_PIN_FINAL_TRY;
+  if (so_retries <= 0) info->flags |= CKF_SO_PIN_LOCKED;
   /* A key handed out with the initial PIN of its PIN card (密码信封): the user must change it first. */
   if (file_exists(s, "pin-to-be-changed")) info->flags |= CKF_USER_PIN_TO_BE_CHANGED;
   pad_copy(info->manufacturerID, sizeof info->manufacturerID, MANUFACTURER);
@@ -666,21 +705,31 @@ static CK_RV w_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info) {
   return CKR_OK;
 }
 
-/*
- * Not PKCS#11: the exact number of user-PIN tries left on a present key, for the SKF face (skf.c), whose
- * SKF_GetPINInfo and SKF_VerifyPIN report it where PKCS#11 has only the COUNT_LOW / FINAL_TRY / LOCKED flags.
- */
-__attribute__((visibility("default"))) CK_RV yzt_vtoken_user_pin_retries(CK_SLOT_ID id, CK_ULONG *retries) {
+/* The exact number of tries left of a present key's PIN counter ("retries" or "so-retries"). */
+static CK_RV pin_retries(CK_SLOT_ID id, const char *counter, CK_ULONG *retries) {
   if (!retries) return CKR_ARGUMENTS_BAD;
   if (!initialized) return CKR_CRYPTOKI_NOT_INITIALIZED;
   struct slot_state *s;
   CK_RV rv = check_slot(id, &s);
   if (rv != CKR_OK) return rv;
   pthread_mutex_lock(&lock);
-  int left = read_int_file(s, "retries", MAX_PIN_TRIES);
+  int left = read_int_file(s, counter, MAX_PIN_TRIES);
   pthread_mutex_unlock(&lock);
   *retries = left < 0 ? 0 : left > MAX_PIN_TRIES ? MAX_PIN_TRIES : (CK_ULONG)left;
   return CKR_OK;
+}
+
+/*
+ * Not PKCS#11: the exact number of user-PIN and SO-PIN tries left, for the SKF face (skf.c), whose
+ * SKF_GetPINInfo, SKF_VerifyPIN and SKF_UnblockPIN report it where PKCS#11 has only the COUNT_LOW / FINAL_TRY /
+ * LOCKED flags.
+ */
+__attribute__((visibility("default"))) CK_RV yzt_vtoken_user_pin_retries(CK_SLOT_ID id, CK_ULONG *retries) {
+  return pin_retries(id, "retries", retries);
+}
+
+__attribute__((visibility("default"))) CK_RV yzt_vtoken_so_pin_retries(CK_SLOT_ID id, CK_ULONG *retries) {
+  return pin_retries(id, "so-retries", retries);
 }
 
 static CK_RV w_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved) {
@@ -703,8 +752,9 @@ static CK_RV w_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR
   }
 }
 
-/* SoftHSM's mechanisms plus the two SM2 ones the shim implements itself. */
-static const CK_MECHANISM_TYPE sm2_mechanisms[] = {CKM_VTOKEN_SM2, CKM_VTOKEN_SM2_SM3, CKM_VTOKEN_SM2_ENC};
+/* SoftHSM's mechanisms plus the SM2 ones the shim implements itself. */
+static const CK_MECHANISM_TYPE sm2_mechanisms[] = {CKM_VTOKEN_SM2, CKM_VTOKEN_SM2_SM3, CKM_VTOKEN_SM2_ENC, CKM_VTOKEN_SM2_KEY_PAIR_GEN,
+                                                   CKM_VTOKEN_SM2_ENVELOPED_KEY};
 #define SM2_MECHANISM_COUNT (sizeof sm2_mechanisms / sizeof *sm2_mechanisms)
 
 static CK_RV w_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
@@ -736,9 +786,11 @@ static CK_RV w_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHAN
     *info = (CK_MECHANISM_INFO){256, 256, CKF_SIGN};
     return CKR_OK;
   }
-  if (type == CKM_VTOKEN_SM2_ENC) {
+  CK_FLAGS flags = type == CKM_VTOKEN_SM2_ENC ? CKF_DECRYPT : type == CKM_VTOKEN_SM2_KEY_PAIR_GEN ? CKF_GENERATE_KEY_PAIR
+                   : type == CKM_VTOKEN_SM2_ENVELOPED_KEY ? CKF_UNWRAP : 0;
+  if (flags) {
     if (!info) return CKR_ARGUMENTS_BAD;
-    *info = (CK_MECHANISM_INFO){256, 256, CKF_DECRYPT};
+    *info = (CK_MECHANISM_INFO){256, 256, flags};
     return CKR_OK;
   }
   return real->C_GetMechanismInfo(id, type, info);
@@ -793,22 +845,27 @@ static CK_RV w_CloseAllSessions(CK_SLOT_ID id) {
 
 /* ---------- PIN handling with a persistent retry counter ---------- */
 
-static CK_RV count_pin_result(struct slot_state *s, CK_RV rv) {
+/* The counter a PIN check of this user type counts on; NULL for user types without one (context-specific). */
+static const char *pin_counter(CK_USER_TYPE user) {
+  return user == CKU_USER ? "retries" : user == CKU_SO ? "so-retries" : NULL;
+}
+
+static CK_RV count_pin_result(struct slot_state *s, const char *counter, CK_RV rv) {
   pthread_mutex_lock(&lock);
   if (rv == CKR_PIN_INCORRECT) {
-    int retries = read_int_file(s, "retries", MAX_PIN_TRIES) - 1;
-    write_int_file(s, "retries", retries < 0 ? 0 : retries);
+    int retries = read_int_file(s, counter, MAX_PIN_TRIES) - 1;
+    write_int_file(s, counter, retries < 0 ? 0 : retries);
     if (retries <= 0) rv = CKR_PIN_LOCKED;
   } else if (rv == CKR_OK) {
-    write_int_file(s, "retries", MAX_PIN_TRIES);
+    write_int_file(s, counter, MAX_PIN_TRIES);
   }
   pthread_mutex_unlock(&lock);
   return rv;
 }
 
-static int pin_locked(struct slot_state *s) {
+static int pin_locked(struct slot_state *s, const char *counter) {
   pthread_mutex_lock(&lock);
-  int locked = read_int_file(s, "retries", MAX_PIN_TRIES) <= 0;
+  int locked = read_int_file(s, counter, MAX_PIN_TRIES) <= 0;
   pthread_mutex_unlock(&lock);
   return locked;
 }
@@ -817,21 +874,24 @@ static CK_RV w_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin
   struct slot_state *s;
   CK_RV rv = check_session(h, &s);
   if (rv != CKR_OK) return rv;
-  if (user != CKU_USER || !s) return real->C_Login(h, user, pin, len);
-  if (pin_locked(s)) return CKR_PIN_LOCKED;
-  return count_pin_result(s, real->C_Login(h, user, pin, len));
+  const char *counter = pin_counter(user);
+  if (!counter || !s) return real->C_Login(h, user, pin, len);
+  if (pin_locked(s, counter)) return CKR_PIN_LOCKED;
+  return count_pin_result(s, counter, real->C_Login(h, user, pin, len));
 }
 
+/* Changes the PIN of whoever is logged in (the SO in an SO session, else the user): a wrong old PIN costs a try. */
 static CK_RV w_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len, CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len) {
   struct slot_state *s;
   CK_RV rv = check_session(h, &s);
   if (rv != CKR_OK) return rv;
+  if (!s) return real->C_SetPIN(h, old_pin, old_len, new_pin, new_len);
   CK_SESSION_INFO info;
   int so = real->C_GetSessionInfo(h, &info) == CKR_OK && info.state == CKS_RW_SO_FUNCTIONS;
-  if (so || !s) return real->C_SetPIN(h, old_pin, old_len, new_pin, new_len);
-  if (pin_locked(s)) return CKR_PIN_LOCKED;
-  rv = count_pin_result(s, real->C_SetPIN(h, old_pin, old_len, new_pin, new_len));
-  if (rv == CKR_OK) {
+  const char *counter = pin_counter(so ? CKU_SO : CKU_USER);
+  if (pin_locked(s, counter)) return CKR_PIN_LOCKED;
+  rv = count_pin_result(s, counter, real->C_SetPIN(h, old_pin, old_len, new_pin, new_len));
+  if (rv == CKR_OK && !so) {
     char path[PATH_MAX];
     state_path(s, "pin-to-be-changed", path, sizeof path);
     unlink(path); /* the initial PIN has been changed */
@@ -844,7 +904,7 @@ static CK_RV w_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
   CK_RV rv = check_session(h, &s);
   if (rv != CKR_OK) return rv;
   rv = real->C_InitPIN(h, pin, len);
-  if (rv == CKR_OK && s) count_pin_result(s, CKR_OK); /* the unlock path: SO resets the user PIN */
+  if (rv == CKR_OK && s) count_pin_result(s, "retries", CKR_OK); /* the unlock path: SO resets the user PIN */
   return rv;
 }
 
@@ -1012,16 +1072,9 @@ static CK_RV w_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_
 
 /* ---------- SM2 keys: what callers see of the objects SoftHSM stores ---------- */
 
-/*
- * Creating an SM2 key. CKK_VTOKEN_SM2 becomes CKK_EC on the SM2 curve (SoftHSM knows no vendor key types), and
- * a private key is stored private (usable only after C_Login) but non-sensitive and extractable, so that the
- * shim can read the scalar back to sign; callers are told otherwise (w_GetAttributeValue). Whatever the
- * caller asked for, SM2 private keys are sensitive. The vendor type is remembered by public point.
- */
-static CK_RV w_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR object) {
-  struct slot_state *s;
-  CK_RV rv = check_session(h, &s);
-  if (rv != CKR_OK) return rv;
+/* Whether a template creates an SM2 key: the vendor key type (CKR_TEMPLATE_INCONSISTENT unless on a key of the SM2
+ * curve), or CKK_EC with the SM2 curve. */
+static CK_RV sm2_key_template(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, int *sm2) {
   CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
   CK_KEY_TYPE type = CK_UNAVAILABLE_INFORMATION;
   ulong_attr(tmpl, n, CKA_CLASS, &cls);
@@ -1029,7 +1082,22 @@ static CK_RV w_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG
   CK_ATTRIBUTE *curve = find_attr(tmpl, n, CKA_EC_PARAMS);
   int vendor = type == CKK_VTOKEN_SM2, is_key = cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY;
   if (vendor && (!is_key || (curve && !is_sm2_oid(curve)))) return CKR_TEMPLATE_INCONSISTENT;
-  if (!vendor && !(is_key && type == CKK_EC && curve && is_sm2_oid(curve))) return real->C_CreateObject(h, tmpl, n, object);
+  *sm2 = vendor || (is_key && type == CKK_EC && curve && is_sm2_oid(curve));
+  return CKR_OK;
+}
+
+/*
+ * Creating an SM2 key. CKK_VTOKEN_SM2 becomes CKK_EC on the SM2 curve (SoftHSM knows no vendor key types), and
+ * a private key is stored private (usable only after C_Login) but non-sensitive and extractable, so that the
+ * shim can read the scalar back to sign; callers are told otherwise (w_GetAttributeValue). Whatever the
+ * caller asked for, SM2 private keys are sensitive. The vendor type is remembered by public point.
+ */
+static CK_RV sm2_create(CK_SESSION_HANDLE h, struct slot_state *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR object) {
+  CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
+  CK_KEY_TYPE type = CK_UNAVAILABLE_INFORMATION;
+  ulong_attr(tmpl, n, CKA_CLASS, &cls);
+  ulong_attr(tmpl, n, CKA_KEY_TYPE, &type);
+  int vendor = type == CKK_VTOKEN_SM2;
 
   /* The public point: checks a private scalar now, and names a vendor-typed key later. */
   CK_BYTE q[SM2_POINT_LEN];
@@ -1052,15 +1120,194 @@ static CK_RV w_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG
     if (cls == CKO_PRIVATE_KEY && (t == CKA_PRIVATE || t == CKA_SENSITIVE || t == CKA_EXTRACTABLE)) continue; /* set below */
     copy[m++] = t == CKA_KEY_TYPE ? (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&ckk_ec, sizeof ckk_ec} : tmpl[i];
   }
-  if (!curve) copy[m++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)SM2_OID_DER, sizeof SM2_OID_DER};
+  if (!find_attr(tmpl, n, CKA_EC_PARAMS)) copy[m++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)SM2_OID_DER, sizeof SM2_OID_DER};
   if (cls == CKO_PRIVATE_KEY) {
     copy[m++] = (CK_ATTRIBUTE){CKA_PRIVATE, (void *)&ck_true, sizeof ck_true};
     copy[m++] = (CK_ATTRIBUTE){CKA_SENSITIVE, (void *)&ck_false, sizeof ck_false};
     copy[m++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, (void *)&ck_true, sizeof ck_true};
   }
-  rv = real->C_CreateObject(h, copy, m, object);
+  CK_RV rv = real->C_CreateObject(h, copy, m, object);
   free(copy);
   if (rv == CKR_OK && vendor && s) list_vendor_point(s, q);
+  return rv;
+}
+
+static CK_RV w_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR object) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  int sm2;
+  if ((rv = sm2_key_template(tmpl, n, &sm2)) != CKR_OK) return rv;
+  return sm2 ? sm2_create(h, s, tmpl, n, object) : real->C_CreateObject(h, tmpl, n, object);
+}
+
+/* ---------- SM2 keys the shim makes: generated pairs and unwrapped encryption keys ---------- */
+
+/*
+ * Checks a caller's template for an SM2 key of class cls that the shim makes (so without key material). A key type
+ * it names (CKK_VTOKEN_SM2 or CKK_EC) becomes *type; *named says a template named one, which the other must match.
+ */
+static CK_RV sm2_check_template(CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_CLASS cls, CK_KEY_TYPE *type, int *named) {
+  CK_ULONG value;
+  CK_ATTRIBUTE *curve = find_attr(tmpl, n, CKA_EC_PARAMS);
+  if (ulong_attr(tmpl, n, CKA_CLASS, &value) && value != cls) return CKR_TEMPLATE_INCONSISTENT;
+  if ((curve && !is_sm2_oid(curve)) || find_attr(tmpl, n, CKA_VALUE) || find_attr(tmpl, n, CKA_EC_POINT)) return CKR_TEMPLATE_INCONSISTENT;
+  if (!ulong_attr(tmpl, n, CKA_KEY_TYPE, &value)) return CKR_OK;
+  if ((value != CKK_VTOKEN_SM2 && value != CKK_EC) || (*named && value != *type)) return CKR_TEMPLATE_INCONSISTENT;
+  *type = value;
+  *named = 1;
+  return CKR_OK;
+}
+
+/* Creates an SM2 key the shim made: the caller's template, then class, key type, curve and the key material
+ * (CKA_VALUE = d of a private key, CKA_EC_POINT = DER of the point of a public one). */
+static CK_RV sm2_create_made(CK_SESSION_HANDLE h, struct slot_state *s, CK_OBJECT_CLASS cls, CK_KEY_TYPE type, CK_ATTRIBUTE_PTR tmpl,
+                             CK_ULONG n, const CK_BYTE *material, CK_ULONG material_len, CK_OBJECT_HANDLE_PTR object) {
+  CK_ATTRIBUTE *copy = calloc(n + 4, sizeof *copy);
+  if (!copy) return CKR_HOST_MEMORY;
+  CK_ULONG m = 0;
+  for (CK_ULONG i = 0; i < n; i++)
+    if (tmpl[i].type != CKA_CLASS && tmpl[i].type != CKA_KEY_TYPE && tmpl[i].type != CKA_EC_PARAMS) copy[m++] = tmpl[i];
+  copy[m++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof cls};
+  copy[m++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &type, sizeof type};
+  copy[m++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)SM2_OID_DER, sizeof SM2_OID_DER};
+  copy[m++] = (CK_ATTRIBUTE){cls == CKO_PRIVATE_KEY ? CKA_VALUE : CKA_EC_POINT, (void *)material, material_len};
+  CK_RV rv = sm2_create(h, s, copy, m, object);
+  free(copy);
+  return rv;
+}
+
+/* A fresh private scalar d (1 <= d < n-1) and its point. */
+static int sm2_new_scalar(CK_BYTE d[32], CK_BYTE q[SM2_POINT_LEN]) {
+  for (int tries = 0; tries < 16; tries++)
+    if (RAND_priv_bytes(d, 32) == 1 && sm2_public_point(d, q)) return 1;
+  return 0;
+}
+
+/* An SM2 key pair of the given type from the caller's templates; private key first (see the header comment). */
+static CK_RV sm2_generate(CK_SESSION_HANDLE h, struct slot_state *s, CK_KEY_TYPE type, CK_ATTRIBUTE_PTR pub, CK_ULONG pub_n,
+                          CK_ATTRIBUTE_PTR priv, CK_ULONG priv_n, CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out) {
+  int named = 0;
+  CK_RV rv = sm2_check_template(pub, pub_n, CKO_PUBLIC_KEY, &type, &named);
+  if (rv == CKR_OK) rv = sm2_check_template(priv, priv_n, CKO_PRIVATE_KEY, &type, &named);
+  if (rv != CKR_OK || (rv = simulate_latency(s)) != CKR_OK) return rv;
+  CK_BYTE d[32], q[SM2_POINT_LEN], point[2 + SM2_POINT_LEN] = {0x04, SM2_POINT_LEN}; /* CKA_EC_POINT: a DER OCTET STRING */
+  if (!sm2_new_scalar(d, q)) return CKR_FUNCTION_FAILED;
+  rv = sm2_create_made(h, s, CKO_PRIVATE_KEY, type, priv, priv_n, d, sizeof d, priv_out);
+  OPENSSL_cleanse(d, sizeof d);
+  if (rv != CKR_OK) return rv;
+  memcpy(point + 2, q, SM2_POINT_LEN);
+  rv = sm2_create_made(h, s, CKO_PUBLIC_KEY, type, pub, pub_n, point, sizeof point, pub_out);
+  if (rv != CKR_OK) real->C_DestroyObject(h, *priv_out); /* never half a pair */
+  return rv;
+}
+
+static CK_RV w_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_ATTRIBUTE_PTR pub, CK_ULONG pub_n, CK_ATTRIBUTE_PTR priv,
+                               CK_ULONG priv_n, CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  if (!mechanism || !pub_out || !priv_out) return CKR_ARGUMENTS_BAD;
+  CK_ATTRIBUTE *curve = find_attr(pub, pub_n, CKA_EC_PARAMS);
+  if (mechanism->mechanism == CKM_VTOKEN_SM2_KEY_PAIR_GEN) {
+    if (mechanism->pParameter || mechanism->ulParameterLen) return CKR_MECHANISM_PARAM_INVALID;
+    return sm2_generate(h, s, CKK_VTOKEN_SM2, pub, pub_n, priv, priv_n, pub_out, priv_out);
+  }
+  if (mechanism->mechanism == CKM_EC_KEY_PAIR_GEN && curve && is_sm2_oid(curve)) return sm2_generate(h, s, CKK_EC, pub, pub_n, priv, priv_n, pub_out, priv_out);
+  if ((rv = simulate_latency(s)) != CKR_OK) return rv;
+  return real->C_GenerateKeyPair(h, mechanism, pub, pub_n, priv, priv_n, pub_out, priv_out);
+}
+
+/*
+ * Byte offsets in an ENVELOPEDKEYBLOB with 32-bit little-endian ULONGs, packed (GM/T 0016-2012): Version, ulSymmAlgID,
+ * ulBits, cbEncryptedPriKey[64], PubKey {BitLen, X[64], Y[64]}, ECCCipherBlob {X[64], Y[64], HASH[32], CipherLen,
+ * Cipher[CipherLen]}; 256-bit numbers right-aligned in their 64-byte fields.
+ */
+enum {
+  ENV_VERSION = 0, ENV_SYMM_ALG = 4, ENV_BITS = 8, ENV_PRIVATE = 12, ENV_PUB_BITS = 76, ENV_PUB_X = 80, ENV_PUB_Y = 144,
+  ENV_C1_X = 208, ENV_C1_Y = 272, ENV_C3 = 336, ENV_C2_LEN = 368, ENV_C2 = 372,
+};
+#define ENV_SM4_KEY_LEN 16
+
+static uint32_t le32(const CK_BYTE *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Whether a 64-byte field holds a 256-bit number right-aligned: 32 zero bytes first. */
+static int right_aligned(const CK_BYTE *field) {
+  for (int i = 0; i < 32; i++)
+    if (field[i]) return 0;
+  return 1;
+}
+
+/*
+ * Opens an ENVELOPEDKEYBLOB with the SM2 private key `unwrapping` into d, the encryption private key.
+ * ECCCipherBlob is the SM4 key (SGD_SM4_ECB, 16 bytes) SM2-encrypted to the unwrapping key. cbEncryptedPriKey holds
+ * SM4-ECB(d) without padding, 32 bytes, right-aligned after 32 zero bytes like every 256-bit number of GM/T 0016 (an
+ * ECCPRIVATEKEYBLOB's d included). Accepted too, as some vendors' KMC tools write it: the whole right-aligned field
+ * 0^32 || d encrypted, 64 bytes (ECB encrypts each block alone, so the second half decrypts to d either way). Then
+ * d x G must be the blob's public key: a forged or damaged blob is CKR_WRAPPED_KEY_INVALID.
+ */
+static CK_RV sm2_open_envelope(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE unwrapping, const CK_BYTE *blob, CK_ULONG len, CK_BYTE d[32]) {
+  if (len < ENV_C2 || le32(blob + ENV_C2_LEN) != ENV_SM4_KEY_LEN || len != ENV_C2 + ENV_SM4_KEY_LEN) return CKR_WRAPPED_KEY_LEN_RANGE;
+  if (le32(blob + ENV_VERSION) != 1 || le32(blob + ENV_SYMM_ALG) != SGD_SM4_ECB || le32(blob + ENV_BITS) != 256 || le32(blob + ENV_PUB_BITS) != 256 ||
+      !right_aligned(blob + ENV_PUB_X) || !right_aligned(blob + ENV_PUB_Y) || !right_aligned(blob + ENV_C1_X) || !right_aligned(blob + ENV_C1_Y))
+    return CKR_WRAPPED_KEY_INVALID;
+
+  CK_BYTE scalar[32], sm4[ENV_SM4_KEY_LEN + 16];
+  CK_ULONG sm4_len = sizeof sm4;
+  size_t der_len;
+  unsigned char *der = sm2_cipher_der(blob + ENV_C1_X + 32, blob + ENV_C1_Y + 32, blob + ENV_C3, blob + ENV_C2, ENV_SM4_KEY_LEN, &der_len);
+  if (!der) return CKR_HOST_MEMORY;
+  CK_RV rv = sm2_read_scalar(h, unwrapping, scalar);
+  if (rv == CKR_OK) rv = sm2_decrypt_der(scalar, der, der_len, sm4, &sm4_len);
+  OPENSSL_cleanse(scalar, sizeof scalar);
+  free(der);
+  if (rv == CKR_ENCRYPTED_DATA_INVALID || (rv == CKR_OK && sm4_len != ENV_SM4_KEY_LEN)) rv = CKR_WRAPPED_KEY_INVALID;
+
+  CK_BYTE plain[64];
+  int part = 0, last = 0, ok = 0;
+  if (rv == CKR_OK) {
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    ok = ctx && EVP_DecryptInit_ex(ctx, EVP_sm4_ecb(), NULL, sm4, NULL) && EVP_CIPHER_CTX_set_padding(ctx, 0) &&
+         EVP_DecryptUpdate(ctx, plain, &part, blob + ENV_PRIVATE, 64) && EVP_DecryptFinal_ex(ctx, plain + part, &last) && part + last == 64;
+    EVP_CIPHER_CTX_free(ctx);
+    ok = ok && (right_aligned(plain) || right_aligned(blob + ENV_PRIVATE));
+    if (ok) memcpy(d, plain + 32, 32);
+    OPENSSL_cleanse(plain, sizeof plain);
+  }
+  OPENSSL_cleanse(sm4, sizeof sm4);
+  if (rv != CKR_OK) return rv;
+  CK_BYTE q[SM2_POINT_LEN];
+  ok = ok && sm2_public_point(d, q) && memcmp(q + 1, blob + ENV_PUB_X + 32, 32) == 0 && memcmp(q + 33, blob + ENV_PUB_Y + 32, 32) == 0;
+  if (!ok) OPENSSL_cleanse(d, 32);
+  return ok ? CKR_OK : CKR_WRAPPED_KEY_INVALID;
+}
+
+/* CKM_VTOKEN_SM2_ENVELOPED_KEY (see the header comment); any other mechanism is SoftHSM's. */
+static CK_RV w_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE unwrapping, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                         CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR key) {
+  struct slot_state *s;
+  CK_RV rv = check_session(h, &s);
+  if (rv != CKR_OK) return rv;
+  if (!mechanism || mechanism->mechanism != CKM_VTOKEN_SM2_ENVELOPED_KEY) return real->C_UnwrapKey(h, mechanism, unwrapping, wrapped, wrapped_len, tmpl, n, key);
+  if (mechanism->pParameter || mechanism->ulParameterLen) return CKR_MECHANISM_PARAM_INVALID;
+  if (!wrapped || !key) return CKR_ARGUMENTS_BAD;
+  CK_KEY_TYPE type = CKK_VTOKEN_SM2;
+  int named = 0;
+  if ((rv = sm2_check_template(tmpl, n, CKO_PRIVATE_KEY, &type, &named)) != CKR_OK) return rv;
+  if (sm2_kind_of(h, unwrapping, &rv) != SM2_PRIVATE) {
+    if (rv == CKR_OBJECT_HANDLE_INVALID) return CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    return rv != CKR_OK ? rv : CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+  }
+  /* GM/T 0016 protects a container's encryption pair with its signing pair, whose keys carry CKA_SIGN only. */
+  CK_BBOOL can_sign = CK_FALSE, can_unwrap = CK_FALSE;
+  CK_ATTRIBUTE usage[] = {{CKA_SIGN, &can_sign, sizeof can_sign}, {CKA_UNWRAP, &can_unwrap, sizeof can_unwrap}};
+  if ((rv = real->C_GetAttributeValue(h, unwrapping, usage, 2)) != CKR_OK) return rv;
+  if (!can_sign && !can_unwrap) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if ((rv = simulate_latency(s)) != CKR_OK) return rv;
+  CK_BYTE d[32];
+  if ((rv = sm2_open_envelope(h, unwrapping, wrapped, wrapped_len, d)) != CKR_OK) return rv;
+  rv = sm2_create_made(h, s, CKO_PRIVATE_KEY, type, tmpl, n, d, sizeof d, key);
+  OPENSSL_cleanse(d, sizeof d);
   return rv;
 }
 
@@ -1303,7 +1550,6 @@ static CK_RV w_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR mechanis
 }
 GUARD(DigestInit, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a), (hSession, a))
 GUARD(Digest, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b, CK_BYTE_PTR c, CK_ULONG_PTR d), (hSession, a, b, c, d))
-GUARD(GenerateKeyPair, (CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f, CK_OBJECT_HANDLE_PTR g), (hSession, a, b, c, d, e, f, g))
 GUARD(GenerateRandom, (CK_SESSION_HANDLE hSession, CK_BYTE_PTR a, CK_ULONG b), (hSession, a, b))
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
@@ -1323,7 +1569,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     USE(FindObjectsInit); USE(FindObjects); USE(FindObjectsFinal);
     USE(SignInit); USE(Sign); USE(SignUpdate); USE(SignFinal); USE(VerifyInit); USE(Verify);
     USE(EncryptInit); USE(Encrypt); USE(DecryptInit); USE(Decrypt); USE(DigestInit); USE(Digest);
-    USE(GenerateKeyPair); USE(GenerateRandom); USE(WrapKey);
+    USE(GenerateKeyPair); USE(GenerateRandom); USE(WrapKey); USE(UnwrapKey);
 #undef USE
     shim_ready = 1;
   }

@@ -84,6 +84,16 @@ typedef struct {
   ULONG PaddingType;
   ULONG FeedBitLen;
 } BLOCKCIPHERPARAM;
+
+/* The encryption key pair a CA's key-management centre sends, protected with the container's signing key. */
+typedef struct {
+  ULONG Version;                /* 1 */
+  ULONG ulSymmAlgID;            /* SGD_SM4_ECB */
+  ULONG ulBits;                 /* 256 */
+  BYTE cbEncryptedPriKey[64];   /* the private key, SM4-encrypted (skf.c's header comment says how it is laid out) */
+  ECCPUBLICKEYBLOB PubKey;      /* its public key */
+  ECCCIPHERBLOB ECCCipherBlob;  /* the SM4 key, SM2-encrypted to the signing public key; Cipher runs past the struct */
+} ENVELOPEDKEYBLOB;
 #pragma pack(pop)
 
 /* The layouts callers compile against (GM/T 0016-2012 with 1-byte packing); each ULONG past 4 bytes widens them. */
@@ -94,6 +104,7 @@ _Static_assert(sizeof(ECCPUBLICKEYBLOB) == 132 + WIDE, "ECCPUBLICKEYBLOB layout"
 _Static_assert(sizeof(ECCCIPHERBLOB) == 165 + WIDE, "ECCCIPHERBLOB layout");
 _Static_assert(sizeof(ECCSIGNATUREBLOB) == 128, "ECCSIGNATUREBLOB layout");
 _Static_assert(sizeof(BLOCKCIPHERPARAM) == 44 + 3 * WIDE, "BLOCKCIPHERPARAM layout");
+_Static_assert(sizeof(ENVELOPEDKEYBLOB) == 373 + 5 * WIDE, "ENVELOPEDKEYBLOB layout");
 #define ECC_CIPHER_HEADER (164 + WIDE) /* offset of ECCCIPHERBLOB.Cipher */
 
 #define SAR_OK 0x00000000
@@ -101,7 +112,9 @@ _Static_assert(sizeof(BLOCKCIPHERPARAM) == 44 + 3 * WIDE, "BLOCKCIPHERPARAM layo
 #define SAR_NOTSUPPORTYETERR 0x0A000003
 #define SAR_INVALIDHANDLEERR 0x0A000005
 #define SAR_INVALIDPARAMERR 0x0A000006
+#define SAR_NAMELENERR 0x0A000009
 #define SAR_KEYUSAGEERR 0x0A00000A
+#define SAR_MODULUSLENERR 0x0A00000B
 #define SAR_NOTINITIALIZEERR 0x0A00000C
 #define SAR_MEMORYERR 0x0A00000E
 #define SAR_INDATALENERR 0x0A000010
@@ -121,6 +134,8 @@ _Static_assert(sizeof(BLOCKCIPHERPARAM) == 44 + 3 * WIDE, "BLOCKCIPHERPARAM layo
 #define SAR_USER_TYPE_INVALID 0x0A00002A
 #define SAR_USER_NOT_LOGGED_IN 0x0A00002D
 #define SAR_APPLICATION_NOT_EXISTS 0x0A00002E
+#define SAR_FILE_ALREADY_EXIST 0x0A00002F
+#define SAR_REACH_MAX_CONTAINER_COUNT 0x0A000032
 #define SAR_CONTAINER_NOT_EXIST 0x0A000034 /* vendor extension of the code list, widely used */
 
 #define ADMIN_TYPE 0

@@ -3,11 +3,13 @@
  * SKF library (GM/T 0016-2012 智能密码钥匙密码应用接口), for the tests and the demo of the host's SKF backend.
  *
  * Why it sits on the shim: the virtual keys already live in libyzt-vtoken.so (shim.c), a PKCS#11 module over
- * SoftHSM2 that adds removal (state files), a persistent user-PIN retry counter that locks after 10 wrong PINs,
+ * SoftHSM2 that adds removal (state files), persistent PIN retry counters that lock after 10 wrong PINs,
  * per-operation latency and SM2 keys. This library holds no key, no PIN and no state of its own: at load it
  * finds its own directory (dladdr), dlopens libyzt-vtoken.so from there and translates every SKF call into
- * PKCS#11 calls on it. The same key pairs, certificates, removal, PIN counter and latency therefore behave the
- * same on both backends, and a test can pull a key out with state.ts whichever backend it drives.
+ * PKCS#11 calls on it. The same key pairs, certificates, removal, PIN counters and latency therefore behave the
+ * same on both backends, and a test can pull a key out with state.ts whichever backend it drives. What the key
+ * writes (containers, key pairs, certificates) it writes as token objects through the shim, so it persists across
+ * processes and both faces see it.
  *
  * The model, and the choices GM/T 0016 leaves open:
  *   device       a present key; its name is the serial the shim reports (CK_TOKEN_INFO.serialNumber, trimmed).
@@ -20,9 +22,22 @@
  *                none. Name = "<SM2|RSA>-<CKA_ID of the signing certificate, lower-case hex>" (of the encryption
  *                certificate for a container without a signing one): the demo key holds "SM2-0101" (0101 signs,
  *                0202 encrypts), the mixed key "RSA-0101" and "SM2-0303". Keys on other curves (P-256) have no
- *                SKF form and are not shown. Containers are listed in CKA_ID order.
- *   PINs         USER_TYPE = the PKCS#11 user PIN, with the shim's exact retry counter (max 10, locks at 0);
- *                ADMIN_TYPE = the SO PIN, which the virtual key never locks (always 10 of 10 tries).
+ *                SKF form and are not shown. These containers are listed first, in CKA_ID order.
+ *                A container made with SKF_CreateContainer is recorded as a CKO_DATA token object (public, so that
+ *                the list needs no PIN): CKA_APPLICATION "yzt-vskf-container", CKA_LABEL = its name, CKA_VALUE = the
+ *                CKA_ID of its signing pair followed by that of its encryption pair (same length). The n-th container
+ *                (from 0, when it is made) gets pairs 2n+1 and 2n+2 written as one byte twice (0303 and 0404), the ids
+ *                the host's skfKeyId gives the same pairs, or the next free numbers when an object has those ids.
+ *                Such containers list after the provisioned ones, in the order of those ids; their certificates
+ *                belong to them by CKA_ID (never to a provisioned container), their type is their signing key's
+ *                (CKK_VTOKEN_SM2 -> 2, CKK_RSA -> 1, none yet -> 0) and every object they hold is labelled with their
+ *                name. A provisioned container lacking a half gets that half's CKA_ID from the other's (0303 <-> 0404).
+ *                A half's key pair is there when its public key object is; ExportPublicKey reads that object (the
+ *                certificate only when there is none), so a new pair is exported before any certificate exists.
+ *   PINs         USER_TYPE = the PKCS#11 user PIN, ADMIN_TYPE = the SO PIN, each with the shim's exact persistent
+ *                retry counter (max 10, locks at 0; state files retries and so-retries): GetPINInfo reports it, a
+ *                wrong PIN in VerifyPIN, ChangePIN or UnblockPIN answers SAR_PIN_INCORRECT with the tries left in
+ *                *pulRetryCount, and a locked one SAR_PIN_LOCKED (0).
  *   session keys ImportSessionKey unwraps an SM4 key (SGD_SM4_ECB / SGD_SM4_CBC) with the container's
  *                encryption key; the key stays inside this library. DecryptInit/Decrypt/DecryptUpdate/
  *                DecryptFinal run SM4 with OpenSSL.
@@ -37,6 +52,32 @@
  *                *pulEvent = 0, *pulDevNameLen = 0) at once; a cancel issued while no wait runs is kept and ends
  *                the next wait, so a host that cancels while its waiting thread is between two calls still
  *                gets that thread back.
+ *   life cycle   what a host needs to renew a certificate on the key. Every write first checks the key is in
+ *                (SAR_DEVICE_REMOVED) and the user PIN verified (SAR_USER_NOT_LOGGED_IN), and re-reads the container.
+ *                SKF_CreateContainer: a name of 1..63 bytes (SAR_NAMELENERR); a name the key holds already:
+ *                  SAR_FILE_ALREADY_EXIST (0x0A00002F, the standard's code: GM/T 0016 has none for containers;
+ *                  vendors answer it or their own SAR_CONTAINER_ALREADY_EXIST 0x0A000033); more than 32 containers:
+ *                  SAR_REACH_MAX_CONTAINER_COUNT. The new container is empty (type 0) and open.
+ *                SKF_DeleteContainer: certificates, then private keys, public keys and the record; SAR_CONTAINER_NOT_
+ *                  EXIST for an unknown name. Open handles of it then answer SAR_CONTAINER_NOT_EXIST (and close).
+ *                SKF_GenECCKeyPair (SGD_SM2_1 only, else SAR_NOTSUPPORTYETERR) and SKF_GenRSAKeyPair (1024 or 2048
+ *                  bits, else SAR_MODULUSLENERR) make the signing pair (token objects, private key private and
+ *                  sensitive) through the shim and return its public key. A container that has a signing pair or
+ *                  certificate keeps it: SAR_FILE_ALREADY_EXIST (a real key refuses to overwrite the pair its
+ *                  certificate names; make a new container to renew).
+ *                SKF_ImportCertificate stores (or replaces) a half's certificate; the half's key pair must be there
+ *                  (SAR_KEYNOTFOUNTERR), its match with the certificate is the host's to check; not one DER
+ *                  certificate: SAR_INDATAERR.
+ *                SKF_ImportECCKeyPair: the encryption pair from a CA's KMC (ENVELOPEDKEYBLOB, see skf-abi.h; the
+ *                  private key placement is shim.c's sm2_open_envelope). ulSymmAlgID other than SGD_SM4_ECB:
+ *                  SAR_NOTSUPPORTYETERR; CipherLen other than 16: SAR_INDATALENERR; no signing pair: SAR_KEYNOTFOUNTERR
+ *                  (an RSA one: SAR_KEYUSAGEERR); an encryption pair already there: SAR_FILE_ALREADY_EXIST. The shim
+ *                  decrypts it with the signing key (C_UnwrapKey, CKM_VTOKEN_SM2_ENVELOPED_KEY) and checks d x G is
+ *                  PubKey: a forged or damaged blob is SAR_INDATAERR with nothing written. The pair then serves
+ *                  ECCDecrypt and ImportSessionKey like a provisioned one.
+ *                Removal: writes are ordered so that whatever prefix of them a pulled-out key keeps, no certificate
+ *                  is without its key pair: pairs before certificates, certificates deleted first, and a private key
+ *                  left alone by an interrupted import is replaced by the next import.
  *   extension    SKF_ECCDecrypt and SKF_ECCPrvKeyDecrypt (same signature, HCONTAINER, PECCCIPHERBLOB, BYTE *,
  *                ULONG *): SM2 decryption with the container's encryption key, as Longmai (mToken GM3000),
  *                Haitai and other vendor libraries export beside the standard set.
@@ -46,8 +87,8 @@
  *
  * Test variants, built from this file by build.ts:
  *   -DVSKF_MISSING_EXPORT   leaves out SKF_ECCSignData, like a vendor library lacking a function.
- *   -DVSKF_SM2_ONLY         an SM2-only key's library: no SKF_RSASignData, no session-key or decryption functions
- *                           (the parts GM/T 0016 has that such a key does not need).
+ *   -DVSKF_SM2_ONLY         an SM2-only key's library: no SKF_RSASignData, SKF_GenRSAKeyPair, session-key or decryption
+ *                           functions (the parts GM/T 0016 has that such a key does not need).
  *   -DVSKF_LP64             ULONG is `unsigned long` (64 bits on Linux), as 飞天's Linux library declares it: every
  *                           ULONG argument, out-parameter and struct field is 8 bytes wide.
  * Failure variants, for the host's driver processes (a vendor library is code that crashes and hangs):
@@ -106,16 +147,25 @@
 #define MAX_CERTS 32
 #define MAX_NAME 64
 #define POLL_MS 25
-/* The shim's vendor mechanisms (see shim.c): SM2 signature of a precomputed e, SM2 decryption of GM/T 0009 DER. */
+/* The shim's vendor values (see shim.c): the SM2 key type; SM2 signature of a precomputed e; SM2 decryption of
+ * GM/T 0009 DER; SM2 key-pair generation; the import of an ENVELOPEDKEYBLOB with the signing key (C_UnwrapKey). */
+#define CKK_VTOKEN_SM2 0x80005300UL
 #define CKM_VTOKEN_SM2 0x80005301UL
 #define CKM_VTOKEN_SM2_ENC 0x80005303UL
+#define CKM_VTOKEN_SM2_KEY_PAIR_GEN 0x80005304UL
+#define CKM_VTOKEN_SM2_ENVELOPED_KEY 0x80005305UL
+/* CKA_APPLICATION of the data objects that record the containers SKF_CreateContainer made. */
+#define RECORD_APPLICATION "yzt-vskf-container"
+#define MAX_KEYS 64 /* public key objects looked at per key */
 
 /* One lock for everything below: the shim, the slot table and the handle registry. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *shim_lib;
 static CK_FUNCTION_LIST_PTR p11;
-/* yzt_vtoken_user_pin_retries (shim.c): the exact counter, which PKCS#11 flags only approximate. */
+/* yzt_vtoken_user_pin_retries and yzt_vtoken_so_pin_retries (shim.c): the exact counters, which PKCS#11 flags
+ * only approximate. */
 static CK_RV (*shim_pin_retries)(CK_SLOT_ID, CK_ULONG *);
+static CK_RV (*shim_so_pin_retries)(CK_SLOT_ID, CK_ULONG *);
 
 struct slot {
   CK_SLOT_ID id;
@@ -180,6 +230,7 @@ static ULONG load_locked(void) {
   }
   shim_lib = lib;
   shim_pin_retries = (CK_RV(*)(CK_SLOT_ID, CK_ULONG *))dlsym(lib, "yzt_vtoken_user_pin_retries");
+  shim_so_pin_retries = (CK_RV(*)(CK_SLOT_ID, CK_ULONG *))dlsym(lib, "yzt_vtoken_so_pin_retries");
   p11 = list;
   return SAR_OK;
 }
@@ -208,9 +259,12 @@ static void present_slots(int present[MAX_SLOTS]) {
 
 enum kind { K_DEV = 1, K_APP, K_CON, K_KEY };
 
+/* One half of a container, its signing or its encryption pair: the pair's CKA_ID, whether the pair is there (its
+ * public key object is) and its certificate, if one is stored. */
 struct cert {
-  int present;
-  CK_BYTE id[24]; /* CKA_ID; its hex names a container, within the 64 bytes SKF allows */
+  int present;    /* the certificate */
+  int keyed;      /* the key pair */
+  CK_BYTE id[24]; /* CKA_ID; its hex names a provisioned container, within the 64 bytes SKF allows */
   CK_ULONG id_len;
   unsigned char *der;
   CK_ULONG der_len;
@@ -230,6 +284,9 @@ struct object {
   char name[MAX_NAME];
   ULONG type;
   struct cert sign, enc;
+  int created;         /* made by SKF_CreateContainer (it has a record), not grouped from provisioned certificates */
+  int deleted;         /* it is gone from the key: the handle answers SAR_CONTAINER_NOT_EXIST (and still closes) */
+  unsigned generation; /* write_generation when it was read */
   /* K_KEY: an SM4 session key and its decryption */
   ULONG alg;
   BYTE key[16];
@@ -240,6 +297,8 @@ struct object {
 };
 
 static struct object *objects;
+/* Bumped by every write (see write_access): a container handle read before it reads its container again. */
+static unsigned write_generation;
 
 static struct object *new_object(enum kind kind, struct object *parent) {
   struct object *o = calloc(1, sizeof *o);
@@ -318,6 +377,8 @@ static ULONG sar_of(struct object *dev, CK_RV rv) {
   case CKR_ENCRYPTED_DATA_LEN_RANGE: return SAR_INDATAERR;
   case CKR_KEY_TYPE_INCONSISTENT:
   case CKR_KEY_FUNCTION_NOT_PERMITTED: return SAR_KEYUSAGEERR;
+  case CKR_WRAPPED_KEY_INVALID:
+  case CKR_WRAPPED_KEY_LEN_RANGE: return SAR_INDATAERR; /* a forged or damaged ENVELOPEDKEYBLOB */
   case CKR_HOST_MEMORY: return SAR_MEMORYERR;
   default: return SAR_FAIL;
   }
@@ -332,12 +393,17 @@ static ULONG device_alive(struct object *dev) {
 }
 
 /* Looks a handle up and checks its key is still in. */
+static ULONG reload_container(struct object *dev, struct object *con);
+
 static ULONG use_handle(HANDLE h, enum kind kind, struct object **out, struct object **dev) {
   struct object *o = find_object(h, kind);
   if (!o) return SAR_INVALIDHANDLEERR;
   *out = o;
   *dev = device_of(o);
-  return device_alive(*dev);
+  ULONG rv = device_alive(*dev);
+  /* As on a real key, a container handle shows the container as it is now, also after a write through another. */
+  if (rv == SAR_OK && o->kind == K_CON && !o->deleted && o->generation != write_generation) rv = reload_container(*dev, o);
+  return rv == SAR_OK && o->deleted ? SAR_CONTAINER_NOT_EXIST : rv;
 }
 
 static int user_logged_in(struct object *dev, ULONG *rv) {
@@ -372,10 +438,10 @@ static CK_RV read_attribute(struct object *dev, CK_OBJECT_HANDLE obj, CK_ATTRIBU
   return CKR_OK;
 }
 
-/* The private key belonging to a certificate (same CKA_ID). Private keys are private objects: the user PIN must
- * have been verified, which SKF reports as SAR_USER_NOT_LOGGED_IN rather than as a missing key. */
+/* The private key of a container half (same CKA_ID). Private keys are private objects: the user PIN must have
+ * been verified, which SKF reports as SAR_USER_NOT_LOGGED_IN rather than as a missing key. */
 static ULONG private_key_of(struct object *dev, const struct cert *c, CK_OBJECT_HANDLE *key) {
-  if (!c->present) return SAR_KEYNOTFOUNTERR;
+  if (!c->id_len || (!c->present && !c->keyed)) return SAR_KEYNOTFOUNTERR;
   ULONG rv;
   if (!user_logged_in(dev, &rv)) return rv != SAR_OK ? rv : SAR_USER_NOT_LOGGED_IN;
   CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
@@ -410,18 +476,31 @@ struct found_cert {
   int signs;
 };
 
+static int same_id(const CK_BYTE *a, CK_ULONG a_len, const CK_BYTE *b, CK_ULONG b_len) {
+  return a_len == b_len && a_len > 0 && memcmp(a, b, a_len) == 0;
+}
+
+static int id_compare(const CK_BYTE *a, CK_ULONG a_len, const CK_BYTE *b, CK_ULONG b_len) {
+  int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+  return c ? c : (a_len > b_len) - (a_len < b_len);
+}
+
 static int id_order(const void *a, const void *b) {
   const struct found_cert *x = a, *y = b;
-  CK_ULONG n = x->cert.id_len < y->cert.id_len ? x->cert.id_len : y->cert.id_len;
-  int c = memcmp(x->cert.id, y->cert.id, n);
-  return c ? c : (x->cert.id_len > y->cert.id_len) - (x->cert.id_len < y->cert.id_len);
+  return id_compare(x->cert.id, x->cert.id_len, y->cert.id, y->cert.id_len);
 }
 
 struct container_info {
   char name[MAX_NAME];
   ULONG type;
   struct cert sign, enc;
+  int created;
 };
+
+static int sign_id_order(const void *a, const void *b) {
+  const struct container_info *x = a, *y = b;
+  return id_compare(x->sign.id, x->sign.id_len, y->sign.id, y->sign.id_len);
+}
 
 static void free_infos(struct container_info *infos, int count) {
   for (int i = 0; i < count; i++) {
@@ -436,18 +515,15 @@ static void hex(const CK_BYTE *in, CK_ULONG len, char *out, size_t out_size) {
   if (out_size) out[at < out_size ? at : out_size - 1] = 0;
 }
 
-/* Reads the key's certificates and groups them into containers (see the header comment). */
-static ULONG read_containers(struct object *dev, struct container_info *infos, int max, int *count) {
-  *count = 0;
+/* The key's certificates of an algorithm SKF knows (SM2, RSA), each with its CKA_ID, algorithm and use. */
+static ULONG read_certs(struct object *dev, struct found_cert *found, int *found_count) {
+  *found_count = 0;
   CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
   CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
   CK_OBJECT_HANDLE handles[MAX_CERTS];
   CK_ULONG n;
   CK_RV rv = find_all(dev, tmpl, 1, handles, MAX_CERTS, &n);
   if (rv != CKR_OK) return sar_of(dev, rv);
-
-  struct found_cert found[MAX_CERTS];
-  int found_count = 0;
   for (CK_ULONG i = 0; i < n; i++) {
     struct found_cert f;
     memset(&f, 0, sizeof f);
@@ -461,8 +537,9 @@ static ULONG read_containers(struct object *dev, struct container_info *infos, i
     }
     free(id);
     if (is_removal(rv)) {
-      for (int j = 0; j < found_count; j++) free_cert(&found[j].cert);
+      for (int j = 0; j < *found_count; j++) free_cert(&found[j].cert);
       free_cert(&f.cert);
+      *found_count = 0;
       return sar_of(dev, rv);
     }
     if (rv != CKR_OK || !f.cert.der) {
@@ -484,12 +561,68 @@ static ULONG read_containers(struct object *dev, struct container_info *infos, i
       free_cert(&f.cert);
       continue;
     }
-    found[found_count++] = f;
+    found[(*found_count)++] = f;
   }
-  qsort(found, (size_t)found_count, sizeof *found, id_order);
+  qsort(found, (size_t)*found_count, sizeof *found, id_order);
+  return SAR_OK;
+}
 
-  /* Signing certificates open containers; each encryption certificate joins the first container of its algorithm
-   * that has none, or opens its own. */
+/* The containers SKF_CreateContainer recorded, in CKA_ID order of their signing pairs: name and the two CKA_IDs. */
+static ULONG read_records(struct object *dev, struct container_info *records, int max, int *count) {
+  *count = 0;
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_APPLICATION, RECORD_APPLICATION, sizeof RECORD_APPLICATION - 1}};
+  CK_OBJECT_HANDLE handles[MAX_CERTS];
+  CK_ULONG n;
+  CK_RV rv = find_all(dev, tmpl, 2, handles, MAX_CERTS, &n);
+  for (CK_ULONG i = 0; rv == CKR_OK && i < n && *count < max; i++) {
+    struct container_info *r = &records[*count];
+    memset(r, 0, sizeof *r);
+    CK_BYTE ids[2 * sizeof r->sign.id];
+    CK_ATTRIBUTE attrs[] = {{CKA_LABEL, r->name, sizeof r->name - 1}, {CKA_VALUE, ids, sizeof ids}};
+    CK_RV one = p11->C_GetAttributeValue(dev->session, handles[i], attrs, 2);
+    if (is_removal(one)) rv = one;
+    if (one != CKR_OK || attrs[1].ulValueLen == 0 || attrs[1].ulValueLen % 2) continue; /* not one of ours */
+    r->name[attrs[0].ulValueLen] = 0;
+    r->created = 1;
+    r->sign.id_len = r->enc.id_len = attrs[1].ulValueLen / 2;
+    memcpy(r->sign.id, ids, r->sign.id_len);
+    memcpy(r->enc.id, ids + r->sign.id_len, r->enc.id_len);
+    (*count)++;
+  }
+  qsort(records, (size_t)*count, sizeof *records, sign_id_order);
+  return sar_of(dev, rv);
+}
+
+/* A public key object: its CKA_ID and type. A container's key pair is there when its public key is. */
+struct public_key {
+  CK_BYTE id[24];
+  CK_ULONG id_len;
+  CK_KEY_TYPE type;
+};
+
+static ULONG read_public_keys(struct object *dev, struct public_key *keys, int max, int *count) {
+  *count = 0;
+  CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
+  CK_OBJECT_HANDLE handles[MAX_KEYS];
+  CK_ULONG n;
+  CK_RV rv = find_all(dev, tmpl, 1, handles, MAX_KEYS, &n);
+  for (CK_ULONG i = 0; rv == CKR_OK && i < n && *count < max; i++) {
+    struct public_key *k = &keys[*count];
+    CK_ATTRIBUTE attrs[] = {{CKA_ID, k->id, sizeof k->id}, {CKA_KEY_TYPE, &k->type, sizeof k->type}};
+    CK_RV one = p11->C_GetAttributeValue(dev->session, handles[i], attrs, 2);
+    if (is_removal(one)) rv = one;
+    if (one != CKR_OK) continue;
+    k->id_len = attrs[0].ulValueLen;
+    (*count)++;
+  }
+  return sar_of(dev, rv);
+}
+
+/* Signing certificates open containers; each encryption certificate joins the first container of its algorithm that
+ * has none, or opens its own. Takes the certificates (ownership moves into infos). */
+static void group_certs(struct found_cert *found, int found_count, struct container_info *infos, int max, int *count) {
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < found_count; i++) {
       struct found_cert *f = &found[i];
@@ -512,8 +645,90 @@ static ULONG read_containers(struct object *dev, struct container_info *infos, i
       memset(&f->cert, 0, sizeof f->cert); /* ownership moved */
     }
   }
+}
+
+/* The number n of a CKA_ID in the scheme of provisioning and the host's skfKeyId: n twice, as one byte (0303) or as
+ * two (01000100); 0 for any other id. The n-th container (from 0) holds pairs 2n+1 (signing) and 2n+2 (encryption). */
+static unsigned pair_number(const CK_BYTE *id, CK_ULONG len) {
+  if (len == 2 && id[0] == id[1]) return id[0];
+  if (len == 4 && id[0] == id[2] && id[1] == id[3]) return (unsigned)id[0] << 8 | id[1];
+  return 0;
+}
+
+static void pair_id(unsigned n, CK_BYTE *id, CK_ULONG *len) {
+  if (n < 0x100) {
+    id[0] = id[1] = (CK_BYTE)n;
+    *len = 2;
+  } else {
+    id[0] = id[2] = (CK_BYTE)(n >> 8);
+    id[1] = id[3] = (CK_BYTE)n;
+    *len = 4;
+  }
+}
+
+/* A provisioned container lacking one half gets that half's CKA_ID from the other's (0303 <-> 0404), so that a pair
+ * can be put there. */
+static void complete_half(const struct cert *have, struct cert *missing, int missing_signs) {
+  unsigned n = pair_number(have->id, have->id_len);
+  if (missing->id_len || !n || (n % 2 == 1) != missing_signs) return;
+  pair_id(missing_signs ? n - 1 : n + 1, missing->id, &missing->id_len);
+}
+
+static const struct public_key *key_with_id(const struct public_key *keys, int count, const struct cert *c) {
+  for (int i = 0; i < count; i++)
+    if (same_id(keys[i].id, keys[i].id_len, c->id, c->id_len)) return &keys[i];
+  return NULL;
+}
+
+/*
+ * The key's containers (see the header comment): first those grouped from provisioned certificates, in CKA_ID order,
+ * then the ones SKF_CreateContainer made, whose certificates are theirs by CKA_ID and whose type is their signing
+ * key's.
+ */
+static ULONG read_containers(struct object *dev, struct container_info *infos, int max, int *count) {
+  *count = 0;
+  struct found_cert found[MAX_CERTS];
+  struct container_info created[MAX_CERTS];
+  struct public_key keys[MAX_KEYS];
+  int found_count = 0, created_count = 0, key_count = 0;
+  ULONG rv = read_certs(dev, found, &found_count);
+  if (rv == SAR_OK) rv = read_records(dev, created, MAX_CERTS, &created_count);
+  if (rv == SAR_OK) rv = read_public_keys(dev, keys, MAX_KEYS, &key_count);
+  for (int i = 0; rv == SAR_OK && i < found_count; i++) {
+    for (int j = 0; j < created_count; j++) {
+      struct cert *c = &found[i].cert, *half = same_id(c->id, c->id_len, created[j].sign.id, created[j].sign.id_len) ? &created[j].sign
+                                              : same_id(c->id, c->id_len, created[j].enc.id, created[j].enc.id_len)  ? &created[j].enc
+                                                                                                                     : NULL;
+      if (!half || half->present || !c->present) continue;
+      half->present = 1;
+      half->der = c->der;
+      half->der_len = c->der_len;
+      memset(c, 0, sizeof *c); /* ownership moved */
+    }
+  }
+  if (rv == SAR_OK) group_certs(found, found_count, infos, max, count);
+  for (int j = 0; j < created_count; j++) {
+    if (rv == SAR_OK && *count < max) infos[(*count)++] = created[j];
+    else free_infos(&created[j], 1);
+  }
   for (int i = 0; i < found_count; i++) free_cert(&found[i].cert);
-  return SAR_OK;
+  for (int i = 0; i < *count; i++) {
+    struct container_info *info = &infos[i];
+    if (!info->created) {
+      complete_half(&info->sign, &info->enc, 0);
+      complete_half(&info->enc, &info->sign, 1);
+    }
+    info->sign.keyed = key_with_id(keys, key_count, &info->sign) != NULL;
+    info->enc.keyed = key_with_id(keys, key_count, &info->enc) != NULL;
+    const struct public_key *signer = key_with_id(keys, key_count, &info->sign);
+    if (info->created && signer)
+      info->type = signer->type == CKK_RSA ? CONTAINER_RSA : signer->type == CKK_VTOKEN_SM2 || signer->type == CKK_EC ? CONTAINER_ECC : 0;
+  }
+  if (rv != SAR_OK) {
+    free_infos(infos, *count);
+    *count = 0;
+  }
+  return rv;
 }
 
 /* ---------- name lists ---------- */
@@ -714,11 +929,14 @@ static ULONG close_application(HAPPLICATION h) {
   return SAR_OK;
 }
 
-/* User-PIN tries left, exact when the shim exports its counter, else from the PKCS#11 flags. */
-static ULONG user_tries_left(struct object *dev, ULONG *left) {
+/* Tries left of the user PIN (USER_TYPE) or the SO PIN (ADMIN_TYPE): exact when the shim exports its counter, else
+ * from the PKCS#11 flags. */
+static ULONG tries_left(struct object *dev, ULONG type, ULONG *left) {
+  int admin = type == ADMIN_TYPE;
+  CK_RV (*exact)(CK_SLOT_ID, CK_ULONG *) = admin ? shim_so_pin_retries : shim_pin_retries;
   CK_ULONG retries;
-  if (shim_pin_retries) {
-    CK_RV rv = shim_pin_retries(dev->slot, &retries);
+  if (exact) {
+    CK_RV rv = exact(dev->slot, &retries);
     if (rv == CKR_OK) {
       *left = (ULONG)retries;
       return SAR_OK;
@@ -728,7 +946,9 @@ static ULONG user_tries_left(struct object *dev, ULONG *left) {
   CK_TOKEN_INFO info;
   ULONG rv = sar_of(dev, p11->C_GetTokenInfo(dev->slot, &info));
   if (rv != SAR_OK) return rv;
-  *left = info.flags & CKF_USER_PIN_LOCKED ? 0 : info.flags & CKF_USER_PIN_FINAL_TRY ? 1 : info.flags & CKF_USER_PIN_COUNT_LOW ? MAX_PIN_TRIES - 1 : MAX_PIN_TRIES;
+  CK_FLAGS locked = admin ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED, final_try = admin ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY,
+           low = admin ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
+  *left = info.flags & locked ? 0 : info.flags & final_try ? 1 : info.flags & low ? MAX_PIN_TRIES - 1 : MAX_PIN_TRIES;
   return SAR_OK;
 }
 
@@ -740,8 +960,8 @@ static ULONG get_pin_info(HAPPLICATION h, ULONG type, ULONG *max, ULONG *remain,
   if (type != USER_TYPE && type != ADMIN_TYPE) return SAR_USER_TYPE_INVALID;
   CK_TOKEN_INFO info;
   if ((rv = sar_of(dev, p11->C_GetTokenInfo(dev->slot, &info))) != SAR_OK) return rv;
-  ULONG left = MAX_PIN_TRIES;
-  if (type == USER_TYPE && (rv = user_tries_left(dev, &left)) != SAR_OK) return rv;
+  ULONG left;
+  if ((rv = tries_left(dev, type, &left)) != SAR_OK) return rv;
   *max = MAX_PIN_TRIES;
   *remain = left;
   *is_default = (info.flags & (type == USER_TYPE ? CKF_USER_PIN_TO_BE_CHANGED : CKF_SO_PIN_TO_BE_CHANGED)) ? 1 : 0;
@@ -752,10 +972,10 @@ static ULONG get_pin_info(HAPPLICATION h, ULONG type, ULONG *max, ULONG *remain,
 static ULONG pin_failure(struct object *dev, ULONG type, ULONG rv, ULONG *retry) {
   if (rv == SAR_PIN_LOCKED) *retry = 0;
   else if (rv == SAR_PIN_INCORRECT) {
-    ULONG left = MAX_PIN_TRIES;
-    if (type == USER_TYPE && user_tries_left(dev, &left) != SAR_OK) left = 0;
-    *retry = left; /* the SO PIN of the virtual key never locks */
-    if (type == USER_TYPE && left == 0) rv = SAR_PIN_LOCKED;
+    ULONG left;
+    if (tries_left(dev, type, &left) != SAR_OK) left = 0;
+    *retry = left;
+    if (left == 0) rv = SAR_PIN_LOCKED;
   }
   return rv;
 }
@@ -839,34 +1059,56 @@ static ULONG enum_container(HAPPLICATION h, LPSTR list, ULONG *size) {
   return put_list(buf, len, list, size);
 }
 
+/* A container handle takes what was read of its container (ownership of the certificates moves to it). */
+static void adopt(struct object *con, struct container_info *info) {
+  free_cert(&con->sign);
+  free_cert(&con->enc);
+  con->type = info->type;
+  con->created = info->created;
+  con->generation = write_generation;
+  con->sign = info->sign;
+  con->enc = info->enc;
+  memset(&info->sign, 0, sizeof info->sign);
+  memset(&info->enc, 0, sizeof info->enc);
+}
+
+/* Reads an open container again (after a write): SAR_CONTAINER_NOT_EXIST, and the handle dead, once it is gone. */
+static ULONG reload_container(struct object *dev, struct object *con) {
+  struct container_info infos[MAX_CERTS];
+  int count;
+  ULONG rv = read_containers(dev, infos, MAX_CERTS, &count);
+  if (rv != SAR_OK) return rv;
+  rv = SAR_CONTAINER_NOT_EXIST;
+  for (int i = 0; i < count && rv != SAR_OK; i++) {
+    if (strcmp(infos[i].name, con->name) != 0) continue;
+    adopt(con, &infos[i]);
+    rv = SAR_OK;
+  }
+  if (rv != SAR_OK) con->deleted = 1;
+  free_infos(infos, count);
+  return rv;
+}
+
+/* A handle on the application's container of that name, its keys and certificates read from the token. */
+static ULONG container_handle(struct object *dev, struct object *app, const char *name, HCONTAINER *out) {
+  struct object *con = new_object(K_CON, app);
+  if (!con) return SAR_MEMORYERR;
+  snprintf(con->name, sizeof con->name, "%s", name);
+  ULONG rv = reload_container(dev, con);
+  if (rv != SAR_OK) {
+    destroy(con);
+    return rv;
+  }
+  *out = con;
+  return SAR_OK;
+}
+
 static ULONG open_container(HAPPLICATION h, LPSTR name, HCONTAINER *out) {
   struct object *dev, *app;
   ULONG rv = use_handle(h, K_APP, &app, &dev);
   if (rv != SAR_OK) return rv;
   if (!name || !out) return SAR_INVALIDPARAMERR;
-  struct container_info infos[MAX_CERTS];
-  int count;
-  if ((rv = read_containers(dev, infos, MAX_CERTS, &count)) != SAR_OK) return rv;
-  rv = SAR_CONTAINER_NOT_EXIST;
-  for (int i = 0; i < count; i++) {
-    if (strcmp(infos[i].name, name) != 0) continue;
-    struct object *con = new_object(K_CON, app);
-    if (!con) {
-      rv = SAR_MEMORYERR;
-      break;
-    }
-    snprintf(con->name, sizeof con->name, "%s", infos[i].name);
-    con->type = infos[i].type;
-    con->sign = infos[i].sign; /* ownership moves to the handle */
-    con->enc = infos[i].enc;
-    memset(&infos[i].sign, 0, sizeof infos[i].sign);
-    memset(&infos[i].enc, 0, sizeof infos[i].enc);
-    *out = con;
-    rv = SAR_OK;
-    break;
-  }
-  free_infos(infos, count);
-  return rv;
+  return container_handle(dev, app, name, out);
 }
 
 static ULONG close_container(HCONTAINER h) {
@@ -912,13 +1154,100 @@ static int put_right_aligned(const BIGNUM *bn, BYTE *field, int size) {
   return BN_num_bytes(bn) <= size && BN_bn2binpad(bn, field, size) == size;
 }
 
+static void ecc_blob_of_point(const unsigned char point[65], ECCPUBLICKEYBLOB *blob) {
+  memset(blob, 0, sizeof *blob);
+  blob->BitLen = 256;
+  memcpy(blob->XCoordinate + ECC_FIELD - 32, point + 1, 32);
+  memcpy(blob->YCoordinate + ECC_FIELD - 32, point + 33, 32);
+}
+
+static int rsa_blob_of(const BIGNUM *n, const BIGNUM *e, RSAPUBLICKEYBLOB *blob) {
+  memset(blob, 0, sizeof *blob);
+  blob->AlgID = SGD_RSA;
+  blob->BitLen = (ULONG)BN_num_bits(n);
+  return put_right_aligned(n, blob->Modulus, MAX_RSA_MODULUS_LEN) && put_right_aligned(e, blob->PublicExponent, MAX_RSA_EXPONENT_LEN);
+}
+
+/* The public key object of a container half. */
+static ULONG public_key_of(struct object *dev, const struct cert *c, CK_OBJECT_HANDLE *key) {
+  CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, (void *)c->id, c->id_len}};
+  CK_ULONG count;
+  CK_RV rv = find_all(dev, tmpl, 2, key, 1, &count);
+  if (rv != CKR_OK) return sar_of(dev, rv);
+  return count == 1 ? SAR_OK : SAR_KEYNOTFOUNTERR;
+}
+
+/* The public key blob of a half from its key object: what the key pair is, whatever certificate sits beside it. */
+static ULONG blob_of_key(struct object *dev, ULONG type, const struct cert *c, BYTE *out) {
+  CK_OBJECT_HANDLE key;
+  ULONG rv = public_key_of(dev, c, &key);
+  if (rv != SAR_OK) return rv;
+  if (type == CONTAINER_RSA) {
+    unsigned char *n_bytes = NULL, *e_bytes = NULL;
+    CK_ULONG n_len = 0, e_len = 0;
+    CK_RV crv = read_attribute(dev, key, CKA_MODULUS, &n_bytes, &n_len);
+    if (crv == CKR_OK) crv = read_attribute(dev, key, CKA_PUBLIC_EXPONENT, &e_bytes, &e_len);
+    BIGNUM *n = crv == CKR_OK ? BN_bin2bn(n_bytes, (int)n_len, NULL) : NULL, *e = crv == CKR_OK ? BN_bin2bn(e_bytes, (int)e_len, NULL) : NULL;
+    RSAPUBLICKEYBLOB blob;
+    rv = crv != CKR_OK ? sar_of(dev, crv) : n && e && rsa_blob_of(n, e, &blob) ? SAR_OK : SAR_FAIL;
+    if (rv == SAR_OK) memcpy(out, &blob, sizeof blob);
+    BN_free(n);
+    BN_free(e);
+    free(n_bytes);
+    free(e_bytes);
+    return rv;
+  }
+  unsigned char *value = NULL;
+  CK_ULONG len = 0;
+  CK_RV crv = read_attribute(dev, key, CKA_EC_POINT, &value, &len);
+  if (crv != CKR_OK) return sar_of(dev, crv);
+  /* CKA_EC_POINT is a DER OCTET STRING around 04 || x || y. */
+  const unsigned char *point = len == 67 && value[0] == 0x04 && value[1] == 65 ? value + 2 : len == 65 ? value : NULL;
+  int ok = point && point[0] == 0x04;
+  if (ok) {
+    ECCPUBLICKEYBLOB blob;
+    ecc_blob_of_point(point, &blob);
+    memcpy(out, &blob, sizeof blob);
+  }
+  free(value);
+  return ok ? SAR_OK : SAR_FAIL;
+}
+
+/* The public key blob of a half from its certificate (a provisioned pair whose public key object is missing). */
+static ULONG blob_of_cert(ULONG type, const struct cert *c, BYTE *out) {
+  X509 *x = parse_cert(c);
+  EVP_PKEY *key = x ? X509_get0_pubkey(x) : NULL;
+  int ok = 0;
+  if (key && type == CONTAINER_RSA) {
+    BIGNUM *n = NULL, *e = NULL;
+    RSAPUBLICKEYBLOB blob;
+    ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) && rsa_blob_of(n, e, &blob);
+    BN_free(n);
+    BN_free(e);
+    if (ok) memcpy(out, &blob, sizeof blob);
+  } else if (key) {
+    unsigned char point[65];
+    size_t point_len = 0;
+    ok = EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &point_len) && point_len == 65 &&
+         point[0] == 0x04;
+    if (ok) {
+      ECCPUBLICKEYBLOB blob;
+      ecc_blob_of_point(point, &blob);
+      memcpy(out, &blob, sizeof blob);
+    }
+  }
+  X509_free(x);
+  return ok ? SAR_OK : SAR_FAIL;
+}
+
 static ULONG export_public_key(HCONTAINER h, BOOL sign, BYTE *out, ULONG *len) {
   struct object *dev, *con;
   ULONG rv = use_handle(h, K_CON, &con, &dev);
   if (rv != SAR_OK) return rv;
   if (!len) return SAR_INVALIDPARAMERR;
   const struct cert *c = sign ? &con->sign : &con->enc;
-  if (!c->present) return SAR_KEYNOTFOUNTERR;
+  if (!c->keyed && !c->present) return SAR_KEYNOTFOUNTERR;
   ULONG actual = con->type == CONTAINER_RSA ? sizeof(RSAPUBLICKEYBLOB) : sizeof(ECCPUBLICKEYBLOB);
   if (!out) {
     *len = actual;
@@ -928,36 +1257,7 @@ static ULONG export_public_key(HCONTAINER h, BOOL sign, BYTE *out, ULONG *len) {
     *len = actual;
     return SAR_BUFFER_TOO_SMALL;
   }
-  X509 *x = parse_cert(c);
-  EVP_PKEY *key = x ? X509_get0_pubkey(x) : NULL;
-  int ok = 0;
-  if (key && con->type == CONTAINER_RSA) {
-    BIGNUM *n = NULL, *e = NULL;
-    RSAPUBLICKEYBLOB blob;
-    memset(&blob, 0, sizeof blob);
-    blob.AlgID = SGD_RSA;
-    blob.BitLen = (ULONG)EVP_PKEY_get_bits(key);
-    ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) &&
-         put_right_aligned(n, blob.Modulus, MAX_RSA_MODULUS_LEN) && put_right_aligned(e, blob.PublicExponent, MAX_RSA_EXPONENT_LEN);
-    BN_free(n);
-    BN_free(e);
-    if (ok) memcpy(out, &blob, sizeof blob);
-  } else if (key) {
-    unsigned char point[65];
-    size_t point_len = 0;
-    ECCPUBLICKEYBLOB blob;
-    memset(&blob, 0, sizeof blob);
-    ok = EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &point_len) && point_len == 65 &&
-         point[0] == 0x04;
-    if (ok) {
-      blob.BitLen = 256;
-      memcpy(blob.XCoordinate + ECC_FIELD - 32, point + 1, 32);
-      memcpy(blob.YCoordinate + ECC_FIELD - 32, point + 33, 32);
-      memcpy(out, &blob, sizeof blob);
-    }
-  }
-  X509_free(x);
-  if (!ok) return SAR_FAIL;
+  if ((rv = c->keyed ? blob_of_key(dev, con->type, c, out) : blob_of_cert(con->type, c, out)) != SAR_OK) return rv;
   *len = GARBAGE ? 3 : actual;
   return SAR_OK;
 }
@@ -988,12 +1288,11 @@ static ULONG ecc_sign_data(HCONTAINER h, BYTE *data, ULONG data_len, ECCSIGNATUR
 }
 #endif
 
-/* Modulus size in bytes of an RSA certificate's key. */
-static ULONG rsa_size(const struct cert *c) {
-  X509 *x = parse_cert(c);
-  int size = x ? EVP_PKEY_get_size(X509_get0_pubkey(x)) : 0;
-  X509_free(x);
-  return size > 0 ? (ULONG)size : 0;
+/* Modulus size in bytes of a half's RSA key (0 when unknown). */
+static ULONG rsa_size(struct object *dev, const struct cert *c) {
+  RSAPUBLICKEYBLOB blob;
+  if ((c->keyed ? blob_of_key(dev, CONTAINER_RSA, c, (BYTE *)&blob) : blob_of_cert(CONTAINER_RSA, c, (BYTE *)&blob)) != SAR_OK) return 0;
+  return (ULONG)((blob.BitLen + 7) / 8);
 }
 
 static ULONG rsa_sign_data(HCONTAINER h, BYTE *data, ULONG data_len, BYTE *sig, ULONG *sig_len) {
@@ -1002,8 +1301,8 @@ static ULONG rsa_sign_data(HCONTAINER h, BYTE *data, ULONG data_len, BYTE *sig, 
   if (rv != SAR_OK) return rv;
   if (!data || !sig_len) return SAR_INVALIDPARAMERR;
   if (con->type != CONTAINER_RSA) return SAR_KEYUSAGEERR;
-  if (!con->sign.present) return SAR_KEYNOTFOUNTERR;
-  ULONG size = rsa_size(&con->sign);
+  if (!con->sign.present && !con->sign.keyed) return SAR_KEYNOTFOUNTERR;
+  ULONG size = rsa_size(dev, &con->sign);
   if (!size) return SAR_FAIL;
   if (data_len > size - 11) return SAR_INDATALENERR; /* PKCS#1 v1.5 padding needs 11 bytes */
   if (!sig) {
@@ -1027,57 +1326,14 @@ static ULONG rsa_sign_data(HCONTAINER h, BYTE *data, ULONG data_len, BYTE *sig, 
 
 /* ---------- SM2 decryption (session keys and the vendor extension) ---------- */
 
-static size_t der_header(unsigned char *out, unsigned char tag, size_t len) {
-  size_t at = 0;
-  out[at++] = tag;
-  if (len < 0x80) {
-    out[at++] = (unsigned char)len;
-  } else {
-    int bytes = len > 0xFFFFFF ? 4 : len > 0xFFFF ? 3 : len > 0xFF ? 2 : 1;
-    out[at++] = (unsigned char)(0x80 | bytes);
-    for (int i = bytes - 1; i >= 0; i--) out[at++] = (unsigned char)(len >> (8 * i));
-  }
-  return at;
-}
-
-/* A DER INTEGER of an unsigned big-endian number (leading zeros dropped, a zero byte added before a high bit). */
-static size_t der_unsigned(unsigned char *out, const BYTE *value, size_t len) {
-  while (len > 1 && *value == 0) value++, len--;
-  int pad = (*value & 0x80) != 0;
-  size_t at = der_header(out, 0x02, len + (size_t)pad);
-  if (pad) out[at++] = 0;
-  memcpy(out + at, value, len);
-  return at + len;
-}
-
 /*
  * ECCCIPHERBLOB (x, y right-aligned in 64-byte fields, C3 = HASH, C2 = Cipher) as the GM/T 0009 DER the shim's
- * CKM_VTOKEN_SM2_ENC takes: SEQUENCE { INTEGER x, INTEGER y, OCTET STRING hash, OCTET STRING cipher }.
- * The coordinates must fit 256 bits: nothing but zeros left of them.
+ * CKM_VTOKEN_SM2_ENC takes. The coordinates must fit 256 bits: nothing but zeros left of them.
  */
 static unsigned char *ecc_blob_to_der(const ECCCIPHERBLOB *blob, ULONG cipher_len, size_t *der_len) {
   for (int i = 0; i < ECC_FIELD - 32; i++)
     if (blob->XCoordinate[i] || blob->YCoordinate[i]) return NULL;
-  size_t body_max = 2 * (4 + 33) + (4 + 32) + (6 + (size_t)cipher_len);
-  unsigned char *body = malloc(body_max), *der = malloc(body_max + 6);
-  if (!body || !der) {
-    free(body);
-    free(der);
-    return NULL;
-  }
-  size_t at = der_unsigned(body, blob->XCoordinate + ECC_FIELD - 32, 32);
-  at += der_unsigned(body + at, blob->YCoordinate + ECC_FIELD - 32, 32);
-  at += der_header(body + at, 0x04, 32);
-  memcpy(body + at, blob->HASH, 32);
-  at += 32;
-  at += der_header(body + at, 0x04, cipher_len);
-  memcpy(body + at, blob->Cipher, cipher_len);
-  at += cipher_len;
-  size_t head = der_header(der, 0x30, at);
-  memcpy(der + head, body, at);
-  free(body);
-  *der_len = head + at;
-  return der;
+  return sm2_cipher_der(blob->XCoordinate + ECC_FIELD - 32, blob->YCoordinate + ECC_FIELD - 32, blob->HASH, blob->Cipher, cipher_len, der_len);
 }
 
 /* Decrypts with a private key through the shim: CKM_VTOKEN_SM2_ENC (DER in) or CKM_RSA_PKCS. */
@@ -1158,6 +1414,296 @@ static ULONG ecc_decrypt(HCONTAINER h, ECCCIPHERBLOB *blob, BYTE *out, ULONG *ou
   if ((rv = ecc_decrypt_blob(dev, con, blob, cipher_len, out, &plain_len)) != SAR_OK) return rv;
   *out_len = written_length((ULONG)plain_len, *out_len);
   return SAR_OK;
+}
+
+/* ---------- the certificate life cycle: containers, key pairs, certificates ---------- */
+
+static const CK_BBOOL ck_yes = CK_TRUE, ck_no = CK_FALSE;
+
+/* Every write: the key in (use_handle saw to that), the user PIN verified, and the container as the key holds it now.
+ * Every open container handle is out of date from here on (the writer's too, until it reads the result). */
+static ULONG write_access(struct object *dev, struct object *con) {
+  ULONG rv;
+  if (!user_logged_in(dev, &rv)) return rv != SAR_OK ? rv : SAR_USER_NOT_LOGGED_IN;
+  rv = con ? reload_container(dev, con) : SAR_OK;
+  write_generation++;
+  return rv;
+}
+
+/* Destroys every object of class cls with this CKA_ID. */
+static ULONG destroy_objects(struct object *dev, CK_OBJECT_CLASS cls, const struct cert *c) {
+  if (!c->id_len) return SAR_OK;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, (void *)c->id, c->id_len}};
+  CK_OBJECT_HANDLE handles[MAX_CERTS];
+  CK_ULONG n;
+  CK_RV rv = find_all(dev, tmpl, 2, handles, MAX_CERTS, &n);
+  for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) rv = p11->C_DestroyObject(dev->session, handles[i]);
+  return sar_of(dev, rv);
+}
+
+/* Whether an object on the key, or a container in infos, already has this CKA_ID. */
+static ULONG id_taken(struct object *dev, const struct container_info *infos, int count, const CK_BYTE *id, CK_ULONG id_len, int *taken) {
+  *taken = 0;
+  for (int i = 0; i < count && !*taken; i++)
+    *taken = same_id(infos[i].sign.id, infos[i].sign.id_len, id, id_len) || same_id(infos[i].enc.id, infos[i].enc.id_len, id, id_len);
+  if (*taken) return SAR_OK;
+  CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, id_len}};
+  CK_OBJECT_HANDLE any;
+  CK_ULONG found;
+  CK_RV rv = find_all(dev, tmpl, 1, &any, 1, &found);
+  *taken = found > 0;
+  return sar_of(dev, rv);
+}
+
+/* The CKA_IDs of a new container's pairs: pair numbers 2n+1 and 2n+2 for the n-th container (the ids the host's
+ * skfKeyId gives it), or the next free ones. */
+static ULONG allocate_ids(struct object *dev, const struct container_info *infos, int count, struct cert *sign, struct cert *enc) {
+  for (unsigned n = 2 * (unsigned)count + 1; n < 0xFFFF; n += 2) {
+    pair_id(n, sign->id, &sign->id_len);
+    pair_id(n + 1, enc->id, &enc->id_len);
+    if (sign->id_len != enc->id_len) continue; /* both halves one length: 00ff/00ff and 0100/0100 do not pair */
+    int taken;
+    ULONG rv = id_taken(dev, infos, count, sign->id, sign->id_len, &taken);
+    if (rv == SAR_OK && !taken) rv = id_taken(dev, infos, count, enc->id, enc->id_len, &taken);
+    if (rv != SAR_OK || !taken) return rv;
+  }
+  return SAR_REACH_MAX_CONTAINER_COUNT;
+}
+
+static ULONG create_container(HAPPLICATION h, LPSTR name, HCONTAINER *out) {
+  struct object *dev, *app;
+  ULONG rv = use_handle(h, K_APP, &app, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!name || !out) return SAR_INVALIDPARAMERR;
+  size_t name_len = strlen(name);
+  if (name_len == 0 || name_len >= MAX_NAME) return SAR_NAMELENERR;
+  if ((rv = write_access(dev, NULL)) != SAR_OK) return rv;
+  struct container_info infos[MAX_CERTS];
+  int count;
+  if ((rv = read_containers(dev, infos, MAX_CERTS, &count)) != SAR_OK) return rv;
+  struct cert sign, enc;
+  memset(&sign, 0, sizeof sign);
+  memset(&enc, 0, sizeof enc);
+  for (int i = 0; i < count && rv == SAR_OK; i++)
+    if (strcmp(infos[i].name, name) == 0) rv = SAR_FILE_ALREADY_EXIST;
+  if (rv == SAR_OK && count >= MAX_CERTS) rv = SAR_REACH_MAX_CONTAINER_COUNT;
+  if (rv == SAR_OK) rv = allocate_ids(dev, infos, count, &sign, &enc);
+  free_infos(infos, count);
+  if (rv != SAR_OK) return rv;
+
+  CK_BYTE ids[2 * sizeof sign.id];
+  memcpy(ids, sign.id, sign.id_len);
+  memcpy(ids + sign.id_len, enc.id, enc.id_len);
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  CK_ATTRIBUTE record[] = {
+      {CKA_CLASS, &cls, sizeof cls}, {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes}, {CKA_PRIVATE, (void *)&ck_no, sizeof ck_no},
+      {CKA_APPLICATION, RECORD_APPLICATION, sizeof RECORD_APPLICATION - 1}, {CKA_LABEL, name, name_len}, {CKA_VALUE, ids, sign.id_len + enc.id_len},
+  };
+  CK_OBJECT_HANDLE created;
+  if ((rv = sar_of(dev, p11->C_CreateObject(dev->session, record, sizeof record / sizeof *record, &created))) != SAR_OK) return rv;
+  return container_handle(dev, app, name, out);
+}
+
+/* Certificates first, then private keys, public keys and the record: whenever the key is pulled out, what is left
+ * never holds a certificate without its key pair. */
+static ULONG delete_container(HAPPLICATION h, LPSTR name) {
+  struct object *dev, *app;
+  ULONG rv = use_handle(h, K_APP, &app, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!name) return SAR_INVALIDPARAMERR;
+  if ((rv = write_access(dev, NULL)) != SAR_OK) return rv;
+  struct object *con = new_object(K_CON, app); /* a handle of our own, to read the container with */
+  if (!con) return SAR_MEMORYERR;
+  snprintf(con->name, sizeof con->name, "%s", name);
+  rv = reload_container(dev, con);
+  static const CK_OBJECT_CLASS order[] = {CKO_CERTIFICATE, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
+  for (size_t i = 0; rv == SAR_OK && i < sizeof order / sizeof *order; i++) {
+    rv = destroy_objects(dev, order[i], &con->sign);
+    if (rv == SAR_OK) rv = destroy_objects(dev, order[i], &con->enc);
+  }
+  if (rv == SAR_OK && con->created) {
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_APPLICATION, RECORD_APPLICATION, sizeof RECORD_APPLICATION - 1}, {CKA_LABEL, name, strlen(name)}};
+    CK_OBJECT_HANDLE records[MAX_CERTS];
+    CK_ULONG n;
+    CK_RV crv = find_all(dev, tmpl, 3, records, MAX_CERTS, &n);
+    for (CK_ULONG i = 0; crv == CKR_OK && i < n; i++) crv = p11->C_DestroyObject(dev->session, records[i]);
+    rv = sar_of(dev, crv);
+  }
+  destroy(con); /* the caller's handles of the container find it gone when next used (see use_handle) */
+  return rv;
+}
+
+/* Generates the container's signing pair with mechanism; public_extra: attributes the mechanism needs beside ours.
+ * A container that has a signing pair (or certificate) keeps it: SAR_FILE_ALREADY_EXIST. */
+static ULONG generate_signing_pair(struct object *dev, struct object *con, CK_MECHANISM *mechanism, const CK_ATTRIBUTE *public_extra, int extra_count) {
+  ULONG rv = write_access(dev, con);
+  if (rv != SAR_OK) return rv;
+  struct cert *c = &con->sign;
+  if (!c->id_len) return SAR_NOTSUPPORTYETERR; /* a provisioned container whose ids follow no scheme */
+  if (c->keyed || c->present) return SAR_FILE_ALREADY_EXIST;
+  CK_ULONG label_len = strlen(con->name);
+  CK_ATTRIBUTE pub[8] = {
+      {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes}, {CKA_PRIVATE, (void *)&ck_no, sizeof ck_no}, {CKA_ID, c->id, c->id_len},
+      {CKA_LABEL, con->name, label_len}, {CKA_VERIFY, (void *)&ck_yes, sizeof ck_yes}, {CKA_ENCRYPT, (void *)&ck_no, sizeof ck_no},
+  };
+  CK_ULONG pub_count = 6;
+  for (int i = 0; i < extra_count && pub_count < sizeof pub / sizeof *pub; i++) pub[pub_count++] = public_extra[i];
+  CK_ATTRIBUTE priv[] = {
+      {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes}, {CKA_PRIVATE, (void *)&ck_yes, sizeof ck_yes}, {CKA_SENSITIVE, (void *)&ck_yes, sizeof ck_yes},
+      {CKA_EXTRACTABLE, (void *)&ck_no, sizeof ck_no}, {CKA_ID, c->id, c->id_len}, {CKA_LABEL, con->name, label_len},
+      {CKA_SIGN, (void *)&ck_yes, sizeof ck_yes}, {CKA_DECRYPT, (void *)&ck_no, sizeof ck_no},
+  };
+  CK_OBJECT_HANDLE pub_key, priv_key;
+  rv = sar_of(dev, p11->C_GenerateKeyPair(dev->session, mechanism, pub, pub_count, priv, sizeof priv / sizeof *priv, &pub_key, &priv_key));
+  return rv == SAR_OK ? reload_container(dev, con) : rv;
+}
+
+static ULONG gen_ecc_key_pair(HCONTAINER h, ULONG alg, ECCPUBLICKEYBLOB *blob) {
+  struct object *dev, *con;
+  ULONG rv = use_handle(h, K_CON, &con, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!blob) return SAR_INVALIDPARAMERR;
+  if (alg != SGD_SM2_1) return SAR_NOTSUPPORTYETERR;
+  CK_MECHANISM mechanism = {CKM_VTOKEN_SM2_KEY_PAIR_GEN, NULL, 0};
+  if ((rv = generate_signing_pair(dev, con, &mechanism, NULL, 0)) != SAR_OK) return rv;
+  return blob_of_key(dev, CONTAINER_ECC, &con->sign, (BYTE *)blob);
+}
+
+static ULONG gen_rsa_key_pair(HCONTAINER h, ULONG bits, RSAPUBLICKEYBLOB *blob) {
+  struct object *dev, *con;
+  ULONG rv = use_handle(h, K_CON, &con, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!blob) return SAR_INVALIDPARAMERR;
+  if (bits != 1024 && bits != 2048) return SAR_MODULUSLENERR; /* what RSAPUBLICKEYBLOB holds */
+  CK_ULONG modulus_bits = bits;
+  static const CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  CK_ATTRIBUTE extra[] = {{CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits}, {CKA_PUBLIC_EXPONENT, (void *)exponent, sizeof exponent}};
+  CK_MECHANISM mechanism = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+  if ((rv = generate_signing_pair(dev, con, &mechanism, extra, 2)) != SAR_OK) return rv;
+  return blob_of_key(dev, CONTAINER_RSA, &con->sign, (BYTE *)blob);
+}
+
+/* Stores a certificate in a half that has its key pair: the old certificate goes first, so a key pulled out in between
+ * leaves the pair without a certificate, never two certificates. */
+static ULONG store_certificate(struct object *dev, const struct object *con, const struct cert *c, X509 *x, BYTE *der, ULONG der_len) {
+  unsigned char *subject = NULL, *issuer = NULL, *serial = NULL; /* DER, allocated by OpenSSL */
+  int subject_len = i2d_X509_NAME(X509_get_subject_name(x), &subject), issuer_len = i2d_X509_NAME(X509_get_issuer_name(x), &issuer),
+      serial_len = i2d_ASN1_INTEGER((ASN1_INTEGER *)X509_get0_serialNumber(x), &serial);
+  ULONG rv = subject_len > 0 && issuer_len > 0 && serial_len > 0 ? destroy_objects(dev, CKO_CERTIFICATE, c) : SAR_INDATAERR;
+  if (rv == SAR_OK) {
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE type = CKC_X_509;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls}, {CKA_CERTIFICATE_TYPE, &type, sizeof type}, {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes},
+        {CKA_PRIVATE, (void *)&ck_no, sizeof ck_no}, {CKA_ID, (void *)c->id, c->id_len}, {CKA_LABEL, (void *)con->name, strlen(con->name)},
+        {CKA_SUBJECT, subject, (CK_ULONG)subject_len}, {CKA_ISSUER, issuer, (CK_ULONG)issuer_len},
+        {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len}, {CKA_VALUE, der, der_len},
+    };
+    CK_OBJECT_HANDLE created;
+    rv = sar_of(dev, p11->C_CreateObject(dev->session, tmpl, sizeof tmpl / sizeof *tmpl, &created));
+  }
+  OPENSSL_free(subject);
+  OPENSSL_free(issuer);
+  OPENSSL_free(serial);
+  return rv;
+}
+
+/* Stores (or replaces) a half's certificate. The key does not check that it certifies the pair (the host does), but
+ * the pair must be there: SAR_KEYNOTFOUNTERR otherwise. */
+static ULONG import_certificate(HCONTAINER h, BOOL sign, BYTE *der, ULONG der_len) {
+  struct object *dev, *con;
+  ULONG rv = use_handle(h, K_CON, &con, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!der || der_len == 0 || der_len > INT_MAX) return SAR_INVALIDPARAMERR;
+  const unsigned char *cursor = der;
+  X509 *x = d2i_X509(NULL, &cursor, (long)der_len);
+  if (!x || cursor != der + der_len) rv = SAR_INDATAERR; /* not one DER certificate */
+  if (rv == SAR_OK) rv = write_access(dev, con);
+  const struct cert *c = sign ? &con->sign : &con->enc;
+  if (rv == SAR_OK && !c->keyed) rv = SAR_KEYNOTFOUNTERR;
+  if (rv == SAR_OK) rv = store_certificate(dev, con, c, x, der, der_len);
+  X509_free(x);
+  return rv == SAR_OK ? reload_container(dev, con) : rv;
+}
+
+/* The blob as the shim's CKM_VTOKEN_SM2_ENVELOPED_KEY takes it, whatever this library's ULONG: 32-bit little-endian
+ * ULONGs, packed, with the 16 bytes of the SM4 key's ciphertext. */
+#define ENVELOPE_WIRE_LEN (372 + 16)
+
+static BYTE *put_le32(BYTE *at, ULONG value) {
+  for (int i = 0; i < 4; i++) at[i] = (BYTE)(value >> (8 * i));
+  return at + 4;
+}
+
+static BYTE *put_bytes(BYTE *at, const BYTE *bytes, size_t len) {
+  memcpy(at, bytes, len);
+  return at + len;
+}
+
+static void envelope_wire(const ENVELOPEDKEYBLOB *blob, BYTE wire[ENVELOPE_WIRE_LEN]) {
+  const ECCCIPHERBLOB *cipher = &blob->ECCCipherBlob;
+  BYTE *at = put_le32(wire, blob->Version);
+  at = put_le32(at, blob->ulSymmAlgID);
+  at = put_le32(at, blob->ulBits);
+  at = put_bytes(at, blob->cbEncryptedPriKey, sizeof blob->cbEncryptedPriKey);
+  at = put_le32(at, blob->PubKey.BitLen);
+  at = put_bytes(at, blob->PubKey.XCoordinate, ECC_FIELD);
+  at = put_bytes(at, blob->PubKey.YCoordinate, ECC_FIELD);
+  at = put_bytes(at, cipher->XCoordinate, ECC_FIELD);
+  at = put_bytes(at, cipher->YCoordinate, ECC_FIELD);
+  at = put_bytes(at, cipher->HASH, sizeof cipher->HASH);
+  at = put_le32(at, cipher->CipherLen);
+  put_bytes(at, cipher->Cipher, 16);
+}
+
+/*
+ * Imports the container's encryption pair from a CA (see the header comment): the shim opens the envelope with the
+ * signing key and creates the private key, or refuses a forged one having written nothing; then the public key.
+ */
+static ULONG import_ecc_key_pair(HCONTAINER h, ENVELOPEDKEYBLOB *blob) {
+  struct object *dev, *con;
+  ULONG rv = use_handle(h, K_CON, &con, &dev);
+  if (rv != SAR_OK) return rv;
+  if (!blob) return SAR_INVALIDPARAMERR;
+  if (blob->ulSymmAlgID != SGD_SM4_ECB) return SAR_NOTSUPPORTYETERR; /* SM1 and SSF33 are not in OpenSSL */
+  if (blob->ECCCipherBlob.CipherLen != 16) return SAR_INDATALENERR;  /* an SM4 key */
+  if ((rv = write_access(dev, con)) != SAR_OK) return rv;
+  const struct cert *enc = &con->enc;
+  CK_OBJECT_HANDLE signer, key, pub_key;
+  if (con->type != CONTAINER_ECC) return con->sign.keyed ? SAR_KEYUSAGEERR : SAR_KEYNOTFOUNTERR;
+  if (!enc->id_len) return SAR_NOTSUPPORTYETERR;
+  if (enc->keyed || enc->present) return SAR_FILE_ALREADY_EXIST;
+  if ((rv = private_key_of(dev, &con->sign, &signer)) != SAR_OK) return rv;
+  /* A private key alone is what an import cut short by the key's removal left: the new one takes its place. */
+  if ((rv = destroy_objects(dev, CKO_PRIVATE_KEY, enc)) != SAR_OK) return rv;
+
+  BYTE wire[ENVELOPE_WIRE_LEN];
+  envelope_wire(blob, wire);
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY, public_class = CKO_PUBLIC_KEY;
+  CK_KEY_TYPE type = CKK_VTOKEN_SM2;
+  CK_ULONG label_len = strlen(con->name);
+  CK_ATTRIBUTE priv[] = {
+      {CKA_CLASS, &private_class, sizeof private_class}, {CKA_KEY_TYPE, &type, sizeof type}, {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes},
+      {CKA_PRIVATE, (void *)&ck_yes, sizeof ck_yes}, {CKA_ID, (void *)enc->id, enc->id_len}, {CKA_LABEL, con->name, label_len},
+      {CKA_DECRYPT, (void *)&ck_yes, sizeof ck_yes}, {CKA_SIGN, (void *)&ck_no, sizeof ck_no},
+  };
+  CK_MECHANISM mechanism = {CKM_VTOKEN_SM2_ENVELOPED_KEY, NULL, 0};
+  CK_RV crv = p11->C_UnwrapKey(dev->session, &mechanism, signer, wire, sizeof wire, priv, sizeof priv / sizeof *priv, &key);
+  OPENSSL_cleanse(wire, sizeof wire);
+  if (crv != CKR_OK) return sar_of(dev, crv);
+
+  BYTE point[2 + 65] = {0x04, 65, 0x04}; /* CKA_EC_POINT: a DER OCTET STRING around 04 || x || y */
+  memcpy(point + 3, blob->PubKey.XCoordinate + ECC_FIELD - 32, 32);
+  memcpy(point + 35, blob->PubKey.YCoordinate + ECC_FIELD - 32, 32);
+  CK_ATTRIBUTE pub[] = {
+      {CKA_CLASS, &public_class, sizeof public_class}, {CKA_KEY_TYPE, &type, sizeof type}, {CKA_TOKEN, (void *)&ck_yes, sizeof ck_yes},
+      {CKA_PRIVATE, (void *)&ck_no, sizeof ck_no}, {CKA_ID, (void *)enc->id, enc->id_len}, {CKA_LABEL, con->name, label_len},
+      {CKA_ENCRYPT, (void *)&ck_yes, sizeof ck_yes}, {CKA_VERIFY, (void *)&ck_no, sizeof ck_no}, {CKA_EC_POINT, point, sizeof point},
+  };
+  crv = p11->C_CreateObject(dev->session, pub, sizeof pub / sizeof *pub, &pub_key);
+  if (crv != CKR_OK && !is_removal(crv)) p11->C_DestroyObject(dev->session, key); /* no private key alone */
+  return crv == CKR_OK ? reload_container(dev, con) : sar_of(dev, crv);
 }
 
 /* ---------- SM4 with the session key ---------- */
@@ -1466,6 +2012,20 @@ SKF_API ULONG SKF_ExportCertificate(HCONTAINER hContainer, BOOL bSignFlag, BYTE 
 SKF_API ULONG SKF_ExportPublicKey(HCONTAINER hContainer, BOOL bSignFlag, BYTE *pbBlob, ULONG *pulBlobLen) {
   LOCKED(export_public_key(hContainer, bSignFlag, pbBlob, pulBlobLen));
 }
+
+/* The certificate life cycle: what a host needs to renew a certificate on the key. */
+SKF_API ULONG SKF_CreateContainer(HAPPLICATION hApplication, LPSTR szContainerName, HCONTAINER *phContainer) {
+  LOCKED(create_container(hApplication, szContainerName, phContainer));
+}
+SKF_API ULONG SKF_DeleteContainer(HAPPLICATION hApplication, LPSTR szContainerName) { LOCKED(delete_container(hApplication, szContainerName)); }
+SKF_API ULONG SKF_GenECCKeyPair(HCONTAINER hContainer, ULONG ulAlgId, ECCPUBLICKEYBLOB *pBlob) { LOCKED(gen_ecc_key_pair(hContainer, ulAlgId, pBlob)); }
+#ifndef VSKF_SM2_ONLY
+SKF_API ULONG SKF_GenRSAKeyPair(HCONTAINER hContainer, ULONG ulBitsLen, RSAPUBLICKEYBLOB *pBlob) { LOCKED(gen_rsa_key_pair(hContainer, ulBitsLen, pBlob)); }
+#endif
+SKF_API ULONG SKF_ImportCertificate(HCONTAINER hContainer, BOOL bSignFlag, BYTE *pbCert, ULONG ulCertLen) {
+  LOCKED(import_certificate(hContainer, bSignFlag, pbCert, ulCertLen));
+}
+SKF_API ULONG SKF_ImportECCKeyPair(HCONTAINER hContainer, ENVELOPEDKEYBLOB *pEnvelopedKeyBlob) { LOCKED(import_ecc_key_pair(hContainer, pEnvelopedKeyBlob)); }
 
 /* The sign variants fail on the calling thread (the host's worker) before touching the lock. */
 static void sign_fault(void) {

@@ -1,6 +1,7 @@
 /**
  * Driving the virtual token from outside, as a user would a real key: pull it out, put it back, make it
- * slow, read or reset its PIN retry counter. The shim reads these files on every call.
+ * slow, read or reset its PIN retry counters (the user PIN's and the SO PIN's). The shim reads these files on
+ * every call.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -61,17 +62,40 @@ export function getLatency(home: string, aliasOrSerial: string): number {
   return existsSync(path) ? Number.parseInt(readFileSync(path, "utf8"), 10) || 0 : 0;
 }
 
+/** Tries of each PIN, the user's and the SO's (admin's). */
 export const MAX_PIN_TRIES = 10;
 
-export function getRetries(home: string, aliasOrSerial: string): number {
-  const path = join(stateDir(home, aliasOrSerial), "retries");
+/** The state file of a PIN's retry counter (absent = all tries left). */
+type PinCounter = "retries" | "so-retries";
+
+function readCounter(home: string, aliasOrSerial: string, counter: PinCounter): number {
+  const path = join(stateDir(home, aliasOrSerial), counter);
   if (!existsSync(path)) return MAX_PIN_TRIES;
   const value = Number.parseInt(readFileSync(path, "utf8"), 10);
   return Number.isFinite(value) ? value : MAX_PIN_TRIES;
 }
 
+function writeCounter(home: string, aliasOrSerial: string, counter: PinCounter, retries: number): void {
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_PIN_TRIES) throw new Error(`PIN retries must be 0..${MAX_PIN_TRIES}`);
+  writeAtomically(join(stateDir(home, aliasOrSerial), counter), `${retries}\n`);
+}
+
+/** User-PIN tries left: 0 = locked. */
+export function getRetries(home: string, aliasOrSerial: string): number {
+  return readCounter(home, aliasOrSerial, "retries");
+}
+
 export function setRetries(home: string, aliasOrSerial: string, retries: number): void {
-  writeAtomically(join(stateDir(home, aliasOrSerial), "retries"), `${retries}\n`);
+  writeCounter(home, aliasOrSerial, "retries", retries);
+}
+
+/** SO-PIN (admin PIN) tries left: 0 = locked, and then no unlock is possible any more. */
+export function getSoRetries(home: string, aliasOrSerial: string): number {
+  return readCounter(home, aliasOrSerial, "so-retries");
+}
+
+export function setSoRetries(home: string, aliasOrSerial: string, retries: number): void {
+  writeCounter(home, aliasOrSerial, "so-retries", retries);
 }
 
 /** What a service point does to a locked key: SO login + C_InitPIN, setting the user PIN again. */

@@ -15,8 +15,8 @@ import { join } from "node:path";
 import * as pkijs from "pkijs";
 import { DAY, toPem } from "./demo-pki.js";
 
-/** The demo site's host names: two allowed tax-hall names and one look-alike that must be refused. */
-export const DEMO_TLS_HOSTS = ["etax.beijing.chinatax.gov.cn", "tpass.beijing.chinatax.gov.cn", "etax-phish.example.com"] as const;
+/** The tax hall, its login service, a look-alike phishing site, and the issuer's site (一证通服务平台). */
+export const DEMO_TLS_HOSTS = ["etax.beijing.chinatax.gov.cn", "tpass.beijing.chinatax.gov.cn", "etax-phish.example.com", "yzt.beijing.gov.cn"] as const;
 export const DEMO_TLS_CA_NAME = "yzt-bridge demo TLS CA";
 /** Browsers cap server certificates at 398 days; the demo renews them when less than a day is left. */
 const SERVER_VALIDITY_DAYS = 397;
