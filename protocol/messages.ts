@@ -56,6 +56,17 @@ export const MAX_CIPHER_DATA_BYTES = 700 * 1024;
 /** SHA-256 and SM3 digests (and SM2's e) are all 32 bytes. */
 const DIGEST_BYTES = 32;
 
+/**
+ * A key container as issuer pages name it: BJCA's pages pick names such as "{5F2A…}" or
+ * "ContainerYYYYMMDD"; the key id of one of its pairs (the hex part of a certificate id) names it too.
+ */
+export const containerSchema = string({ min: 1, max: 64, pattern: /^[\x21-\x7e]+$/, patternName: "a container name (printable ASCII)" });
+export const generatedKeyAlgorithmSchema = literal("SM2", "RSA");
+/** A subject DN as BJCA pages write it ("CN=…,O=…,C=CN"); parsed by crypto/certificate-request.ts. */
+export const subjectDnSchema = string({ min: 3, max: 1024 });
+/** The KMC's encryption key pair: GM/T 0016 ENVELOPEDKEYBLOB or GM/T 0009 SM2EnvelopedKey, base64. */
+export const encryptedKeyPairSchema = base64(4096, 64);
+
 /** PIN_INVALID (not BAD_REQUEST) for PINs a token would never accept, so the UI can say why. */
 export function checkPinRules(pin: string, field = "pin"): void {
   if (pin.length < PIN_MIN_LENGTH || pin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(pin)) {
@@ -118,6 +129,21 @@ export const methodParams = {
   verifyXml: object({ xml: base64(MAX_CIPHER_DATA_BYTES, 1) }),
   /** Decrypts with the encryption key on the token that holds `certificateId` (any certificate of the key). */
   decrypt: object({ certificateId: certificateIdSchema, origin: originSchema, data: base64(MAX_CIPHER_DATA_BYTES + 64 * 1024, 1), format: cipherFormatSchema, pin: optional(pinSchema) }),
+  /**
+   * Additions to API.md, the certificate's life cycle (issuer origins only; the extension enforces that and
+   * shows its consent window before each write): unlock with the admin PIN the issuer's server supplies, and
+   * renewal — a new key pair in a new container, its certificate request, the certificates and the encryption
+   * pair the CA sends back, the old container deleted last.
+   */
+  unlockPin: object({ origin: originSchema, tokenSerial: tokenSerialSchema, adminPin: pinSchema, newPin: pinSchema }),
+  listContainers: object({ tokenSerial: tokenSerialSchema }),
+  generateKeyPair: object({ origin: originSchema, tokenSerial: tokenSerialSchema, container: containerSchema, keyAlgorithm: generatedKeyAlgorithmSchema, pin: optional(pinSchema) }),
+  createCertificateRequest: object({ origin: originSchema, tokenSerial: tokenSerialSchema, container: containerSchema, subject: subjectDnSchema, pin: optional(pinSchema) }),
+  importCertificate: object({
+    origin: originSchema, tokenSerial: tokenSerialSchema, container: containerSchema, certificate: base64(64 * 1024, 16),
+    encryptedKeyPair: optional(encryptedKeyPairSchema), pin: optional(pinSchema),
+  }),
+  deleteContainer: object({ origin: originSchema, tokenSerial: tokenSerialSchema, container: containerSchema, pin: optional(pinSchema) }),
   /** Addition to API.md: settings chosen in the extension (the idle timeout of signing sessions). */
   configure: object({ idleTimeoutSeconds: optional(integer(1, 24 * 60 * 60)) }),
 } satisfies Record<string, Schema<unknown>>;
@@ -129,6 +155,20 @@ export interface HelloResult {
   host: string;
   protocol: typeof PROTOCOL_VERSION;
   modules: string[];
+  /** Issuer origins added in the host's config file (`issuerOrigins`), beside the default and policy ones. */
+  issuerOrigins?: string[];
+}
+
+/** A key container (listContainers): its pairs' key ids, public keys (SPKI) and certificates, base64. */
+export interface ContainerInfo {
+  name: string;
+  keyAlgorithm: "SM2" | "RSA" | null;
+  signKeyId?: string;
+  encryptKeyId?: string;
+  signPublicKey?: string;
+  encryptPublicKey?: string;
+  signCertificate?: string;
+  encryptCertificate?: string;
 }
 
 export interface LoginResult {
@@ -162,6 +202,12 @@ export interface ResultOf {
   diagnose: DiagnoseResult;
   repair: DiagnoseResult & { actions: string[] };
   configure: { idleTimeoutSeconds: number };
+  unlockPin: { unlocked: true };
+  listContainers: { containers: ContainerInfo[] };
+  generateKeyPair: { container: string; publicKey: string };
+  createCertificateRequest: { request: string };
+  importCertificate: { purpose: "sign" | "encrypt"; certificateId: string };
+  deleteContainer: { deleted: string };
   certificateInfo: CertificateInfo;
   verifyRaw: { valid: boolean };
   verifyMessage: VerifyMessageResult;

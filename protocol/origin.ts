@@ -69,3 +69,14 @@ export function originAllowed(origin: string, userSites: readonly string[], deve
   if (!isLoopbackOrigin(origin) && DEFAULT_SITE_PATTERNS.some((pattern) => originMatchesPattern(origin, pattern))) return true;
   return userSites.includes(origin);
 }
+
+/**
+ * API.md section 4: the issuer sites that may renew and unlock keys (一证通服务平台). More come only from the
+ * host's config file or enterprise policy, never from a page or the popup.
+ */
+export const DEFAULT_ISSUER_ORIGINS = ["https://yzt.beijing.gov.cn"];
+
+/** An issuer origin from a config file or policy: an exact https origin that is not a loopback address. */
+export function acceptableIssuerOrigin(origin: string): boolean {
+  return siteRefusal(origin, false) === null && !isLoopbackOrigin(origin);
+}

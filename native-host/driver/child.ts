@@ -14,9 +14,8 @@
  */
 import { YztError, type ErrorBody } from "../../protocol/errors.js";
 import { signatureAlgorithm, type SigningKey } from "../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../crypto/certificate-view.js";
 import { createLogger } from "../support/log.js";
-import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey } from "../token/device.js";
+import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey, SignerIdentity } from "../token/device.js";
 import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
 import { encodeFrame } from "../transport/framing.js";
 import { FdWriter } from "../transport/stdio.js";
@@ -41,7 +40,7 @@ interface OpenKey {
    * The host sends a key's certificate only on its first signature through this driver (or when it changed);
    * the entry is set before any await, so a signature asked right behind the first finds it.
    */
-  parsed: Map<string, { der: Uint8Array; parsed: Promise<ParsedCertificate> }>;
+  parsed: Map<string, { der: Uint8Array; parsed: Promise<SignerIdentity> }>;
 }
 
 /** Calls after which the reply carries the PIN counter. */
@@ -140,6 +139,22 @@ class Driver {
         const args = deviceArgs.unlock.parse(request.args, "args");
         return device.unlock(args.adminPin, args.newPin).then(() => null);
       }
+      case "containers":
+        return device.containers();
+      case "generateKeyPair": {
+        const args = deviceArgs.generateKeyPair.parse(request.args, "args");
+        return device.generateKeyPair(args.container, args.keyAlgorithm);
+      }
+      case "importCertificate": {
+        const args = deviceArgs.importCertificate.parse(request.args, "args");
+        return device.importCertificate(args.container, args.purpose, args.der).then(() => null);
+      }
+      case "importEncryptionKeyPair": {
+        const args = deviceArgs.importEncryptionKeyPair.parse(request.args, "args");
+        return device.importEncryptionKeyPair(args.container, args.pair).then(() => null);
+      }
+      case "deleteContainer":
+        return device.deleteContainer(deviceArgs.deleteContainer.parse(request.args, "args").container).then(() => null);
       default:
         throw new YztError("BAD_REQUEST", `unknown driver call ${request.call}`);
     }
@@ -155,6 +170,11 @@ class Driver {
     if (certificate && (!known || Buffer.compare(known.der, certificate) !== 0)) {
       known = { der: certificate, parsed: import("../../crypto/certificate.js").then(({ parseCertificate }) => parseCertificate(certificate)) };
       key.parsed.set(args.keyId, known);
+    }
+    if (!known && args.bareKey) {
+      // A key pair with no certificate yet signs its own certificate request.
+      const bare = args.bareKey;
+      known = { der: new Uint8Array(0), parsed: Promise.resolve({ keyAlgorithm: bare.keyAlgorithm, der: new Uint8Array(0), ...(bare.publicKeyPoint ? { publicKeyPoint: bare.publicKeyPoint } : {}) }) };
     }
     if (!known) throw new YztError("BAD_REQUEST", `no certificate was sent for key ${args.keyId} to this driver`);
     const parsed = await known.parsed;

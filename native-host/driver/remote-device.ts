@@ -6,11 +6,10 @@
  */
 import type { KeyAlgorithm } from "../../protocol/types.js";
 import type { SigningKey } from "../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../crypto/certificate-view.js";
-import type { DeviceCertificate, EnvelopeOpening, KeyDevice, PinReading } from "../token/device.js";
+import type { DeviceCertificate, EnvelopeOpening, GeneratedKeyAlgorithm, KeyContainer, KeyDevice, PinReading, SignerIdentity, WrappedKeyPair } from "../token/device.js";
 import { DriverCallError, type CallOutcome } from "./connection.js";
 import type { DriverLibrary } from "./remote-library.js";
-import { bytesSchema, certificateListSchema, type DriverCall, type WireKey } from "./wire.js";
+import { bytesSchema, certificateListSchema, containerListSchema, type DriverCall, type WireKey } from "./wire.js";
 
 /** A plain view of the bytes: a Buffer would serialise through its own toJSON, not as bytes. */
 function plain(bytes: Uint8Array): Uint8Array {
@@ -66,14 +65,17 @@ export class DriverDevice implements KeyDevice {
     this.call("closeKey").catch(() => undefined);
   }
 
-  signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
+  signingKey(keyId: string, certificate: SignerIdentity): SigningKey {
+    // A key pair with no certificate yet (its certificate request) is described by algorithm and point.
+    const bareKey = certificate.der.length === 0 ? { keyAlgorithm: certificate.keyAlgorithm, ...(certificate.publicKeyPoint ? { publicKeyPoint: plain(certificate.publicKeyPoint) } : {}) } : null;
     const sign = async (via: "digest" | "message", input: Uint8Array, sm2Id?: string) => {
       // The certificate travels once per driver process and key id (a signature's frame is mostly its
       // certificate otherwise): again only to a restarted driver, or when the key's certificate changed.
       const driver = this.library.currentDriver();
       const sent = this.certificatesSent.get(keyId);
-      const send = sent === undefined || sent.driver !== driver || Buffer.compare(sent.der, certificate.der) !== 0;
-      const signature = await this.bytes("sign", { keyId, ...(send ? { certificate: plain(certificate.der) } : {}), via, input: plain(input), ...(sm2Id !== undefined ? { sm2Id } : {}) });
+      const send = bareKey === null && (sent === undefined || sent.driver !== driver || Buffer.compare(sent.der, certificate.der) !== 0);
+      const identity = bareKey ? { bareKey } : send ? { certificate: plain(certificate.der) } : {};
+      const signature = await this.bytes("sign", { keyId, ...identity, via, input: plain(input), ...(sm2Id !== undefined ? { sm2Id } : {}) });
       if (send) this.certificatesSent.set(keyId, { driver, der: certificate.der });
       return signature;
     };
@@ -97,6 +99,26 @@ export class DriverDevice implements KeyDevice {
 
   async unlock(adminPin: string, newPin: string): Promise<void> {
     await this.call("unlock", { adminPin, newPin });
+  }
+
+  async containers(): Promise<KeyContainer[]> {
+    return containerListSchema.parse((await this.call("containers")).result, "containers");
+  }
+
+  generateKeyPair(container: string, keyAlgorithm: GeneratedKeyAlgorithm): Promise<Uint8Array> {
+    return this.bytes("generateKeyPair", { container, keyAlgorithm });
+  }
+
+  async importCertificate(container: string, purpose: "sign" | "encrypt", der: Uint8Array): Promise<void> {
+    await this.call("importCertificate", { container, purpose, der: plain(der) });
+  }
+
+  async importEncryptionKeyPair(container: string, pair: WrappedKeyPair): Promise<void> {
+    await this.call("importEncryptionKeyPair", { container, pair: { blob: plain(pair.blob), publicKey: plain(pair.publicKey) } });
+  }
+
+  async deleteContainer(container: string): Promise<void> {
+    await this.call("deleteContainer", { container });
   }
 
   private async bytes(call: DriverCall, args: unknown): Promise<Uint8Array> {

@@ -38,7 +38,8 @@ export interface DriverLimits {
 
 export const DEFAULT_LIMITS: DriverLimits = { scanMs: 15_000, callMs: 120_000, heartbeatMs: 2_000, stopGraceMs: 3_000 };
 
-const SLOW_CALLS = new Set<DriverCall>(["login", "sign", "decrypt", "openEnvelope", "changePin", "unlock"]);
+// Key generation and writes take the signing limit: an RSA-2048 pair takes a smart card seconds to a minute.
+const SLOW_CALLS = new Set<DriverCall>(["login", "sign", "decrypt", "openEnvelope", "changePin", "unlock", "generateKeyPair", "importCertificate", "importEncryptionKeyPair", "deleteContainer"]);
 
 export interface DriverLibraryOptions {
   limits: DriverLimits;

@@ -24,6 +24,11 @@ const CALLS: Record<BackendKind, Record<Activity, string>> = {
     openEnvelope: "SKF_Decrypt",
     changePin: "SKF_ChangePIN",
     unlock: "SKF_UnblockPIN",
+    containers: "SKF_ExportPublicKey",
+    generateKeyPair: "SKF_GenECCKeyPair",
+    importCertificate: "SKF_ImportCertificate",
+    importEncryptionKeyPair: "SKF_ImportECCKeyPair",
+    deleteContainer: "SKF_DeleteContainer",
   },
   pkcs11: {
     load: "C_Initialize",
@@ -39,6 +44,11 @@ const CALLS: Record<BackendKind, Record<Activity, string>> = {
     openEnvelope: "C_Decrypt",
     changePin: "C_SetPIN",
     unlock: "C_InitPIN",
+    containers: "C_FindObjects",
+    generateKeyPair: "C_GenerateKeyPair",
+    importCertificate: "C_CreateObject",
+    importEncryptionKeyPair: "C_UnwrapKey",
+    deleteContainer: "C_DestroyObject",
   },
 };
 

@@ -25,7 +25,10 @@ export const MAX_DRIVER_FRAME_BYTES = 48 * 1024 * 1024;
 /** Calls on the library as a whole. */
 export const LIBRARY_CALLS = ["ping"] as const;
 /** Calls on one key: the KeyDevice methods, plus the PIN counter read for a status request. */
-export const DEVICE_CALLS = ["pinReading", "readCertificates", "login", "logout", "closeKey", "sign", "decrypt", "openEnvelope", "changePin", "unlock"] as const;
+export const DEVICE_CALLS = [
+  "pinReading", "readCertificates", "login", "logout", "closeKey", "sign", "decrypt", "openEnvelope", "changePin", "unlock",
+  "containers", "generateKeyPair", "importCertificate", "importEncryptionKeyPair", "deleteContainer",
+] as const;
 
 export type LibraryCall = (typeof LIBRARY_CALLS)[number];
 export type DeviceCall = (typeof DEVICE_CALLS)[number];
@@ -176,12 +179,35 @@ export function parseDriverRequest(value: unknown): DriverRequest {
 
 export const certificateListSchema = array(object({ keyId: string({ min: 1, max: 256 }), der: bytes }), 1000);
 export const bytesSchema = bytes;
+const containerName = string({ min: 1, max: 128 });
+const generatedAlgorithm = literal("SM2", "RSA");
+export const containerListSchema = array(
+  object({
+    name: string({ max: 256 }),
+    keyAlgorithm: nullable(generatedAlgorithm),
+    signKeyId: nullable(string({ min: 1, max: 256 })),
+    encryptKeyId: nullable(string({ min: 1, max: 256 })),
+    signPublicKey: nullable(bytes),
+    encryptPublicKey: nullable(bytes),
+    signCertificate: nullable(bytes),
+    encryptCertificate: nullable(bytes),
+  }),
+  256,
+);
 
 /** Validates the argument shapes of device calls on the driver side. */
 export const deviceArgs = {
   login: object({ pin: string({ max: 64 }) }),
   /** `certificate`: on a key id's first signature through a driver, and when it changed (remote-device.ts). */
-  sign: object({ keyId: string({ min: 1, max: 256 }), certificate: optional(bytes), via: literal("digest", "message"), input: bytes, sm2Id: optional(string({ max: 1024 })) }),
+  sign: object({
+    keyId: string({ min: 1, max: 256 }),
+    certificate: optional(bytes),
+    /** A key with no certificate yet (a certificate request): its algorithm and public point instead. */
+    bareKey: optional(object({ keyAlgorithm: literal("RSA", "EC", "SM2"), publicKeyPoint: optional(bytes) })),
+    via: literal("digest", "message"),
+    input: bytes,
+    sm2Id: optional(string({ max: 1024 })),
+  }),
   decrypt: object({ keyId: string({ min: 1, max: 256 }), keyAlgorithm: literal("RSA", "EC", "SM2"), ciphertext: bytes }),
   openEnvelope: object({
     keyId: string({ min: 1, max: 256 }),
@@ -191,4 +217,8 @@ export const deviceArgs = {
   }),
   changePin: object({ oldPin: string({ max: 64 }), newPin: string({ max: 64 }) }),
   unlock: object({ adminPin: string({ max: 64 }), newPin: string({ max: 64 }) }),
+  generateKeyPair: object({ container: containerName, keyAlgorithm: generatedAlgorithm }),
+  importCertificate: object({ container: containerName, purpose: literal("sign", "encrypt"), der: bytes }),
+  importEncryptionKeyPair: object({ container: containerName, pair: object({ blob: bytes, publicKey: bytes }) }),
+  deleteContainer: object({ container: containerName }),
 };

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { originSchema } from "../../protocol/origin.js";
 import { array, integer, literal, object, optional, string, type Infer, type Schema } from "../../protocol/validate.js";
 
 /** A PKCS#11 mechanism number: a JSON number or a hex string such as "0x80008100" (as vendors' headers write them). */
@@ -38,6 +39,11 @@ const configSchema = object({
   caCertificates: optional(array(string({ min: 1, max: 1024 }), 64)),
   /** Wrong PINs before the token locks (Beijing 一证通: 10); lets the host report exact retries. */
   pinMaxTries: optional(integer(1, 100)),
+  /**
+   * Issuer sites besides https://yzt.beijing.gov.cn that may renew and unlock keys (the extension adds them to
+   * its own list, with those of enterprise policy); exact https origins.
+   */
+  issuerOrigins: optional(array(originSchema, 16)),
   /** SM2 mechanisms of vendor libraries the host does not know yet. */
   sm2Mechanisms: optional(array(sm2MechanismsSchema, 32)),
 });

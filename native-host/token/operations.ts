@@ -157,8 +157,9 @@ export class TokenOperations {
   }
 
   /**
-   * The service-point unlock (一证通服务网点): the administrator (SO) PIN sets a new user PIN and clears the
-   * lock (C_InitPIN after an SO login; SKF_UnblockPIN). Only the `yzt unlock` command calls this; no page or extension can.
+   * The unlock (一证通服务平台「证书解锁」 or a service point): the administrator (SO) PIN sets a new user PIN
+   * and clears the lock (C_InitPIN after an SO login; SKF_UnblockPIN). The `yzt unlock` command calls this, and
+   * the extension for an issuer origin after its consent window (the issuer's server supplies the admin PIN).
    */
   async unlock(params: { tokenSerial: string; soPin: string; newPin: string }): Promise<{ unlocked: true }> {
     checkPinRules(params.newPin, "newPin");
@@ -167,15 +168,8 @@ export class TokenOperations {
     return this.queue.run(entry, async () => {
       this.sessions.endGrants(entry, [...entry.grants.keys()], "logout");
       this.sessions.dropSession(entry);
-      try {
-        await entry.device.unlock(params.soPin, params.newPin);
-      } catch (error) {
-        const mapped = YztError.from(error);
-        if (mapped.code === "PIN_INCORRECT" || mapped.code === "PIN_LOCKED") {
-          throw new YztError(mapped.code, mapped.code === "PIN_LOCKED" ? "the administrator (SO) PIN is locked: only the issuer can help now" : "the administrator (SO) PIN is incorrect");
-        }
-        throw mapped;
-      }
+      // A wrong admin PIN comes back with the admin counter (device.ts adminPinFailure).
+      await entry.device.unlock(params.soPin, params.newPin);
       this.sessions.pinAccepted(entry);
       return { unlocked: true as const };
     });

@@ -26,6 +26,7 @@ export interface ServiceSetup {
   service: TokenService;
   discover: () => LibraryCandidate[];
   caPaths: string[];
+  issuerOrigins: string[];
   configProblem?: string;
   liftQuarantine?: () => string[];
 }
@@ -148,5 +149,5 @@ export async function setupService(options: SetupOptions): Promise<ServiceSetup>
     ...(config.caCertificates ?? []),
     ...(env.YZT_CA_CERTIFICATES ?? "").split(delimiter).filter((p) => p.length > 0),
   ];
-  return { service, discover, caPaths, ...(problem ? { configProblem: problem } : {}), ...(options.liftQuarantine ? { liftQuarantine: options.liftQuarantine } : {}) };
+  return { service, discover, caPaths, issuerOrigins: config.issuerOrigins ?? [], ...(problem ? { configProblem: problem } : {}), ...(options.liftQuarantine ? { liftQuarantine: options.liftQuarantine } : {}) };
 }

@@ -23,6 +23,7 @@ import { SessionTable } from "./sessions.js";
 import { KeyWatcher } from "./key-watcher.js";
 import { tokenInfo, type ServiceEvent, type TokenContext, type TokenEntry } from "./token-entry.js";
 import { TokenQueue } from "./token-queue.js";
+import type { KeyLifecycle } from "./key-lifecycle.js";
 
 export type { ServiceEvent } from "./token-entry.js";
 
@@ -55,6 +56,9 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
   private readonly sessions: SessionTable;
   private readonly watcher: KeyWatcher;
   private readonly operations: TokenOperations;
+  private readonly queue: TokenQueue;
+  private readonly logger: Logger;
+  private keyLifecycle: KeyLifecycle | null = null;
   private readonly pollIntervalMs: number;
   private readonly firstAnswerWaitMs: number;
 
@@ -72,6 +76,8 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
     };
     // A backstop above the driver's own 120 s limit on a vendor call, whose error names the call.
     const queue = new TokenQueue(options.operationTimeoutMs ?? 125_000, () => this.watcher.scan(false));
+    this.queue = queue;
+    this.logger = logger;
     this.sessions = new SessionTable(this.context, queue, options.idleTimeoutMs ?? 30 * 60 * 1000);
     this.watcher = new KeyWatcher(this.context, this.sessions, loadLibrary, logger, this.firstAnswerWaitMs);
     this.operations = new TokenOperations(this.context, this.sessions, queue, logger);
@@ -186,6 +192,16 @@ export class TokenService extends EventEmitter<{ event: [ServiceEvent] }> {
 
   unlock(params: Parameters<TokenOperations["unlock"]>[0]): Promise<{ unlocked: true }> {
     return this.operations.unlock(params);
+  }
+
+  /** The certificate's life cycle (issuer sites): loaded on first use, as no tax-hall page needs it. */
+  async lifecycle(): Promise<KeyLifecycle> {
+    if (!this.keyLifecycle) {
+      const { KeyLifecycle } = await import("./key-lifecycle.js");
+      this.keyLifecycle ??= new KeyLifecycle(this.context, this.sessions, this.queue, this.logger);
+    }
+    await this.librariesAnswered();
+    return this.keyLifecycle;
   }
 
   signXml(params: Parameters<TokenOperations["signXml"]>[0]): Promise<{ xml: string }> {

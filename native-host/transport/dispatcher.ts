@@ -17,6 +17,8 @@ export interface DispatcherContext {
   /** Fresh module discovery, used by repair. */
   discover: () => LibraryCandidate[];
   caPaths: string[];
+  /** Issuer origins of the config file, told to the extension in `hello`. */
+  issuerOrigins?: string[];
   configProblem?: string;
   /** Lifts every quarantined key library (driver processes); returns their paths. */
   liftQuarantine?: () => string[];
@@ -48,6 +50,7 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
       host: HOST_VERSION,
       protocol: PROTOCOL_VERSION,
       modules: service.libraries.filter((library) => library.error === null && library.health?.state !== "quarantined").map((library) => library.candidate.path),
+      ...(context.issuerOrigins?.length ? { issuerOrigins: context.issuerOrigins } : {}),
     }),
     listTokens: () => service.listTokens(),
     listCertificates: (params) => service.listCertificates(params),
@@ -77,6 +80,13 @@ export function createDispatcher(context: DispatcherContext): (request: Request)
     decrypt: (params) => service.decrypt(params),
     signXml: (params) => service.signXml(params),
     verifyXml: async (params) => (await import("../../crypto/xml-signature.js")).verifyXmlDocument(Buffer.from(params.xml, "base64").toString("utf8")),
+    unlockPin: (params) => service.unlock({ tokenSerial: params.tokenSerial, soPin: params.adminPin, newPin: params.newPin }),
+    listContainers: async (params) => (await service.lifecycle()).listContainers(params),
+    generateKeyPair: async (params) => (await service.lifecycle()).generateKeyPair(params),
+    createCertificateRequest: async (params) => (await service.lifecycle()).createCertificateRequest(params),
+    // A certificate goes onto the key only when it chains to the roots diagnose trusts (config caCertificates, the system's).
+    importCertificate: async (params) => (await service.lifecycle()).importCertificate(params, (await authoritiesReader())()),
+    deleteContainer: async (params) => (await service.lifecycle()).deleteContainer(params),
     configure: (params) => {
       if (params.idleTimeoutSeconds !== undefined) service.setIdleTimeout(params.idleTimeoutSeconds * 1000);
       return { idleTimeoutSeconds: Math.round(service.idleTimeout / 1000) };

@@ -8,12 +8,15 @@ import { ObjectClass, SessionFlag, UserType, type Key, type Session, type Slot }
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";
 import type { SigningKey } from "../../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../../crypto/certificate-view.js";
-import type { DeviceCertificate, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
+import {
+  adminPinFailure, type AdminPinCounter, type DeviceCertificate, type GeneratedKeyAlgorithm, type KeyContainer, type KeyDevice, type KeyLibrary, type PinReading,
+  type PresentKey, type SignerIdentity, type WrappedKeyPair,
+} from "../device.js";
+import { deleteContainer, generateKeyPair, importCertificate, importEncryptionKeyPair, listContainers } from "./containers.js";
 import { CKR, guard, isCkr, mapPkcs11Error } from "./errors.js";
 import { sm2DecryptMechanism, type Sm2Mechanisms } from "./mechanisms.js";
 import { findPrivateKey, keyIds, readCertificateObjects } from "./objects.js";
-import { pinReadingFromFlags } from "./pin-flags.js";
+import { adminPinFromFlags, pinReadingFromFlags } from "./pin-flags.js";
 import { pkcs11SigningKey } from "./signer.js";
 
 type Mechanism = string | { name: number; params: null };
@@ -105,7 +108,38 @@ export class Pkcs11Device implements KeyDevice {
     this.session = null;
   }
 
-  signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
+  containers(): Promise<KeyContainer[]> {
+    return listContainers(this.ensureSession());
+  }
+
+  async generateKeyPair(container: string, keyAlgorithm: GeneratedKeyAlgorithm): Promise<Uint8Array> {
+    if ((await this.containers()).some((existing) => existing.name === container)) throw new YztError("BAD_REQUEST", `the key already has a container named ${container}`);
+    return this.withReadWriteSession((session) => generateKeyPair(session, container, keyAlgorithm, mechanismTypes(this.slot), this.library.candidate.path));
+  }
+
+  async importCertificate(container: string, purpose: "sign" | "encrypt", der: Uint8Array): Promise<void> {
+    const found = await this.container(container);
+    this.withReadWriteSession((session) => importCertificate(session, found, purpose, der));
+  }
+
+  async importEncryptionKeyPair(container: string, pair: WrappedKeyPair): Promise<void> {
+    const found = await this.container(container);
+    this.withReadWriteSession((session) => importEncryptionKeyPair(session, found, pair, mechanismTypes(this.slot), this.library.candidate.path));
+  }
+
+  async deleteContainer(container: string): Promise<void> {
+    const found = await this.container(container);
+    this.keys.clear();
+    this.withReadWriteSession((session) => deleteContainer(session, found));
+  }
+
+  private async container(name: string): Promise<KeyContainer> {
+    const found = (await this.containers()).find((container) => container.name === name);
+    if (!found) throw new YztError("BAD_REQUEST", `the key has no container named ${name}`);
+    return found;
+  }
+
+  signingKey(keyId: string, certificate: SignerIdentity): SigningKey {
     return pkcs11SigningKey(this.ensureSession(), this.privateKey(keyId), certificate, this.sm2Mechanisms);
   }
 
@@ -130,7 +164,11 @@ export class Pkcs11Device implements KeyDevice {
 
   async unlock(adminPin: string, newPin: string): Promise<void> {
     this.withReadWriteSession((session) => {
-      guard(() => session.login(adminPin, UserType.SO));
+      try {
+        guard(() => session.login(adminPin, UserType.SO));
+      } catch (error) {
+        throw adminPinFailure(YztError.from(error), this.adminPinCounter());
+      }
       try {
         guard(() => session.initPin(newPin));
       } finally {
@@ -141,6 +179,15 @@ export class Pkcs11Device implements KeyDevice {
         }
       }
     });
+  }
+
+  /** The SO PIN's flags after a failed SO login; unknown (all false) when the token cannot be read. */
+  private adminPinCounter(): AdminPinCounter {
+    try {
+      return adminPinFromFlags(this.slot.getToken().flags);
+    } catch {
+      return { retriesLeft: null, countLow: false, finalTry: false, locked: false };
+    }
   }
 
   private decryptionMechanism(keyAlgorithm: KeyAlgorithm): Mechanism {

@@ -58,6 +58,18 @@ export const BUILT_IN_SM2_MECHANISMS: readonly Sm2TableEntry[] = [
  */
 export const SM2_DECRYPT_MECHANISMS: readonly number[] = [0x80005303, 0x80008201];
 
+/**
+ * SM2 key-pair generation, with the key type the generated objects carry: the virtual token's
+ * CKM_VTOKEN_SM2_KEY_PAIR_GEN with CKK_VTOKEN_SM2. Vendors' numbers go here as their headers become known.
+ */
+export const SM2_KEY_PAIR_MECHANISMS: readonly { mechanism: number; keyType: number }[] = [{ mechanism: 0x80005304, keyType: 0x80005300 }];
+
+/**
+ * Import of the encryption pair a CA's key-management centre wrapped to the signing key (C_UnwrapKey with the
+ * GM/T 0016 ENVELOPEDKEYBLOB as the wrapped key): the virtual token's CKM_VTOKEN_SM2_ENVELOPED_KEY.
+ */
+export const SM2_WRAPPED_KEY_MECHANISMS: readonly { mechanism: number; keyType: number }[] = [{ mechanism: 0x80005305, keyType: 0x80005300 }];
+
 export function sm2DecryptMechanism(available: Set<number> | null, modulePath: string): number {
   const found = SM2_DECRYPT_MECHANISMS.find((type) => available?.has(type));
   if (found === undefined) {

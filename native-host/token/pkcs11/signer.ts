@@ -6,7 +6,7 @@
  */
 import type { Key, Session } from "graphene-pk11";
 import type { SigningKey, TokenPrimitive } from "../../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../../crypto/certificate-view.js";
+import type { SignerIdentity } from "../device.js";
 import { derToRs, SM2_DEFAULT_ID, sm2Digest } from "../../../crypto/sm2-digest.js";
 import { YztError } from "../../../protocol/errors.js";
 import type { Sm2Mechanisms } from "./mechanisms.js";
@@ -33,7 +33,7 @@ function sm2Output(raw: Uint8Array, output: Sm2Mechanisms["output"]): Uint8Array
 }
 
 /** `sm2Mechanisms` is asked only for SM2 keys: it throws UNSUPPORTED_ALGORITHM when the library has none. */
-export function pkcs11SigningKey(session: Session, key: Key, parsed: ParsedCertificate, sm2Mechanisms: () => Sm2Mechanisms): SigningKey {
+export function pkcs11SigningKey(session: Session, key: Key, parsed: SignerIdentity, sm2Mechanisms: () => Sm2Mechanisms): SigningKey {
   const base = { keyAlgorithm: parsed.keyAlgorithm, certificate: parsed.der, ...(parsed.publicKeyPoint ? { publicKeyPoint: parsed.publicKeyPoint } : {}) };
   if (parsed.keyAlgorithm !== "SM2") {
     const mechanism = signingMechanism(parsed.keyAlgorithm);

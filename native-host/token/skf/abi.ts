@@ -5,7 +5,7 @@
  * where it is 64 bits: the layouts with a ULONG field take its width (`UlongBytes`). 256-bit values sit
  * right-aligned in 64-byte fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
  */
-import { derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
+import { concatBytes, derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
 import { YztError } from "../../../protocol/errors.js";
 
 /** How wide a library's ULONG is: GM/T 0016's 4 bytes, or 8 in LP64 builds. */
@@ -179,6 +179,35 @@ export function blobToGmCiphertext(blob: Uint8Array, ulong: UlongBytes = 4): Uin
     octets(blob.subarray(2 * ECC_FIELD_BYTES, 2 * ECC_FIELD_BYTES + 32)),
     octets(blob.subarray(header, header + cipherLength)),
   );
+}
+
+/** SGD_SM2_1: SM2 signing, the algorithm SKF_GenECCKeyPair is asked for. */
+export const SGD_SM2_1 = 0x00020100;
+/** MAX_RSA_MODULUS_LEN and MAX_RSA_EXPONENT_LEN of GM/T 0016's RSAPUBLICKEYBLOB. */
+const RSA_MODULUS_BYTES = 256;
+const RSA_EXPONENT_BYTES = 4;
+
+/** ECCPUBLICKEYBLOB { ULONG BitLen; BYTE X[64]; BYTE Y[64] } → 04‖x‖y. */
+export function eccPublicKeyBlobToPoint(blob: Uint8Array, ulong: UlongBytes = 4): Uint8Array {
+  if (blob.length < ulong + 2 * ECC_FIELD_BYTES) throw new RangeError("ECCPUBLICKEYBLOB is truncated");
+  const bits = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0, true);
+  if (bits !== 256) throw new RangeError(`ECCPUBLICKEYBLOB: BitLen ${bits}, expected 256 (SM2)`);
+  return concatBytes(Uint8Array.of(0x04), fromField(blob, ulong, "x"), fromField(blob, ulong + ECC_FIELD_BYTES, "y"));
+}
+
+export const eccPublicKeyBlobBytes = (ulong: UlongBytes = 4) => ulong + 2 * ECC_FIELD_BYTES;
+export const rsaPublicKeyBlobBytes = (ulong: UlongBytes = 4) => 2 * ulong + RSA_MODULUS_BYTES + RSA_EXPONENT_BYTES;
+
+/** RSAPUBLICKEYBLOB { ULONG AlgID; ULONG BitLen; BYTE Modulus[256]; BYTE PublicExponent[4] } → modulus, exponent. */
+export function rsaPublicKeyBlobParts(blob: Uint8Array, ulong: UlongBytes = 4): { modulus: Uint8Array; exponent: Uint8Array } {
+  if (blob.length < rsaPublicKeyBlobBytes(ulong)) throw new RangeError("RSAPUBLICKEYBLOB is truncated");
+  const bits = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(ulong, true);
+  if (bits < 1024 || bits > 8 * RSA_MODULUS_BYTES || bits % 8 !== 0) throw new RangeError(`RSAPUBLICKEYBLOB: BitLen ${bits} is not an RSA key size`);
+  // The modulus is right-aligned in its field (a 2048-bit one fills it).
+  const fieldEnd = 2 * ulong + RSA_MODULUS_BYTES;
+  const modulus = blob.slice(fieldEnd - bits / 8, fieldEnd);
+  const exponent = blob.slice(fieldEnd, fieldEnd + RSA_EXPONENT_BYTES);
+  return { modulus, exponent };
 }
 
 /** BLOCKCIPHERPARAM as koffi's packed struct takes it (passed by value to SKF_DecryptInit). */

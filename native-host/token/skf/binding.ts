@@ -62,6 +62,14 @@ const OPTIONAL = {
   SKF_Decrypt: "uint32_t __stdcall SKF_Decrypt(SKF_HANDLE hKey, const uint8_t *pbEncryptedData, uint32_t ulEncryptedLen, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
   SKF_CloseHandle: "uint32_t __stdcall SKF_CloseHandle(SKF_HANDLE hHandle)",
   SKF_ECCPrvKeyDecrypt: "uint32_t __stdcall SKF_ECCPrvKeyDecrypt(SKF_HANDLE hContainer, const uint8_t *pCipherText, _Out_ uint8_t *pbData, _Inout_ uint32_t *pulDataLen)",
+  // Key writing (certificate renewal from the issuer's site): only an issuer origin's consented calls need them.
+  SKF_CreateContainer: "uint32_t __stdcall SKF_CreateContainer(SKF_HANDLE hApplication, const uint8_t *szContainerName, _Out_ SKF_HANDLE *phContainer)",
+  SKF_DeleteContainer: "uint32_t __stdcall SKF_DeleteContainer(SKF_HANDLE hApplication, const uint8_t *szContainerName)",
+  SKF_GenECCKeyPair: "uint32_t __stdcall SKF_GenECCKeyPair(SKF_HANDLE hContainer, uint32_t ulAlgId, _Out_ uint8_t *pBlob)",
+  SKF_GenRSAKeyPair: "uint32_t __stdcall SKF_GenRSAKeyPair(SKF_HANDLE hContainer, uint32_t ulBitsLen, _Out_ uint8_t *pBlob)",
+  SKF_ExportPublicKey: "uint32_t __stdcall SKF_ExportPublicKey(SKF_HANDLE hContainer, int bSignFlag, _Out_ uint8_t *pbBlob, _Inout_ uint32_t *pulBlobLen)",
+  SKF_ImportCertificate: "uint32_t __stdcall SKF_ImportCertificate(SKF_HANDLE hContainer, int bSignFlag, const uint8_t *pbCert, uint32_t ulCertLen)",
+  SKF_ImportECCKeyPair: "uint32_t __stdcall SKF_ImportECCKeyPair(SKF_HANDLE hContainer, const uint8_t *pEnvelopedKeyBlob)",
   SKF_WaitForDevEvent: "uint32_t __stdcall SKF_WaitForDevEvent(_Out_ uint8_t *szDevName, _Inout_ uint32_t *pulDevNameLen, _Out_ uint32_t *pulEvent)",
   SKF_CancelWaitForDevEvent: "uint32_t __stdcall SKF_CancelWaitForDevEvent()",
 } as const;

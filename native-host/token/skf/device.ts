@@ -12,8 +12,11 @@
 import { YztError } from "../../../protocol/errors.js";
 import type { KeyAlgorithm } from "../../../protocol/types.js";
 import type { SigningKey } from "../../../crypto/algorithms.js";
-import type { ParsedCertificate } from "../../../crypto/certificate-view.js";
-import type { DeviceCertificate, EnvelopeOpening, KeyDevice, KeyLibrary, PinReading, PresentKey } from "../device.js";
+import {
+  adminPinFailure, type DeviceCertificate, type EnvelopeOpening, type GeneratedKeyAlgorithm, type KeyContainer, type KeyDevice, type KeyLibrary, type PinReading,
+  type PresentKey, type SignerIdentity, type WrappedKeyPair,
+} from "../device.js";
+import { deleteContainer, generateKeyPair, importCertificate, importEncryptionKeyPair, listContainers, type SkfKeyAccess } from "./containers.js";
 import {
   blockCipherParam, callerCipherBlob, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, eccCipherBlobHeaderBytes, ECC_SIGNATURE_BLOB_BYTES,
   eccSignatureToRs, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE,
@@ -46,6 +49,8 @@ export class SkfDevice implements KeyDevice {
   private pin: PinReading | null = null;
   /** Calls running on a worker thread: handles close only once none uses them. */
   private readonly calls = new WorkerCalls();
+  /** What the key-writing calls (containers.ts) use of this device. */
+  private readonly access: SkfKeyAccess;
 
   constructor(
     key: PresentKey,
@@ -56,6 +61,17 @@ export class SkfDevice implements KeyDevice {
     private readonly onDeadHandle: () => void,
   ) {
     ({ serial: this.serial, label: this.label, manufacturer: this.manufacturer, model: this.model } = key);
+    this.access = {
+      binding,
+      application: () => this.openApplication(),
+      container: (name) => this.openContainer(name),
+      forgetContainers: () => this.forgetContainers(),
+      registerKey: (keyId, containerKey) => this.keys.set(keyId, containerKey),
+      exportCertificate: (handle, sign) => this.exportCertificate(handle, sign),
+      check: (code, call) => this.check(code, call),
+      removalAware: (work) => this.removalAware(work),
+      onWorker: (name, ...args) => this.onWorker(name, ...args),
+    };
   }
 
   pinReading(): PinReading {
@@ -133,7 +149,27 @@ export class SkfDevice implements KeyDevice {
     });
   }
 
-  signingKey(keyId: string, certificate: ParsedCertificate): SigningKey {
+  async containers(): Promise<KeyContainer[]> {
+    return this.removalAware(() => listContainers(this.access));
+  }
+
+  generateKeyPair(container: string, keyAlgorithm: GeneratedKeyAlgorithm): Promise<Uint8Array> {
+    return generateKeyPair(this.access, container, keyAlgorithm);
+  }
+
+  async importCertificate(container: string, purpose: "sign" | "encrypt", der: Uint8Array): Promise<void> {
+    importCertificate(this.access, container, purpose === "sign", der);
+  }
+
+  importEncryptionKeyPair(container: string, pair: WrappedKeyPair): Promise<void> {
+    return importEncryptionKeyPair(this.access, container, pair);
+  }
+
+  async deleteContainer(container: string): Promise<void> {
+    deleteContainer(this.access, container);
+  }
+
+  signingKey(keyId: string, certificate: SignerIdentity): SigningKey {
     const key = this.containerKey(keyId);
     const base = { keyAlgorithm: certificate.keyAlgorithm, certificate: certificate.der, ...(certificate.publicKeyPoint ? { publicKeyPoint: certificate.publicKeyPoint } : {}) };
     if (certificate.keyAlgorithm === "SM2" && key.type === CONTAINER_ECC) return { ...base, primitive: (e) => this.signEcc(key, e) };
@@ -196,7 +232,14 @@ export class SkfDevice implements KeyDevice {
   async unlock(adminPin: string, newPin: string): Promise<void> {
     const retries: UlongRef = [0];
     this.pin = null;
-    this.check(this.binding.fn.SKF_UnblockPIN(this.openApplication(), adminPin, newPin, retries), "SKF_UnblockPIN");
+    const code = this.binding.fn.SKF_UnblockPIN(this.openApplication(), adminPin, newPin, retries);
+    try {
+      this.check(code, "SKF_UnblockPIN");
+    } catch (error) {
+      // UnblockPIN says how many tries the admin PIN has left (GM/T 0016 pulRetryCount).
+      const left = retries[0];
+      throw adminPinFailure(YztError.from(error), { retriesLeft: left, countLow: false, finalTry: left === 1, locked: left === 0 });
+    }
   }
 
   /** Throws the mapped error of a failed call; a dead handle also makes the library rescan. */
@@ -281,6 +324,16 @@ export class SkfDevice implements KeyDevice {
       this.application = handle[0];
     }
     return this.application;
+  }
+
+  /** Container handles close (once no worker call uses them) and key ids are read again: indices moved. */
+  private forgetContainers(): void {
+    const handles = [...this.containerHandles.values()];
+    this.containerHandles.clear();
+    this.keys.clear();
+    this.calls.whenIdle(() => {
+      for (const handle of handles) this.binding.fn.SKF_CloseContainer(handle);
+    });
   }
 
   private openContainer(container: string): SkfHandle {
