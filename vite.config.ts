@@ -36,7 +36,7 @@ export default defineConfig(({ mode }) => {
       webExtension({
         manifest: "manifest.json",
         browser: target,
-        additionalInputs: ["extension/ui/picker.html", "extension/ui/pin.html", "extension/ui/change-pin.html"],
+        additionalInputs: ["extension/ui/picker.html", "extension/ui/pin.html", "extension/ui/change-pin.html", "extension/ui/consent.html"],
         disableAutoLaunch: true,
         // Validation downloads a schema from the network; this project builds offline.
         skipManifestValidation: true,

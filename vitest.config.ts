@@ -10,7 +10,7 @@
  */
 import { defineConfig } from "vitest/config";
 
-/** Suites whose every promise (picker, login, CMS, removal, PIN rules, change PIN, unlock, envelopes, many keys, XTXApp) holds on both backends. */
+/** Suites whose every promise (picker, login, CMS, removal, PIN rules, change PIN, unlock, envelopes, many keys, XTXApp, renewal) holds on both backends. */
 const BOTH_BACKENDS = [
   "test/integration/host.test.ts",
   "test/integration/reliability.test.ts",
@@ -20,11 +20,13 @@ const BOTH_BACKENDS = [
   "test/integration/cli.test.ts",
   "test/integration/install.test.ts",
   "test/integration/demo-server.test.ts",
+  "test/integration/lifecycle.test.ts",
   "test/e2e/extension.test.ts",
   "test/e2e/security.test.ts",
   "test/e2e/xtx.test.ts",
   "test/e2e/many-keys.test.ts",
   "test/e2e/demo.test.ts",
+  "test/e2e/lifecycle.test.ts",
 ];
 
 /** What an LP64 SKF library must pass: the host's own suites (the browser suites add nothing ABI-wise). */
@@ -33,6 +35,7 @@ const LP64_SUITES = [
   "test/integration/reliability.test.ts",
   "test/integration/sm2-signing.test.ts",
   "test/integration/xtx-host.test.ts",
+  "test/integration/lifecycle.test.ts",
 ];
 
 export default defineConfig({

@@ -19,6 +19,7 @@ import { packageRoot } from "../native-host/install/paths.js";
 import { publishedIds } from "../native-host/install/extension-ids.js";
 import { CmsVerificationError, memoryChallengeStore, verifyCmsSignature, type ChallengeStore } from "../server/index.js";
 import { readJson, send, type Handler } from "./http.js";
+import { ISSUER_HOST, ISSUER_PAGES, issuerRoutes, type IssuerOptions } from "./issuer.js";
 import { loginRoutes } from "./login.js";
 import { listDownloads, readDownload } from "./packages.js";
 import { DemoSessions } from "./sessions.js";
@@ -40,6 +41,11 @@ export interface DemoOptions {
   challengeStore?: ChallengeStore;
   /** The origin pages see when several demo nodes serve one site (default: this server's own). */
   publicOrigin?: string;
+  /**
+   * Also serve the issuer's site (一证通服务平台, demo/issuer.ts) to requests for its host name on the same
+   * address and port: the demo browser maps both names there.
+   */
+  issuer?: IssuerOptions;
 }
 
 export interface DemoServer {
@@ -50,9 +56,16 @@ export interface DemoServer {
   /** The address and port it listens on (the host name in `url` maps to hostIp in the demo's browser). */
   hostIp: string;
   port: number;
+  /** The issuer site's address when it is served (`issuer`). */
+  issuerUrl?: string;
   /** Declarations accepted so far, for tests and the console. */
   accepted: Array<{ holderName: string; creditCode?: string; data: unknown }>;
   close(): Promise<void>;
+}
+
+/** The host name a request was made for (its Host header, without the port). */
+function hostNameOf(request: IncomingMessage): string {
+  return (request.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
 }
 
 function pageFile(name: string): Buffer | null {
@@ -112,7 +125,21 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     "GET /api/packages": async (_request, response) => send(response, 200, { downloads: listDownloads(packagesDir), extensionIds: publishedIds(packageRoot()) }),
   };
 
+  const issuerRoutesTable = options.issuer ? issuerRoutes(options.issuer) : null;
+  /** The issuer's own pages and API, for requests to its host name; nothing of the tax hall is served there. */
+  async function routeIssuer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", `https://${ISSUER_HOST}`);
+    const handler = issuerRoutesTable![`${request.method} ${url.pathname}`];
+    if (handler) return handler(request, response);
+    const name = request.method === "GET" ? (ISSUER_PAGES[url.pathname] ?? (url.pathname === "/style.css" ? "style.css" : null)) : null;
+    const file = name ? pageFile(name) : null;
+    if (!file || !name) return send(response, 404, { error: "not found" });
+    response.writeHead(200, { "content-type": TYPES[extname(name)] ?? "application/octet-stream", "cache-control": "no-store" });
+    response.end(file);
+  }
+
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (issuerRoutesTable && hostNameOf(request) === ISSUER_HOST) return routeIssuer(request, response);
     const url = new URL(request.url ?? "/", origin);
     const handler = routes[`${request.method} ${url.pathname}`];
     if (handler) return handler(request, response);
@@ -155,6 +182,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   origin = options.publicOrigin ?? ownOrigin;
   return {
     url: `${ownOrigin}/`,
+    ...(options.issuer && tls ? { issuerUrl: `https://${ISSUER_HOST}${port === 443 ? "" : `:${port}`}/` } : {}),
     origin,
     hostIp,
     port,

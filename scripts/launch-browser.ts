@@ -190,22 +190,24 @@ export async function launchBrowser(family: BrowserFamily, hostEnv: Record<strin
 }
 
 /**
- * Waits for an extension dialog window (picker / pin / change-pin) and returns its page. Pages are asked
- * for their own location: over WebDriver BiDi, Firefox reports extension popups as about:blank.
+ * Waits for an extension dialog window (picker / pin / change-pin / consent) and returns its page. Pages are
+ * asked for their own location: over WebDriver BiDi, Firefox reports extension popups as about:blank.
+ * `answered`: dialogs already dealt with, which may still be closing (a series of consent windows).
  */
-export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin", timeout = 10_000): Promise<Page> {
-  const page = await waitForExtensionPage(browser, `/extension/ui/${name}.html`, timeout);
+export async function waitForDialog(browser: Browser, name: "picker" | "pin" | "change-pin" | "consent", timeout = 10_000, answered?: ReadonlySet<Page>): Promise<Page> {
+  const page = await waitForExtensionPage(browser, `/extension/ui/${name}.html`, timeout, answered);
   // Typing before the dialog's script is ready would go nowhere: wait for its form to say so.
   await page.waitForSelector("form[data-ready=true]", { timeout });
   return page;
 }
 
 /** Any open extension page whose location contains `wanted`. */
-export async function waitForExtensionPage(browser: Browser, wanted: string, timeout = 10_000): Promise<Page> {
+export async function waitForExtensionPage(browser: Browser, wanted: string, timeout = 10_000, answered?: ReadonlySet<Page>): Promise<Page> {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     // Newest first: an older dialog that is still closing must not be mistaken for the new one.
     for (const page of (await browser.pages()).reverse()) {
+      if (answered?.has(page)) continue;
       const href = page.url().includes(wanted) ? page.url() : await page.evaluate(() => location.href).catch(() => "");
       if (href.includes(wanted)) return page;
     }

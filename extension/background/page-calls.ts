@@ -16,6 +16,7 @@ import type { NativeHostClient } from "./native-host-client.js";
 import { rememberChoice, rememberedChoice } from "./picker-memory.js";
 import { openPrompt, type SubmitOutcome } from "./prompts.js";
 import { selectable } from "../ui/picker-model.js";
+import { createLifecycleHandlers } from "./lifecycle-calls.js";
 
 export interface Caller {
   origin: string;
@@ -120,6 +121,8 @@ export function createPageHandlers(host: NativeHostClient): PageHandlers {
   }
 
   return {
+    ...createLifecycleHandlers(host),
+
     async version() {
       const hello = await host.request("hello", { extension: browser.runtime.getManifest().version });
       return { extension: browser.runtime.getManifest().version, host: hello.host, protocol: hello.protocol };

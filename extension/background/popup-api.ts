@@ -5,6 +5,7 @@
 import { YztError } from "../../protocol/errors.js";
 import type { TokenInfo, YztCertificate } from "../../protocol/types.js";
 import { addUserSite, DEFAULT_SITE_PATTERNS, removeUserSite, setXtxSite, syncPages, userSites, xtxSites } from "./allow-list.js";
+import { issuerOrigins, type IssuerOrigin } from "./issuer-origins.js";
 import type { NativeHostClient } from "./native-host-client.js";
 import { changePinDialog } from "./page-calls.js";
 
@@ -20,10 +21,14 @@ export interface PopupState {
   xtxSites: string[];
   /** Sites seen calling BJCA's synchronous library (xtxsync), which no extension can answer. */
   syncPages: string[];
+  /** Sites that may renew and unlock keys, and where each comes from. */
+  issuerSites: IssuerOrigin[];
 }
 
 async function state(host: NativeHostClient): Promise<PopupState> {
-  const sites = { defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites(), xtxSites: await xtxSites(), syncPages: await syncPages() };
+  const sites = {
+    defaultSites: DEFAULT_SITE_PATTERNS, userSites: await userSites(), xtxSites: await xtxSites(), syncPages: await syncPages(), issuerSites: await issuerOrigins(host),
+  };
   try {
     const hello = await host.request("hello", {});
     const [tokens, certificates] = await Promise.all([host.request("listTokens", {}), host.request("listCertificates", {})]);

@@ -6,7 +6,7 @@
 import browser from "webextension-polyfill";
 import { YztError, type ErrorBody } from "../../protocol/errors.js";
 
-export type PromptKind = "picker" | "pin" | "change-pin";
+export type PromptKind = "picker" | "pin" | "change-pin" | "consent";
 
 /** What a dialog submission leads to: done, or an error to show while the dialog stays open. */
 export type SubmitOutcome<T> =
@@ -29,6 +29,7 @@ const SIZES: Record<PromptKind, { width: number; height: number }> = {
   picker: { width: 560, height: 520 },
   pin: { width: 440, height: 420 },
   "change-pin": { width: 440, height: 480 },
+  consent: { width: 480, height: 600 },
 };
 
 function randomId(): string {

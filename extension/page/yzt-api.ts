@@ -55,6 +55,13 @@ function install(): void {
     sign: (options: unknown) => signFromPage(bridge, options),
     changePin: (options: unknown) => call("changePin", options),
     logout: () => call("logout"),
+    // The certificate's life cycle: issuer sites only (others get NOT_ALLOWED), each write behind the consent window.
+    unlockPin: (options: unknown) => call("unlockPin", options),
+    listContainers: (options: unknown) => call("listContainers", options),
+    generateKeyPair: (options: unknown) => call("generateKeyPair", options),
+    createCertificateRequest: (options: unknown) => call("createCertificateRequest", options),
+    importCertificate: (options: unknown) => call("importCertificate", options),
+    deleteContainer: (options: unknown) => call("deleteContainer", options),
     async submission<T>(label: string, work: () => Promise<T>, options?: { tokenSerials?: string[] }): Promise<T> {
       if (typeof work !== "function") throw new YztError("BAD_REQUEST", "submission: work must be a function");
       const tokenSerials = options?.tokenSerials;

@@ -5,8 +5,9 @@
  */
 import { badRequest } from "../../protocol/errors.js";
 import {
-  certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, envelopeCipherSchema, hashAlgorithmSchema, sm2IdSchema,
-  MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema, signFormatSchema, tokenSerialSchema,
+  certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, containerSchema, encryptedKeyPairSchema, envelopeCipherSchema,
+  generatedKeyAlgorithmSchema, hashAlgorithmSchema, sm2IdSchema, MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
+  signFormatSchema, subjectDnSchema, tokenSerialSchema,
 } from "../../protocol/messages.js";
 import { array, base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 
@@ -43,6 +44,13 @@ export const pageMethodParams = {
   logout: object({}),
   submissionBegin: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER), label: string({ max: 200 }), tokenSerials: optional(array(tokenSerialSchema, 64)) }),
   submissionEnd: object({ submissionId: integer(1, Number.MAX_SAFE_INTEGER) }),
+  // Additions to API.md: the certificate's life cycle, for issuer origins only, each write behind the consent window.
+  unlockPin: object({ tokenSerial: tokenSerialSchema, adminPin: pinSchema, newPin: optional(pinSchema) }),
+  listContainers: object({ tokenSerial: tokenSerialSchema }),
+  generateKeyPair: object({ tokenSerial: tokenSerialSchema, container: containerSchema, keyAlgorithm: generatedKeyAlgorithmSchema }),
+  createCertificateRequest: object({ tokenSerial: tokenSerialSchema, container: containerSchema, subject: subjectDnSchema }),
+  importCertificate: object({ tokenSerial: tokenSerialSchema, container: containerSchema, certificate: base64(64 * 1024, 16), encryptedKeyPair: optional(encryptedKeyPairSchema) }),
+  deleteContainer: object({ tokenSerial: tokenSerialSchema, container: containerSchema }),
   // Internal to the XTXApp compatibility layer (not on window.yzt); refused unless enabled for the site.
   xtxEnabled: object({}),
   xtxLogin: object({ certificateId: certificateIdSchema, pin: pinSchema }),

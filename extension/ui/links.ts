@@ -1,10 +1,10 @@
 /**
- * Where users are sent for things the extension cannot do: unlocking a locked PIN and renewing a
- * certificate happen at the issuer (Beijing 一证通 is issued by BJCA, 北京数字认证). Kept in one place so a
- * deployment can point them elsewhere. Addresses and contacts as published on BJCA's 一证通 help site
- * (help.bjca.cn/yzt, read 2026-11); the texts that show them are in _locales (serviceContacts).
+ * Where users are sent to unlock a locked PIN and to renew a certificate: the issuer's own site,
+ * 一证通服务平台 (yzt.beijing.gov.cn, the default issuer origin), whose 「证书服务」 pages do both online
+ * through yzt-bridge; the tax hall's manual sends users there too. Kept in one place so a deployment can point
+ * them elsewhere. The service points and hotline (_locales serviceContacts) remain for what cannot be done online.
  */
 export const HELP_LINKS = {
-  unlock: "https://help.bjca.cn/yzt/",
-  renew: "https://help.bjca.cn/yzt/szzs/bl/gx.html",
+  unlock: "https://yzt.beijing.gov.cn/",
+  renew: "https://yzt.beijing.gov.cn/",
 } as const;

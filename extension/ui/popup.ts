@@ -119,6 +119,10 @@ async function render(): Promise<void> {
     ...state.defaultSites.map((pattern) => siteRow(pattern, false, true)),
     ...state.userSites.map((origin) => siteRow(origin, true, state.xtxSites.includes(origin))),
   );
+  // Read-only: issuer sites come from policy or the config file, never from here.
+  document.getElementById("issuer-sites")!.replaceChildren(
+    ...state.issuerSites.map(({ origin, source }) => element("li", { text: `${origin} (${t(`issuerSource_${source}`)})`, attrs: { "data-issuer-origin": origin } })),
+  );
   document.getElementById("sync-pages")!.hidden = state.syncPages.length === 0;
   document.getElementById("sync-page-list")!.replaceChildren(...state.syncPages.map((origin) => element("li", { text: origin })));
 }

@@ -20,40 +20,9 @@ import { verifyCmsSignature } from "../../server/index.js";
 import { press, waitForDialog } from "../../scripts/launch-browser.js";
 import { independentlyVerifiesCms, opensslVerifiesSm2 } from "../support/independent-verify.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
+import { rawFrame, sof } from "../support/xtx-frames.js";
 import { toPem } from "../virtual-token/pem.js";
 import { insertToken, removeToken, setLatency, untilBusy } from "../virtual-token/state.js";
-
-/** Calls one SOF_* function through the page's own XTXApp socket helper; answers come as the wire has them. */
-function sof(page: Page, name: string, ...params: unknown[]): Promise<string> {
-  return page.evaluate((n, p) => (window as unknown as { call(name: string, params: unknown[]): Promise<string> }).call(n, p), name, params);
-}
-
-/**
- * Sends one raw frame on a socket of its own (libraries open several), the way a given library builds it,
- * and resolves with the parsed reply; heartbeats sent first must not disturb it.
- */
-function rawFrame(page: Page, frame: Record<string, unknown>, heartbeatFirst = false): Promise<Record<string, unknown>> {
-  return page.evaluate(
-    (body, heartbeat) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        const socket = new WebSocket("wss://127.0.0.1:21061/xtxapp/");
-        const timer = setTimeout(() => reject(new Error("no reply")), 10_000);
-        socket.onopen = () => {
-          if (heartbeat) socket.send("");
-          socket.send(JSON.stringify(body));
-        };
-        socket.onmessage = (event) => {
-          const reply = JSON.parse(String(event.data)) as Record<string, unknown>;
-          if (reply.call_cmd_id !== body.call_cmd_id) return;
-          clearTimeout(timer);
-          socket.close();
-          resolve(reply);
-        };
-      }),
-    frame,
-    heartbeatFirst,
-  );
-}
 
 const RSA_SERIAL = "YZT0000000000005";
 

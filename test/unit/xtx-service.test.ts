@@ -11,6 +11,7 @@ import { tokenSerialOf, xtxCertId, yztCertId } from "../../extension/page/xtx/ce
 import { createXtxService } from "../../extension/page/xtx/index.js";
 import { encodeReply, parseCall } from "../../extension/page/xtx/wire.js";
 import { REFUSED_FUNCTIONS } from "../../extension/page/xtx/refused.js";
+import { ADMIN_PIN_REFUSAL, KEY_WRITE_REFUSAL } from "../../extension/shared/refusals.js";
 
 describe("XTXApp wire format", () => {
   const expected = { id: "i_7", name: "SOF_Login", params: ["0101/S1", "12345678"] };
@@ -57,12 +58,23 @@ describe("XTXApp wire format", () => {
 const SIGN = { id: "S1:0101", tokenSerial: "S1", der: "MIIBAA==", holderName: "北京甲公司", subject: { CN: "北京甲公司" }, purpose: "sign", keyAlgorithm: "SM2" };
 const ENC = { ...SIGN, id: "S1:0202", der: "MIICAA==", purpose: "encrypt" };
 
+function refusedWith(message: string): () => never {
+  return () => {
+    throw new YztError("NOT_ALLOWED", message, { refusal: true });
+  };
+}
+
 function fakeBridge(answers: Record<string, (params: Record<string, unknown>) => unknown> = {}): PageBridge & { calls: Array<[string, unknown]> } {
   const calls: Array<[string, unknown]> = [];
   const defaults: Record<string, (params: Record<string, unknown>) => unknown> = {
     listCertificates: (params) => [SIGN, ENC].filter((c) => !params.purpose || c.purpose === params.purpose),
     status: () => ({ host: "ok", tokens: [{ serial: "S1", label: "BJ-YZT", manufacturer: "BJCA", model: "UKey", present: true, pin: { retriesLeft: 10, locked: false } }] }),
     sign: () => ({ signature: Buffer.alloc(64, 1).toString("base64") }),
+    // The background's answer to a site that is not an issuer site (extension/background/lifecycle-calls.ts).
+    ...Object.fromEntries(
+      ["listContainers", "generateKeyPair", "createCertificateRequest", "importCertificate", "deleteContainer"].map((method) => [method, refusedWith(KEY_WRITE_REFUSAL)]),
+    ),
+    unlockPin: refusedWith(ADMIN_PIN_REFUSAL),
   };
   return {
     calls,
@@ -155,5 +167,82 @@ describe("XTXApp service", () => {
     expect(await service.run("SOF_Base64Decode", [await service.run("SOF_Base64Encode", ["国家税务总局"])])).toBe("国家税务总局");
     expect(Buffer.from(String(await service.run("SOF_GenRandom", [24])), "base64")).toHaveLength(24);
     expect(await service.run("SOF_GenRandom", [0])).toBe("");
+  });
+});
+
+describe("XTXApp key life-cycle functions (issuer pages: 证书更新, 证书解锁)", () => {
+  const CONTAINERS = [
+    { name: "SM2-0101", keyAlgorithm: "SM2", signKeyId: "0101", encryptKeyId: "0202", signPublicKey: "U1BLSQ==", encryptPublicKey: "RU5DUA==", signCertificate: "Q0VSVA==" },
+    { name: "YZT-RENEW-1", keyAlgorithm: "SM2", signKeyId: "0303", signPublicKey: "TkVXUA==" },
+  ];
+  /** What the background answers an issuer site: it records the calls and writes nothing itself. */
+  const issuerBridge = () =>
+    fakeBridge({
+      listContainers: () => CONTAINERS,
+      generateKeyPair: (params) => ({ container: params.container, publicKey: "TkVXUA==" }),
+      createCertificateRequest: () => "UEtDUzEw",
+      importCertificate: () => ({ purpose: "sign", certificateId: "S1:0303" }),
+      deleteContainer: () => undefined,
+      unlockPin: () => undefined,
+    });
+
+  it("drives a renewal the way BJCA's pages call it", async () => {
+    const bridge = issuerBridge();
+    const service = createXtxService(bridge);
+    expect(await service.run("GenerateKeyPair", ["S1", "YZT-RENEW-1", "SM2", true])).toBe(true);
+    expect(await service.run("GenerateKeyPair", ["S1", "YZT-RENEW-2", 1, 1])).toBe(true);
+    expect(await service.run("ExportPubKey", ["S1", "YZT-RENEW-1", true])).toBe("TkVXUA==");
+    expect(await service.run("ExportPubKey", ["S1", "0101", false])).toBe("RU5DUA=="); // a certID's container part names it too
+    expect(await service.run("ExportPKCS10", ["S1", "YZT-RENEW-1", "CN=北京甲公司,O=北京甲公司,C=CN", true])).toBe("UEtDUzEw");
+    expect(await service.run("ImportSignCert", ["S1", "YZT-RENEW-1", "Q0VSVA=="])).toBe(true);
+    expect(await service.run("ImportEncCert", ["S1", "YZT-RENEW-1", "RU5DQw==", "QkxPQg=="])).toBe(true);
+    expect(await service.run("IsContainerExist", ["S1", "YZT-RENEW-1"])).toBe(true);
+    expect(await service.run("IsContainerExist", ["S1", "NO-SUCH"])).toBe(false);
+    expect(await service.run("GetContainerCount", ["S1"])).toBe(2);
+    expect(await service.run("GetAllContainerName", ["S1"])).toBe("SM2-0101&&&YZT-RENEW-1&&&");
+    expect(await service.run("DeleteContainer", ["0101/S1", "SM2-0101"])).toBe(true);
+    const writes = bridge.calls.filter(([method]) => method !== "listContainers");
+    expect(writes).toEqual([
+      ["generateKeyPair", { tokenSerial: "S1", container: "YZT-RENEW-1", keyAlgorithm: "SM2" }],
+      ["generateKeyPair", { tokenSerial: "S1", container: "YZT-RENEW-2", keyAlgorithm: "RSA" }],
+      ["createCertificateRequest", { tokenSerial: "S1", container: "YZT-RENEW-1", subject: "CN=北京甲公司,O=北京甲公司,C=CN" }],
+      ["importCertificate", { tokenSerial: "S1", container: "YZT-RENEW-1", certificate: "Q0VSVA==" }],
+      ["importCertificate", { tokenSerial: "S1", container: "YZT-RENEW-1", certificate: "RU5DQw==", encryptedKeyPair: "QkxPQg==" }],
+      ["deleteContainer", { tokenSerial: "S1", container: "SM2-0101" }],
+    ]);
+  });
+
+  it("refuses an encryption pair made on the key and an unknown algorithm, writing nothing", async () => {
+    const bridge = issuerBridge();
+    const service = createXtxService(bridge);
+    expect(await service.run("GenerateKeyPair", ["S1", "C1", "SM2", false])).toBe(false);
+    expect(await service.run("SOF_GetLastErrMsg", [])).toContain("密钥管理中心");
+    expect(await service.run("GenerateKeyPair", ["S1", "C1", "DSA", true])).toBe(false);
+    expect(bridge.calls.some(([method]) => method === "generateKeyPair")).toBe(false);
+  });
+
+  it("unlocks with the site's admin PIN, and leaves the new PIN to the consent window when the page sends none", async () => {
+    const bridge = issuerBridge();
+    const service = createXtxService(bridge);
+    expect(await service.run("UnlockUserPass", ["S1", "87654321", "11223344"])).toBe(true);
+    expect(await service.run("UnlockUserPassEx", ["S1", "87654321", ""])).toBe(true);
+    expect(bridge.calls).toEqual([
+      ["unlockPin", { tokenSerial: "S1", adminPin: "87654321", newPin: "11223344" }],
+      ["unlockPin", { tokenSerial: "S1", adminPin: "87654321" }],
+    ]);
+  });
+
+  it("gives every other site the refusal it always got, naming the function", async () => {
+    const service = createXtxService(fakeBridge());
+    for (const [name, params, failed] of [
+      ["GenerateKeyPair", ["S1", "C1", "SM2", true], false], ["ExportPKCS10", ["S1", "C1", "CN=x", true], ""], ["ImportSignCert", ["S1", "C1", "Q0VSVA=="], false],
+      ["ImportEncCert", ["S1", "C1", "Q0VSVA==", "QkxPQg=="], false], ["DeleteContainer", ["S1", "C1"], false], ["IsContainerExist", ["S1", "C1"], false], ["ExportPubKey", ["S1", "C1", true], ""],
+    ] as const) {
+      expect(await service.run(name, [...params])).toBe(failed);
+      expect(await service.run("SOF_GetLastError", [])).toBe(0x0b000004);
+      expect(await service.run("SOF_GetLastErrMsg", [])).toBe(`${name}: ${KEY_WRITE_REFUSAL}`);
+    }
+    expect(await service.run("UnlockUserPassEx", ["S1", "87654321", "11223344"])).toBe(false);
+    expect(await service.run("SOF_GetLastErrMsg", [])).toBe(`UnlockUserPassEx: ${ADMIN_PIN_REFUSAL}`);
   });
 });

@@ -12,6 +12,7 @@ import type { PageBridge } from "../bridge.js";
 import { certificateFunctions } from "./functions/certificates.js";
 import { deviceFunctions } from "./functions/devices.js";
 import { envelopeFunctions } from "./functions/envelopes.js";
+import { lifecycleFunctions } from "./functions/lifecycle.js";
 import { pinFunctions } from "./functions/pin.js";
 import { signingFunctions } from "./functions/signing.js";
 import { utilityFunctions } from "./functions/utilities.js";
@@ -24,7 +25,7 @@ const XTX_URL = /^wss?:\/\/(?:127\.0\.0\.1|localhost):(?:21051|21061)\/xtxapp\/?
 
 export function createXtxService(bridge: PageBridge): XtxService {
   const service: XtxService = new XtxService(bridge, {
-    ...certificateFunctions, ...pinFunctions, ...signingFunctions, ...envelopeFunctions, ...deviceFunctions, ...xmlFunctions,
+    ...certificateFunctions, ...pinFunctions, ...signingFunctions, ...envelopeFunctions, ...deviceFunctions, ...xmlFunctions, ...lifecycleFunctions,
     ...utilityFunctions(() => service),
   });
   return service;

@@ -2,6 +2,7 @@
  * BJCA XTXApp functions yzt-bridge deliberately does not serve, grouped by why. Each answers the failure
  * value of its kind and explains itself through SOF_GetLastErrMsg. The README carries the same table.
  */
+import { ADMIN_PIN_REFUSAL, KEY_WRITE_REFUSAL } from "../../shared/refusals.js";
 import type { ReturnKind } from "./codes.js";
 
 interface RefusalGroup {
@@ -22,11 +23,12 @@ const GROUPS: RefusalGroup[] = [
     },
   },
   {
-    reason: "网页不能生成密钥或改写证书介质，请到一证通服务网点办理 (pages may not create keys or write to the key; done at the issuer's service point)",
+    // GenerateKeyPair, ExportPubKey, ExportPKCS10, ImportSignCert, ImportEncCert, IsContainerExist and DeleteContainer
+    // are served to issuer sites (functions/lifecycle.ts), which refuses them to every other site with this reason.
+    reason: KEY_WRITE_REFUSAL,
     functions: {
-      GenerateKeyPair: "bool", ExportPubKey: "string", ImportSignCert: "bool", ImportEncCert: "bool", ImportEncCertEx: "bool",
-      ExportPKCS10: "string", WriteFile: "bool", WriteFileEx: "bool", WriteFileBase64: "bool", ReadFile: "string", ReadFileEx: "string",
-      DeleteFile: "bool", EnumFilesInDevice: "string", DeleteContainer: "bool", DeleteOldContainer: "bool", IsContainerExist: "bool",
+      ImportEncCertEx: "bool", WriteFile: "bool", WriteFileEx: "bool", WriteFileBase64: "bool", ReadFile: "string", ReadFileEx: "string",
+      DeleteFile: "bool", EnumFilesInDevice: "string", DeleteOldContainer: "bool",
       InitDevice: "bool", InitDeviceEx: "bool", InitDeviceWithAppName: "bool", GetENVSN: "string", SetENVSN: "bool", AddSignInfo: "bool",
       ImportPfxToDevice: "bool", ExportPfxFromDevice: "string", SOF_UpdateCert: "number", SOF_UpdateCertEx: "number", SetUserConfig: "bool",
       YZT_GenerateKeyPair: "bool", YZT_ExportPubKey: "string", YZT_ImportSignCert: "bool", YZT_ImportEncCert: "bool",
@@ -36,8 +38,9 @@ const GROUPS: RefusalGroup[] = [
     },
   },
   {
-    reason: "管理员口令不能由网页提交：请运行 yzt unlock 或到一证通服务网点解锁 (admin PINs are never taken from a page: use `yzt unlock` or the service point)",
-    functions: { ChangeAdminPass: "bool", UnlockUserPass: "bool", UnlockUserPassEx: "bool", RemoteUnblockPIN: "bool" },
+    // UnlockUserPass(Ex) are served to issuer sites (functions/lifecycle.ts), refused elsewhere with this reason.
+    reason: ADMIN_PIN_REFUSAL,
+    functions: { ChangeAdminPass: "bool", RemoteUnblockPIN: "bool" },
   },
   {
     reason: "yzt-bridge 只使用硬件证书介质，没有软证书设备 (yzt-bridge uses hardware keys only; there are no soft devices)",

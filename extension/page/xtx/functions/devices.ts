@@ -1,20 +1,35 @@
 /**
  * Device functions: which keys are inserted and what they are. Every PKCS#11 token is a hardware key to
  * BJCA's libraries ("HARD" for GetDeviceInfo type 7, which pages use to sort keys from soft certificates).
- * A container is one signing certificate's CKA_ID, as in the certIDs of SOF_GetUserList.
+ * A container is one signing certificate's CKA_ID, as in the certIDs of SOF_GetUserList (issuer sites: the
+ * key's own containers).
  */
 import type { TokenInfo, YztCertificate } from "../../../../protocol/types.js";
 import { YztError } from "../../bridge.js";
 import { tokenSerialOf } from "../cert-id.js";
 import type { XtxContext, XtxFunction } from "../service.js";
+import { listContainers } from "./lifecycle.js";
 
 async function device(context: XtxContext, snOrCertId: unknown): Promise<{ token: TokenInfo; certificates: YztCertificate[] }> {
   const token = await context.token(snOrCertId);
   return { token, certificates: (await context.certificates()).filter((certificate) => certificate.tokenSerial === token.serial) };
 }
 
-function containers(certificates: YztCertificate[]): string[] {
+function signingKeyIds(certificates: YztCertificate[]): string[] {
   return certificates.filter((certificate) => certificate.purpose !== "encrypt").map((certificate) => certificate.id.slice(certificate.id.lastIndexOf(":") + 1));
+}
+
+/**
+ * An issuer site sees the key's containers by name, empty ones included (renewal creates and deletes them);
+ * every other site, as before, one "container" per signing certificate, named by its key id.
+ */
+async function containers(context: XtxContext, sn: unknown): Promise<string[]> {
+  try {
+    return (await listContainers(context, sn)).map((container) => container.name);
+  } catch (error) {
+    if (!(error instanceof YztError) || error.code !== "NOT_ALLOWED") throw error;
+    return signingKeyIds((await device(context, sn)).certificates);
+  }
 }
 
 /** GetDeviceInfo type codes; what PKCS#11 cannot tell (free space, admin PIN tries) is not made up. */
@@ -54,10 +69,11 @@ export const deviceFunctions: Record<string, XtxFunction> = {
     },
   },
   IsDeviceExist: { keepsError: true, kind: "bool", run: async (context, sn) => (await context.presentTokens()).some((token) => token.serial === tokenSerialOf(sn)) },
-  GetContainerCount: { keepsError: true, kind: "number", run: async (context, sn) => containers((await device(context, sn)).certificates).length },
+  GetContainerCount: { keepsError: true, kind: "number", run: async (context, sn) => (await containers(context, sn)).length },
   SOF_GetAllContainerName: {
     kind: "string",
     keepsError: true,
-    run: async (context, sn) => containers((await device(context, sn)).certificates).map((name) => `${name}&&&`).join(""),
+    aliases: ["GetAllContainerName"],
+    run: async (context, sn) => (await containers(context, sn)).map((name) => `${name}&&&`).join(""),
   },
 };
