@@ -1,7 +1,8 @@
 /**
  * Extension-owned dialogs (certificate picker, PIN prompt, change PIN) as small popup windows. The page
  * never sees them: the dialog page fetches its context from here, and what the user types (the PIN) goes
- * straight back here and on to the native host. A closed window counts as cancel.
+ * straight back here and on to the native host. A closed window counts as cancel, except while a
+ * submission is with the host: then the page gets that submission's outcome.
  */
 import browser from "webextension-polyfill";
 import { YztError, type ErrorBody } from "../../protocol/errors.js";
@@ -22,6 +23,12 @@ interface OpenPrompt {
   reject(error: YztError): void;
   /** Tokens this dialog is about: removing one cancels it with TOKEN_REMOVED. */
   tokenSerial?: string;
+  /**
+   * A submission is with the host (a PIN check, a key write): cancelling cannot undo it, so a cancel waits
+   * and a closed window takes the submission's outcome instead of USER_CANCELLED.
+   */
+  submitting?: boolean;
+  closedWhileSubmitting?: boolean;
 }
 
 const open = new Map<string, OpenPrompt>();
@@ -83,7 +90,11 @@ export function cancelPromptsForToken(tokenSerial: string): void {
 
 browser.windows.onRemoved.addListener((windowId) => {
   for (const [id, prompt] of open) {
-    if (prompt.windowId === windowId) finish(id, new YztError("USER_CANCELLED", "the dialog was closed"));
+    if (prompt.windowId !== windowId) continue;
+    if (prompt.submitting) {
+      prompt.windowId = null;
+      prompt.closedWhileSubmitting = true;
+    } else finish(id, new YztError("USER_CANCELLED", "the dialog was closed"));
   }
 });
 
@@ -96,20 +107,31 @@ export async function handlePromptMessage(message: { type?: unknown; prompt?: un
     case "prompt:context":
       return { kind: prompt.kind, context: prompt.context };
     case "prompt:cancel":
+      // What was submitted is being done: the window waits for it (it shows the outcome) rather than lie.
+      if (prompt.submitting) return { done: false, busy: true };
       finish(message.prompt, new YztError("USER_CANCELLED", "the user cancelled"));
       return { done: true };
     case "prompt:submit": {
+      if (prompt.submitting) return { done: false, error: new YztError("BUSY", "正在处理上一次提交 (the previous submission is still being handled)").toJSON() };
       let outcome: SubmitOutcome<unknown>;
+      prompt.submitting = true;
       try {
         outcome = await prompt.submit(message.value);
       } catch (error) {
         const failure = YztError.from(error);
         finish(message.prompt, failure);
         return { done: false, error: failure.toJSON(), final: true };
+      } finally {
+        prompt.submitting = false;
       }
       if (outcome.done) {
         finish(message.prompt, null, outcome.value);
         return { done: true };
+      }
+      // The window went while the host worked: the page learns what came of it, not a cancel.
+      if (prompt.closedWhileSubmitting) {
+        finish(message.prompt, YztError.fromBody(outcome.error));
+        return outcome;
       }
       if (outcome.context !== undefined) prompt.context = outcome.context;
       if (outcome.final) {

@@ -43,8 +43,14 @@ export function promptSubmit<C>(value: unknown): Promise<SubmitReply<C>> {
   return browser.runtime.sendMessage({ type: "prompt:submit", prompt: promptId(), value }) as Promise<SubmitReply<C>>;
 }
 
+/** Cancels and closes, unless the background says a submission is under way: then the window stays for its outcome. */
 export function promptCancel(): void {
-  void browser.runtime.sendMessage({ type: "prompt:cancel", prompt: promptId() }).finally(() => window.close());
+  void browser.runtime.sendMessage({ type: "prompt:cancel", prompt: promptId() }).then(
+    (reply) => {
+      if ((reply as { busy?: boolean } | undefined)?.busy !== true) window.close();
+    },
+    () => window.close(),
+  );
 }
 
 /** Localised text for an error code, falling back to the message the host gave. */

@@ -69,14 +69,16 @@ async function init(): Promise<void> {
       return;
     }
     const submit = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
-    submit.disabled = true;
+    const cancel = form.querySelector<HTMLButtonElement>("[data-action=cancel]")!;
+    // A write under way cannot be called back: cancel waits with it.
+    submit.disabled = cancel.disabled = true;
     const value = {
       ...(current.needsPin ? { pin: field(form, "pin").value } : {}),
       ...(current.choosesNewPin ? { newPin: field(form, "newPin").value, confirmPin: field(form, "confirmPin").value } : {}),
     };
     const reply = await promptSubmit<ConsentContext>(value);
     for (const input of form.querySelectorAll("input")) input.value = "";
-    submit.disabled = false;
+    submit.disabled = cancel.disabled = false;
     if ("gone" in reply) return window.close();
     if (reply.done) return; // the background closes the window
     context = reply.context ?? { ...current, error: reply.error, final: reply.final === true };

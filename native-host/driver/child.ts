@@ -43,6 +43,8 @@ interface OpenKey {
   parsed: Map<string, { der: Uint8Array; parsed: Promise<SignerIdentity> }>;
 }
 
+const CONTAINER_WRITES = new Set<string>(["generateKeyPair", "importCertificate", "importEncryptionKeyPair", "deleteContainer"]);
+
 /** Calls after which the reply carries the PIN counter. */
 const PIN_CALLS = new Set<DriverRequest["call"]>(["pinReading", "login", "changePin", "unlock"]);
 
@@ -107,6 +109,8 @@ class Driver {
 
   private async deviceCall(key: OpenKey, request: DriverRequest): Promise<unknown> {
     const { device } = key;
+    // Key ids may name other pairs once containers change: the certificates remembered by id go.
+    if (CONTAINER_WRITES.has(request.call)) key.parsed.clear();
     switch (request.call) {
       case "pinReading":
         return null;
@@ -171,8 +175,9 @@ class Driver {
       known = { der: certificate, parsed: import("../../crypto/certificate.js").then(({ parseCertificate }) => parseCertificate(certificate)) };
       key.parsed.set(args.keyId, known);
     }
-    if (!known && args.bareKey) {
-      // A key pair with no certificate yet signs its own certificate request.
+    if (args.bareKey) {
+      // A key pair with no certificate yet signs its own certificate request: its own public key, never a
+      // certificate remembered under the same key id (ids can be reused once containers change).
       const bare = args.bareKey;
       known = { der: new Uint8Array(0), parsed: Promise.resolve({ keyAlgorithm: bare.keyAlgorithm, der: new Uint8Array(0), ...(bare.publicKeyPoint ? { publicKeyPoint: bare.publicKeyPoint } : {}) }) };
     }

@@ -114,6 +114,8 @@ export class KeyLifecycle {
       throw new YztError("BAD_REQUEST", `certificate: does not chain to a trusted root (${chain.status === "incomplete" ? `issuer ${chain.missingIssuer} unknown` : chain.reason})`);
     }
     const purpose = certificate.purpose === "encrypt" ? "encrypt" : "sign";
+    // The consent window said what the page asked for: a pair with a signing certificate is a mistake, not a signing import.
+    if (purpose === "sign" && params.encryptedKeyPair !== undefined) throw new YztError("BAD_REQUEST", "encryptedKeyPair: it comes with an encryption certificate, and this certificate is for signing");
     const wrapped = params.encryptedKeyPair === undefined ? null : await this.wrappedPair(params.encryptedKeyPair);
     return this.write(params, "importCertificate", async (entry, containers) => {
       const container = this.existing(containers, params.container);
@@ -142,7 +144,8 @@ export class KeyLifecycle {
   async deleteContainer(params: WriteParams): Promise<{ deleted: string }> {
     return this.write(params, "deleteContainer", async (entry, containers) => {
       const container = this.existing(containers, params.container);
-      const working = (candidate: KeyContainer) => candidate.signKeyId !== null && candidate.signCertificate !== null && this.certificateWorks(candidate.signCertificate);
+      // Any signing certificate the key shows counts, whether or not its pair could be read.
+      const working = (candidate: KeyContainer) => candidate.signCertificate !== null && this.certificateWorks(candidate.signCertificate);
       if (working(container) && !containers.some((other) => other !== container && working(other))) {
         throw new YztError("BAD_REQUEST", `container ${container.name} holds the key's only working signing certificate: it is deleted only once the new certificate is on the key`);
       }
@@ -158,8 +161,10 @@ export class KeyLifecycle {
   private write<T>(params: WriteParams, what: string, task: (entry: TokenEntry, containers: KeyContainer[]) => Promise<T>): Promise<T> {
     const entry = this.presentEntry(params.tokenSerial);
     return this.queue.run(entry, async () => {
-      const containers = await entry.device.containers();
       await this.sessions.authorize(entry, params.origin, params.pin);
+      // Listed after the login: a PKCS#11 key shows its private objects only then, and the checks and the
+      // device's write must see the same key.
+      const containers = await entry.device.containers();
       try {
         const result = await task(entry, containers);
         this.logger.log("info", "key written", { token: entry.serial, what, container: params.container, origin: params.origin });

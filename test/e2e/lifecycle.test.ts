@@ -2,7 +2,8 @@
  * The certificate's life cycle from the issuer's site (一证通服务平台), in Chromium with the built extension,
  * on each key backend: the demo server serves the tax hall and the issuer site under their real names. The
  * tax hall gets the refusal for every life-cycle function (window.yzt and XTXApp) with the key unchanged;
- * the consent window names site, key and company, and cancelling it writes nothing; a BJCA-style page renews
+ * the consent window names site, key and company, cancelling it writes nothing, and closing it while the key
+ * is being written tells the page what the write did; a BJCA-style page renews
  * through the XTXApp functions and the new certificate logs into the tax hall (verified by the server kit);
  * a wrong admin PIN shows the admin counter, the right one unlocks with the new PIN typed in extension UI;
  * the popup lists the issuer sites. The window.yzt renewal, in both browsers, is the demo's (demo.test.ts).
@@ -21,7 +22,7 @@ import { loopbackAddress } from "../../scripts/test-site.js";
 import { callResult, loginWithPin, openApiPage, startCall } from "../support/page-calls.js";
 import { cloneVirtualToken, type VirtualToken } from "../support/virtual-token.js";
 import { rawFrame, sof } from "../support/xtx-frames.js";
-import { insertToken, setRetries } from "../virtual-token/state.js";
+import { insertToken, setLatency, setRetries, untilBusy } from "../virtual-token/state.js";
 
 const DEMO_KEY = "YZT0000000000001";
 
@@ -136,6 +137,26 @@ describe(`the certificate's life cycle in chromium (${process.env.YZT_TEST_BACKE
     await press(consent, "[data-action=cancel]");
     expect(await callResult(issuer, "cancelled")).toMatchObject({ ok: false, code: "USER_CANCELLED" });
     expect(await containersOf(DEMO_KEY)).toEqual(before);
+  });
+
+  it("keeps a write that was under way when its consent window closed, and tells the page what came of it", async () => {
+    // A slow key (its latency covers key generation): the window is closed while the pair is being made.
+    setLatency(vtoken.home, "demo", 5_000);
+    try {
+      await startCall(issuer, "closed", `window.yzt.generateKeyPair({ tokenSerial: "${DEMO_KEY}", container: "CLOSED-WHILE-WRITING", keyAlgorithm: "SM2" })`);
+      const consent = await waitForDialog(session.browser, "consent");
+      if (await consent.$("#pin-field:not([hidden])")) await consent.type("input[name=pin]", PIN);
+      await press(consent, "button[type=submit]");
+      await untilBusy(vtoken.home, "demo");
+      // Cancel cannot call a write back: it waits with it.
+      expect(await consent.$eval("[data-action=cancel]", (button) => (button as HTMLButtonElement).disabled)).toBe(true);
+      await consent.close();
+      const outcome = await callResult<{ publicKey: string }>(issuer, "closed");
+      expect(outcome.ok, outcome.message).toBe(true);
+      expect((await containersOf(DEMO_KEY)).find((container) => container.name === "CLOSED-WHILE-WRITING")?.signPublicKey).toBe(outcome.value!.publicKey);
+    } finally {
+      setLatency(vtoken.home, "demo", 0);
+    }
   });
 
   it("lists the issuer sites in the 证书助手 popup", async () => {

@@ -198,6 +198,12 @@ describe(`the certificate's life cycle (${process.env.YZT_TEST_BACKEND ?? "pkcs1
       origin: ISSUER, tokenSerial: serial, container: "YZT-REFUSE", certificate: forgedCertificate, encryptedKeyPair: Buffer.from(encodeEnvelopedKeyBlob(forged, 4)).toString("base64"),
     }));
     expect(forgery.code).not.toBe("INTERNAL");
+    // A key pair sent with a signing certificate: what the consent window announced (an encryption import) is not what it is.
+    const mismatch = await rejectionOf(host.request("importCertificate", {
+      origin: ISSUER, tokenSerial: serial, container: "YZT-REFUSE", certificate: issueFor(requestDer), encryptedKeyPair: Buffer.from(encodeEnvelopedKeyBlob(genuine.pair, 4)).toString("base64"),
+    }));
+    expect(mismatch).toMatchObject({ code: "BAD_REQUEST" });
+    expect(mismatch.message).toContain("encryptedKeyPair");
     const after = (await containers(serial)).find((container) => container.name === "YZT-REFUSE")!;
     expect(after.encryptPublicKey).toBeUndefined();
     expect(after.encryptCertificate).toBeUndefined();

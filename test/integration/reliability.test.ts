@@ -137,6 +137,12 @@ describe("argument validation over the wire", () => {
     decrypt: { certificateId: CERT, origin: ORIGIN, data: "aGk=", format: "raw", pin: "00000000" },
     signXml: { certificateId: CERT, origin: ORIGIN, xml: "PGEvPg==", pin: "00000000" },
     verifyXml: { xml: "PGEvPg==" },
+    unlockPin: { origin: ORIGIN, tokenSerial: SERIAL, adminPin: "87654321", newPin: "11112222" },
+    listContainers: { tokenSerial: SERIAL },
+    generateKeyPair: { origin: ORIGIN, tokenSerial: SERIAL, container: "NEW", keyAlgorithm: "SM2", pin: "00000000" },
+    createCertificateRequest: { origin: ORIGIN, tokenSerial: SERIAL, container: "NEW", subject: "C=CN,O=x,CN=x", pin: "00000000" },
+    importCertificate: { origin: ORIGIN, tokenSerial: SERIAL, container: "NEW", certificate: Buffer.alloc(32, 0x30).toString("base64"), encryptedKeyPair: Buffer.alloc(128, 1).toString("base64"), pin: "00000000" },
+    deleteContainer: { origin: ORIGIN, tokenSerial: SERIAL, container: "OLD", pin: "00000000" },
   };
 
   it("has a valid example for every method of the protocol", () => {

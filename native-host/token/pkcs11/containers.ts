@@ -77,11 +77,19 @@ function publicKeyInfo(publicKey: SessionObject, algorithm: GeneratedKeyAlgorith
   return sm2PublicKeyInfo(point.length === 67 && point[0] === 0x04 && point[1] === 65 ? point.subarray(2) : point);
 }
 
+/** The one pair with this id when a certificate's label names none (vendor tools label certificates their own way). */
+function soleOwner(pairs: PairObjects[], id: string): PairObjects | undefined {
+  const owners = pairs.filter((pair) => pair.id === id);
+  return owners.length === 1 ? owners[0] : undefined;
+}
+
 async function pairsOf(session: Session): Promise<PairObjects[]> {
   const pairs = new Map<string, PairObjects>();
+  // Some middleware reuses CKA_IDs across containers: a pair is its label and its id.
+  const pairKey = (id: string, label: string) => `${label}\u0000${id}`;
   const pairFor = (id: string, label: string) => {
-    let pair = pairs.get(id);
-    if (!pair) pairs.set(id, (pair = { id, label, publicKey: null, certificate: null, sign: true, keyAlgorithm: null }));
+    let pair = pairs.get(pairKey(id, label));
+    if (!pair) pairs.set(pairKey(id, label), (pair = { id, label, publicKey: null, certificate: null, sign: true, keyAlgorithm: null }));
     return pair;
   };
   for (const publicKey of objectsOf(session, { class: ObjectClass.PUBLIC_KEY })) {
@@ -90,8 +98,8 @@ async function pairsOf(session: Session): Promise<PairObjects[]> {
     Object.assign(pair, { publicKey, sign: verify !== false, keyAlgorithm: algorithmOfKey(publicKey) });
   }
   for (const certificate of objectsOf(session, { class: ObjectClass.CERTIFICATE })) {
-    const { id, value } = attributes(certificate, { id: null, value: null });
-    const pair = pairs.get(hexOf(id));
+    const { id, label, value } = attributes(certificate, { id: null, label: null, value: null });
+    const pair = pairs.get(pairKey(hexOf(id), textOf(label))) ?? soleOwner([...pairs.values()], hexOf(id));
     if (!pair || !Buffer.isBuffer(value)) continue;
     pair.certificate = value;
     pair.sign = await certificateSigns(value).catch(() => pair.sign);
@@ -154,7 +162,7 @@ function pairOf(container: KeyContainer, purpose: "sign" | "encrypt"): string {
 export function importCertificate(session: Session, container: KeyContainer, purpose: "sign" | "encrypt", der: Uint8Array): void {
   const id = Buffer.from(pairOf(container, purpose), "hex");
   // One certificate per pair: an older one with the same id goes once the new one is written.
-  const older = objectsOf(session, { class: ObjectClass.CERTIFICATE, id });
+  const older = certificatesOf(session, container.name, id);
   // CKA_SUBJECT, CKA_ISSUER and CKA_SERIAL_NUMBER as vendor tools write them (SoftHSM2 requires the subject).
   const fields = readX509(der);
   const template = {
@@ -173,7 +181,7 @@ export function importCertificate(session: Session, container: KeyContainer, pur
 export function importEncryptionKeyPair(session: Session, container: KeyContainer, pair: WrappedKeyPair, available: Set<number> | null, modulePath: string): void {
   const signId = Buffer.from(pairOf(container, "sign"), "hex");
   const { mechanism, keyType } = sm2Mechanism(available, SM2_WRAPPED_KEY_MECHANISMS, "enveloped key-pair import", modulePath);
-  const [signing] = objectsOf(session, { class: ObjectClass.PRIVATE_KEY, id: signId });
+  const [signing] = objectsOf(session, { class: ObjectClass.PRIVATE_KEY, id: signId, label: container.name });
   if (!signing) throw new YztError("LOGIN_REQUIRED", "the signing key is not visible: the PIN must be verified first");
   const id = randomBytes(16);
   const common = { token: true, id, label: container.name, keyType };
@@ -190,10 +198,24 @@ export function importEncryptionKeyPair(session: Session, container: KeyContaine
   }
 }
 
-/** The container's pairs with their certificates: certificates first, so no certificate ever lists without its key. */
+/**
+ * A pair's certificates: those with its label, and those of another label when no other container has a
+ * key with this id (as pairsOf reads them).
+ */
+function certificatesOf(session: Session, label: string, id: Buffer): SessionObject[] {
+  const otherOwner = objectsOf(session, { class: ObjectClass.PUBLIC_KEY, id }).some((key) => textOf(attributeValue(key, "label")) !== label);
+  return objectsOf(session, { class: ObjectClass.CERTIFICATE, id }).filter((certificate) => !otherOwner || textOf(attributeValue(certificate, "label")) === label);
+}
+
+/**
+ * The container's pairs with their certificates: certificates first, so no certificate ever lists without its
+ * key. Only objects of this container: another one may reuse its CKA_IDs.
+ */
 export function deleteContainer(session: Session, container: KeyContainer): void {
   const ids = [container.signKeyId, container.encryptKeyId].filter((id): id is string => id !== null).map((id) => Buffer.from(id, "hex"));
-  for (const objectClass of [ObjectClass.CERTIFICATE, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY]) {
-    for (const id of ids) for (const object of objectsOf(session, { class: objectClass, id })) guard(() => object.destroy());
+  if (ids.length === 0) throw new YztError("BAD_REQUEST", `container ${container.name} holds no key pair yzt-bridge can read: nothing was deleted`);
+  for (const id of ids) for (const object of certificatesOf(session, container.name, id)) guard(() => object.destroy());
+  for (const objectClass of [ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY]) {
+    for (const id of ids) for (const object of objectsOf(session, { class: objectClass, id, label: container.name })) guard(() => object.destroy());
   }
 }

@@ -5,6 +5,7 @@
  * device (device.ts) hands this module its handles through `SkfKeyAccess`; the host decides what may be
  * written (token/key-lifecycle.ts), this module only says it to the library.
  */
+import { readX509 } from "../../../crypto/x509-reader.js";
 import { YztError } from "../../../protocol/errors.js";
 import { rsaPublicKeyInfo, sm2PublicKeyInfo } from "../../../crypto/public-key.js";
 import { encodeEnvelopedKeyBlob, parseEnvelopedKeyPair } from "../../../crypto/enveloped-key.js";
@@ -56,7 +57,8 @@ function publicKeyInfo(blob: Uint8Array, algorithm: GeneratedKeyAlgorithm, ulong
 
 /** A pair's public key, or null when the container has no such pair (the library says so in its own way). */
 function exportPublicKey(access: SkfKeyAccess, handle: SkfHandle, sign: boolean, algorithm: GeneratedKeyAlgorithm): Uint8Array | null {
-  const { SKF_ExportPublicKey } = requireFunctions(access.binding, ["SKF_ExportPublicKey"], "read public keys");
+  const { SKF_ExportPublicKey } = access.binding.fn;
+  if (!SKF_ExportPublicKey) return null; // optional: the certificate tells the key where there is one
   let blob: Buffer;
   try {
     blob = readSized(access.binding, "SKF_ExportPublicKey", (buffer, length) => SKF_ExportPublicKey(handle, sign ? 1 : 0, buffer, length));
@@ -65,6 +67,15 @@ function exportPublicKey(access: SkfKeyAccess, handle: SkfHandle, sign: boolean,
     return null;
   }
   return publicKeyInfo(blob, algorithm, access.binding.ulongBytes);
+}
+
+/** The public key a certificate names, or null for bytes that are no certificate. */
+function keyOfCertificate(der: Uint8Array): Uint8Array | null {
+  try {
+    return readX509(der).spki;
+  } catch {
+    return null;
+  }
 }
 
 export function listContainers(access: SkfKeyAccess): KeyContainer[] {
@@ -78,11 +89,13 @@ export function listContainers(access: SkfKeyAccess): KeyContainer[] {
     };
     if (keyAlgorithm === null) return container;
     for (const sign of [true, false]) {
-      const publicKey = exportPublicKey(access, handle, sign, keyAlgorithm);
+      // The certificate is read whatever the public-key export says: a library that fails that export must
+      // not hide a certificate (the delete guard counts on seeing every one); its key is then the certificate's.
+      const certificate = access.exportCertificate(handle, sign);
+      const publicKey = exportPublicKey(access, handle, sign, keyAlgorithm) ?? (certificate ? keyOfCertificate(certificate) : null);
       if (publicKey === null) continue;
       const keyId = skfKeyId(index, sign);
       access.registerKey(keyId, { container: name, type: type[0], sign });
-      const certificate = access.exportCertificate(handle, sign);
       if (sign) Object.assign(container, { signKeyId: keyId, signPublicKey: publicKey, signCertificate: certificate });
       else Object.assign(container, { encryptKeyId: keyId, encryptPublicKey: publicKey, encryptCertificate: certificate });
     }
