@@ -28,6 +28,8 @@ export interface ConsentContext {
   error?: { code: string; message: string; data?: Record<string, unknown> };
   /** The outcome is final (a wrong admin PIN): the window stays only to say so. */
   final?: boolean;
+  /** An import: whom the certificate to be written names, and until when, so the user sees what goes in. */
+  newCertificate?: { holderName: string; creditCode: string; notAfter: string };
 }
 
 export interface ConsentRequest {
@@ -36,6 +38,8 @@ export interface ConsentRequest {
   container?: string;
   /** Unlock: the new PIN the site sent; without one the user chooses it here. */
   newPinFromSite?: string;
+  /** An import: the certificate (base64 DER) the site wants written. */
+  certificate?: string;
 }
 
 /** What the user typed, handed to the write. */
@@ -45,10 +49,12 @@ export interface ConsentInput {
 }
 
 async function contextFor(host: NativeHostClient, caller: Caller, request: ConsentRequest): Promise<ConsentContext> {
-  const [tokens, certificates, session] = await Promise.all([
+  const [tokens, certificates, session, incoming] = await Promise.all([
     host.request("listTokens", {}),
     host.request("listCertificates", { tokenSerial: request.tokenSerial }),
     request.action === "unlock" ? Promise.resolve({ active: true }) : host.request("sessionStatus", { origin: caller.origin, tokenSerial: request.tokenSerial }),
+    // A certificate that cannot be read is refused here, before any window: nothing would be written anyway.
+    request.certificate === undefined ? Promise.resolve(null) : host.request("certificateInfo", { certificate: request.certificate }),
   ]);
   const token = tokens.find((candidate) => candidate.serial === request.tokenSerial && candidate.present);
   if (!token) throw new YztError("NO_TOKEN", "请插入证书 (insert the USB key)", { tokenSerial: request.tokenSerial });
@@ -60,6 +66,7 @@ async function contextFor(host: NativeHostClient, caller: Caller, request: Conse
     choosesNewPin: request.action === "unlock" && request.newPinFromSite === undefined,
     newPinFromSite: request.newPinFromSite !== undefined,
     retriesLeft: request.action === "unlock" ? null : token.pin.retriesLeft,
+    ...(incoming ? { newCertificate: { holderName: incoming.holderName, creditCode: incoming.creditCode ?? "", notAfter: incoming.notAfter } } : {}),
   };
 }
 

@@ -25,8 +25,12 @@ const pinOf = (input: ConsentInput) => (input.pin ? { pin: input.pin } : {});
 
 export function createLifecycleHandlers(host: NativeHostClient): { [M in LifecycleMethod]: Handler<M> } {
   /** A write behind its consent window. */
-  const consented = <T>(caller: Caller, action: ConsentAction, params: { tokenSerial: string; container?: string }, write: (input: ConsentInput) => Promise<T>) =>
-    withConsent(host, caller, { action, tokenSerial: params.tokenSerial, ...(params.container !== undefined ? { container: params.container } : {}) }, write);
+  const consented = <T>(caller: Caller, action: ConsentAction, params: { tokenSerial: string; container?: string; certificate?: string }, write: (input: ConsentInput) => Promise<T>) =>
+    withConsent(host, caller, {
+      action, tokenSerial: params.tokenSerial,
+      ...(params.container !== undefined ? { container: params.container } : {}),
+      ...(params.certificate !== undefined ? { certificate: params.certificate } : {}),
+    }, write);
 
   return {
     async unlockPin(params, caller) {

@@ -30,6 +30,12 @@ function render(context: ConsentContext, form: HTMLFormElement): void {
   document.getElementById("holder")!.textContent = context.holderName || t("consentUnknownHolder");
   document.getElementById("token")!.textContent = `${t("token")}: ${context.tokenLabel} (${context.tokenSerial})`;
   document.getElementById("what")!.textContent = t(`consentText_${context.action}`, [context.holderName || t("consentUnknownHolder"), context.container ?? ""]);
+  const incoming = document.getElementById("new-certificate")!;
+  incoming.hidden = !context.newCertificate;
+  if (context.newCertificate) {
+    const { holderName, creditCode, notAfter } = context.newCertificate;
+    incoming.textContent = t("consentNewCertificate", [holderName || t("consentUnknownHolder"), creditCode || "-", notAfter.slice(0, 10)]);
+  }
   document.getElementById("pin-field")!.hidden = !context.needsPin;
   field(form, "pin").required = context.needsPin;
   const retries = document.getElementById("retries")!;

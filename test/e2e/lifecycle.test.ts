@@ -185,10 +185,13 @@ describe(`the certificate's life cycle in chromium (${process.env.YZT_TEST_BACKE
     const xtx = (name: string, ...params: unknown[]) => rawFrame(issuer, { xtx_func_name: name, call_cmd_id: `r_${++frameNumber}`, param: params }, false, WRITE_TIMEOUT_MS).then((reply) => reply.retVal);
     /** A write: its consent window is answered (the PIN typed in the first) while the frame waits. */
     const answered = new Set<Page>();
+    /** What each window said about the certificate to be written ("" when it named none). */
+    const incoming: string[] = [];
     const consented = async (name: string, ...params: unknown[]) => {
       const reply = xtx(name, ...params);
       const consent = await waitForDialog(session.browser, "consent", WRITE_TIMEOUT_MS, answered);
       answered.add(consent);
+      incoming.push(await consent.$eval("#new-certificate", (element) => ((element as HTMLElement).hidden ? "" : element.textContent ?? "")));
       if (await consent.$("#pin-field:not([hidden])")) await consent.type("input[name=pin]", PIN);
       await press(consent, "button[type=submit]");
       return reply;
@@ -211,6 +214,8 @@ describe(`the certificate's life cycle in chromium (${process.env.YZT_TEST_BACKE
     // The old container goes last, named by its certID's key id as tax-hall pages know it.
     expect(await consented("DeleteContainer", RENEWED_KEY, oldKeyId)).toBe("true");
 
+    // The two imports showed whom the new certificates name; the key-pair and delete windows named none.
+    expect(incoming.map((text) => text.includes(COMPANY))).toEqual([false, true, true, false]);
     const containers = await containersOf(RENEWED_KEY);
     expect(containers.map((entry) => entry.name)).toEqual([container]);
     expect(containers[0]).toMatchObject({ signCertificate: issued.signCertificate, encryptCertificate: issued.encryptCertificate });
