@@ -15,7 +15,7 @@ import { readX509 } from "../../../crypto/x509-reader.js";
 import { derElement } from "../../../protocol/der.js";
 import type { GeneratedKeyAlgorithm, KeyContainer, WrappedKeyPair } from "../device.js";
 import { guard } from "./errors.js";
-import { SM2_KEY_PAIR_MECHANISMS, SM2_WRAPPED_KEY_MECHANISMS } from "./mechanisms.js";
+import { SM2_KEY_PAIR_MECHANISMS, SM2_KEY_TYPES, SM2_WRAPPED_KEY_MECHANISMS } from "./mechanisms.js";
 
 /** DER of the SM2 curve OID 1.2.156.10197.1.301, the EC parameters of SM2 keys. */
 const SM2_CURVE_PARAMS = Buffer.from("06082a811ccf5501822d", "hex");
@@ -63,6 +63,7 @@ async function certificateSigns(der: Buffer): Promise<boolean> {
 function algorithmOfKey(publicKey: SessionObject): GeneratedKeyAlgorithm | null {
   const { keyType } = attributes(publicKey, { keyType: null });
   if (keyType === KeyType.RSA) return "RSA";
+  if (typeof keyType === "number" && SM2_KEY_TYPES.has(keyType)) return "SM2";
   const paramsEC = attributeValue(publicKey, "paramsEC");
   return Buffer.isBuffer(paramsEC) && paramsEC.equals(SM2_CURVE_PARAMS) ? "SM2" : null;
 }

@@ -60,9 +60,17 @@ export const SM2_DECRYPT_MECHANISMS: readonly number[] = [0x80005303, 0x80008201
 
 /**
  * SM2 key-pair generation, with the key type the generated objects carry: the virtual token's
- * CKM_VTOKEN_SM2_KEY_PAIR_GEN with CKK_VTOKEN_SM2. Vendors' numbers go here as their headers become known.
+ * CKM_VTOKEN_SM2_KEY_PAIR_GEN with CKK_VTOKEN_SM2, and the Sansec / Koal family's CKM_SM2_KEY_PAIR_GEN
+ * (CKM_VENDOR_DEFINED + 0x8001, beside the CKM_SM3_SM2 at + 0x8100 above) with CKK_SM2 (CKK_VENDOR_DEFINED + 4).
+ * The first one the token lists is used; more vendors' numbers go here as their headers become known.
  */
-export const SM2_KEY_PAIR_MECHANISMS: readonly { mechanism: number; keyType: number }[] = [{ mechanism: 0x80005304, keyType: 0x80005300 }];
+export const SM2_KEY_PAIR_MECHANISMS: readonly { mechanism: number; keyType: number }[] = [
+  { mechanism: 0x80005304, keyType: 0x80005300 },
+  { mechanism: 0x80008001, keyType: 0x80000004 },
+];
+
+/** Key types that are SM2 keys whatever their CKA_EC_PARAMS say (vendor libraries may leave them out). */
+export const SM2_KEY_TYPES: ReadonlySet<number> = new Set(SM2_KEY_PAIR_MECHANISMS.map((entry) => entry.keyType));
 
 /**
  * Import of the encryption pair a CA's key-management centre wrapped to the signing key (C_UnwrapKey with the
