@@ -196,6 +196,7 @@ describe("XTXApp key life-cycle functions (issuer pages: 证书更新, 证书解
     expect(await service.run("ExportPKCS10", ["S1", "YZT-RENEW-1", "CN=北京甲公司,O=北京甲公司,C=CN", true])).toBe("UEtDUzEw");
     expect(await service.run("ImportSignCert", ["S1", "YZT-RENEW-1", "Q0VSVA=="])).toBe(true);
     expect(await service.run("ImportEncCert", ["S1", "YZT-RENEW-1", "RU5DQw==", "QkxPQg=="])).toBe(true);
+    expect(await service.run("ImportEncCertEx", ["S1", "YZT-RENEW-2", "RU5DQw==", "QkxPQg==", 0x401])).toBe(true);
     expect(await service.run("IsContainerExist", ["S1", "YZT-RENEW-1"])).toBe(true);
     expect(await service.run("IsContainerExist", ["S1", "NO-SUCH"])).toBe(false);
     expect(await service.run("GetContainerCount", ["S1"])).toBe(2);
@@ -208,6 +209,7 @@ describe("XTXApp key life-cycle functions (issuer pages: 证书更新, 证书解
       ["createCertificateRequest", { tokenSerial: "S1", container: "YZT-RENEW-1", subject: "CN=北京甲公司,O=北京甲公司,C=CN" }],
       ["importCertificate", { tokenSerial: "S1", container: "YZT-RENEW-1", certificate: "Q0VSVA==" }],
       ["importCertificate", { tokenSerial: "S1", container: "YZT-RENEW-1", certificate: "RU5DQw==", encryptedKeyPair: "QkxPQg==" }],
+      ["importCertificate", { tokenSerial: "S1", container: "YZT-RENEW-2", certificate: "RU5DQw==", encryptedKeyPair: "QkxPQg==" }],
       ["deleteContainer", { tokenSerial: "S1", container: "SM2-0101" }],
     ]);
   });
@@ -236,7 +238,7 @@ describe("XTXApp key life-cycle functions (issuer pages: 证书更新, 证书解
     const service = createXtxService(fakeBridge());
     for (const [name, params, failed] of [
       ["GenerateKeyPair", ["S1", "C1", "SM2", true], false], ["ExportPKCS10", ["S1", "C1", "CN=x", true], ""], ["ImportSignCert", ["S1", "C1", "Q0VSVA=="], false],
-      ["ImportEncCert", ["S1", "C1", "Q0VSVA==", "QkxPQg=="], false], ["DeleteContainer", ["S1", "C1"], false], ["IsContainerExist", ["S1", "C1"], false], ["ExportPubKey", ["S1", "C1", true], ""],
+      ["ImportEncCert", ["S1", "C1", "Q0VSVA==", "QkxPQg=="], false], ["ImportEncCertEx", ["S1", "C1", "Q0VSVA==", "QkxPQg==", 0x401], false], ["DeleteContainer", ["S1", "C1"], false], ["IsContainerExist", ["S1", "C1"], false], ["ExportPubKey", ["S1", "C1", true], ""],
     ] as const) {
       expect(await service.run(name, [...params])).toBe(failed);
       expect(await service.run("SOF_GetLastError", [])).toBe(0x0b000004);

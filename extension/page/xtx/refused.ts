@@ -23,11 +23,11 @@ const GROUPS: RefusalGroup[] = [
     },
   },
   {
-    // GenerateKeyPair, ExportPubKey, ExportPKCS10, ImportSignCert, ImportEncCert, IsContainerExist and DeleteContainer
+    // GenerateKeyPair, ExportPubKey, ExportPKCS10, ImportSignCert, ImportEncCert(Ex), IsContainerExist and DeleteContainer
     // are served to issuer sites (functions/lifecycle.ts), which refuses them to every other site with this reason.
     reason: KEY_WRITE_REFUSAL,
     functions: {
-      ImportEncCertEx: "bool", WriteFile: "bool", WriteFileEx: "bool", WriteFileBase64: "bool", ReadFile: "string", ReadFileEx: "string",
+      WriteFile: "bool", WriteFileEx: "bool", WriteFileBase64: "bool", ReadFile: "string", ReadFileEx: "string",
       DeleteFile: "bool", EnumFilesInDevice: "string", DeleteOldContainer: "bool",
       InitDevice: "bool", InitDeviceEx: "bool", InitDeviceWithAppName: "bool", GetENVSN: "string", SetENVSN: "bool", AddSignInfo: "bool",
       ImportPfxToDevice: "bool", ExportPfxFromDevice: "string", SOF_UpdateCert: "number", SOF_UpdateCertEx: "number", SetUserConfig: "bool",

@@ -67,6 +67,11 @@ async function unlock(context: XtxContext, sn: unknown, adminPin: unknown, newPi
   return true;
 }
 
+async function importEncryption(context: XtxContext, sn: unknown, container: unknown, certificate: unknown, encryptedKeyPair: unknown): Promise<boolean> {
+  await context.bridge.call("importCertificate", { ...containerArgs(sn, container), certificate: String(certificate ?? ""), encryptedKeyPair: String(encryptedKeyPair ?? "") });
+  return true;
+}
+
 export const lifecycleFunctions: Record<string, XtxFunction> = {
   GenerateKeyPair: refusable("GenerateKeyPair", "bool", async (context, sn, container, keyType, bSign) => {
     requireSigningPair(bSign);
@@ -87,10 +92,10 @@ export const lifecycleFunctions: Record<string, XtxFunction> = {
     await context.bridge.call("importCertificate", { ...containerArgs(sn, container), certificate: String(certificate ?? "") });
     return true;
   }),
-  ImportEncCert: refusable("ImportEncCert", "bool", async (context, sn, container, certificate, encryptedKeyPair) => {
-    await context.bridge.call("importCertificate", { ...containerArgs(sn, container), certificate: String(certificate ?? ""), encryptedKeyPair: String(encryptedKeyPair ?? "") });
-    return true;
-  }),
+  ImportEncCert: refusable("ImportEncCert", "bool", (context, sn, container, certificate, encryptedKeyPair) => importEncryption(context, sn, container, certificate, encryptedKeyPair)),
+  // The Ex form adds the symmetric algorithm of the wrapped key, which both forms we take (GM/T 0016's blob,
+  // GM/T 0009's DER) carry themselves: the pair's own field is the one that counts.
+  ImportEncCertEx: refusable("ImportEncCertEx", "bool", (context, sn, container, certificate, encryptedKeyPair) => importEncryption(context, sn, container, certificate, encryptedKeyPair)),
   IsContainerExist: refusable("IsContainerExist", "bool", async (context, sn, container) => findContainer(await listContainers(context, sn), String(container ?? "")) !== undefined),
   DeleteContainer: refusable("DeleteContainer", "bool", async (context, sn, container) => {
     await context.bridge.call("deleteContainer", containerArgs(sn, container));
