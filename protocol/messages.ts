@@ -67,9 +67,14 @@ export const subjectDnSchema = string({ min: 3, max: 1024 });
 /** The KMC's encryption key pair: GM/T 0016 ENVELOPEDKEYBLOB or GM/T 0009 SM2EnvelopedKey, base64. */
 export const encryptedKeyPairSchema = base64(4096, 64);
 
+/** Whether a PIN is one a token would accept: its length in range, printable ASCII only. */
+export function pinFollowsRules(pin: string): boolean {
+  return pin.length >= PIN_MIN_LENGTH && pin.length <= PIN_MAX_LENGTH && /^[\x21-\x7e]+$/.test(pin);
+}
+
 /** PIN_INVALID (not BAD_REQUEST) for PINs a token would never accept, so the UI can say why. */
 export function checkPinRules(pin: string, field = "pin"): void {
-  if (pin.length < PIN_MIN_LENGTH || pin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(pin)) {
+  if (!pinFollowsRules(pin)) {
     throw new YztError("PIN_INVALID", `${field} must be ${PIN_MIN_LENGTH}..${PIN_MAX_LENGTH} printable ASCII characters`);
   }
 }

@@ -2,8 +2,7 @@
  * Change-PIN dialog: `oldPin`, `newPin`, `confirmPin` (API.md section 3); rules are checked again by the host.
  * After a login with a new key's initial PIN it opens by itself and explains why (`#initial`).
  */
-import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../protocol/messages.js";
-import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { cancelOnEscape, errorText, localize, markReady, newPinProblem, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 interface ChangePinContext {
   tokenSerial: string;
@@ -14,10 +13,7 @@ interface ChangePinContext {
 }
 
 function localCheck(oldPin: string, newPin: string, confirmPin: string): string | null {
-  if (!oldPin || !newPin || !confirmPin) return t("error_fillAll");
-  if (newPin.length < PIN_MIN_LENGTH || newPin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(newPin)) return t("pinRules");
-  if (newPin !== confirmPin) return t("error_pinMismatch");
-  return null;
+  return oldPin ? newPinProblem(newPin, confirmPin) : t("error_fillAll");
 }
 
 async function init(): Promise<void> {

@@ -1,5 +1,6 @@
 /** Shared bits of the extension pages: i18n, talking to the background, small DOM helpers. */
 import browser from "webextension-polyfill";
+import { pinFollowsRules } from "../../protocol/messages.js";
 
 export function t(key: string, substitutions?: string | string[]): string {
   return browser.i18n.getMessage(key, substitutions) || key;
@@ -78,4 +79,12 @@ export function cancelOnEscape(): void {
 export function markReady(form: HTMLFormElement, enable = true): void {
   for (const button of form.querySelectorAll<HTMLButtonElement>("button[type=submit]")) button.disabled = !enable;
   form.dataset.ready = "true";
+}
+
+/** What is wrong with a new PIN and its confirmation as typed, or null; the host checks the rules again. */
+export function newPinProblem(newPin: string, confirmPin: string): string | null {
+  if (!newPin || !confirmPin) return t("error_fillAll");
+  if (!pinFollowsRules(newPin)) return t("pinRules");
+  if (newPin !== confirmPin) return t("error_pinMismatch");
+  return null;
 }

@@ -4,9 +4,8 @@
  * will be written. The user PIN is typed here when the site holds no session on the key; for an unlock
  * without a PIN from the site, the new PIN too. Cancel writes nothing.
  */
-import { PIN_MAX_LENGTH, PIN_MIN_LENGTH } from "../../protocol/messages.js";
 import type { ConsentContext } from "../background/consent.js";
-import { cancelOnEscape, errorText, localize, markReady, promptCancel, promptContext, promptSubmit, t } from "./common.js";
+import { cancelOnEscape, errorText, localize, markReady, newPinProblem, promptCancel, promptContext, promptSubmit, t } from "./common.js";
 
 function field(form: HTMLFormElement, name: string): HTMLInputElement {
   return form.elements.namedItem(name) as HTMLInputElement;
@@ -49,12 +48,7 @@ function render(context: ConsentContext, form: HTMLFormElement): void {
 
 function localCheck(context: ConsentContext, form: HTMLFormElement): string | null {
   if (context.needsPin && !field(form, "pin").value) return t("error_fillAll");
-  if (!context.choosesNewPin) return null;
-  const newPin = field(form, "newPin").value;
-  if (!newPin || !field(form, "confirmPin").value) return t("error_fillAll");
-  if (newPin.length < PIN_MIN_LENGTH || newPin.length > PIN_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(newPin)) return t("pinRules");
-  if (newPin !== field(form, "confirmPin").value) return t("error_pinMismatch");
-  return null;
+  return context.choosesNewPin ? newPinProblem(field(form, "newPin").value, field(form, "confirmPin").value) : null;
 }
 
 async function init(): Promise<void> {
