@@ -10,12 +10,13 @@
  *
  * Written with 1.2.156.10197.1.104 (SM4, GM/T 0006) and no parameters, ECB being what GM/T 0009 implies; read
  * also with 1.2.156.10197.1.104.1 (sm4-ecb, as OpenSSL and Go's gmsm write it) and a NULL parameter.
- * SM2Cipher is the DER sm2-encrypt.ts produces and tokens' CKM_SM2 decryption takes.
+ * SM2Cipher (sm2-cipher.ts) is the DER sm2-encrypt.ts produces and tokens' CKM_SM2 decryption takes.
  */
-import { concatBytes, derElement, derUnsignedInteger, expectTag, readTlv, type Tlv } from "../protocol/der.js";
+import { concatBytes, derElement, expectTag, readTlv, type Tlv } from "../protocol/der.js";
 import { badRequest, YztError } from "../protocol/errors.js";
 import { derAlgorithmIdentifier, derBitString } from "./der-writer.js";
-import { checkEnvelopedKeyPair, padLeft, type EnvelopedKeyPair, type Sm2CipherParts } from "./enveloped-key-pair.js";
+import { checkEnvelopedKeyPair, padLeft, type EnvelopedKeyPair } from "./enveloped-key-pair.js";
+import { sm2CipherToDer, type Sm2CipherParts } from "./sm2-cipher.js";
 import { childrenOf, contentOf, decodeOid } from "./x509-reader.js";
 
 const SM4 = "1.2.156.10197.1.104";
@@ -65,10 +66,6 @@ export function sm2CipherFromDer(der: Uint8Array): Sm2CipherParts {
   } catch (error) {
     throw badRequest(`SM2Cipher: ${error instanceof Error ? error.message : String(error)}`);
   }
-}
-
-export function sm2CipherToDer(parts: Sm2CipherParts): Uint8Array {
-  return derElement(0x30, derUnsignedInteger(parts.x), derUnsignedInteger(parts.y), derElement(0x04, parts.hash), derElement(0x04, parts.cipher));
 }
 
 function checkAlgorithm(der: Uint8Array, tlv: Tlv): void {

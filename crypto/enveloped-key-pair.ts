@@ -7,19 +7,9 @@
  * (no padding) under a fresh 16-byte SM4 key; that SM4 key SM2-encrypted to the container's SIGNING key.
  */
 import { badRequest } from "../protocol/errors.js";
+import type { Sm2CipherParts } from "./sm2-cipher.js";
 import { parsePublicPoint } from "./sm2-digest.js";
 import { bytesToBigInt, isOnCurve } from "./sm2-params.js";
-
-/** An SM2 ciphertext (GM/T 0003.4) in parts: C1 = (x, y), C3 = hash, C2 = cipher. */
-export interface Sm2CipherParts {
-  /** C1's coordinates, 32 bytes each, big-endian. */
-  x: Uint8Array;
-  y: Uint8Array;
-  /** C3 = SM3(x2‖M‖y2), 32 bytes. */
-  hash: Uint8Array;
-  /** C2, as long as the message: 16 bytes for an SM4 key. */
-  cipher: Uint8Array;
-}
 
 export interface EnvelopedKeyPair {
   /** SGD_SM4_ECB in a blob; 1.2.156.10197.1.104(.1) in DER. The only one GM/T 0016 keys must support. */

@@ -10,16 +10,18 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { badRequest } from "../protocol/errors.js";
 import { concatBytes } from "../protocol/der.js";
 import { readEnvelopedKeyBlob } from "./enveloped-key-blob.js";
-import { readSm2EnvelopedKey, sm2CipherFromDer, sm2CipherToDer } from "./enveloped-key-der.js";
+import { readSm2EnvelopedKey, sm2CipherFromDer } from "./enveloped-key-der.js";
+import { sm2CipherToDer } from "./sm2-cipher.js";
 import { checkEnvelopedKeyPair, SM4_KEY_BYTES, type EnvelopedKeyPair } from "./enveloped-key-pair.js";
 import { sm2Encrypt } from "./sm2-encrypt.js";
 import { parsePublicPoint } from "./sm2-digest.js";
 import { bigIntToBytes, bytesToBigInt, SM2_N } from "./sm2-params.js";
 import { sm2PublicFromPrivate } from "./sm2.js";
 
-export { checkEnvelopedKeyPair, type EnvelopedKeyPair, type Sm2CipherParts } from "./enveloped-key-pair.js";
+export { checkEnvelopedKeyPair, type EnvelopedKeyPair } from "./enveloped-key-pair.js";
+export { sm2CipherToDer, type Sm2CipherParts } from "./sm2-cipher.js";
 export { encodeEnvelopedKeyBlob, type UlongBytes } from "./enveloped-key-blob.js";
-export { encodeSm2EnvelopedKey, sm2CipherFromDer, sm2CipherToDer } from "./enveloped-key-der.js";
+export { encodeSm2EnvelopedKey, sm2CipherFromDer } from "./enveloped-key-der.js";
 
 const BLOB_VERSION_BYTE = 0x01;
 const DER_SEQUENCE = 0x30;

@@ -1,12 +1,13 @@
 /**
  * SM2 public-key encryption (GB/T 32918.4 / GM/T 0003.4), for SOF_PubKeyEncrypt and SM2 envelopes:
  * C1 = k·G, (x2, y2) = k·P, t = KDF(x2‖y2), C2 = M ⊕ t, C3 = SM3(x2‖M‖y2), written as the GM/T 0009 DER
- * SM2Ciphertext SEQUENCE { INTEGER x1, INTEGER y1, OCTET STRING C3, OCTET STRING C2 } that OpenSSL and vendor
+ * SM2Ciphertext (sm2-cipher.ts) SEQUENCE { INTEGER x1, INTEGER y1, OCTET STRING C3, OCTET STRING C2 } that OpenSSL and vendor
  * libraries (CKM_SM2_CIPHER_DER) take. Decryption happens on the token only.
  */
 import { randomBytes } from "node:crypto";
 import { YztError } from "../protocol/errors.js";
-import { concatBytes, derElement, derUnsignedInteger } from "../protocol/der.js";
+import { concatBytes } from "../protocol/der.js";
+import { sm2CipherToDer } from "./sm2-cipher.js";
 import { bigIntToBytes, bytesToBigInt, isOnCurve, multiplyBase, multiplyPoint, SM2_N } from "./sm2-curve.js";
 import { sm3 } from "./sm2-digest.js";
 
@@ -37,8 +38,6 @@ export function sm2Encrypt(publicPoint: Uint8Array, message: Uint8Array): Uint8A
     if (t.every((byte) => byte === 0)) continue; // the standard's "t all zero: choose another k"
     const c2 = message.map((byte, i) => byte ^ t[i]!);
     const c3 = sm3(x2, message, y2);
-    return derElement(
-      0x30, derUnsignedInteger(bigIntToBytes(c1.x, 32)), derUnsignedInteger(bigIntToBytes(c1.y, 32)), derElement(0x04, c3), derElement(0x04, c2),
-    );
+    return sm2CipherToDer({ x: bigIntToBytes(c1.x, 32), y: bigIntToBytes(c1.y, 32), hash: c3, cipher: c2 });
   }
 }

@@ -5,8 +5,9 @@
  * where it is 64 bits: the layouts with a ULONG field take its width (`UlongBytes`). 256-bit values sit
  * right-aligned in 64-byte fields (ECC_MAX_XCOORDINATE_BITS_LEN = 512). Names are the standard's.
  */
-import { concatBytes, derElement, derUnsignedInteger, expectTag, readTlv } from "../../../protocol/der.js";
+import { concatBytes, expectTag, readTlv } from "../../../protocol/der.js";
 import { YztError } from "../../../protocol/errors.js";
+import { sm2CipherToDer } from "../../../crypto/sm2-cipher.js";
 
 /** How wide a library's ULONG is: GM/T 0016's 4 bytes, or 8 in LP64 builds. */
 export type UlongBytes = 4 | 8;
@@ -171,14 +172,12 @@ export function blobToGmCiphertext(blob: Uint8Array, ulong: UlongBytes = 4): Uin
   if (ulong === 8 && view.getUint32(lengthAt + 4, true) !== 0) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
   const cipherLength = view.getUint32(lengthAt, true);
   if (header + cipherLength > blob.length) throw new RangeError("ECCCIPHERBLOB: CipherLen runs past the blob");
-  const octets = (bytes: Uint8Array) => derElement(0x04, bytes);
-  return derElement(
-    0x30,
-    derUnsignedInteger(fromField(blob, 0, "x")),
-    derUnsignedInteger(fromField(blob, ECC_FIELD_BYTES, "y")),
-    octets(blob.subarray(2 * ECC_FIELD_BYTES, 2 * ECC_FIELD_BYTES + 32)),
-    octets(blob.subarray(header, header + cipherLength)),
-  );
+  return sm2CipherToDer({
+    x: fromField(blob, 0, "x"),
+    y: fromField(blob, ECC_FIELD_BYTES, "y"),
+    hash: blob.subarray(2 * ECC_FIELD_BYTES, 2 * ECC_FIELD_BYTES + 32),
+    cipher: blob.subarray(header, header + cipherLength),
+  });
 }
 
 /** SGD_SM2_1: SM2 signing, the algorithm SKF_GenECCKeyPair is asked for. */
