@@ -7,6 +7,7 @@
  * LoginToken format, validation). It imports nothing of ours outside itself.
  */
 import { badRequest, YztError, type ErrorBody } from "./errors.js";
+import { containerSchema, encryptedKeyPairSchema, generatedKeyAlgorithmSchema, subjectDnSchema, type KeyWritingResults } from "./key-writing.js";
 import { originSchema } from "./origin.js";
 import type { LoginToken, SignResult, TokenInfo, YztCertificate } from "./types.js";
 import { base64, integer, literal, object, optional, refine, string, type Infer, type Schema } from "./validate.js";
@@ -55,17 +56,6 @@ export const cipherFormatSchema = literal("envelope", "raw");
 export const MAX_CIPHER_DATA_BYTES = 700 * 1024;
 /** SHA-256 and SM3 digests (and SM2's e) are all 32 bytes. */
 const DIGEST_BYTES = 32;
-
-/**
- * A key container as issuer pages name it: BJCA's pages pick names such as "{5F2A…}" or
- * "ContainerYYYYMMDD"; the key id of one of its pairs (the hex part of a certificate id) names it too.
- */
-export const containerSchema = string({ min: 1, max: 64, pattern: /^[\x21-\x7e]+$/, patternName: "a container name (printable ASCII)" });
-export const generatedKeyAlgorithmSchema = literal("SM2", "RSA");
-/** A subject DN as BJCA pages write it ("CN=…,O=…,C=CN"); parsed by crypto/certificate-request.ts. */
-export const subjectDnSchema = string({ min: 3, max: 1024 });
-/** The KMC's encryption key pair: GM/T 0016 ENVELOPEDKEYBLOB or GM/T 0009 SM2EnvelopedKey, base64. */
-export const encryptedKeyPairSchema = base64(4096, 64);
 
 /** Whether a PIN is one a token would accept: its length in range, printable ASCII only. */
 export function pinFollowsRules(pin: string): boolean {
@@ -164,17 +154,6 @@ export interface HelloResult {
   issuerOrigins?: string[];
 }
 
-/** A key container (listContainers): its pairs' key ids, public keys (SPKI) and certificates, base64. */
-export interface ContainerInfo {
-  name: string;
-  keyAlgorithm: "SM2" | "RSA" | null;
-  signKeyId?: string;
-  encryptKeyId?: string;
-  signPublicKey?: string;
-  encryptPublicKey?: string;
-  signCertificate?: string;
-  encryptCertificate?: string;
-}
 
 export interface LoginResult {
   tokenSerial: string;
@@ -195,7 +174,7 @@ export interface DiagnoseResult {
   checks: DiagnosticCheck[];
 }
 
-export interface ResultOf {
+export interface ResultOf extends KeyWritingResults {
   hello: HelloResult;
   listTokens: TokenInfo[];
   listCertificates: YztCertificate[];
@@ -207,12 +186,6 @@ export interface ResultOf {
   diagnose: DiagnoseResult;
   repair: DiagnoseResult & { actions: string[] };
   configure: { idleTimeoutSeconds: number };
-  unlockPin: { unlocked: true };
-  listContainers: { containers: ContainerInfo[] };
-  generateKeyPair: { container: string; publicKey: string };
-  createCertificateRequest: { request: string };
-  importCertificate: { purpose: "sign" | "encrypt"; certificateId: string };
-  deleteContainer: { deleted: string };
   certificateInfo: CertificateInfo;
   verifyRaw: { valid: boolean };
   verifyMessage: VerifyMessageResult;

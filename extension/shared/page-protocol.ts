@@ -4,10 +4,10 @@
  * nothing; the background re-validates here and stamps the origin from the browser.
  */
 import { badRequest } from "../../protocol/errors.js";
+import { containerSchema, encryptedKeyPairSchema, generatedKeyAlgorithmSchema, subjectDnSchema } from "../../protocol/key-writing.js";
 import {
-  certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, containerSchema, encryptedKeyPairSchema, envelopeCipherSchema,
-  generatedKeyAlgorithmSchema, hashAlgorithmSchema, sm2IdSchema, MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema,
-  signFormatSchema, subjectDnSchema, tokenSerialSchema,
+  certificateIdSchema, challengeSchema, cipherFormatSchema, cmsProfileSchema, envelopeCipherSchema, hashAlgorithmSchema, sm2IdSchema,
+  MAX_CIPHER_DATA_BYTES, MAX_SIGN_DATA_BYTES, pinSchema, purposeFilterSchema, signFormatSchema, tokenSerialSchema,
 } from "../../protocol/messages.js";
 import { array, base64, integer, object, optional, refine, string, type Infer, type Schema } from "../../protocol/validate.js";
 

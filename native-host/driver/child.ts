@@ -19,6 +19,7 @@ import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey, S
 import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
 import { encodeFrame } from "../transport/framing.js";
 import { FdWriter } from "../transport/stdio.js";
+import { CONTAINER_WRITES, containerCall } from "./container-calls.js";
 import { hostFrames } from "./host-frames.js";
 import { candidateFromArgs, candidateFromLoadFrame, isSpareInvocation } from "./launch.js";
 import { dieWithHost } from "./orphan-guard.js";
@@ -42,8 +43,6 @@ interface OpenKey {
    */
   parsed: Map<string, { der: Uint8Array; parsed: Promise<SignerIdentity> }>;
 }
-
-const CONTAINER_WRITES = new Set<string>(["generateKeyPair", "importCertificate", "importEncryptionKeyPair", "deleteContainer"]);
 
 /** Calls after which the reply carries the PIN counter. */
 const PIN_CALLS = new Set<DriverRequest["call"]>(["pinReading", "login", "changePin", "unlock"]);
@@ -111,6 +110,8 @@ class Driver {
     const { device } = key;
     // Key ids may name other pairs once containers change: the certificates remembered by id go.
     if (CONTAINER_WRITES.has(request.call)) key.parsed.clear();
+    const containerWork = containerCall(device, request);
+    if (containerWork) return containerWork;
     switch (request.call) {
       case "pinReading":
         return null;
@@ -143,22 +144,6 @@ class Driver {
         const args = deviceArgs.unlock.parse(request.args, "args");
         return device.unlock(args.adminPin, args.newPin).then(() => null);
       }
-      case "containers":
-        return device.containers();
-      case "generateKeyPair": {
-        const args = deviceArgs.generateKeyPair.parse(request.args, "args");
-        return device.generateKeyPair(args.container, args.keyAlgorithm);
-      }
-      case "importCertificate": {
-        const args = deviceArgs.importCertificate.parse(request.args, "args");
-        return device.importCertificate(args.container, args.purpose, args.der).then(() => null);
-      }
-      case "importEncryptionKeyPair": {
-        const args = deviceArgs.importEncryptionKeyPair.parse(request.args, "args");
-        return device.importEncryptionKeyPair(args.container, args.pair).then(() => null);
-      }
-      case "deleteContainer":
-        return device.deleteContainer(deviceArgs.deleteContainer.parse(request.args, "args").container).then(() => null);
       default:
         throw new YztError("BAD_REQUEST", `unknown driver call ${request.call}`);
     }

@@ -11,7 +11,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { YztError } from "../../protocol/errors.js";
-import type { ContainerInfo } from "../../protocol/messages.js";
+import type { ContainerInfo } from "../../protocol/key-writing.js";
 import { certificateValidity, type ParsedCertificate } from "../../crypto/certificate-view.js";
 import { samePublicKey } from "../../crypto/public-key.js";
 import { publicPointOfSpki } from "../../crypto/sm2-certificate.js";

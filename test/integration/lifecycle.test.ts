@@ -12,7 +12,7 @@ import { readCertificateRequest } from "../../crypto/certificate-request.js";
 import { encodeEnvelopedKeyBlob, encodeSm2EnvelopedKey, wrapKeyPairFor } from "../../crypto/enveloped-key.js";
 import { sm2PublicKeyInfo } from "../../crypto/public-key.js";
 import { publicPointOfSpki } from "../../crypto/sm2-certificate.js";
-import type { ContainerInfo } from "../../protocol/messages.js";
+import type { ContainerInfo } from "../../protocol/key-writing.js";
 import type { YztCertificate } from "../../protocol/types.js";
 import { HostProcess, rejectionOf } from "../../scripts/host-process.js";
 import { verifyLoginToken } from "../../server/index.js";

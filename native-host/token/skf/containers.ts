@@ -20,7 +20,14 @@ import { skfKeyId } from "./key-ids.js";
 /** RSA pairs a key generates for renewal: 2048 bits, what CAs issue today. */
 const RSA_BITS = 2048;
 
-/** What the writer may use of its device: handles, the mapped error check, worker calls. */
+/** A pair of a container, as the device knows it by key id. */
+export interface ContainerKey {
+  container: string;
+  type: number;
+  sign: boolean;
+}
+
+/** What key writing (here) and decryption (decryption.ts) use of their device: handles, the mapped error check, worker calls. */
 export interface SkfKeyAccess {
   binding: SkfBinding;
   application(): SkfHandle;
@@ -28,7 +35,7 @@ export interface SkfKeyAccess {
   /** Closes a container's handle (before deleting it) and forgets every key id (container indices move). */
   forgetContainers(): void;
   /** Key ids of pairs that have no certificate yet (a certificate request signs with one). */
-  registerKey(keyId: string, key: { container: string; type: number; sign: boolean }): void;
+  registerKey(keyId: string, key: ContainerKey): void;
   exportCertificate(container: SkfHandle, sign: boolean): Uint8Array | null;
   check(code: number, call: string): void;
   removalAware<T>(work: () => T): T;

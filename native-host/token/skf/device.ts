@@ -1,9 +1,8 @@
 /**
  * The SKF adapter's key side: one device → its application → containers (GM/T 0016). A container holds a
  * signing pair and an encryption pair, each with its certificate (SKF_ExportCertificate bSignFlag TRUE /
- * FALSE). SM2 signing gets e = SM3(Z‖M) computed by the host (the signer ID is the caller's) and calls
- * SKF_ECCSignData; RSA signs a DigestInfo with SKF_RSASignData. Envelope keys are imported into the device
- * (SKF_ImportSessionKey) and the content decrypted there with SM4, so the content key never leaves the key.
+ * FALSE). Signing is signing.ts's, decryption (envelopes opened inside the key) decryption.ts's, key writing
+ * for renewal containers.ts's, all through the device's `SkfKeyAccess`.
  * Slow calls run on koffi's worker threads; handles are closed only once no such call uses them, and status
  * requests during such a call get the last PIN reading, so the main thread does not talk to a key a worker is
  * busy with. A dead handle (the key pulled out, perhaps put back) makes the library
@@ -16,24 +15,14 @@ import {
   adminPinFailure, type DeviceCertificate, type EnvelopeOpening, type GeneratedKeyAlgorithm, type KeyContainer, type KeyDevice, type KeyLibrary, type PinReading,
   type PresentKey, type SignerIdentity, type WrappedKeyPair,
 } from "../device.js";
-import { deleteContainer, generateKeyPair, importCertificate, importEncryptionKeyPair, listContainers, type SkfKeyAccess } from "./containers.js";
-import {
-  blockCipherParam, callerCipherBlob, CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, eccCipherBlobHeaderBytes, ECC_SIGNATURE_BLOB_BYTES,
-  eccSignatureToRs, nameBytes, parseNameList, SGD_SM4_CBC, USER_TYPE,
-} from "./abi.js";
-import { garbageLength, readSized, requireFunctions, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
+import { deleteContainer, generateKeyPair, importCertificate, importEncryptionKeyPair, listContainers, type ContainerKey, type SkfKeyAccess } from "./containers.js";
+import { decryptOnKey, openEnvelopeOnKey } from "./decryption.js";
+import { skfSigningKey } from "./signing.js";
+import { CONTAINER_ECC, CONTAINER_RSA, DEVINFO_BUFFER_BYTES, nameBytes, parseNameList, USER_TYPE } from "./abi.js";
+import { readSized, type HandleRef, type SkfBinding, type SkfFunctionName, type SkfHandle, type UlongRef } from "./binding.js";
 import { SAR, skfError } from "./errors.js";
 import { skfKeyId } from "./key-ids.js";
 import { WorkerCalls } from "./worker-calls.js";
-
-/** RSA-4096 signatures are 512 bytes; nothing an SKF key makes is longer. */
-const MAX_RSA_SIGNATURE_BYTES = 512;
-
-interface ContainerKey {
-  container: string;
-  type: number;
-  sign: boolean;
-}
 
 export class SkfDevice implements KeyDevice {
   readonly serial: string;
@@ -170,57 +159,16 @@ export class SkfDevice implements KeyDevice {
   }
 
   signingKey(keyId: string, certificate: SignerIdentity): SigningKey {
-    const key = this.containerKey(keyId);
-    const base = { keyAlgorithm: certificate.keyAlgorithm, certificate: certificate.der, ...(certificate.publicKeyPoint ? { publicKeyPoint: certificate.publicKeyPoint } : {}) };
-    if (certificate.keyAlgorithm === "SM2" && key.type === CONTAINER_ECC) return { ...base, primitive: (e) => this.signEcc(key, e) };
-    if (certificate.keyAlgorithm === "RSA" && key.type === CONTAINER_RSA) {
-      requireFunctions(this.binding, ["SKF_RSASignData"], "sign with RSA keys");
-      return { ...base, primitive: (digestInfo) => this.signRsa(key, digestInfo) };
-    }
-    throw new YztError("UNSUPPORTED_ALGORITHM", `SKF (GM/T 0016) keys sign with SM2 or RSA; this ${certificate.keyAlgorithm} certificate cannot be used through ${this.binding.path}`);
+    return skfSigningKey(this.access, this.containerKey(keyId), certificate);
   }
 
   /** Raw SM2 decryption through the vendor extension, where the library has it; envelopes need none. */
   async decrypt(keyId: string, keyAlgorithm: KeyAlgorithm, ciphertext: Uint8Array): Promise<Uint8Array> {
-    const key = this.containerKey(keyId);
-    const name = this.binding.fn.SKF_ECCPrvKeyDecrypt ? "SKF_ECCPrvKeyDecrypt" : null;
-    if (keyAlgorithm !== "SM2" || name === null) {
-      throw new YztError("UNSUPPORTED_ALGORITHM", `GM/T 0016 has no private-key decryption of raw ${keyAlgorithm} data and ${this.binding.path} offers no vendor extension for it: only envelopes (SOF_DecryptData) open with this key`);
-    }
-    const blob = Buffer.from(callerCipherBlob(ciphertext, this.binding.ulongBytes));
-    // SM2 plaintext is exactly as long as C2.
-    const plain = Buffer.alloc(Math.max(blob.length - eccCipherBlobHeaderBytes(this.binding.ulongBytes), 1));
-    const length: UlongRef = [plain.length];
-    this.check(await this.onWorker(name, this.openContainer(key.container), blob, plain, length), name);
-    if (length[0] > plain.length) throw garbageLength(this.binding, name, length[0]);
-    return new Uint8Array(plain.subarray(0, length[0]));
+    return decryptOnKey(this.access, this.containerKey(keyId), keyAlgorithm, ciphertext);
   }
 
   async openEnvelope(opening: EnvelopeOpening): Promise<Uint8Array> {
-    const key = this.containerKey(opening.keyId);
-    if (key.sign) {
-      // SKF_ImportSessionKey unwraps with the container's encryption pair, never its signing one.
-      throw new YztError("NO_CERTIFICATE", "the envelope is addressed to a signing certificate, whose key does not decrypt on an SKF key");
-    }
-    if (opening.content.cipher !== "SM4-CBC") {
-      throw new YztError("UNSUPPORTED_ALGORITHM", `the envelope's content cipher (${opening.content.cipherOid}) cannot be opened inside an SKF key, which knows SM4`);
-    }
-    const fn = requireFunctions(this.binding, ["SKF_ImportSessionKey", "SKF_DecryptInit", "SKF_Decrypt", "SKF_CloseHandle"], "open envelopes inside the key");
-    const wrapped = opening.keyAlgorithm === "SM2" ? callerCipherBlob(opening.wrappedKey, this.binding.ulongBytes) : opening.wrappedKey;
-    const sessionKey: HandleRef = [null];
-    this.check(fn.SKF_ImportSessionKey(this.openContainer(key.container), SGD_SM4_CBC, Buffer.from(wrapped), wrapped.length, sessionKey), "SKF_ImportSessionKey");
-    try {
-      this.check(fn.SKF_DecryptInit(sessionKey[0], blockCipherParam(opening.content.iv)), "SKF_DecryptInit");
-      const encrypted = Buffer.from(opening.content.encrypted);
-      // PKCS#5 plaintext is never longer than its ciphertext: one call, no size query to trip a vendor's state.
-      const plain = Buffer.alloc(Math.max(encrypted.length, 16));
-      const length: UlongRef = [plain.length];
-      this.check(await this.onWorker("SKF_Decrypt", sessionKey[0], encrypted, encrypted.length, plain, length), "SKF_Decrypt");
-      if (length[0] > plain.length) throw garbageLength(this.binding, "SKF_Decrypt", length[0]);
-      return new Uint8Array(plain.subarray(0, length[0]));
-    } finally {
-      fn.SKF_CloseHandle(sessionKey[0]);
-    }
+    return openEnvelopeOnKey(this.access, this.containerKey(opening.keyId), opening);
   }
 
   async changePin(oldPin: string, newPin: string): Promise<void> {
@@ -263,24 +211,6 @@ export class SkfDevice implements KeyDevice {
   /** An SKF call on koffi's worker thread, counted so that closing waits for it. */
   private onWorker(name: SkfFunctionName, ...args: unknown[]): Promise<number> {
     return this.calls.run(() => this.binding.callAsync(name, ...args));
-  }
-
-  private async signEcc(key: ContainerKey, e: Uint8Array): Promise<Uint8Array> {
-    const blob = Buffer.alloc(ECC_SIGNATURE_BLOB_BYTES);
-    this.check(await this.onWorker("SKF_ECCSignData", this.openContainer(key.container), Buffer.from(e), e.length, blob), "SKF_ECCSignData");
-    try {
-      return eccSignatureToRs(blob);
-    } catch (error) {
-      throw new YztError("INTERNAL", `SKF_ECCSignData of ${this.binding.path} returned a malformed signature: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-
-  private async signRsa(key: ContainerKey, digestInfo: Uint8Array): Promise<Uint8Array> {
-    const signature = Buffer.alloc(MAX_RSA_SIGNATURE_BYTES);
-    const length: UlongRef = [signature.length];
-    this.check(await this.onWorker("SKF_RSASignData", this.openContainer(key.container), Buffer.from(digestInfo), digestInfo.length, signature, length), "SKF_RSASignData");
-    if (length[0] === 0 || length[0] > signature.length) throw garbageLength(this.binding, "SKF_RSASignData", length[0]);
-    return new Uint8Array(signature.subarray(0, length[0]));
   }
 
   private containerKey(keyId: string): ContainerKey {

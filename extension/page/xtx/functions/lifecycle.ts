@@ -5,7 +5,7 @@
  * the same message), with nothing written. Containers are named as the key names them, or by the key id of a
  * pair (the part of a certID before "/"), which is what tax-hall pages know.
  */
-import type { ContainerInfo } from "../../../../protocol/messages.js";
+import type { ContainerInfo } from "../../../../protocol/key-writing.js";
 import { YztError } from "../../bridge.js";
 import { SOF_BAD_PARAMETER, SOF_NOT_SUPPORTED } from "../codes.js";
 import { tokenSerialOf } from "../cert-id.js";
