@@ -16,6 +16,7 @@ import { YztError, type ErrorBody } from "../../protocol/errors.js";
 import { signatureAlgorithm, type SigningKey } from "../../crypto/algorithms.js";
 import { createLogger } from "../support/log.js";
 import type { KeyDevice, KeyLibrary, LibraryCandidate, PinReading, PresentKey, SignerIdentity } from "../token/device.js";
+import { loadSkfLibrary } from "../token/skf/library.js";
 import { libraryLoader, sm2SettingsFrom } from "../token/setup.js";
 import { encodeFrame } from "../transport/framing.js";
 import { FdWriter } from "../transport/stdio.js";
@@ -253,7 +254,8 @@ export async function runDriver(argv: string[]): Promise<void> {
   const output = new FdWriter(framesFdFromEnv(process.env, DRIVER_FRAMES_FD));
   const frames = hostFrames(logger);
   const candidate: LibraryCandidate = isSpareInvocation(argv) ? candidateFromLoadFrame(await frames.first()) : candidateFromArgs(argv);
-  const loader = await libraryLoader(sm2SettingsFrom(process.env));
+  // An SKF driver never loads the PKCS#11 binding (graphene, pkcs11js): its start and its memory are spared.
+  const loader = candidate.kind === "skf" ? loadSkfLibrary : await libraryLoader(sm2SettingsFrom(process.env));
   // Loading runs the library's own initialisation (C_Initialize, DllMain): the first place vendor code runs.
   const library = loader(candidate);
   writeFrame(output, { event: "loaded", error: library.error, ...(library.manufacturer ? { manufacturer: library.manufacturer } : {}), ...(library.description ? { description: library.description } : {}) });

@@ -279,6 +279,17 @@ describe("the spare driver the host's loader starts before its own bundle", () =
     expect(driversOf(library)).toEqual([driver!.pid]);
   });
 
+  it("loads only the binding its library needs: an SKF driver maps no pkcs11js, a PKCS#11 driver does", async () => {
+    const library = variant("standard");
+    const mapsOfDriver = async (host: HostProcess, path: string) => {
+      await host.request("listTokens", {});
+      const [driver] = driversOf(path).filter((pid) => childrenOf(host).some((child) => child.pid === pid));
+      return readFileSync(`/proc/${driver}/maps`, "utf8");
+    };
+    expect(await mapsOfDriver(start({ skf: [library] }), library)).not.toContain("pkcs11.node");
+    expect(await mapsOfDriver(start({ pkcs11: [vtoken.module] }), vtoken.module)).toContain("pkcs11.node");
+  });
+
   it("is ended when no library takes it: a library of another architecture gets no driver of this runtime", async () => {
     const foreign = join(vtoken.home, "SKF32.dll");
     const header = Buffer.alloc(512);
