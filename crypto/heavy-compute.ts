@@ -6,7 +6,9 @@
 let started = false;
 let listener: (() => void) | null = null;
 
+/** Called before each piece of such work; the listener hears only the first. */
 export function heavyComputeStarts(): void {
+  if (started) return;
   started = true;
   listener?.();
 }

@@ -5,6 +5,11 @@
  * Secret scalars (encryption's ephemeral k, the demo CA's signing nonce) go through the library's
  * constant-time multiplication; verification, whose inputs are all public, through its faster
  * double-scalar `mulAddUnsafe`.
+ *
+ * Curve arithmetic is bigint work in JavaScript, worth V8's optimising compiler: each multiplication says so
+ * (heavy-compute.ts) when it runs, not this module when it loads. The host's and drivers' key layers import it
+ * for checks most of them never make (a certificate's key against a container's), and a host told at its start
+ * kept TurboFan on for its whole life: some 8 MB more resident after a thousand signatures.
  */
 import { weierstrass, type WeierstrassPoint } from "@noble/curves/abstract/weierstrass.js";
 import { invert, mod as modulo } from "@noble/curves/abstract/modular.js";
@@ -13,8 +18,6 @@ import { heavyComputeStarts } from "./heavy-compute.js";
 
 export { bigIntToBytes, bytesToBigInt, isOnCurve, SM2_A, SM2_B, SM2_GX, SM2_GY, SM2_N, SM2_P, type AffinePoint } from "./sm2-params.js";
 
-// Curve arithmetic is bigint work in JavaScript: loaded only to verify or encrypt, and worth optimising then.
-heavyComputeStarts();
 const Sm2Point = weierstrass({ p: SM2_P, n: SM2_N, h: 1n, a: SM2_A, b: SM2_B, Gx: SM2_GX, Gy: SM2_GY });
 type Point = WeierstrassPoint<bigint>;
 
@@ -41,12 +44,14 @@ function fromAffine(point: AffinePoint): Point | null {
 
 /** k·G (k taken mod n; constant time); null when k ≡ 0. */
 export function multiplyBase(k: bigint): AffinePoint | null {
+  heavyComputeStarts();
   const scalar = mod(k, SM2_N);
   return scalar === 0n ? null : toAffine(Sm2Point.BASE.multiply(scalar));
 }
 
 /** k·P (k taken mod n; constant time); null when k ≡ 0 or P is not a curve point. */
 export function multiplyPoint(point: AffinePoint, k: bigint): AffinePoint | null {
+  heavyComputeStarts();
   const scalar = mod(k, SM2_N);
   const base = fromAffine(point);
   return scalar === 0n || !base ? null : toAffine(base.multiply(scalar));
@@ -81,6 +86,7 @@ function publicKeyPoint(affine: AffinePoint): { point: Point; precomputed: boole
 
 /** s·G + t·P for public scalars (signature verification): not constant time; null at infinity. */
 export function multiplyBaseAndAdd(s: bigint, t: bigint, point: AffinePoint): AffinePoint | null {
+  heavyComputeStarts();
   const key = publicKeyPoint(point);
   if (!key) return null;
   const [sG, tP] = [mod(s, SM2_N), mod(t, SM2_N)];
