@@ -4,6 +4,8 @@
  * (YZT_KEY_DRIVERS=inprocess, the floor) and once behind its driver (what ships), signing in alternating
  * batches: the difference per signature is the driver hop. Also each idle driver's memory.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import type { HostLibrary } from "../test/virtual-token/backend.js";
 import { besideFloor, hostSampler, type BenchKey, type Paired } from "./bench-paths.js";
@@ -19,6 +21,8 @@ export interface DriverBench {
    * maps too are counted half. RSS counts them whole in each process.
    */
   idleDriverPssMb: number[];
+  /** A bare Node process, idle, measured beside them: the floor under any driver, a Node process too. */
+  bareNodeRssMb: number;
 }
 
 /** A process's proportional set size (Linux smaps_rollup). */
@@ -31,6 +35,17 @@ export function pssMb(pid: number): number {
 export function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
+}
+
+/** The resident memory of a Node process that does nothing once started (what Node itself takes here). */
+async function bareNodeRssMb(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", 'setImmediate(() => process.stdout.write("ready\\n")); setInterval(() => {}, 1000);'], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    await once(child.stdout, "data");
+    return rssMb(child.pid!);
+  } finally {
+    child.kill();
+  }
 }
 
 /** The host's child processes: its drivers (Linux /proc). */
@@ -51,12 +66,13 @@ export async function measureDriverHop(library: HostLibrary, env: Record<string,
     const drivers = childrenOf(withDriver.child.pid!);
     const idleDriverRssMb = drivers.map(rssMb);
     const idleDriverPssMb = drivers.map(pssMb);
+    const bareRss = await bareNodeRssMb();
     const paired: Paired[] = [];
     for (const key of keys) {
       const floor = await hostSampler(inProcess, key, "https://bench.example.cn");
       paired.push(await besideFloor({ batch: floor, close() {} }, await hostSampler(withDriver, key, "https://bench.example.cn"), count));
     }
-    return { paired, idleDriverRssMb, idleDriverPssMb };
+    return { paired, idleDriverRssMb, idleDriverPssMb, bareNodeRssMb: bareRss };
   } finally {
     await Promise.all([inProcess.close(), withDriver.close()]);
   }
