@@ -126,7 +126,7 @@ export class TokenOperations {
 
   /** Decrypts with the key's encryption certificate; needs this origin's session (or the PIN) like signing. */
   async decrypt(params: { certificateId: string; origin: string; data: string; format: "envelope" | "raw"; pin?: string }): Promise<{ data: string }> {
-    const entry = this.entryOf(parseCertificateId(params.certificateId).serial, params.certificateId);
+    const entry = this.entryOf(parseCertificateId(params.certificateId).serial);
     return this.queue.run(entry, async () => {
       await this.sessions.authorize(entry, params.origin, params.pin);
       const plain = await decryptWithToken({
@@ -189,17 +189,19 @@ export class TokenOperations {
     return toYztCertificate(record.parsed, entry.device, record.keyId, this.context.now());
   }
 
-  /** Finds the token and a currently valid signing certificate on it, then runs `task` in the token's queue. */
-  private entryOf(serial: string, certificateId: string): TokenEntry {
+  /**
+   * The token a certificate id names, inserted. A serial never seen is a key not inserted too: it may have been
+   * pulled out before its library first listed it (a page's call right after the host started).
+   */
+  private entryOf(serial: string): TokenEntry {
     const entry = this.context.tokens.get(serial);
-    if (!entry) throw new YztError("NO_CERTIFICATE", `no token with serial ${serial} holds certificate ${certificateId}`);
-    if (!entry.present) throw new YztError("NO_TOKEN", `token ${serial} is not inserted`, { tokenSerial: serial });
+    if (!entry?.present) throw new YztError("NO_TOKEN", `token ${serial} is not inserted`, { tokenSerial: serial });
     return entry;
   }
 
   private withCertificate<T>(certificateId: string, task: (entry: TokenEntry, record: CertificateRecord) => Promise<T>): Promise<T> {
     const { serial, keyId } = parseCertificateId(certificateId);
-    const entry = this.entryOf(serial, certificateId);
+    const entry = this.entryOf(serial);
     return this.queue.run(entry, async () => {
       const record = (await this.certificatesOf(entry)).find((candidate) => candidate.keyId === keyId);
       if (!record) throw new YztError("NO_CERTIFICATE", `certificate ${certificateId} is not on the token`);

@@ -241,6 +241,8 @@ describe("native host against the virtual token", () => {
 
   it("reports NO_TOKEN for a removed token and NO_CERTIFICATE for an unknown id", async () => {
     expect((await rejectionOf(host.request("login", { certificateId: "YZT0000000000003:0101", origin: ORIGIN, pin: PIN }))).code).toBe("NO_TOKEN");
+    // A key never listed (pulled out before its library first answered, or never inserted) is not inserted either.
+    expect(await rejectionOf(host.request("sign", { certificateId: "YZT9999999999999:0101", origin: ORIGIN, format: "raw", data: "aGk=" }))).toMatchObject({ code: "NO_TOKEN", data: { tokenSerial: "YZT9999999999999" } });
     expect((await rejectionOf(host.request("login", { certificateId: `${KEY_SERIAL}:0909`, origin: ORIGIN, pin: PIN }))).code).toBe("NO_CERTIFICATE");
   });
 
