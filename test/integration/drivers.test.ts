@@ -38,14 +38,18 @@ function start(libraries: { skf?: string[]; pkcs11?: string[] }, env: Record<str
   return host;
 }
 
-/** Asks diagnose until `predicate` holds for the library's driver check; the condition, never a fixed time. */
-async function driverCheckUntil(host: HostProcess, path: string, predicate: (check: DiagnosticCheck | undefined) => boolean): Promise<DiagnosticCheck | undefined> {
+/** Reads until `done` holds for what was read: the condition, never a fixed time. */
+async function until<T>(read: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {
   for (;;) {
-    const { checks } = await host.request("diagnose", {});
-    const check = checks.find((candidate) => candidate.id === "driver" && candidate.detail?.path === path);
-    if (predicate(check)) return check;
+    const value = await read();
+    if (done(value)) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Asks diagnose until `predicate` holds for the library's driver check. */
+function driverCheckUntil(host: HostProcess, path: string, predicate: (check: DiagnosticCheck | undefined) => boolean): Promise<DiagnosticCheck | undefined> {
+  return until(async () => (await host.request("diagnose", {})).checks.find((candidate) => candidate.id === "driver" && candidate.detail?.path === path), predicate);
 }
 
 /**
@@ -260,14 +264,6 @@ describe("the spare driver the host's loader starts before its own bundle", () =
     });
   }
 
-  async function childrenUntil(host: HostProcess, done: (children: Array<{ pid: number; args: string }>) => boolean): Promise<Array<{ pid: number; args: string }>> {
-    for (;;) {
-      const children = childrenOf(host);
-      if (done(children)) return children;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
   it("is taken by the first library, which it loads and serves as any driver does", async () => {
     const library = variant("standard");
     const host = start({ skf: [library] });
@@ -280,14 +276,12 @@ describe("the spare driver the host's loader starts before its own bundle", () =
   });
 
   it("loads only the binding its library needs: an SKF driver maps no pkcs11js, a PKCS#11 driver does", async () => {
-    const library = variant("standard");
-    const mapsOfDriver = async (host: HostProcess, path: string) => {
+    const driverMaps = async (host: HostProcess) => {
       await host.request("listTokens", {});
-      const [driver] = driversOf(path).filter((pid) => childrenOf(host).some((child) => child.pid === pid));
-      return readFileSync(`/proc/${driver}/maps`, "utf8");
+      return readFileSync(`/proc/${childrenOf(host)[0]!.pid}/maps`, "utf8");
     };
-    expect(await mapsOfDriver(start({ skf: [library] }), library)).not.toContain("pkcs11.node");
-    expect(await mapsOfDriver(start({ pkcs11: [vtoken.module] }), vtoken.module)).toContain("pkcs11.node");
+    expect(await driverMaps(start({ skf: [variant("standard")] }))).not.toContain("pkcs11.node");
+    expect(await driverMaps(start({ pkcs11: [vtoken.module] }))).toContain("pkcs11.node");
   });
 
   it("is ended when no library takes it: a library of another architecture gets no driver of this runtime", async () => {
@@ -301,6 +295,6 @@ describe("the spare driver the host's loader starts before its own bundle", () =
     const host = start({ skf: [foreign] });
     const { checks } = await host.request("diagnose", {});
     expect(checks.find((check) => check.detail?.path === foreign)?.message).toContain("32-bit x86");
-    expect(await childrenUntil(host, (children) => children.length === 0)).toEqual([]);
+    expect(await until(() => childrenOf(host), (children) => children.length === 0)).toEqual([]);
   });
 });
