@@ -8,7 +8,7 @@
 import type { Browser } from "puppeteer-core";
 import { HOST_NAME } from "../protocol/messages.js";
 import type { HostLibrary } from "../test/virtual-token/backend.js";
-import { interleaved, type BatchSampler } from "./bench-paths.js";
+import { interleaved, timeCalls, type BatchSampler } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 
 export interface NativeHop {
@@ -56,15 +56,7 @@ export async function measureNativeHop(browser: Browser, library: HostLibrary, e
   const host = HostProcess.start({ library, env });
   try {
     await host.request("hello", {});
-    const viaStdio: BatchSampler = async (n) => {
-      const samples: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const started = performance.now();
-        await host.request("hello", {});
-        samples.push(performance.now() - started);
-      }
-      return samples;
-    };
+    const viaStdio: BatchSampler = (n) => timeCalls(n, () => host.request("hello", {}));
     const [serviceWorker, stdio] = await interleaved([await serviceWorkerSampler(browser), viaStdio], count);
     return { serviceWorker: serviceWorker!, stdio: stdio! };
   } finally {

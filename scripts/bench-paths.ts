@@ -35,6 +35,17 @@ export const BENCH_KEYS: BenchKey[] = [
 /** Signs `n` times and gives each signature's time in ms. */
 export type BatchSampler = (n: number) => number[] | Promise<number[]>;
 
+/** Each of `n` calls in turn, timed: what an asynchronous path's sampler does. */
+export async function timeCalls(n: number, call: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await call();
+    samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
 /** A floor that stays open while the path it is compared with is measured. */
 export interface Floor {
   batch: BatchSampler;
@@ -65,17 +76,9 @@ export function pkcs11Floors(module: string, keys: BenchKey[]): { floors: Floor[
         session.createSign(key.mechanism as never, privateKey).once(key.tokenInput);
         return performance.now() - started;
       }),
-      asyncBatch: async (n) => {
-        const samples: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const started = performance.now();
-          await new Promise<void>((resolve, reject) => {
-            session.createSign(key.mechanism as never, privateKey).once(key.tokenInput, (error: Error | null) => (error ? reject(error) : resolve()));
-          });
-          samples.push(performance.now() - started);
-        }
-        return samples;
-      },
+      asyncBatch: (n) => timeCalls(n, () => new Promise<void>((resolve, reject) => {
+        session.createSign(key.mechanism as never, privateKey).once(key.tokenInput, (error: Error | null) => (error ? reject(error) : resolve()));
+      })),
       close: () => {
         // The key may have been pulled out since: its session is gone with it.
         try {
@@ -99,15 +102,7 @@ export function pkcs11Floors(module: string, keys: BenchKey[]): { floors: Floor[
 /** (b) The native host over stdio framing, logged in once for the origin. */
 export async function hostSampler(host: HostProcess, key: BenchKey, origin: string): Promise<BatchSampler> {
   await host.request("login", { certificateId: key.certificateId, origin, pin: USER_PIN });
-  return async (n) => {
-    const samples: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = performance.now();
-      await host.request("sign", { certificateId: key.certificateId, origin, format: "raw", data: DATA.toString("base64") });
-      samples.push(performance.now() - started);
-    }
-    return samples;
-  };
+  return (n) => timeCalls(n, () => host.request("sign", { certificateId: key.certificateId, origin, format: "raw", data: DATA.toString("base64") }));
 }
 
 /** (c) window.yzt.sign in a page whose origin is already logged in on the key, timed in the page. */

@@ -12,7 +12,7 @@ import { parseCertificate } from "../crypto/certificate.js";
 import { loadSkfLibrary } from "../native-host/token/skf/library.js";
 import { rsaSha256DigestInfo, sha256 } from "../crypto/signature-encoding.js";
 import { sm2Digest } from "../crypto/sm2-digest.js";
-import { BENCH_KEYS, DATA, besideFloor, hostSampler, loginThroughDialog, pageSampler, removalToPageEvent, type BenchKey, type Floor, type Paired } from "./bench-paths.js";
+import { BENCH_KEYS, DATA, besideFloor, hostSampler, loginThroughDialog, pageSampler, removalToPageEvent, timeCalls, type BenchKey, type Floor, type Paired } from "./bench-paths.js";
 import { HostProcess } from "./host-process.js";
 import { launchBrowser } from "./launch-browser.js";
 import type { TestSite } from "./test-site.js";
@@ -43,15 +43,7 @@ async function skfFloor(manifest: VtokenManifest, key: BenchKey): Promise<Floor>
   const primitive = device.signingKey(keyId, parsed).primitive!;
   const input = parsed.keyAlgorithm === "SM2" ? sm2Digest(parsed.publicKeyPoint!, DATA) : rsaSha256DigestInfo(sha256(DATA));
   return {
-    batch: async (n) => {
-      const samples: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const started = performance.now();
-        await primitive(input);
-        samples.push(performance.now() - started);
-      }
-      return samples;
-    },
+    batch: (n) => timeCalls(n, () => primitive(input)),
     close: () => {
       device.close();
       library.close();

@@ -27,7 +27,7 @@ export interface ContainerKey {
   sign: boolean;
 }
 
-/** What key writing (here) and decryption (decryption.ts) use of their device: handles, the mapped error check, worker calls. */
+/** What key writing (here), signing (signing.ts) and decryption (decryption.ts) use of their device: handles, the mapped error check, worker calls. */
 export interface SkfKeyAccess {
   binding: SkfBinding;
   application(): SkfHandle;

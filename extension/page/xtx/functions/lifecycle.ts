@@ -92,10 +92,10 @@ export const lifecycleFunctions: Record<string, XtxFunction> = {
     await context.bridge.call("importCertificate", { ...containerArgs(sn, container), certificate: String(certificate ?? "") });
     return true;
   }),
-  ImportEncCert: refusable("ImportEncCert", "bool", (context, sn, container, certificate, encryptedKeyPair) => importEncryption(context, sn, container, certificate, encryptedKeyPair)),
+  ImportEncCert: refusable("ImportEncCert", "bool", importEncryption),
   // The Ex form adds the symmetric algorithm of the wrapped key, which both forms we take (GM/T 0016's blob,
   // GM/T 0009's DER) carry themselves: the pair's own field is the one that counts.
-  ImportEncCertEx: refusable("ImportEncCertEx", "bool", (context, sn, container, certificate, encryptedKeyPair) => importEncryption(context, sn, container, certificate, encryptedKeyPair)),
+  ImportEncCertEx: refusable("ImportEncCertEx", "bool", importEncryption),
   IsContainerExist: refusable("IsContainerExist", "bool", async (context, sn, container) => findContainer(await listContainers(context, sn), String(container ?? "")) !== undefined),
   DeleteContainer: refusable("DeleteContainer", "bool", async (context, sn, container) => {
     await context.bridge.call("deleteContainer", containerArgs(sn, container));
